@@ -1,0 +1,434 @@
+//! The CPU reference backend: one plain function per [`Op`], written to be obviously right.
+//!
+//! Each function is named like its op (and like the WGSL kernel that must compute the same thing),
+//! works on whole batched buffers laid out `[instance][len]`, and computes in f32 like the GPU.
+
+use super::{Backend, HostInputs, ProbeRecords};
+use crate::compile::{BufId, Op, Plan};
+use crate::error::{Error, Result};
+use crate::model::{LifParams, NeuronType};
+
+/// The CPU backend: owns every buffer of a plan in host memory.
+pub struct CpuBackend {
+    plan: Plan,
+    bufs: Vec<Vec<f32>>,
+}
+
+impl CpuBackend {
+    /// Allocates and initialises every buffer of `plan`.
+    pub fn new(plan: &Plan) -> Result<Self> {
+        let mut bufs = Vec::with_capacity(plan.buffers.len());
+        for b in &plan.buffers {
+            let copies = if b.batched() { plan.batch } else { 1 };
+            let total = b.len.checked_mul(copies).ok_or_else(|| Error::Backend {
+                backend: "cpu".into(),
+                reason: format!(
+                    "buffer {} of {} x {} values overflows",
+                    b.name, b.len, copies
+                ),
+            })?;
+            let mut v = Vec::new();
+            v.try_reserve_exact(total).map_err(|_| Error::Backend {
+                backend: "cpu".into(),
+                reason: format!(
+                    "out of memory allocating buffer {} ({} values)",
+                    b.name, total
+                ),
+            })?;
+            for _ in 0..copies {
+                v.extend_from_slice(&b.init);
+            }
+            bufs.push(v);
+        }
+        Ok(CpuBackend {
+            plan: plan.clone(),
+            bufs,
+        })
+    }
+
+    /// Takes a buffer out (to write it while reading others); put it back with [`Self::put`].
+    fn take(&mut self, id: BufId) -> Vec<f32> {
+        std::mem::take(&mut self.bufs[id.0])
+    }
+    fn put(&mut self, id: BufId, v: Vec<f32>) {
+        self.bufs[id.0] = v;
+    }
+
+    fn exec(&mut self, op: &Op, step: u64, k: usize, host: &HostInputs, rec: &mut ProbeRecords) {
+        let batch = self.plan.batch;
+        let dt = self.plan.dt as f32;
+        match op {
+            Op::Zero { dst } => zero(&mut self.bufs[dst.0]),
+            Op::Broadcast { src, dst } => {
+                let mut y = self.take(*dst);
+                broadcast(&self.bufs[src.0], &mut y);
+                self.put(*dst, y);
+            }
+            Op::HostInput { node, dst } => {
+                let slot = &self.plan.host_inputs[*node];
+                let per_step = slot.size * batch;
+                let src = &host.values[*node][k * per_step..(k + 1) * per_step];
+                self.bufs[dst.0].copy_from_slice(src);
+            }
+            Op::AddInc { x, y } => {
+                let mut yv = self.take(*y);
+                add_inc(&self.bufs[x.0], &mut yv);
+                self.put(*y, yv);
+            }
+            Op::ScaleInc { s, x, y } => {
+                let mut yv = self.take(*y);
+                scale_inc(&self.bufs[s.0], &self.bufs[x.0], &mut yv);
+                self.put(*y, yv);
+            }
+            Op::MatVecInc {
+                m,
+                rows,
+                cols,
+                x,
+                y,
+            } => {
+                let mut yv = self.take(*y);
+                matvec_inc(&self.bufs[m.0], *rows, *cols, &self.bufs[x.0], &mut yv);
+                self.put(*y, yv);
+            }
+            Op::Neurons {
+                neuron,
+                j,
+                out,
+                state,
+                ..
+            } => {
+                let mut o = self.take(*out);
+                let mut st: Vec<Vec<f32>> = state.iter().map(|s| self.take(*s)).collect();
+                let jv = &self.bufs[j.0];
+                match (neuron, st.as_mut_slice()) {
+                    (NeuronType::Lif(p), [v, r]) => lif(&LifConsts::new(p), dt, jv, &mut o, v, r),
+                    (NeuronType::LifRate(p), []) => lif_rate(&LifConsts::new(p), jv, &mut o),
+                    (
+                        NeuronType::AdaptiveLif {
+                            lif: p,
+                            tau_n,
+                            inc_n,
+                        },
+                        [v, r, n],
+                    ) => adaptive_lif(
+                        &LifConsts::new(p),
+                        *tau_n as f32,
+                        *inc_n as f32,
+                        dt,
+                        jv,
+                        &mut o,
+                        v,
+                        r,
+                        n,
+                    ),
+                    (NeuronType::SpikingRectifiedLinear { amplitude }, [v]) => {
+                        spiking_rectified_linear(*amplitude as f32, dt, jv, &mut o, v)
+                    }
+                    (NeuronType::RectifiedLinear { amplitude }, []) => {
+                        rectified_linear(*amplitude as f32, jv, &mut o)
+                    }
+                    (
+                        NeuronType::Izhikevich {
+                            tau_recovery,
+                            coupling,
+                            reset_voltage,
+                            reset_recovery,
+                        },
+                        [v, u],
+                    ) => izhikevich(
+                        &IzhConsts {
+                            a: *tau_recovery as f32,
+                            b: *coupling as f32,
+                            c: *reset_voltage as f32,
+                            d: *reset_recovery as f32,
+                        },
+                        dt,
+                        jv,
+                        &mut o,
+                        v,
+                        u,
+                    ),
+                    _ => unreachable!("compile gives each neuron type its state buffers"),
+                }
+                self.put(*out, o);
+                for (s, v) in state.iter().zip(st) {
+                    self.put(*s, v);
+                }
+            }
+            Op::Lowpass { a, x, y } => {
+                let mut yv = self.take(*y);
+                lowpass(*a, &self.bufs[x.0], &mut yv);
+                self.put(*y, yv);
+            }
+            Op::Alpha { a, c1, c2, x, z, y } => {
+                let mut zv = self.take(*z);
+                let mut yv = self.take(*y);
+                alpha(*a, *c1, *c2, &self.bufs[x.0], &mut zv, &mut yv);
+                self.put(*z, zv);
+                self.put(*y, yv);
+            }
+            Op::Probe { probe, src, every } => {
+                if (step + 1) % every == 0 {
+                    rec.values[*probe].extend_from_slice(&self.bufs[src.0]);
+                }
+            }
+        }
+    }
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn device(&self) -> String {
+        format!("{} ({} threads)", std::env::consts::ARCH, 1)
+    }
+
+    fn run(
+        &mut self,
+        first_step: u64,
+        n_steps: usize,
+        host: &HostInputs,
+        records: &mut ProbeRecords,
+    ) -> Result<()> {
+        if records.values.len() < self.plan.probes.len() {
+            records.values.resize(self.plan.probes.len(), Vec::new());
+        }
+        let ops = std::mem::take(&mut self.plan.step);
+        for k in 0..n_steps {
+            let step = first_step + k as u64;
+            for op in &ops {
+                self.exec(op, step, k, host, records);
+            }
+        }
+        self.plan.step = ops;
+        Ok(())
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        for (b, v) in self.plan.buffers.iter().zip(self.bufs.iter_mut()) {
+            for chunk in v.chunks_mut(b.len.max(1)) {
+                chunk.copy_from_slice(&b.init);
+            }
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, buf: BufId) -> Result<Vec<f32>> {
+        self.bufs
+            .get(buf.0)
+            .cloned()
+            .ok_or_else(|| Error::Other(format!("no buffer {buf} in this plan")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ops. Same names as the Plan's ops and the WGSL kernels.
+
+/// `y = 0`.
+pub fn zero(y: &mut [f32]) {
+    y.fill(0.0);
+}
+
+/// `y[b, i] = src[i]` for every instance `b` (`y.len()` is a multiple of `src.len()`).
+pub fn broadcast(src: &[f32], y: &mut [f32]) {
+    for chunk in y.chunks_mut(src.len()) {
+        chunk.copy_from_slice(src);
+    }
+}
+
+/// `y += x`.
+pub fn add_inc(x: &[f32], y: &mut [f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += x;
+    }
+}
+
+/// `y[b, i] += s[i] * x[b, i]`.
+pub fn scale_inc(s: &[f32], x: &[f32], y: &mut [f32]) {
+    let n = s.len();
+    for (yb, xb) in y.chunks_mut(n).zip(x.chunks(n)) {
+        for ((y, x), s) in yb.iter_mut().zip(xb).zip(s) {
+            *y += s * x;
+        }
+    }
+}
+
+/// `y[b, r] += sum_c m[r, c] * x[b, c]` (m row-major, rows x cols). Sums in column order.
+pub fn matvec_inc(m: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32]) {
+    for (yb, xb) in y.chunks_mut(rows).zip(x.chunks(cols)) {
+        for (r, y) in yb.iter_mut().enumerate() {
+            let row = &m[r * cols..(r + 1) * cols];
+            let mut acc = 0.0f32;
+            for (w, x) in row.iter().zip(xb) {
+                acc += w * x;
+            }
+            *y += acc;
+        }
+    }
+}
+
+/// LIF constants in f32.
+#[derive(Clone, Copy, Debug)]
+pub struct LifConsts {
+    /// Membrane time constant (s).
+    pub tau_rc: f32,
+    /// Refractory period (s).
+    pub tau_ref: f32,
+    /// Voltage floor.
+    pub min_voltage: f32,
+    /// Output scale.
+    pub amplitude: f32,
+}
+
+impl LifConsts {
+    /// From the model's parameters.
+    pub fn new(p: &LifParams) -> Self {
+        LifConsts {
+            tau_rc: p.tau_rc as f32,
+            tau_ref: p.tau_ref as f32,
+            min_voltage: p.min_voltage as f32,
+            amplitude: p.amplitude as f32,
+        }
+    }
+}
+
+/// Nengo's LIF step: exact integration of the membrane over the non-refractory part of the
+/// step, sub-step spike time, fractional refractory period.
+pub fn lif(p: &LifConsts, dt: f32, j: &[f32], out: &mut [f32], v: &mut [f32], refr: &mut [f32]) {
+    for i in 0..j.len() {
+        let (o, vi, ri) = lif_one(p, dt, j[i], v[i], refr[i]);
+        out[i] = o;
+        v[i] = vi;
+        refr[i] = ri;
+    }
+}
+
+#[inline]
+fn lif_one(p: &LifConsts, dt: f32, j: f32, v: f32, refr: f32) -> (f32, f32, f32) {
+    let refr = refr - dt;
+    let delta_t = (dt - refr).clamp(0.0, dt);
+    let mut v = v - (j - v) * (-delta_t / p.tau_rc).exp_m1();
+    if v > 1.0 {
+        let t_spike = dt + p.tau_rc * (-(v - 1.0) / (j - 1.0)).ln_1p();
+        (p.amplitude / dt, 0.0, p.tau_ref + t_spike)
+    } else {
+        if v < p.min_voltage {
+            v = p.min_voltage;
+        }
+        (0.0, v, refr)
+    }
+}
+
+/// Steady-state LIF rate: `amplitude / (tau_ref + tau_rc * ln(1 + 1/(J - 1)))` for J > 1, else 0.
+pub fn lif_rate(p: &LifConsts, j: &[f32], out: &mut [f32]) {
+    for (o, &j) in out.iter_mut().zip(j) {
+        *o = if j > 1.0 {
+            p.amplitude / (p.tau_ref + p.tau_rc * (1.0 / (j - 1.0)).ln_1p())
+        } else {
+            0.0
+        };
+    }
+}
+
+/// Nengo's AdaptiveLIF: LIF on `J - n`, then `n += dt/tau_n * (inc_n * out - n)`.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn adaptive_lif(
+    p: &LifConsts,
+    tau_n: f32,
+    inc_n: f32,
+    dt: f32,
+    j: &[f32],
+    out: &mut [f32],
+    v: &mut [f32],
+    refr: &mut [f32],
+    n: &mut [f32],
+) {
+    for i in 0..j.len() {
+        let (o, vi, ri) = lif_one(p, dt, j[i] - n[i], v[i], refr[i]);
+        out[i] = o;
+        v[i] = vi;
+        refr[i] = ri;
+        n[i] += (dt / tau_n) * (inc_n * o - n[i]);
+    }
+}
+
+/// Nengo's SpikingRectifiedLinear: integrate `max(J, 0)`, emit `floor(v)` spikes.
+pub fn spiking_rectified_linear(
+    amplitude: f32,
+    dt: f32,
+    j: &[f32],
+    out: &mut [f32],
+    v: &mut [f32],
+) {
+    for i in 0..j.len() {
+        v[i] += j[i].max(0.0) * dt;
+        let n = v[i].floor();
+        out[i] = (amplitude / dt) * n;
+        v[i] -= n;
+    }
+}
+
+/// `out = amplitude * max(J, 0)`.
+pub fn rectified_linear(amplitude: f32, j: &[f32], out: &mut [f32]) {
+    for (o, &j) in out.iter_mut().zip(j) {
+        *o = amplitude * j.max(0.0);
+    }
+}
+
+/// Izhikevich parameters in f32.
+#[derive(Clone, Copy, Debug)]
+pub struct IzhConsts {
+    /// a
+    pub a: f32,
+    /// b
+    pub b: f32,
+    /// c (mV)
+    pub c: f32,
+    /// d
+    pub d: f32,
+}
+
+/// Nengo's Izhikevich step (equations in ms, hence the factors of 1000).
+pub fn izhikevich(
+    p: &IzhConsts,
+    dt: f32,
+    j: &[f32],
+    out: &mut [f32],
+    v: &mut [f32],
+    u: &mut [f32],
+) {
+    for i in 0..j.len() {
+        let ji = j[i].max(-30.0);
+        let dv = (0.04 * v[i] * v[i] + 5.0 * v[i] + 140.0 - u[i] + ji) * 1000.0;
+        v[i] += dv * dt;
+        let spiked = v[i] >= 30.0;
+        out[i] = if spiked { 1.0 / dt } else { 0.0 };
+        if spiked {
+            v[i] = p.c;
+        }
+        let du = (p.a * (p.b * v[i] - u[i])) * 1000.0;
+        u[i] += du * dt;
+        if spiked {
+            u[i] += p.d;
+        }
+    }
+}
+
+/// `y = a*y + (1 - a)*x`.
+pub fn lowpass(a: f32, x: &[f32], y: &mut [f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = a * *y + (1.0 - a) * x;
+    }
+}
+
+/// Alpha filter, exact for piecewise-constant input: `y = a*y + c1*z + c2*x; z = a*z + (1-a)*x`
+/// (y uses the old z).
+pub fn alpha(a: f32, c1: f32, c2: f32, x: &[f32], z: &mut [f32], y: &mut [f32]) {
+    for i in 0..x.len() {
+        y[i] = a * y[i] + c1 * z[i] + c2 * x[i];
+        z[i] = a * z[i] + (1.0 - a) * x[i];
+    }
+}

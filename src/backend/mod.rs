@@ -1,0 +1,44 @@
+//! Backends run a [`Plan`](crate::compile::Plan). `cpu` is the reference that defines what every
+//! op computes.
+
+pub mod cpu;
+
+use crate::compile::BufId;
+use crate::error::Result;
+
+/// Node values for a chunk of steps, one vector per host-input slot, laid out
+/// `[step][instance][size]`.
+#[derive(Clone, Debug, Default)]
+pub struct HostInputs {
+    /// One entry per [`HostInputSlot`](crate::compile::HostInputSlot), in plan order.
+    pub values: Vec<Vec<f32>>,
+}
+
+/// Probe samples collected during a chunk, one vector per probe, laid out
+/// `[sample][instance][len]`.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeRecords {
+    /// Samples per probe, in plan order.
+    pub values: Vec<Vec<f32>>,
+}
+
+/// What every backend can do with a plan.
+pub trait Backend {
+    /// Short name: `cpu` or `gpu`.
+    fn name(&self) -> &'static str;
+    /// The device it runs on (CPU model or GPU adapter name).
+    fn device(&self) -> String;
+    /// Runs `n_steps` steps starting at absolute step `first_step`, reading node values from
+    /// `host` and appending probe samples to `records`.
+    fn run(
+        &mut self,
+        first_step: u64,
+        n_steps: usize,
+        host: &HostInputs,
+        records: &mut ProbeRecords,
+    ) -> Result<()>;
+    /// Restores every state buffer to its initial value.
+    fn reset(&mut self) -> Result<()>;
+    /// Reads a whole buffer (all instances).
+    fn read(&mut self, buf: BufId) -> Result<Vec<f32>>;
+}

@@ -1,0 +1,721 @@
+//! Lowers a [`Network`] to a [`Plan`].
+//!
+//! The step order follows Nengo's operator scheduling:
+//! 1. nodes write their output for this step's time `t = (k + 1) dt`;
+//! 2. ensembles, in dependency order, sum their inputs, compute `J = bias + E x + J_in`
+//!    (`E` = encoders * gain / radius) and advance their neurons;
+//! 3. every connection with a synapse computes its weighted source (decoders and transform folded
+//!    into one matrix) and updates its filter, whose output the target reads in the next step;
+//!    a connection without synapse is computed inside phase 2, just before its target, so it
+//!    delivers in the same step (a zero-delay cycle is an error, as in Nengo);
+//! 4. probes filter and record.
+
+mod plan;
+
+pub use plan::{BufId, Buffer, BufferKind, HostInputSlot, Op, Plan, ProbeSlot};
+
+use crate::error::{Error, Result, check_positive};
+use crate::model::{
+    Connection, Encoders, Endpoint, Network, NeuronType, ProbeTarget, Synapse, Transform,
+};
+use crate::nef;
+use ndarray::{Array2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+
+/// Build-time results for one ensemble (what Nengo keeps in `sim.data[ens]`).
+#[derive(Clone, Debug)]
+pub struct BuiltEnsemble {
+    /// Unit-length encoders, shape (n_neurons, dimensions).
+    pub encoders: Array2<f64>,
+    /// Gain per neuron.
+    pub gain: Vec<f64>,
+    /// Bias current per neuron.
+    pub bias: Vec<f64>,
+    /// Max rates (as sampled, or recovered from explicit gain/bias).
+    pub max_rates: Vec<f64>,
+    /// Intercepts (as sampled, or recovered from explicit gain/bias).
+    pub intercepts: Vec<f64>,
+    /// Evaluation points (already scaled by the radius), shape (n_eval, dimensions).
+    pub eval_points: Array2<f64>,
+}
+
+impl BuiltEnsemble {
+    /// Rate of every neuron at each of the points `x` (shape (n_points, dimensions)):
+    /// the tuning curves, shape (n_points, n_neurons).
+    pub fn tuning_curves(&self, neuron: &NeuronType, radius: f64, x: &Array2<f64>) -> Array2<f64> {
+        let proj = x.dot(&self.encoders.t()) / radius;
+        let mut out = Array2::zeros(proj.dim());
+        for (i, row) in proj.axis_iter(Axis(0)).enumerate() {
+            let j: Vec<f64> = row
+                .iter()
+                .zip(self.gain.iter().zip(&self.bias))
+                .map(|(x, (g, b))| g * x + b)
+                .collect();
+            let r = nef::rates(neuron, &j);
+            out.row_mut(i).assign(&ndarray::Array1::from(r));
+        }
+        out
+    }
+}
+
+/// Everything the compiler decided, besides the plan itself.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// Per ensemble, by index.
+    pub ensembles: Vec<BuiltEnsemble>,
+    /// Decoders of each decoded connection, shape (n_pre, size of function output); `None` otherwise.
+    pub decoders: Vec<Option<Array2<f64>>>,
+}
+
+/// Derives an independent generator for one object from the network seed.
+pub(crate) fn object_rng(seed: u64, kind: u64, index: usize) -> ChaCha8Rng {
+    let mut z = seed
+        ^ kind.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    // splitmix64 finaliser
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    ChaCha8Rng::seed_from_u64(z)
+}
+
+const RNG_ENSEMBLE: u64 = 1;
+const RNG_INIT: u64 = 2;
+
+fn build_ensemble(net: &Network, index: usize) -> Result<BuiltEnsemble> {
+    let ens = &net.ensembles[index];
+    let name = net.ensemble_name(index);
+    let (n, d) = (ens.n_neurons, ens.dimensions);
+    let mut rng = object_rng(net.seed, RNG_ENSEMBLE, index);
+    // Fixed draw order: encoders, max_rates, intercepts, eval points.
+    let mut encoders = match &ens.encoders {
+        Encoders::UniformHypersphere => nef::sample_hypersphere_surface(n, d, &mut rng),
+        Encoders::Choice(options) => {
+            let mut m = Array2::zeros((n, d));
+            for mut row in m.rows_mut() {
+                let k = rand::Rng::random_range(&mut rng, 0..options.len());
+                row.assign(&ndarray::ArrayView1::from(&options[k][..]));
+            }
+            m
+        }
+        Encoders::Exact(m) => m.clone(),
+    };
+    for mut row in encoders.rows_mut() {
+        let norm = row.dot(&row).sqrt();
+        row /= norm;
+    }
+    let max_rates_s = ens.max_rates.sample(n, &mut rng);
+    let intercepts_s = ens.intercepts.sample(n, &mut rng);
+    let (gain, bias, max_rates, intercepts) = match &ens.gain_bias {
+        Some((g, b)) => {
+            let (mr, ic) = nef::max_rates_intercepts(&ens.neuron_type, g, b);
+            (g.clone(), b.clone(), mr, ic)
+        }
+        None => {
+            let (g, b) = nef::gain_bias(&ens.neuron_type, &max_rates_s, &intercepts_s, &name)?;
+            (g, b, max_rates_s, intercepts_s)
+        }
+    };
+    let n_eval = ens
+        .n_eval_points
+        .unwrap_or_else(|| nef::default_n_eval_points(n, d));
+    let eval_points = nef::sample_ball(n_eval, d, &mut rng) * ens.radius;
+    Ok(BuiltEnsemble {
+        encoders,
+        gain,
+        bias,
+        max_rates,
+        intercepts,
+        eval_points,
+    })
+}
+
+/// Solves decoders of `function` (identity when `None`) for a built ensemble.
+fn solve_decoders(
+    net: &Network,
+    index: usize,
+    built: &BuiltEnsemble,
+    function: Option<&crate::model::ConnFn>,
+    solver: &nef::Solver,
+    object: &str,
+) -> Result<Array2<f64>> {
+    let ens = &net.ensembles[index];
+    let activities = built.tuning_curves(&ens.neuron_type, ens.radius, &built.eval_points);
+    let targets = match function {
+        None => built.eval_points.clone(),
+        Some(f) => {
+            let rows: Vec<Vec<f64>> = built
+                .eval_points
+                .rows()
+                .into_iter()
+                .map(|r| f(&r.to_vec()))
+                .collect();
+            let k = rows[0].len();
+            let mut t = Array2::zeros((rows.len(), k));
+            for (i, r) in rows.iter().enumerate() {
+                if r.len() != k {
+                    return Err(Error::invalid(
+                        object,
+                        "function",
+                        format!("an output of length {} at an evaluation point", r.len()),
+                        format!("the same output length ({k}) at every point"),
+                    ));
+                }
+                if let Some(v) = r.iter().find(|v| !v.is_finite()) {
+                    return Err(Error::invalid(
+                        object,
+                        "function",
+                        v,
+                        "finite outputs at every evaluation point",
+                    ));
+                }
+                t.row_mut(i).assign(&ndarray::ArrayView1::from(&r[..]));
+            }
+            t
+        }
+    };
+    solver.solve(activities.view(), targets.view(), &object)
+}
+
+struct Builder {
+    buffers: Vec<Buffer>,
+}
+
+impl Builder {
+    fn add(&mut self, name: String, len: usize, kind: BufferKind, init: Vec<f32>) -> BufId {
+        debug_assert_eq!(init.len(), len);
+        self.buffers.push(Buffer {
+            name,
+            len,
+            kind,
+            init,
+        });
+        BufId(self.buffers.len() - 1)
+    }
+    fn zeros(&mut self, name: String, len: usize, kind: BufferKind) -> BufId {
+        self.add(name, len, kind, vec![0.0; len])
+    }
+    fn param(&mut self, name: String, values: Vec<f32>) -> BufId {
+        let len = values.len();
+        self.add(name, len, BufferKind::Param, values)
+    }
+}
+
+/// Adds the ops that filter `x` with `synapse` into a new state buffer, returning the output.
+fn lower_synapse(
+    b: &mut Builder,
+    ops: &mut Vec<Op>,
+    name: &str,
+    len: usize,
+    synapse: &Synapse,
+    dt: f64,
+    x: BufId,
+) -> BufId {
+    let a = (-dt / synapse.tau()).exp();
+    match synapse {
+        Synapse::Lowpass(_) => {
+            let y = b.zeros(format!("{name}.filtered"), len, BufferKind::State);
+            ops.push(Op::Lowpass { a: a as f32, x, y });
+            y
+        }
+        Synapse::Alpha(tau) => {
+            let z = b.zeros(format!("{name}.alpha_stage"), len, BufferKind::State);
+            let y = b.zeros(format!("{name}.filtered"), len, BufferKind::State);
+            let c1 = a * dt / tau;
+            ops.push(Op::Alpha {
+                a: a as f32,
+                c1: c1 as f32,
+                c2: (1.0 - a - c1) as f32,
+                x,
+                z,
+                y,
+            });
+            y
+        }
+    }
+}
+
+fn to_f32(v: impl IntoIterator<Item = f64>) -> Vec<f32> {
+    v.into_iter().map(|x| x as f32).collect()
+}
+
+/// Compiles `net` for timestep `dt` and `batch` independent instances.
+pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
+    check_positive(&"Simulator", "dt", dt)?;
+    if batch == 0 {
+        return Err(Error::invalid("Simulator", "batch", 0, "an integer >= 1"));
+    }
+    for (i, e) in net.ensembles.iter().enumerate() {
+        e.neuron_type.validate_dt(&net.ensemble_name(i), dt)?;
+    }
+    for (i, c) in net.connections.iter().enumerate() {
+        if let Some(s) = &c.synapse {
+            if s.tau() < dt / 100.0 {
+                return Err(Error::invalid(
+                    format!("Connection {i}"),
+                    "synapse tau",
+                    s.tau(),
+                    format!(
+                        "a time constant >= dt/100 = {} s, or no synapse",
+                        dt / 100.0
+                    ),
+                ));
+            }
+        }
+    }
+
+    let built_ens: Vec<BuiltEnsemble> = (0..net.ensembles.len())
+        .map(|i| build_ensemble(net, i))
+        .collect::<Result<_>>()?;
+
+    let mut b = Builder {
+        buffers: Vec::new(),
+    };
+    let mut step: Vec<Op> = Vec::new();
+
+    // ---- nodes
+    let mut host_inputs = Vec::new();
+    let mut node_out = Vec::new();
+    for (i, node) in net.nodes.iter().enumerate() {
+        let size = node.size_out();
+        let dst = b.zeros(format!("node{i}.out"), size, BufferKind::Temp);
+        node_out.push(dst);
+        host_inputs.push(HostInputSlot { node: i, size });
+        step.push(Op::HostInput { node: i, dst });
+    }
+
+    // ---- per-ensemble buffers
+    struct EnsBufs {
+        j: BufId,
+        out: BufId,
+        state: Vec<BufId>,
+        x_in: Option<BufId>,
+    }
+    let mut ens_bufs = Vec::new();
+    let mut init_rng = object_rng(net.seed, RNG_INIT, 0);
+    for (i, ens) in net.ensembles.iter().enumerate() {
+        let n = ens.n_neurons;
+        let j = b.zeros(format!("ens{i}.J"), n, BufferKind::Temp);
+        let out = b.zeros(format!("ens{i}.out"), n, BufferKind::Temp);
+        let mut state = Vec::new();
+        for s in ens.neuron_type.state_names() {
+            let init: Vec<f32> = match (*s, &ens.neuron_type) {
+                // Nengo >= 3.1: LIF-family and spiking ReLU voltages start Uniform(0, 1).
+                ("voltage", NeuronType::Izhikevich { reset_voltage, .. }) => {
+                    vec![*reset_voltage as f32; n]
+                }
+                ("voltage", _) => to_f32((0..n).map(|_| rand::Rng::random::<f64>(&mut init_rng))),
+                (
+                    "recovery",
+                    NeuronType::Izhikevich {
+                        reset_voltage,
+                        coupling,
+                        ..
+                    },
+                ) => vec![(reset_voltage * coupling) as f32; n],
+                _ => vec![0.0; n],
+            };
+            state.push(b.add(format!("ens{i}.{s}"), n, BufferKind::State, init));
+        }
+        ens_bufs.push(EnsBufs {
+            j,
+            out,
+            state,
+            x_in: None,
+        });
+    }
+
+    // ---- connections: weights and (for synapse-filtered ones) filter buffers
+    struct ConnLowered {
+        /// Ops computing the weighted source into `weighted` (Zero + Inc).
+        weigh: Vec<Op>,
+        weighted: BufId,
+        /// Where the target reads from: the filter output, or `weighted` when there is no synapse.
+        output: BufId,
+        synapse: Option<Synapse>,
+        len: usize,
+    }
+    let mut decoders_out: Vec<Option<Array2<f64>>> = vec![None; net.connections.len()];
+    let mut conns: Vec<ConnLowered> = Vec::new();
+    let mut decoder_cache: HashMap<(usize, String), Array2<f64>> = HashMap::new();
+    for (ci, conn) in net.connections.iter().enumerate() {
+        let object = format!(
+            "Connection {ci} ({} -> {})",
+            net.endpoint_name(&conn.pre),
+            net.endpoint_name(&conn.post)
+        );
+        let (src, src_len, decoders) = match conn.pre {
+            Endpoint::Node(id) => (node_out[id.index], net.source_size(&conn.pre), None),
+            Endpoint::Neurons(id) => (
+                ens_bufs[id.index].out,
+                net.ensembles[id.index].n_neurons,
+                None,
+            ),
+            Endpoint::Ensemble(id) => {
+                let dec = if conn.function.is_none() {
+                    let key = (id.index, format!("{:?}", conn.solver));
+                    match decoder_cache.get(&key) {
+                        Some(d) => d.clone(),
+                        None => {
+                            let d = solve_decoders(
+                                net,
+                                id.index,
+                                &built_ens[id.index],
+                                None,
+                                &conn.solver,
+                                &object,
+                            )?;
+                            decoder_cache.insert(key, d.clone());
+                            d
+                        }
+                    }
+                } else {
+                    solve_decoders(
+                        net,
+                        id.index,
+                        &built_ens[id.index],
+                        conn.function.as_ref(),
+                        &conn.solver,
+                        &object,
+                    )?
+                };
+                decoders_out[ci] = Some(dec.clone());
+                (
+                    ens_bufs[id.index].out,
+                    net.ensembles[id.index].n_neurons,
+                    Some(dec),
+                )
+            }
+        };
+        let post_len = net.target_size(&conn.post);
+        // Neuron targets get the post gain folded in, as Nengo does.
+        let post_gain: Option<&[f64]> = match conn.post {
+            Endpoint::Neurons(id) => Some(&built_ens[id.index].gain),
+            _ => None,
+        };
+        let weighted = b.zeros(format!("conn{ci}.weighted"), post_len, BufferKind::Temp);
+        let mut weigh = vec![Op::Zero { dst: weighted }];
+        match (&decoders, &conn.transform) {
+            (None, Transform::Scalar(_) | Transform::Diagonal(_)) => {
+                let s: Vec<f64> = match &conn.transform {
+                    Transform::Scalar(s) => vec![*s; post_len],
+                    Transform::Diagonal(v) => v.clone(),
+                    Transform::Dense(_) => unreachable!(),
+                };
+                let s: Vec<f64> = match post_gain {
+                    Some(g) => s.iter().zip(g).map(|(s, g)| s * g).collect(),
+                    None => s,
+                };
+                let s = b.param(format!("conn{ci}.scale"), to_f32(s));
+                weigh.push(Op::ScaleInc {
+                    s,
+                    x: src,
+                    y: weighted,
+                });
+            }
+            _ => {
+                // Dense weights: transform (post_len x mid) . decoders^T (mid x src_len).
+                let mid = decoders.as_ref().map_or(src_len, |d| d.ncols());
+                let t: Array2<f64> = match &conn.transform {
+                    Transform::Scalar(s) => Array2::eye(mid) * *s,
+                    Transform::Diagonal(v) => Array2::from_diag(&ndarray::Array1::from(v.clone())),
+                    Transform::Dense(m) => m.clone(),
+                };
+                let mut w = match &decoders {
+                    Some(d) => t.dot(&d.t()),
+                    None => t,
+                };
+                if let Some(g) = post_gain {
+                    for (mut row, g) in w.rows_mut().into_iter().zip(g) {
+                        row *= *g;
+                    }
+                }
+                let (rows, cols) = w.dim();
+                let m = b.param(format!("conn{ci}.weights"), to_f32(w.iter().copied()));
+                weigh.push(Op::MatVecInc {
+                    m,
+                    rows,
+                    cols,
+                    x: src,
+                    y: weighted,
+                });
+            }
+        }
+        conns.push(ConnLowered {
+            weigh,
+            weighted,
+            output: weighted,
+            synapse: conn.synapse,
+            len: post_len,
+        });
+    }
+    // Filter output buffers (allocated now so every buffer exists before ops are ordered).
+    let mut filter_ops: Vec<Vec<Op>> = Vec::new();
+    for (ci, c) in conns.iter_mut().enumerate() {
+        let mut ops = Vec::new();
+        if let Some(s) = c.synapse {
+            c.output = lower_synapse(
+                &mut b,
+                &mut ops,
+                &format!("conn{ci}"),
+                c.len,
+                &s,
+                dt,
+                c.weighted,
+            );
+        }
+        filter_ops.push(ops);
+    }
+    for (i, ens) in net.ensembles.iter().enumerate() {
+        if net
+            .connections
+            .iter()
+            .any(|c| c.post == Endpoint::Ensemble(ens_id(net, i)))
+        {
+            ens_bufs[i].x_in =
+                Some(b.zeros(format!("ens{i}.x_in"), ens.dimensions, BufferKind::Temp));
+        }
+    }
+    let mut ens_params = Vec::new();
+    for (i, ens) in net.ensembles.iter().enumerate() {
+        let be = &built_ens[i];
+        let bias = b.param(format!("ens{i}.bias"), to_f32(be.bias.iter().copied()));
+        let enc = ens_bufs[i].x_in.map(|_| {
+            let mut scaled = be.encoders.clone() / ens.radius;
+            for (mut row, g) in scaled.rows_mut().into_iter().zip(&be.gain) {
+                row *= *g;
+            }
+            b.param(
+                format!("ens{i}.scaled_encoders"),
+                to_f32(scaled.iter().copied()),
+            )
+        });
+        ens_params.push((bias, enc));
+    }
+
+    // ---- order ensembles so that zero-delay (synapse None) sources come first
+    let order = ensemble_order(net)?;
+    for &i in &order {
+        let ens = &net.ensembles[i];
+        let eb = &ens_bufs[i];
+        let incoming: Vec<usize> = net
+            .connections
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| post_ensemble(c) == Some(i))
+            .map(|(ci, _)| ci)
+            .collect();
+        for &ci in &incoming {
+            if conns[ci].synapse.is_none() {
+                step.extend(conns[ci].weigh.iter().cloned());
+            }
+        }
+        let (bias, enc) = ens_params[i];
+        if let Some(x_in) = eb.x_in {
+            step.push(Op::Zero { dst: x_in });
+            for &ci in &incoming {
+                if let Endpoint::Ensemble(_) = net.connections[ci].post {
+                    step.push(Op::AddInc {
+                        x: conns[ci].output,
+                        y: x_in,
+                    });
+                }
+            }
+        }
+        step.push(Op::Broadcast {
+            src: bias,
+            dst: eb.j,
+        });
+        if let (Some(x_in), Some(enc)) = (eb.x_in, enc) {
+            step.push(Op::MatVecInc {
+                m: enc,
+                rows: ens.n_neurons,
+                cols: ens.dimensions,
+                x: x_in,
+                y: eb.j,
+            });
+        }
+        for &ci in &incoming {
+            if let Endpoint::Neurons(_) = net.connections[ci].post {
+                step.push(Op::AddInc {
+                    x: conns[ci].output,
+                    y: eb.j,
+                });
+            }
+        }
+        step.push(Op::Neurons {
+            neuron: ens.neuron_type,
+            n: ens.n_neurons,
+            j: eb.j,
+            out: eb.out,
+            state: eb.state.clone(),
+        });
+    }
+    // ---- synapse updates (read by targets in the next step)
+    for (ci, c) in conns.iter().enumerate() {
+        if c.synapse.is_some() {
+            step.extend(c.weigh.iter().cloned());
+            step.extend(filter_ops[ci].iter().cloned());
+        }
+    }
+
+    // ---- probes
+    let mut probes = Vec::new();
+    for (pi, p) in net.probes.iter().enumerate() {
+        let object = format!("Probe {pi}");
+        let every = match p.sample_every {
+            None => 1,
+            Some(s) => {
+                let k = (s / dt).round();
+                if k < 1.0 || ((k * dt) - s).abs() > 1e-6 * s.max(dt) {
+                    return Err(Error::invalid(
+                        &object,
+                        "sample_every",
+                        s,
+                        format!("a positive whole multiple of dt ({dt} s)"),
+                    ));
+                }
+                k as u64
+            }
+        };
+        let (mut src, len) = match p.target {
+            ProbeTarget::Decoded(Endpoint::Node(id)) => {
+                (node_out[id.index], net.nodes[id.index].size_out())
+            }
+            ProbeTarget::Decoded(Endpoint::Ensemble(id))
+            | ProbeTarget::Decoded(Endpoint::Neurons(id)) => {
+                let i = id.index;
+                let solver = nef::Solver::default();
+                let key = (i, format!("{solver:?}"));
+                let dec = match decoder_cache.get(&key) {
+                    Some(d) => d.clone(),
+                    None => {
+                        let d = solve_decoders(net, i, &built_ens[i], None, &solver, &object)?;
+                        decoder_cache.insert(key, d.clone());
+                        d
+                    }
+                };
+                let d = net.ensembles[i].dimensions;
+                let buf = b.zeros(format!("probe{pi}.decoded"), d, BufferKind::Temp);
+                let m = b.param(
+                    format!("probe{pi}.decoders"),
+                    to_f32(dec.t().iter().copied()),
+                );
+                step.push(Op::Zero { dst: buf });
+                step.push(Op::MatVecInc {
+                    m,
+                    rows: d,
+                    cols: net.ensembles[i].n_neurons,
+                    x: ens_bufs[i].out,
+                    y: buf,
+                });
+                (buf, d)
+            }
+            ProbeTarget::Spikes(id) => (ens_bufs[id.index].out, net.ensembles[id.index].n_neurons),
+            ProbeTarget::InputCurrent(id) => {
+                (ens_bufs[id.index].j, net.ensembles[id.index].n_neurons)
+            }
+            ProbeTarget::Voltage(id) => {
+                let k = net.ensembles[id.index]
+                    .neuron_type
+                    .state_names()
+                    .iter()
+                    .position(|s| *s == "voltage")
+                    .ok_or_else(|| Error::build(&object, "the neuron type has no voltage"))?;
+                (
+                    ens_bufs[id.index].state[k],
+                    net.ensembles[id.index].n_neurons,
+                )
+            }
+        };
+        if let Some(s) = &p.synapse {
+            src = lower_synapse(&mut b, &mut step, &format!("probe{pi}"), len, s, dt, src);
+        }
+        step.push(Op::Probe {
+            probe: pi,
+            src,
+            every,
+        });
+        probes.push(ProbeSlot {
+            probe: pi,
+            src,
+            len,
+            every,
+        });
+    }
+
+    let plan = Plan {
+        dt,
+        batch,
+        seed: net.seed,
+        buffers: b.buffers,
+        step,
+        host_inputs,
+        probes,
+    };
+    Ok((
+        plan,
+        Built {
+            ensembles: built_ens,
+            decoders: decoders_out,
+        },
+    ))
+}
+
+fn ens_id(net: &Network, index: usize) -> crate::model::EnsembleId {
+    crate::model::EnsembleId {
+        net: net.uid(),
+        index,
+    }
+}
+
+fn post_ensemble(c: &Connection) -> Option<usize> {
+    match c.post {
+        Endpoint::Ensemble(id) | Endpoint::Neurons(id) => Some(id.index),
+        Endpoint::Node(_) => None,
+    }
+}
+
+/// Topological order of ensembles along connections without synapse (zero-delay edges).
+fn ensemble_order(net: &Network) -> Result<Vec<usize>> {
+    let n = net.ensembles.len();
+    let mut indeg = vec![0usize; n];
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for c in &net.connections {
+        if c.synapse.is_some() {
+            continue;
+        }
+        let pre = match c.pre {
+            Endpoint::Ensemble(id) | Endpoint::Neurons(id) => id.index,
+            Endpoint::Node(_) => continue,
+        };
+        if let Some(post) = post_ensemble(c) {
+            edges[pre].push(post);
+            indeg[post] += 1;
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).rev().collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for &k in &edges[i] {
+            indeg[k] -= 1;
+            if indeg[k] == 0 {
+                ready.push(k);
+            }
+        }
+    }
+    if order.len() < n {
+        let stuck: Vec<String> = (0..n)
+            .filter(|i| !order.contains(i))
+            .map(|i| net.ensemble_name(i))
+            .collect();
+        return Err(Error::build(
+            stuck.join(", "),
+            "connections without a synapse form a cycle (zero-delay loop); give one of them a synapse",
+        ));
+    }
+    Ok(order)
+}

@@ -1,0 +1,322 @@
+//! The Plan: every state array as a named, sized buffer with a leading batch dimension, and every
+//! timestep as an ordered list of [`Op`]s. The only contract between the compiler and the backends.
+
+use crate::model::NeuronType;
+use std::fmt;
+
+/// Index of a buffer in [`Plan::buffers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BufId(pub usize);
+
+impl fmt::Display for BufId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// What a buffer holds, which fixes who writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BufferKind {
+    /// Per-instance state carried from step to step (voltages, filter states).
+    State,
+    /// Per-instance values recomputed every step (currents, decoded values, spikes).
+    Temp,
+    /// Shared by all instances and constant during a run (weights, gains, biases).
+    Param,
+}
+
+/// One f32 array. Batched buffers hold `batch * len` values laid out `[instance][len]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Buffer {
+    /// Readable name: `<object>.<signal>`, e.g. `ens0.voltage`.
+    pub name: String,
+    /// Elements per instance (or in all, for a `Param`).
+    pub len: usize,
+    /// What it holds.
+    pub kind: BufferKind,
+    /// Initial value: `len` values (the same for every instance of a batched buffer).
+    pub init: Vec<f32>,
+}
+
+impl Buffer {
+    /// True when the buffer has one copy per instance.
+    pub fn batched(&self) -> bool {
+        self.kind != BufferKind::Param
+    }
+}
+
+/// One operation of a timestep. Every op applies to all `batch` instances. Ops run in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// `dst[b, :] = 0`.
+    Zero {
+        /// Target.
+        dst: BufId,
+    },
+    /// `dst[b, :] = src[:]` for a shared `src` (e.g. the bias current).
+    Broadcast {
+        /// Shared source.
+        src: BufId,
+        /// Batched target of the same length.
+        dst: BufId,
+    },
+    /// `dst[b, :] = ` the host's value of node `node` at this step (nodes are evaluated on the host).
+    HostInput {
+        /// Index of the node in the network (and of its slot in the host inputs).
+        node: usize,
+        /// Batched target of the node's size.
+        dst: BufId,
+    },
+    /// `y[b, :] += x[b, :]`.
+    AddInc {
+        /// Source.
+        x: BufId,
+        /// Target of the same length.
+        y: BufId,
+    },
+    /// `y[b, i] += s[i] * x[b, i]` with a shared scale vector `s`.
+    ScaleInc {
+        /// Shared scale, same length as `x` and `y`.
+        s: BufId,
+        /// Source.
+        x: BufId,
+        /// Target.
+        y: BufId,
+    },
+    /// `y[b, r] += sum_c m[r, c] * x[b, c]` with a shared row-major matrix `m` (rows x cols).
+    MatVecInc {
+        /// Shared matrix.
+        m: BufId,
+        /// Rows (= length of y).
+        rows: usize,
+        /// Columns (= length of x).
+        cols: usize,
+        /// Source.
+        x: BufId,
+        /// Target.
+        y: BufId,
+    },
+    /// Advances a population of neurons one step: reads input current `j`, writes `out`
+    /// (spikes of amplitude/dt, or rates) and updates `state` (in `NeuronType::state_names` order).
+    Neurons {
+        /// The model and its parameters.
+        neuron: NeuronType,
+        /// Number of neurons.
+        n: usize,
+        /// Input current.
+        j: BufId,
+        /// Output.
+        out: BufId,
+        /// State buffers.
+        state: Vec<BufId>,
+    },
+    /// First-order lowpass: `y = a*y + (1 - a)*x`, `a = exp(-dt/tau)`.
+    Lowpass {
+        /// Decay factor per step.
+        a: f32,
+        /// Input.
+        x: BufId,
+        /// Output (state).
+        y: BufId,
+    },
+    /// Alpha filter (two cascaded lowpass stages, exact zero-order-hold discretisation):
+    /// `z = a*z + (1-a)*x; y = a*y + c1*z_old + c2*x` with `c1 = a*dt/tau`, `c2 = 1 - a - c1`.
+    Alpha {
+        /// Decay factor per step.
+        a: f32,
+        /// `a * dt / tau`.
+        c1: f32,
+        /// `1 - a - c1`.
+        c2: f32,
+        /// Input.
+        x: BufId,
+        /// First stage (state).
+        z: BufId,
+        /// Output (state).
+        y: BufId,
+    },
+    /// Records `src` into probe `probe` when `(step + 1) % every == 0`.
+    Probe {
+        /// Index of the probe in the network.
+        probe: usize,
+        /// Recorded buffer.
+        src: BufId,
+        /// Period in steps (>= 1).
+        every: u64,
+    },
+}
+
+impl Op {
+    /// The op's name, which is also the name of its CPU function and of its WGSL kernel.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Zero { .. } => "zero",
+            Op::Broadcast { .. } => "broadcast",
+            Op::HostInput { .. } => "host_input",
+            Op::AddInc { .. } => "add_inc",
+            Op::ScaleInc { .. } => "scale_inc",
+            Op::MatVecInc { .. } => "matvec_inc",
+            Op::Neurons { neuron, .. } => match neuron {
+                NeuronType::Lif(_) => "lif",
+                NeuronType::LifRate(_) => "lif_rate",
+                NeuronType::AdaptiveLif { .. } => "adaptive_lif",
+                NeuronType::SpikingRectifiedLinear { .. } => "spiking_rectified_linear",
+                NeuronType::RectifiedLinear { .. } => "rectified_linear",
+                NeuronType::Izhikevich { .. } => "izhikevich",
+            },
+            Op::Lowpass { .. } => "lowpass",
+            Op::Alpha { .. } => "alpha",
+            Op::Probe { .. } => "probe",
+        }
+    }
+}
+
+/// How the host feeds a node's values to the backend.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostInputSlot {
+    /// Node index.
+    pub node: usize,
+    /// Values per instance per step.
+    pub size: usize,
+}
+
+/// Where a probe's data comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeSlot {
+    /// Probe index in the network.
+    pub probe: usize,
+    /// Recorded buffer.
+    pub src: BufId,
+    /// Values per instance per sample.
+    pub len: usize,
+    /// Period in steps.
+    pub every: u64,
+}
+
+/// A compiled network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Timestep in seconds.
+    pub dt: f64,
+    /// Number of independent instances.
+    pub batch: usize,
+    /// Seed of the simulation's counter-based random draws.
+    pub seed: u64,
+    /// Every array.
+    pub buffers: Vec<Buffer>,
+    /// The ops of one timestep, in order.
+    pub step: Vec<Op>,
+    /// Nodes fed from the host, by node index.
+    pub host_inputs: Vec<HostInputSlot>,
+    /// Probes, by probe index.
+    pub probes: Vec<ProbeSlot>,
+}
+
+impl Plan {
+    /// The buffer behind an id.
+    pub fn buffer(&self, id: BufId) -> &Buffer {
+        &self.buffers[id.0]
+    }
+
+    /// Bytes of per-instance (batched) state and of shared parameters.
+    pub fn bytes(&self) -> (usize, usize) {
+        let mut per_instance = 0;
+        let mut shared = 0;
+        for b in &self.buffers {
+            if b.batched() {
+                per_instance += b.len * 4;
+            } else {
+                shared += b.len * 4;
+            }
+        }
+        (per_instance, shared)
+    }
+
+    /// Total number of neurons (per instance).
+    pub fn n_neurons(&self) -> usize {
+        self.step
+            .iter()
+            .map(|op| match op {
+                Op::Neurons { n, .. } => *n,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    fn describe(&self, op: &Op) -> String {
+        let n = |b: &BufId| format!("{}", self.buffers[b.0].name);
+        match op {
+            Op::Zero { dst } => format!("{} = 0", n(dst)),
+            Op::Broadcast { src, dst } => format!("{} = {}", n(dst), n(src)),
+            Op::HostInput { node, dst } => format!("{} = node{node}(t)", n(dst)),
+            Op::AddInc { x, y } => format!("{} += {}", n(y), n(x)),
+            Op::ScaleInc { s, x, y } => format!("{} += {} * {}", n(y), n(s), n(x)),
+            Op::MatVecInc {
+                m,
+                rows,
+                cols,
+                x,
+                y,
+            } => {
+                format!("{} += {} [{rows}x{cols}] . {}", n(y), n(m), n(x))
+            }
+            Op::Neurons {
+                neuron,
+                n: count,
+                j,
+                out,
+                state,
+            } => {
+                let st: Vec<String> = state.iter().map(n).collect();
+                format!(
+                    "{} = {neuron} x{count} ({}; state: {})",
+                    n(out),
+                    n(j),
+                    st.join(", ")
+                )
+            }
+            Op::Lowpass { a, x, y } => format!("{} = lowpass(a={a}) <- {}", n(y), n(x)),
+            Op::Alpha { a, x, z, y, .. } => {
+                format!("{} = alpha(a={a}, stage {}) <- {}", n(y), n(z), n(x))
+            }
+            Op::Probe { probe, src, every } => {
+                format!("probe{probe} <- {} every {every} step(s)", n(src))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (per_instance, shared) = self.bytes();
+        writeln!(
+            f,
+            "Plan: dt = {} s, batch = {}, {} neurons per instance, {} buffers ({} B per instance, {} B shared)",
+            self.dt,
+            self.batch,
+            self.n_neurons(),
+            self.buffers.len(),
+            per_instance,
+            shared
+        )?;
+        writeln!(f, "buffers:")?;
+        for (i, b) in self.buffers.iter().enumerate() {
+            let shape = if b.batched() {
+                format!("[B, {}]", b.len)
+            } else {
+                format!("[{}]", b.len)
+            };
+            let kind = match b.kind {
+                BufferKind::State => "state",
+                BufferKind::Temp => "temp",
+                BufferKind::Param => "param",
+            };
+            writeln!(f, "  #{i:<3} {:<28} {shape:<12} {kind}", b.name)?;
+        }
+        writeln!(f, "timestep ({} ops):", self.step.len())?;
+        for (i, op) in self.step.iter().enumerate() {
+            writeln!(f, "  {i:>3}  {:<24} {}", op.name(), self.describe(op))?;
+        }
+        Ok(())
+    }
+}

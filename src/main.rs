@@ -1,0 +1,70 @@
+//! The `volley` command-line tool.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use volley::prelude::*;
+
+#[derive(Parser)]
+#[command(
+    name = "volley",
+    version,
+    about = "Spiking neural networks on any GPU, with a CPU reference"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the compiled plan (buffers and the ops of one timestep) of a built-in network.
+    Plan {
+        /// Which network: nef-minimal or communication-channel.
+        #[arg(default_value = "nef-minimal")]
+        network: String,
+        /// Timestep in seconds.
+        #[arg(long, default_value_t = 0.001)]
+        dt: f64,
+        /// Batch size.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+    },
+    /// Show version and the available backends.
+    Info,
+}
+
+fn run(cli: Cli) -> volley::Result<()> {
+    match cli.command {
+        Command::Plan { network, dt, batch } => {
+            let net = match network.as_str() {
+                "nef-minimal" => volley::networks::nef_minimal(0)?.net,
+                "communication-channel" => volley::networks::communication_channel(0)?.net,
+                other => {
+                    return Err(Error::invalid(
+                        "volley plan",
+                        "network",
+                        format!("\"{other}\""),
+                        "nef-minimal or communication-channel",
+                    ));
+                }
+            };
+            let (plan, _) = volley::compile::compile(&net, dt, batch)?;
+            print!("{plan}");
+        }
+        Command::Info => {
+            println!("volley {}", env!("CARGO_PKG_VERSION"));
+            println!("backends: cpu (reference)");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1049 @@
+//! What the user describes: networks of ensembles, nodes, connections and probes.
+//!
+//! Plain data and builders, in the spirit of Nengo's front end. Nothing here holds simulation
+//! state or backend types. Objects are stored in arenas inside [`Network`] and referred to by
+//! typed ids that remember which network they belong to.
+
+mod neurons;
+
+pub use neurons::{LifParams, NeuronType};
+
+use crate::error::{Error, Result, check_finite, check_non_negative, check_positive};
+use crate::nef::Solver;
+use ndarray::Array2;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT_NETWORK_UID: AtomicU64 = AtomicU64::new(1);
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $name {
+            pub(crate) net: u64,
+            pub(crate) index: usize,
+        }
+        impl $name {
+            /// Position of the object in its network's list of this kind.
+            pub fn index(&self) -> usize {
+                self.index
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{} {}", $what, self.index)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Refers to an [`Ensemble`] inside a [`Network`].
+    EnsembleId,
+    "Ensemble"
+);
+id_type!(
+    /// Refers to a [`Node`] inside a [`Network`].
+    NodeId,
+    "Node"
+);
+id_type!(
+    /// Refers to a [`Connection`] inside a [`Network`].
+    ConnectionId,
+    "Connection"
+);
+id_type!(
+    /// Refers to a [`Probe`] inside a [`Network`].
+    ProbeId,
+    "Probe"
+);
+
+/// A distribution of per-neuron parameters, sampled at build time with the network's seed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dist {
+    /// Uniform on `[low, high)`.
+    Uniform {
+        /// Lower bound.
+        low: f64,
+        /// Upper bound.
+        high: f64,
+    },
+    /// Each value drawn uniformly from the options.
+    Choice(Vec<f64>),
+    /// Every neuron gets this value.
+    Constant(f64),
+    /// One value per neuron, given explicitly.
+    Exact(Vec<f64>),
+}
+
+impl Dist {
+    /// Uniform on `[low, high)`.
+    pub fn uniform(low: f64, high: f64) -> Self {
+        Dist::Uniform { low, high }
+    }
+
+    /// Checks the distribution for `n` samples, all inside `[lo, hi]` (inclusive bounds given by
+    /// `allowed`, a human-readable description used in errors).
+    pub(crate) fn validate(
+        &self,
+        object: &dyn fmt::Display,
+        param: &str,
+        n: usize,
+        ok: impl Fn(f64) -> bool,
+        allowed: &str,
+    ) -> Result<()> {
+        let values: Vec<f64> = match self {
+            Dist::Uniform { low, high } => {
+                if !(low <= high) {
+                    return Err(Error::invalid(
+                        object,
+                        param,
+                        format!("Uniform({low}, {high})"),
+                        "low <= high",
+                    ));
+                }
+                vec![*low, *high]
+            }
+            Dist::Choice(v) => {
+                if v.is_empty() {
+                    return Err(Error::invalid(
+                        object,
+                        param,
+                        "Choice([])",
+                        "a non-empty list",
+                    ));
+                }
+                v.clone()
+            }
+            Dist::Constant(v) => vec![*v],
+            Dist::Exact(v) => {
+                if v.len() != n {
+                    return Err(Error::invalid(
+                        object,
+                        param,
+                        format!("{} values", v.len()),
+                        format!("exactly {n} values (one per neuron)"),
+                    ));
+                }
+                v.clone()
+            }
+        };
+        for v in values {
+            if !ok(v) {
+                return Err(Error::invalid(object, param, v, allowed));
+            }
+        }
+        Ok(())
+    }
+
+    /// Draws `n` samples.
+    pub(crate) fn sample<R: rand::Rng + ?Sized>(&self, n: usize, rng: &mut R) -> Vec<f64> {
+        match self {
+            Dist::Uniform { low, high } => (0..n)
+                .map(|_| low + (high - low) * rng.random::<f64>())
+                .collect(),
+            Dist::Choice(v) => (0..n).map(|_| v[rng.random_range(0..v.len())]).collect(),
+            Dist::Constant(c) => vec![*c; n],
+            Dist::Exact(v) => v.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Dist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dist::Uniform { low, high } => write!(f, "Uniform({low}, {high})"),
+            Dist::Choice(v) => write!(f, "Choice({v:?})"),
+            Dist::Constant(c) => write!(f, "{c}"),
+            Dist::Exact(v) => write!(f, "[{} values]", v.len()),
+        }
+    }
+}
+
+/// How an ensemble's encoders are chosen.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Encoders {
+    /// Uniformly distributed on the surface of the unit hypersphere (Nengo's default).
+    UniformHypersphere,
+    /// Each neuron's encoder drawn uniformly from these vectors (normalised to unit length), e.g.
+    /// `[[1.0], [-1.0]]` for the classic +-1 encoders.
+    Choice(Vec<Vec<f64>>),
+    /// One encoder per neuron, shape `(n_neurons, dimensions)`; rows are normalised.
+    Exact(Array2<f64>),
+}
+
+/// A population of neurons representing a vector of `dimensions` values (Nengo's `Ensemble`).
+#[derive(Clone, Debug)]
+pub struct Ensemble {
+    /// Optional name used in the plan and in error messages.
+    pub label: Option<String>,
+    /// Number of neurons (> 0).
+    pub n_neurons: usize,
+    /// Dimensionality of the represented vector (> 0).
+    pub dimensions: usize,
+    /// The neuron model (default LIF).
+    pub neuron_type: NeuronType,
+    /// Encoders (default uniform on the hypersphere).
+    pub encoders: Encoders,
+    /// Intercepts in `[-1, 1)` (default Uniform(-1, 0.9)).
+    pub intercepts: Dist,
+    /// Maximum firing rates in Hz at the radius (default Uniform(200, 400)).
+    pub max_rates: Dist,
+    /// Explicit gain and bias; when set, `intercepts` and `max_rates` are ignored.
+    pub gain_bias: Option<(Vec<f64>, Vec<f64>)>,
+    /// Representational radius (default 1).
+    pub radius: f64,
+    /// Number of evaluation points for decoder solving (default: Nengo's rule).
+    pub n_eval_points: Option<usize>,
+}
+
+impl Ensemble {
+    /// An ensemble with Nengo's defaults.
+    pub fn new(n_neurons: usize, dimensions: usize) -> Self {
+        Ensemble {
+            label: None,
+            n_neurons,
+            dimensions,
+            neuron_type: NeuronType::lif(),
+            encoders: Encoders::UniformHypersphere,
+            intercepts: Dist::uniform(-1.0, 0.9),
+            max_rates: Dist::uniform(200.0, 400.0),
+            gain_bias: None,
+            radius: 1.0,
+            n_eval_points: None,
+        }
+    }
+    /// Sets the label.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+    /// Sets the neuron type.
+    pub fn neuron_type(mut self, neuron_type: NeuronType) -> Self {
+        self.neuron_type = neuron_type;
+        self
+    }
+    /// Sets the encoders.
+    pub fn encoders(mut self, encoders: Encoders) -> Self {
+        self.encoders = encoders;
+        self
+    }
+    /// Sets the intercept distribution.
+    pub fn intercepts(mut self, intercepts: Dist) -> Self {
+        self.intercepts = intercepts;
+        self
+    }
+    /// Sets the max-rate distribution.
+    pub fn max_rates(mut self, max_rates: Dist) -> Self {
+        self.max_rates = max_rates;
+        self
+    }
+    /// Sets gain and bias explicitly (one value per neuron each).
+    pub fn gain_bias(mut self, gain: Vec<f64>, bias: Vec<f64>) -> Self {
+        self.gain_bias = Some((gain, bias));
+        self
+    }
+    /// Sets the radius.
+    pub fn radius(mut self, radius: f64) -> Self {
+        self.radius = radius;
+        self
+    }
+    /// Sets the number of evaluation points.
+    pub fn n_eval_points(mut self, n: usize) -> Self {
+        self.n_eval_points = Some(n);
+        self
+    }
+
+    fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
+        if self.n_neurons == 0 {
+            return Err(Error::invalid(object, "n_neurons", 0, "an integer >= 1"));
+        }
+        if self.dimensions == 0 {
+            return Err(Error::invalid(object, "dimensions", 0, "an integer >= 1"));
+        }
+        self.neuron_type.validate(object)?;
+        check_positive(object, "radius", self.radius)?;
+        match &self.encoders {
+            Encoders::UniformHypersphere => {}
+            Encoders::Choice(options) => {
+                if options.is_empty() {
+                    return Err(Error::invalid(
+                        object,
+                        "encoders",
+                        "Choice([])",
+                        "a non-empty list",
+                    ));
+                }
+                for e in options {
+                    check_encoder(object, e, self.dimensions)?;
+                }
+            }
+            Encoders::Exact(m) => {
+                if m.dim() != (self.n_neurons, self.dimensions) {
+                    return Err(Error::invalid(
+                        object,
+                        "encoders",
+                        format!("shape {:?}", m.dim()),
+                        format!("shape ({}, {})", self.n_neurons, self.dimensions),
+                    ));
+                }
+                for row in m.rows() {
+                    check_encoder(
+                        object,
+                        row.as_slice().unwrap_or(&row.to_vec()),
+                        self.dimensions,
+                    )?;
+                }
+            }
+        }
+        if let Some((gain, bias)) = &self.gain_bias {
+            for (param, v) in [("gain", gain), ("bias", bias)] {
+                if v.len() != self.n_neurons {
+                    return Err(Error::invalid(
+                        object,
+                        param,
+                        format!("{} values", v.len()),
+                        format!("exactly {} values (one per neuron)", self.n_neurons),
+                    ));
+                }
+                for &x in v {
+                    check_finite(object, param, x)?;
+                }
+            }
+        } else {
+            self.intercepts.validate(
+                object,
+                "intercepts",
+                self.n_neurons,
+                |x| {
+                    (-1.0..1.0).contains(&x)
+                        || (x == 1.0 && matches!(self.intercepts, Dist::Uniform { .. }))
+                },
+                "values in [-1, 1) (an intercept of 1 would need infinite gain)",
+            )?;
+            self.max_rates.validate(
+                object,
+                "max_rates",
+                self.n_neurons,
+                |x| x.is_finite() && x > 0.0,
+                "finite rates > 0 Hz",
+            )?;
+        }
+        if let Some(0) = self.n_eval_points {
+            return Err(Error::invalid(
+                object,
+                "n_eval_points",
+                0,
+                "an integer >= 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_encoder(object: &dyn fmt::Display, e: &[f64], d: usize) -> Result<()> {
+    if e.len() != d {
+        return Err(Error::invalid(
+            object,
+            "encoders",
+            format!("a vector of length {}", e.len()),
+            format!("vectors of length {d} (the ensemble's dimensions)"),
+        ));
+    }
+    let norm: f64 = e.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if !norm.is_finite() || norm == 0.0 {
+        return Err(Error::invalid(
+            object,
+            "encoders",
+            format!("{e:?}"),
+            "finite, non-zero vectors",
+        ));
+    }
+    Ok(())
+}
+
+/// A function of time, `f(t) -> output`.
+pub type TimeFn = Arc<dyn Fn(f64) -> Vec<f64> + Send + Sync>;
+/// A function of time and batch instance, `f(t, instance) -> output`.
+pub type BatchedTimeFn = Arc<dyn Fn(f64, usize) -> Vec<f64> + Send + Sync>;
+/// A function computed across a connection, `f(x) -> y`.
+pub type ConnFn = Arc<dyn Fn(&[f64]) -> Vec<f64> + Send + Sync>;
+
+/// A sequence of input vectors, each shown for `presentation_time` seconds and followed by
+/// `pause_time` seconds of zeros; the sequence repeats.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PresentInput {
+    /// The vectors (all of one length).
+    pub inputs: Vec<Vec<f64>>,
+    /// How long each vector is shown, in seconds.
+    pub presentation_time: f64,
+    /// Zeros shown after each vector, in seconds (0 for Nengo's behaviour).
+    pub pause_time: f64,
+}
+
+impl PresentInput {
+    /// The value at time `t` (Nengo's convention: step `k` is at `t = (k + 1) dt`; a vector is
+    /// shown for `t` in `(i*period, i*period + presentation_time]`).
+    pub fn value(&self, t: f64) -> Vec<f64> {
+        let period = self.presentation_time + self.pause_time;
+        // The small offset makes t = k * period land in the previous presentation, as in Nengo.
+        let k = ((t - 1e-9 * period) / period).floor().max(0.0);
+        let i = (k as usize) % self.inputs.len();
+        let phase = t - k * period;
+        if phase <= self.presentation_time + 1e-9 * period {
+            self.inputs[i].clone()
+        } else {
+            vec![0.0; self.inputs[i].len()]
+        }
+    }
+}
+
+/// What a node outputs.
+#[derive(Clone)]
+pub enum NodeOutput {
+    /// A constant vector.
+    Constant(Vec<f64>),
+    /// A function of time with `size_out` outputs.
+    Function {
+        /// Output length.
+        size_out: usize,
+        /// The function.
+        f: TimeFn,
+    },
+    /// A function of time and batch instance (each instance of a batch sees its own input).
+    Batched {
+        /// Output length.
+        size_out: usize,
+        /// The function.
+        f: BatchedTimeFn,
+    },
+    /// A sequence of presentations with optional pauses.
+    Present(PresentInput),
+}
+
+impl fmt::Debug for NodeOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeOutput::Constant(v) => write!(f, "Constant({v:?})"),
+            NodeOutput::Function { size_out, .. } => write!(f, "Function(size_out={size_out})"),
+            NodeOutput::Batched { size_out, .. } => write!(f, "Batched(size_out={size_out})"),
+            NodeOutput::Present(p) => write!(
+                f,
+                "PresentInput({} vectors, {} s + {} s pause)",
+                p.inputs.len(),
+                p.presentation_time,
+                p.pause_time
+            ),
+        }
+    }
+}
+
+/// A non-neural source of input (Nengo's `Node`).
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// Optional name.
+    pub label: Option<String>,
+    /// What the node outputs.
+    pub output: NodeOutput,
+}
+
+impl Node {
+    /// A node with a constant output.
+    pub fn constant(value: Vec<f64>) -> Self {
+        Node {
+            label: None,
+            output: NodeOutput::Constant(value),
+        }
+    }
+    /// A node whose output is `f(t)`, of length `size_out`.
+    pub fn function(size_out: usize, f: impl Fn(f64) -> Vec<f64> + Send + Sync + 'static) -> Self {
+        Node {
+            label: None,
+            output: NodeOutput::Function {
+                size_out,
+                f: Arc::new(f),
+            },
+        }
+    }
+    /// A node whose output is `f(t, instance)`: each instance of a batch gets its own input.
+    pub fn batched(
+        size_out: usize,
+        f: impl Fn(f64, usize) -> Vec<f64> + Send + Sync + 'static,
+    ) -> Self {
+        Node {
+            label: None,
+            output: NodeOutput::Batched {
+                size_out,
+                f: Arc::new(f),
+            },
+        }
+    }
+    /// A node presenting `inputs` in turn, each for `presentation_time` s then `pause_time` s of zeros.
+    pub fn present(inputs: Vec<Vec<f64>>, presentation_time: f64, pause_time: f64) -> Self {
+        Node {
+            label: None,
+            output: NodeOutput::Present(PresentInput {
+                inputs,
+                presentation_time,
+                pause_time,
+            }),
+        }
+    }
+    /// Sets the label.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Length of the output vector.
+    pub fn size_out(&self) -> usize {
+        match &self.output {
+            NodeOutput::Constant(v) => v.len(),
+            NodeOutput::Function { size_out, .. } | NodeOutput::Batched { size_out, .. } => {
+                *size_out
+            }
+            NodeOutput::Present(p) => p.inputs.first().map_or(0, Vec::len),
+        }
+    }
+
+    fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
+        if self.size_out() == 0 {
+            return Err(Error::invalid(
+                object,
+                "size_out",
+                0,
+                "an output of length >= 1",
+            ));
+        }
+        match &self.output {
+            NodeOutput::Constant(v) => {
+                for &x in v {
+                    check_finite(object, "output", x)?;
+                }
+            }
+            NodeOutput::Present(p) => {
+                check_positive(object, "presentation_time", p.presentation_time)?;
+                check_non_negative(object, "pause_time", p.pause_time)?;
+                let d = self.size_out();
+                for (i, v) in p.inputs.iter().enumerate() {
+                    if v.len() != d {
+                        return Err(Error::invalid(
+                            object,
+                            format!("inputs[{i}]"),
+                            format!("a vector of length {}", v.len()),
+                            format!("length {d}, like inputs[0]"),
+                        ));
+                    }
+                    for &x in v {
+                        check_finite(object, format!("inputs[{i}]").as_str(), x)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A synaptic filter applied to a connection's output (or a probe's input).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Synapse {
+    /// First-order lowpass `1/(tau s + 1)`, discretised exactly (zero-order hold).
+    Lowpass(f64),
+    /// Second-order alpha filter `1/(tau s + 1)^2`, discretised exactly (zero-order hold).
+    Alpha(f64),
+}
+
+impl Synapse {
+    /// The time constant.
+    pub fn tau(&self) -> f64 {
+        match self {
+            Synapse::Lowpass(t) | Synapse::Alpha(t) => *t,
+        }
+    }
+    pub(crate) fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
+        check_positive(object, "synapse tau", self.tau())
+    }
+}
+
+impl fmt::Display for Synapse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Synapse::Lowpass(t) => write!(f, "Lowpass({t})"),
+            Synapse::Alpha(t) => write!(f, "Alpha({t})"),
+        }
+    }
+}
+
+/// A linear transform applied across a connection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Transform {
+    /// Multiply every element by a scalar (input and output sizes must match).
+    Scalar(f64),
+    /// Element-wise scale (input and output sizes must match the vector's length).
+    Diagonal(Vec<f64>),
+    /// A full matrix of shape `(size_out, size_in)`.
+    Dense(Array2<f64>),
+}
+
+/// One end of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The vector an ensemble represents (decoded when the ensemble is the source).
+    Ensemble(EnsembleId),
+    /// The individual neurons of an ensemble (their spikes/rates as source, their input current as target).
+    Neurons(EnsembleId),
+    /// A node's output (a node can only be a source).
+    Node(NodeId),
+}
+
+impl From<EnsembleId> for Endpoint {
+    fn from(e: EnsembleId) -> Self {
+        Endpoint::Ensemble(e)
+    }
+}
+impl From<NodeId> for Endpoint {
+    fn from(n: NodeId) -> Self {
+        Endpoint::Node(n)
+    }
+}
+impl EnsembleId {
+    /// The ensemble's neurons, as a connection endpoint (Nengo's `ens.neurons`).
+    pub fn neurons(self) -> Endpoint {
+        Endpoint::Neurons(self)
+    }
+}
+
+/// A connection between two objects (Nengo's `Connection`).
+#[derive(Clone)]
+pub struct Connection {
+    /// Source.
+    pub pre: Endpoint,
+    /// Target.
+    pub post: Endpoint,
+    /// Function computed by decoding (only when `pre` is an ensemble).
+    pub function: Option<ConnFn>,
+    /// Transform applied after the function (default scalar 1).
+    pub transform: Transform,
+    /// Post-synaptic filter (default `Lowpass(0.005)`; `None` passes the signal in the same step).
+    pub synapse: Option<Synapse>,
+    /// Decoder solver (decoded connections only).
+    pub solver: Solver,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("pre", &self.pre)
+            .field("post", &self.post)
+            .field("function", &self.function.as_ref().map(|_| "<fn>"))
+            .field("transform", &self.transform)
+            .field("synapse", &self.synapse)
+            .field("solver", &self.solver)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// A connection with Nengo's defaults: identity function, transform 1, `Lowpass(0.005)`.
+    pub fn new(pre: impl Into<Endpoint>, post: impl Into<Endpoint>) -> Self {
+        Connection {
+            pre: pre.into(),
+            post: post.into(),
+            function: None,
+            transform: Transform::Scalar(1.0),
+            synapse: Some(Synapse::Lowpass(0.005)),
+            solver: Solver::default(),
+        }
+    }
+    /// Decodes `f` from the pre ensemble, whose output has length `size_out` = f's output length.
+    pub fn function(mut self, f: impl Fn(&[f64]) -> Vec<f64> + Send + Sync + 'static) -> Self {
+        self.function = Some(Arc::new(f));
+        self
+    }
+    /// Sets the transform.
+    pub fn transform(mut self, t: Transform) -> Self {
+        self.transform = t;
+        self
+    }
+    /// Sets the synapse (`None` for no filtering).
+    pub fn synapse(mut self, s: Option<Synapse>) -> Self {
+        self.synapse = s;
+        self
+    }
+    /// Sets the decoder solver.
+    pub fn solver(mut self, s: Solver) -> Self {
+        self.solver = s;
+        self
+    }
+}
+
+/// What a probe records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeTarget {
+    /// An ensemble's decoded value (identity decoders), or a node's output.
+    Decoded(Endpoint),
+    /// Spikes (or rates) of an ensemble's neurons, amplitude / dt per spike like Nengo.
+    Spikes(EnsembleId),
+    /// Membrane voltage of an ensemble's neurons.
+    Voltage(EnsembleId),
+    /// Input current J of an ensemble's neurons (bias included).
+    InputCurrent(EnsembleId),
+}
+
+/// Records a signal during simulation (Nengo's `Probe`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    /// What to record.
+    pub target: ProbeTarget,
+    /// Filter applied before recording (default none).
+    pub synapse: Option<Synapse>,
+    /// Record every this many seconds (default every step); rounded to a whole number of steps.
+    pub sample_every: Option<f64>,
+}
+
+impl Probe {
+    /// Decoded value of an ensemble, or a node's output.
+    pub fn decoded(target: impl Into<Endpoint>) -> Self {
+        Probe {
+            target: ProbeTarget::Decoded(target.into()),
+            synapse: None,
+            sample_every: None,
+        }
+    }
+    /// Spikes of an ensemble's neurons.
+    pub fn spikes(ens: EnsembleId) -> Self {
+        Probe {
+            target: ProbeTarget::Spikes(ens),
+            synapse: None,
+            sample_every: None,
+        }
+    }
+    /// Voltages of an ensemble's neurons.
+    pub fn voltage(ens: EnsembleId) -> Self {
+        Probe {
+            target: ProbeTarget::Voltage(ens),
+            synapse: None,
+            sample_every: None,
+        }
+    }
+    /// Input currents of an ensemble's neurons.
+    pub fn input_current(ens: EnsembleId) -> Self {
+        Probe {
+            target: ProbeTarget::InputCurrent(ens),
+            synapse: None,
+            sample_every: None,
+        }
+    }
+    /// Sets the probe's filter.
+    pub fn synapse(mut self, s: Synapse) -> Self {
+        self.synapse = Some(s);
+        self
+    }
+    /// Records every `seconds` instead of every step.
+    pub fn sample_every(mut self, seconds: f64) -> Self {
+        self.sample_every = Some(seconds);
+        self
+    }
+}
+
+/// A whole model: the arenas of objects and the seed that fixes every random choice at build time.
+#[derive(Clone, Debug)]
+pub struct Network {
+    uid: u64,
+    /// Seed for build-time randomness (encoders, intercepts, rates, evaluation points, initial state)
+    /// and for the simulation's counter-based generator.
+    pub seed: u64,
+    pub(crate) ensembles: Vec<Ensemble>,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) connections: Vec<Connection>,
+    pub(crate) probes: Vec<Probe>,
+}
+
+impl Network {
+    /// An empty network with the given seed.
+    pub fn new(seed: u64) -> Self {
+        Network {
+            uid: NEXT_NETWORK_UID.fetch_add(1, Ordering::Relaxed),
+            seed,
+            ensembles: Vec::new(),
+            nodes: Vec::new(),
+            connections: Vec::new(),
+            probes: Vec::new(),
+        }
+    }
+
+    /// The ensembles, in the order they were added.
+    pub fn ensembles(&self) -> &[Ensemble] {
+        &self.ensembles
+    }
+    /// The nodes.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+    /// The connections.
+    pub fn connections(&self) -> &[Connection] {
+        &self.connections
+    }
+    /// The probes.
+    pub fn probes(&self) -> &[Probe] {
+        &self.probes
+    }
+
+    /// Human-readable name of an ensemble for messages: `Ensemble 0 "a"`.
+    pub fn ensemble_name(&self, index: usize) -> String {
+        match self.ensembles.get(index).and_then(|e| e.label.as_deref()) {
+            Some(l) => format!("Ensemble {index} \"{l}\""),
+            None => format!("Ensemble {index}"),
+        }
+    }
+    /// Human-readable name of a node.
+    pub fn node_name(&self, index: usize) -> String {
+        match self.nodes.get(index).and_then(|n| n.label.as_deref()) {
+            Some(l) => format!("Node {index} \"{l}\""),
+            None => format!("Node {index}"),
+        }
+    }
+    /// Human-readable name of an endpoint.
+    pub fn endpoint_name(&self, e: &Endpoint) -> String {
+        match e {
+            Endpoint::Ensemble(id) => self.ensemble_name(id.index),
+            Endpoint::Neurons(id) => format!("{}.neurons", self.ensemble_name(id.index)),
+            Endpoint::Node(id) => self.node_name(id.index),
+        }
+    }
+
+    /// Adds an ensemble after checking every parameter.
+    pub fn add_ensemble(&mut self, ens: Ensemble) -> Result<EnsembleId> {
+        let index = self.ensembles.len();
+        let name = match &ens.label {
+            Some(l) => format!("Ensemble {index} \"{l}\""),
+            None => format!("Ensemble {index}"),
+        };
+        ens.validate(&name)?;
+        self.ensembles.push(ens);
+        Ok(EnsembleId {
+            net: self.uid,
+            index,
+        })
+    }
+
+    /// Adds a node after checking it.
+    pub fn add_node(&mut self, node: Node) -> Result<NodeId> {
+        let index = self.nodes.len();
+        let name = match &node.label {
+            Some(l) => format!("Node {index} \"{l}\""),
+            None => format!("Node {index}"),
+        };
+        node.validate(&name)?;
+        self.nodes.push(node);
+        Ok(NodeId {
+            net: self.uid,
+            index,
+        })
+    }
+
+    fn check_endpoint(&self, object: &str, e: &Endpoint) -> Result<()> {
+        let (net, index, len) = match e {
+            Endpoint::Ensemble(id) | Endpoint::Neurons(id) => {
+                (id.net, id.index, self.ensembles.len())
+            }
+            Endpoint::Node(id) => (id.net, id.index, self.nodes.len()),
+        };
+        if net != self.uid || index >= len {
+            return Err(Error::ForeignObject {
+                object: object.to_string(),
+                what: format!("{e:?}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Size of the signal an endpoint provides as a source (before any function).
+    pub(crate) fn source_size(&self, e: &Endpoint) -> usize {
+        match e {
+            Endpoint::Ensemble(id) => self.ensembles[id.index].dimensions,
+            Endpoint::Neurons(id) => self.ensembles[id.index].n_neurons,
+            Endpoint::Node(id) => self.nodes[id.index].size_out(),
+        }
+    }
+
+    /// Size of the signal an endpoint accepts as a target.
+    pub(crate) fn target_size(&self, e: &Endpoint) -> usize {
+        self.source_size(e)
+    }
+
+    /// Adds a connection after checking endpoints, shapes and parameters.
+    pub fn connect(&mut self, conn: Connection) -> Result<ConnectionId> {
+        let index = self.connections.len();
+        let base = format!("Connection {index}");
+        self.check_endpoint(&base, &conn.pre)?;
+        self.check_endpoint(&base, &conn.post)?;
+        let object = format!(
+            "Connection {index} ({} -> {})",
+            self.endpoint_name(&conn.pre),
+            self.endpoint_name(&conn.post)
+        );
+        if let Endpoint::Node(_) = conn.post {
+            return Err(Error::invalid(
+                &object,
+                "post",
+                self.endpoint_name(&conn.post),
+                "an ensemble or its neurons (nodes with inputs are not supported)",
+            ));
+        }
+        if let Some(s) = &conn.synapse {
+            s.validate(&object)?;
+        }
+        let size_mid = match (&conn.pre, &conn.function) {
+            (Endpoint::Ensemble(id), Some(f)) => {
+                let d = self.ensembles[id.index].dimensions;
+                let y = f(&vec![0.0; d]);
+                if y.is_empty() {
+                    return Err(Error::invalid(
+                        &object,
+                        "function",
+                        "an empty output",
+                        "an output of length >= 1",
+                    ));
+                }
+                y.len()
+            }
+            (_, Some(_)) => {
+                return Err(Error::invalid(
+                    &object,
+                    "function",
+                    "a function",
+                    "a function only on connections from an ensemble (decoded); use a transform otherwise",
+                ));
+            }
+            (pre, None) => self.source_size(pre),
+        };
+        let size_out = self.target_size(&conn.post);
+        match &conn.transform {
+            Transform::Scalar(s) => {
+                check_finite(&object, "transform", *s)?;
+                if size_mid != size_out {
+                    return Err(Error::invalid(
+                        &object,
+                        "transform",
+                        format!("scalar {s} between sizes {size_mid} and {size_out}"),
+                        format!(
+                            "a scalar only when sizes match; use Transform::Dense with shape ({size_out}, {size_mid})"
+                        ),
+                    ));
+                }
+            }
+            Transform::Diagonal(v) => {
+                if v.len() != size_mid || size_mid != size_out {
+                    return Err(Error::invalid(
+                        &object,
+                        "transform",
+                        format!(
+                            "diagonal of length {} between sizes {size_mid} and {size_out}",
+                            v.len()
+                        ),
+                        format!("a diagonal of length {size_mid} when both sizes are equal"),
+                    ));
+                }
+                for &x in v {
+                    check_finite(&object, "transform", x)?;
+                }
+            }
+            Transform::Dense(m) => {
+                if m.dim() != (size_out, size_mid) {
+                    return Err(Error::invalid(
+                        &object,
+                        "transform",
+                        format!("a matrix of shape {:?}", m.dim()),
+                        format!(
+                            "shape ({size_out}, {size_mid}) = (size of post, size of pre{})",
+                            if conn.function.is_some() {
+                                "'s function"
+                            } else {
+                                ""
+                            }
+                        ),
+                    ));
+                }
+                if let Some(x) = m.iter().find(|x| !x.is_finite()) {
+                    return Err(Error::invalid(&object, "transform", x, "finite entries"));
+                }
+            }
+        }
+        match conn.solver {
+            Solver::LstsqL2 { reg } => check_non_negative(&object, "solver reg", reg)?,
+            Solver::Lstsq { rcond } => check_non_negative(&object, "solver rcond", rcond)?,
+        }
+        self.connections.push(conn);
+        Ok(ConnectionId {
+            net: self.uid,
+            index,
+        })
+    }
+
+    /// Adds a probe.
+    pub fn probe(&mut self, probe: Probe) -> Result<ProbeId> {
+        let index = self.probes.len();
+        let object = format!("Probe {index}");
+        match &probe.target {
+            ProbeTarget::Decoded(e) => {
+                self.check_endpoint(&object, e)?;
+                if let Endpoint::Neurons(_) = e {
+                    return Err(Error::invalid(
+                        &object,
+                        "target",
+                        "Decoded(neurons)",
+                        "Decoded(ensemble or node); use Probe::spikes for neurons",
+                    ));
+                }
+            }
+            ProbeTarget::Spikes(id) | ProbeTarget::Voltage(id) | ProbeTarget::InputCurrent(id) => {
+                self.check_endpoint(&object, &Endpoint::Ensemble(*id))?
+            }
+        }
+        if let ProbeTarget::Voltage(id) = probe.target {
+            let nt = &self.ensembles[id.index].neuron_type;
+            if !nt.state_names().contains(&"voltage") {
+                return Err(Error::invalid(
+                    &object,
+                    "target",
+                    format!(
+                        "Voltage of {} ({} neurons)",
+                        self.ensemble_name(id.index),
+                        nt.name()
+                    ),
+                    "an ensemble whose neuron type has a voltage",
+                ));
+            }
+        }
+        if let Some(s) = &probe.synapse {
+            s.validate(&object)?;
+        }
+        if let Some(se) = probe.sample_every {
+            check_positive(&object, "sample_every", se)?;
+        }
+        self.probes.push(probe);
+        Ok(ProbeId {
+            net: self.uid,
+            index,
+        })
+    }
+
+    /// Checks that a probe id belongs to this network.
+    pub(crate) fn check_probe(&self, p: ProbeId) -> Result<()> {
+        if p.net != self.uid || p.index >= self.probes.len() {
+            return Err(Error::ForeignObject {
+                object: "Simulator".into(),
+                what: p.to_string(),
+            });
+        }
+        Ok(())
+    }
+    /// The network's unique id (distinguishes its object ids from another network's).
+    pub(crate) fn uid(&self) -> u64 {
+        self.uid
+    }
+}

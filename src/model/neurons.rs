@@ -1,0 +1,252 @@
+//! Neuron types, with Nengo's parameters, defaults and semantics.
+//!
+//! These are plain data. Their rate curves and gain/bias maths live in [`crate::nef`], their
+//! per-timestep update in the backends (`backend::cpu` is the reference).
+
+use crate::error::{Error, Result, check_non_negative, check_positive};
+use std::fmt;
+
+/// Leaky integrate-and-fire parameters (Nengo's `LIF` / `LIFRate`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LifParams {
+    /// Membrane RC time constant in seconds (Nengo default 0.02).
+    pub tau_rc: f64,
+    /// Absolute refractory period in seconds (Nengo default 0.002).
+    pub tau_ref: f64,
+    /// Lower bound on the voltage (Nengo default 0).
+    pub min_voltage: f64,
+    /// Scale of the output (spikes are `amplitude / dt`; default 1).
+    pub amplitude: f64,
+}
+
+impl Default for LifParams {
+    fn default() -> Self {
+        LifParams {
+            tau_rc: 0.02,
+            tau_ref: 0.002,
+            min_voltage: 0.0,
+            amplitude: 1.0,
+        }
+    }
+}
+
+/// A neuron model. Each variant matches the Nengo neuron type of the same name.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NeuronType {
+    /// Spiking leaky integrate-and-fire with sub-step spike timing and fractional refractory period.
+    Lif(LifParams),
+    /// The rate (steady-state firing rate) version of LIF.
+    LifRate(LifParams),
+    /// LIF with a spike-triggered adaptation current `n`: `J_eff = J - n`,
+    /// `n += dt/tau_n * (inc_n * output - n)`.
+    AdaptiveLif {
+        /// The LIF parameters.
+        lif: LifParams,
+        /// Adaptation time constant in seconds (Nengo default 1).
+        tau_n: f64,
+        /// Adaptation increment (Nengo default 0.01).
+        inc_n: f64,
+    },
+    /// Integrate-and-fire without leak or refractory period; rate = amplitude * max(J, 0).
+    SpikingRectifiedLinear {
+        /// Output scale (default 1).
+        amplitude: f64,
+    },
+    /// Rate neuron: amplitude * max(J, 0).
+    RectifiedLinear {
+        /// Output scale (default 1).
+        amplitude: f64,
+    },
+    /// Izhikevich (2003) neuron with Nengo's parameterisation (time in ms inside the equations).
+    Izhikevich {
+        /// `a`: time scale of the recovery variable (default 0.02).
+        tau_recovery: f64,
+        /// `b`: sensitivity of recovery to sub-threshold voltage (default 0.2).
+        coupling: f64,
+        /// `c`: voltage after a spike in mV (default -65).
+        reset_voltage: f64,
+        /// `d`: recovery increment after a spike (default 8).
+        reset_recovery: f64,
+    },
+}
+
+impl NeuronType {
+    /// Nengo's `LIF()`.
+    pub fn lif() -> Self {
+        NeuronType::Lif(LifParams::default())
+    }
+    /// Nengo's `LIF(tau_rc, tau_ref)`.
+    pub fn lif_with(tau_rc: f64, tau_ref: f64) -> Self {
+        NeuronType::Lif(LifParams {
+            tau_rc,
+            tau_ref,
+            ..LifParams::default()
+        })
+    }
+    /// Nengo's `LIFRate()`.
+    pub fn lif_rate() -> Self {
+        NeuronType::LifRate(LifParams::default())
+    }
+    /// Nengo's `AdaptiveLIF()` (tau_n 1 s, inc_n 0.01).
+    pub fn adaptive_lif() -> Self {
+        NeuronType::AdaptiveLif {
+            lif: LifParams::default(),
+            tau_n: 1.0,
+            inc_n: 0.01,
+        }
+    }
+    /// Nengo's `SpikingRectifiedLinear()`.
+    pub fn spiking_rectified_linear() -> Self {
+        NeuronType::SpikingRectifiedLinear { amplitude: 1.0 }
+    }
+    /// Nengo's `RectifiedLinear()`.
+    pub fn rectified_linear() -> Self {
+        NeuronType::RectifiedLinear { amplitude: 1.0 }
+    }
+    /// Nengo's `Izhikevich()` (regular spiking: a 0.02, b 0.2, c -65, d 8).
+    pub fn izhikevich() -> Self {
+        NeuronType::Izhikevich {
+            tau_recovery: 0.02,
+            coupling: 0.2,
+            reset_voltage: -65.0,
+            reset_recovery: 8.0,
+        }
+    }
+
+    /// Short name, as Nengo spells the type.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NeuronType::Lif(_) => "LIF",
+            NeuronType::LifRate(_) => "LIFRate",
+            NeuronType::AdaptiveLif { .. } => "AdaptiveLIF",
+            NeuronType::SpikingRectifiedLinear { .. } => "SpikingRectifiedLinear",
+            NeuronType::RectifiedLinear { .. } => "RectifiedLinear",
+            NeuronType::Izhikevich { .. } => "Izhikevich",
+        }
+    }
+
+    /// True for types whose output is spikes (amplitude / dt) rather than rates.
+    pub fn is_spiking(&self) -> bool {
+        !matches!(
+            self,
+            NeuronType::LifRate(_) | NeuronType::RectifiedLinear { .. }
+        )
+    }
+
+    /// The LIF parameters, for the LIF family.
+    pub fn lif_params(&self) -> Option<&LifParams> {
+        match self {
+            NeuronType::Lif(p) | NeuronType::LifRate(p) => Some(p),
+            NeuronType::AdaptiveLif { lif, .. } => Some(lif),
+            _ => None,
+        }
+    }
+
+    /// The per-neuron state variables the type keeps besides its output, in a fixed order that
+    /// the compiler and every backend share.
+    pub fn state_names(&self) -> &'static [&'static str] {
+        match self {
+            NeuronType::Lif(_) => &["voltage", "refractory_time"],
+            NeuronType::LifRate(_) | NeuronType::RectifiedLinear { .. } => &[],
+            NeuronType::AdaptiveLif { .. } => &["voltage", "refractory_time", "adaptation"],
+            NeuronType::SpikingRectifiedLinear { .. } => &["voltage"],
+            NeuronType::Izhikevich { .. } => &["voltage", "recovery"],
+        }
+    }
+
+    /// Checks every parameter; `object` names the ensemble for the error message.
+    pub fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
+        let check_lif = |p: &LifParams| -> Result<()> {
+            check_positive(object, "tau_rc", p.tau_rc)?;
+            check_non_negative(object, "tau_ref", p.tau_ref)?;
+            if !p.min_voltage.is_finite() || p.min_voltage > 0.0 {
+                return Err(Error::invalid(
+                    object,
+                    "min_voltage",
+                    p.min_voltage,
+                    "a finite number <= 0 (the reset voltage)",
+                ));
+            }
+            check_positive(object, "amplitude", p.amplitude)
+        };
+        match self {
+            NeuronType::Lif(p) | NeuronType::LifRate(p) => check_lif(p),
+            NeuronType::AdaptiveLif { lif, tau_n, inc_n } => {
+                check_lif(lif)?;
+                check_positive(object, "tau_n", *tau_n)?;
+                check_non_negative(object, "inc_n", *inc_n)
+            }
+            NeuronType::SpikingRectifiedLinear { amplitude }
+            | NeuronType::RectifiedLinear { amplitude } => {
+                check_positive(object, "amplitude", *amplitude)
+            }
+            NeuronType::Izhikevich {
+                tau_recovery,
+                coupling,
+                reset_voltage,
+                reset_recovery,
+            } => {
+                check_positive(object, "tau_recovery", *tau_recovery)?;
+                crate::error::check_finite(object, "coupling", *coupling)?;
+                crate::error::check_finite(object, "reset_voltage", *reset_voltage)?;
+                crate::error::check_finite(object, "reset_recovery", *reset_recovery)
+            }
+        }
+    }
+
+    /// Checks that `dt` does not break this type's discretisation.
+    pub fn validate_dt(&self, object: &dyn fmt::Display, dt: f64) -> Result<()> {
+        if let Some(p) = self.lif_params() {
+            if dt > p.tau_rc {
+                return Err(Error::invalid(
+                    object,
+                    "tau_rc",
+                    p.tau_rc,
+                    format!("a time constant >= the simulator's dt ({dt} s)"),
+                ));
+            }
+        }
+        if let NeuronType::AdaptiveLif { tau_n, .. } = self {
+            if dt >= *tau_n {
+                return Err(Error::invalid(
+                    object,
+                    "tau_n",
+                    tau_n,
+                    format!(
+                        "a time constant > the simulator's dt ({dt} s); forward Euler on n is unstable otherwise"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for NeuronType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NeuronType::Lif(p) | NeuronType::LifRate(p) => write!(
+                f,
+                "{}(tau_rc={}, tau_ref={})",
+                self.name(),
+                p.tau_rc,
+                p.tau_ref
+            ),
+            NeuronType::AdaptiveLif { lif, tau_n, inc_n } => write!(
+                f,
+                "AdaptiveLIF(tau_rc={}, tau_ref={}, tau_n={tau_n}, inc_n={inc_n})",
+                lif.tau_rc, lif.tau_ref
+            ),
+            NeuronType::Izhikevich {
+                tau_recovery,
+                coupling,
+                reset_voltage,
+                reset_recovery,
+            } => write!(
+                f,
+                "Izhikevich(a={tau_recovery}, b={coupling}, c={reset_voltage}, d={reset_recovery})"
+            ),
+            _ => write!(f, "{}", self.name()),
+        }
+    }
+}

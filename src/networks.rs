@@ -1,0 +1,119 @@
+//! Ready-made networks used by the examples, the CLI, the tests and the benchmarks, so that all of
+//! them run exactly the same model.
+
+use crate::error::Result;
+use crate::model::{
+    Connection, Dist, Encoders, EnsembleId, Network, NeuronType, Node, Probe, ProbeId, Synapse,
+};
+
+/// The classic minimal NEF model (Nengo's "A simple NEF network").
+pub struct NefMinimal {
+    /// The network.
+    pub net: Network,
+    /// Population A (50 LIF, 25-75 Hz) representing sin(t).
+    pub a: EnsembleId,
+    /// Population B (40 LIF, 50-100 Hz) receiving A's decoded x^2.
+    pub b: EnsembleId,
+    /// Input sin(t).
+    pub p_input: ProbeId,
+    /// A's decoded value, filtered with 0.01 s.
+    pub p_a: ProbeId,
+    /// B's decoded value, filtered with 0.1 s.
+    pub p_b: ProbeId,
+    /// Spikes of A.
+    pub p_a_spikes: ProbeId,
+}
+
+/// Builds the minimal NEF network: A represents sin(t); A -> B computes x^2 with a 0.1 s synapse.
+pub fn nef_minimal(seed: u64) -> Result<NefMinimal> {
+    let mut net = Network::new(seed);
+    let input = net.add_node(Node::function(1, |t| vec![t.sin()]).label("input"))?;
+    let a = net.add_ensemble(
+        crate::model::Ensemble::new(50, 1)
+            .label("A")
+            .neuron_type(NeuronType::lif())
+            .max_rates(Dist::uniform(25.0, 75.0))
+            .intercepts(Dist::uniform(-1.0, 1.0))
+            .encoders(Encoders::Choice(vec![vec![1.0], vec![-1.0]])),
+    )?;
+    let b = net.add_ensemble(
+        crate::model::Ensemble::new(40, 1)
+            .label("B")
+            .max_rates(Dist::uniform(50.0, 100.0))
+            .intercepts(Dist::uniform(-1.0, 1.0))
+            .encoders(Encoders::Choice(vec![vec![1.0], vec![-1.0]])),
+    )?;
+    net.connect(Connection::new(input, a))?;
+    net.connect(
+        Connection::new(a, b)
+            .function(|x| vec![x[0] * x[0]])
+            .synapse(Some(Synapse::Lowpass(0.1))),
+    )?;
+    let p_input = net.probe(Probe::decoded(input))?;
+    let p_a = net.probe(Probe::decoded(a).synapse(Synapse::Lowpass(0.01)))?;
+    let p_b = net.probe(Probe::decoded(b).synapse(Synapse::Lowpass(0.1)))?;
+    let p_a_spikes = net.probe(Probe::spikes(a))?;
+    Ok(NefMinimal {
+        net,
+        a,
+        b,
+        p_input,
+        p_a,
+        p_b,
+        p_a_spikes,
+    })
+}
+
+/// A 1-D communication channel A -> B.
+pub struct CommunicationChannel {
+    /// The network.
+    pub net: Network,
+    /// First population (100 LIF).
+    pub a: EnsembleId,
+    /// Second population (100 LIF).
+    pub b: EnsembleId,
+    /// The input signal.
+    pub p_input: ProbeId,
+    /// B's decoded output, filtered with 0.01 s.
+    pub p_b: ProbeId,
+}
+
+/// Builds the communication channel: input sin(2 pi t) -> A -> B (Nengo defaults otherwise).
+pub fn communication_channel(seed: u64) -> Result<CommunicationChannel> {
+    let mut net = Network::new(seed);
+    let input = net.add_node(
+        Node::function(1, |t| vec![(2.0 * std::f64::consts::PI * t).sin()]).label("input"),
+    )?;
+    let a = net.add_ensemble(crate::model::Ensemble::new(100, 1).label("A"))?;
+    let b = net.add_ensemble(crate::model::Ensemble::new(100, 1).label("B"))?;
+    net.connect(Connection::new(input, a))?;
+    net.connect(Connection::new(a, b))?;
+    let p_input = net.probe(Probe::decoded(input))?;
+    let p_b = net.probe(Probe::decoded(b).synapse(Synapse::Lowpass(0.01)))?;
+    Ok(CommunicationChannel {
+        net,
+        a,
+        b,
+        p_input,
+        p_b,
+    })
+}
+
+/// Filters a signal (rows = time) with a lowpass of time constant `tau` exactly as the simulator's
+/// synapses do (`y = a y + (1 - a) x`), for computing the ideal output a filtered probe should show.
+pub fn lowpass_filter(x: &[f64], tau: f64, dt: f64) -> Vec<f64> {
+    let a = (-dt / tau).exp();
+    let mut y = 0.0;
+    x.iter()
+        .map(|&x| {
+            y = a * y + (1.0 - a) * x;
+            y
+        })
+        .collect()
+}
+
+/// Root-mean-square error between two equally long signals.
+pub fn rmse(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len()).max(1);
+    (a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / n as f64).sqrt()
+}
