@@ -24,6 +24,7 @@ pub mod error;
 pub mod model;
 pub mod nef;
 pub mod networks;
+pub mod plot;
 pub mod sim;
 
 pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! Pictures: line plots and tuning curves written as PNG files (plotters).
