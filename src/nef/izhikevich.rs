@@ -4,7 +4,7 @@
 //!
 //! # Rates
 //!
-//! [`rate`] replicates Nengo's `Izhikevich.rates`, i.e. `settled_firingrate(step, J, settle_time =
+//! [`Izh::rate`] replicates Nengo's `Izhikevich.rates`, i.e. `settled_firingrate(step, J, settle_time =
 //! 0.001, sim_time = 1.0)` with `dt = 0.001`: start at `voltage = recovery = 0`, run 1 settle step,
 //! then count spikes over 1000 steps of Nengo's `Izhikevich.step` (forward Euler in ms units,
 //! `J` clipped below at -30, spike when `voltage >= 30`, reset `voltage` before updating
@@ -31,8 +31,9 @@
 //!   inside the first grid cell whose upper end reaches the requested rate.
 //!
 //! Like Nengo, this assumes the rate is non-decreasing in `J` (true for Nengo's parameter sets).
-//! The cost is about `N_GRID + 150` simulated seconds for the whole population, independent of
-//! the number of neurons.
+//! The cost is about `N_GRID + 100` simulated seconds (~1.1 M neuron steps) for the whole
+//! population, independent of the number of neurons. [`Izh::rate`] itself costs 1001 steps per
+//! current, so activities of large Izhikevich ensembles are slow to build (as in Nengo).
 
 use crate::error::{Error, Result};
 use std::fmt;
