@@ -1,6 +1,7 @@
 //! The user-facing [`Simulator`]: builds a network, owns a backend, runs steps in chunks and
 //! collects probe data.
 
+use crate::backend::gpu::{AdapterPolicy, GpuBackend};
 use crate::backend::{Backend, HostInputs, ProbeRecords, cpu::CpuBackend};
 use crate::compile::{Built, Plan, compile};
 use crate::error::{Error, Result};
@@ -14,8 +15,10 @@ use std::str::FromStr;
 pub enum BackendChoice {
     /// The CPU reference backend.
     Cpu,
-    /// The best available: a hardware GPU when volley has a GPU backend and one is present, else
-    /// the CPU. (This build has only the CPU backend.)
+    /// The GPU backend (wgpu) on the best adapter, hardware preferred; software adapters such as
+    /// llvmpipe are used when nothing else exists. Pick one with `WGPU_ADAPTER_NAME`.
+    Gpu,
+    /// A hardware GPU when one is present, else the CPU; prints its choice to stderr.
     #[default]
     Auto,
 }
@@ -25,12 +28,13 @@ impl FromStr for BackendChoice {
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "cpu" => Ok(BackendChoice::Cpu),
+            "gpu" => Ok(BackendChoice::Gpu),
             "auto" => Ok(BackendChoice::Auto),
             other => Err(Error::invalid(
                 "Simulator",
                 "backend",
                 format!("\"{other}\""),
-                "one of: cpu, auto",
+                "one of: cpu, gpu, auto",
             )),
         }
     }
@@ -40,6 +44,7 @@ impl fmt::Display for BackendChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             BackendChoice::Cpu => "cpu",
+            BackendChoice::Gpu => "gpu",
             BackendChoice::Auto => "auto",
         })
     }
@@ -112,7 +117,18 @@ impl Simulator {
         }
         let (plan, built) = compile(network, config.dt, config.batch)?;
         let backend: Box<dyn Backend> = match config.backend {
-            BackendChoice::Cpu | BackendChoice::Auto => Box::new(CpuBackend::new(&plan)?),
+            BackendChoice::Cpu => Box::new(CpuBackend::new(&plan)?),
+            BackendChoice::Gpu => Box::new(GpuBackend::new(&plan, AdapterPolicy::Any, config.chunk_steps)?),
+            BackendChoice::Auto => match GpuBackend::find_adapter(AdapterPolicy::HardwareOnly)? {
+                Some(a) => {
+                    eprintln!("volley: backend auto -> gpu on {} ({}, {})", a.name, a.backend, a.device_type);
+                    Box::new(GpuBackend::new(&plan, AdapterPolicy::HardwareOnly, config.chunk_steps)?)
+                }
+                None => {
+                    eprintln!("volley: backend auto -> cpu (no hardware GPU adapter found)");
+                    Box::new(CpuBackend::new(&plan)?)
+                }
+            },
         };
         let records = ProbeRecords {
             values: vec![Vec::new(); plan.probes.len()],

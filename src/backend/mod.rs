@@ -2,6 +2,7 @@
 //! op computes.
 
 pub mod cpu;
+pub mod gpu;
 
 use crate::compile::BufId;
 use crate::error::Result;

@@ -1,0 +1,121 @@
+//! The WGSL kernels (one per Plan op) and the `#[repr(C)]` parameter structs they share with Rust.
+
+use super::shader_source::compose;
+use bytemuck::{Pod, Zeroable};
+
+/// Invocations per workgroup; must equal `WG_SIZE` in `shaders/common/index.wgsl`.
+pub const WG_SIZE: u32 = 64;
+
+macro_rules! shader_table {
+    ($($name:literal),* $(,)?) => {
+        /// Every kernel: (op name, WGSL source before include resolution).
+        pub const KERNELS: &[(&str, &str)] = &[
+            $(($name, include_str!(concat!("../../../shaders/", $name, ".wgsl")))),*
+        ];
+    };
+}
+
+shader_table!(
+    "zero",
+    "broadcast",
+    "host_input",
+    "add_inc",
+    "scale_inc",
+    "matvec_inc",
+    "lif",
+    "lif_rate",
+    "adaptive_lif",
+    "spiking_rectified_linear",
+    "rectified_linear",
+    "izhikevich",
+    "lowpass",
+    "alpha",
+    "probe",
+    "advance_step",
+);
+
+/// Shared WGSL files that kernels include.
+const COMMON: &[(&str, &str)] = &[
+    ("common/index.wgsl", include_str!("../../../shaders/common/index.wgsl")),
+    ("common/math.wgsl", include_str!("../../../shaders/common/math.wgsl")),
+    ("common/lif_one.wgsl", include_str!("../../../shaders/common/lif_one.wgsl")),
+];
+
+/// The complete WGSL of kernel `name`, includes resolved.
+pub fn kernel_source(name: &str) -> Option<String> {
+    let (_, src) = KERNELS.iter().find(|(n, _)| *n == name)?;
+    let read = |p: &str| {
+        COMMON
+            .iter()
+            .find(|(n, _)| *n == p)
+            .map(|(_, s)| s.to_string())
+    };
+    compose(src, &read).ok()
+}
+
+/// Parameters of the element-wise kernels (`zero`, `broadcast`, `host_input`, `add_inc`,
+/// `scale_inc`, `lowpass`, `alpha`, `probe`, `matvec_inc`, rectified linear ones): the first
+/// field is always the number of invocations. Twin: the `Params` struct of each of those shaders
+/// (field names differ per kernel; the layout is four 4-byte words).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct Params4 {
+    /// Invocations (elements) of the dispatch.
+    pub total: u32,
+    /// Kernel-specific word 1.
+    pub w1: u32,
+    /// Kernel-specific word 2.
+    pub w2: u32,
+    /// Kernel-specific word 3.
+    pub w3: u32,
+}
+
+/// Parameters of `lif`, `lif_rate`, `adaptive_lif`. Twin: `LifParams` in
+/// `shaders/common/lif_one.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct LifParams {
+    /// Invocations.
+    pub total: u32,
+    /// Timestep (s).
+    pub dt: f32,
+    /// Membrane time constant (s).
+    pub tau_rc: f32,
+    /// Refractory period (s).
+    pub tau_ref: f32,
+    /// Voltage floor.
+    pub min_voltage: f32,
+    /// Output scale.
+    pub amplitude: f32,
+    /// Adaptation time constant (adaptive_lif only).
+    pub tau_n: f32,
+    /// Adaptation increment (adaptive_lif only).
+    pub inc_n: f32,
+}
+
+/// Parameters of `izhikevich`. Twin: `Params` in `shaders/izhikevich.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct IzhParams {
+    /// Invocations.
+    pub total: u32,
+    /// Timestep (s).
+    pub dt: f32,
+    /// a.
+    pub a: f32,
+    /// b.
+    pub b: f32,
+    /// c.
+    pub c: f32,
+    /// d.
+    pub d: f32,
+    /// Padding.
+    pub _p0: u32,
+    /// Padding.
+    pub _p1: u32,
+}
+
+/// Words of an f32 as u32 (for the float fields of [`Params4`]).
+pub fn f(x: f32) -> u32 {
+    x.to_bits()
+}

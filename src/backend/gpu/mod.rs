@@ -1,0 +1,602 @@
+//! The GPU backend: every Plan buffer is a wgpu storage buffer, every op a WGSL compute kernel of
+//! the same name (see `shaders/`). Pipelines, buffers and bind groups are created once at load;
+//! a run only records dispatches — a whole chunk of timesteps per submission — and reads the probes
+//! back once per chunk from GPU-side buffers.
+
+mod context;
+pub mod kernels;
+pub mod shader_source;
+
+pub use context::{AdapterSummary, NO_ADAPTER_HELP, list_adapters};
+
+use super::{Backend, HostInputs, ProbeRecords};
+use crate::compile::{BufId, Op, Plan};
+use crate::error::{Error, Result};
+use crate::model::NeuronType;
+use context::Gpu;
+use kernels::{IzhParams, LifParams, Params4, WG_SIZE, f, kernel_source};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+/// Which adapters the backend may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdapterPolicy {
+    /// Any adapter, hardware preferred (software ones such as llvmpipe included).
+    Any,
+    /// Hardware adapters only.
+    HardwareOnly,
+}
+
+/// One recorded dispatch.
+struct Dispatch {
+    pipeline: usize,
+    bind_group: wgpu::BindGroup,
+    groups: (u32, u32),
+}
+
+/// The GPU backend.
+pub struct GpuBackend {
+    plan: Plan,
+    gpu: Gpu,
+    bufs: Vec<wgpu::Buffer>,
+    ctrl: wgpu::Buffer,
+    host_bufs: Vec<wgpu::Buffer>,
+    rings: Vec<wgpu::Buffer>,
+    staging: wgpu::Buffer,
+    pipelines: Vec<wgpu::ComputePipeline>,
+    step: Vec<Dispatch>,
+    advance: Option<Dispatch>,
+    max_chunk: usize,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+fn backend_err(reason: impl Into<String>) -> Error {
+    Error::Backend {
+        backend: "gpu".into(),
+        reason: reason.into(),
+    }
+}
+
+impl GpuBackend {
+    /// Finds an adapter (see [`AdapterPolicy`]). `Ok(None)` when none qualifies.
+    pub fn find_adapter(policy: AdapterPolicy) -> Result<Option<AdapterSummary>> {
+        Ok(context::pick_adapter(policy == AdapterPolicy::HardwareOnly)?
+            .map(|a| context::summary(&a)))
+    }
+
+    /// Loads `plan` on a GPU: checks limits, allocates and uploads every buffer, creates every
+    /// pipeline and bind group. `max_chunk` is the most steps one submission records.
+    pub fn new(plan: &Plan, policy: AdapterPolicy, max_chunk: usize) -> Result<Self> {
+        let adapter = context::pick_adapter(policy == AdapterPolicy::HardwareOnly)?
+            .ok_or_else(|| backend_err(NO_ADAPTER_HELP))?;
+        let gpu = context::open(adapter)?;
+        let max_chunk = max_chunk.max(1);
+        let error = Arc::new(Mutex::new(None::<String>));
+        {
+            let e = error.clone();
+            gpu.device.on_uncaptured_error(Arc::new(move |err| {
+                let mut slot = e.lock().unwrap_or_else(|p| p.into_inner());
+                slot.get_or_insert_with(|| err.to_string());
+            }));
+            let e = error.clone();
+            gpu.device.set_device_lost_callback(move |reason, msg| {
+                let mut slot = e.lock().unwrap_or_else(|p| p.into_inner());
+                slot.get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
+            });
+        }
+        let batch = plan.batch as u64;
+        let max_binding = gpu.limits.max_storage_buffer_binding_size as u64;
+        let max_buffer = gpu.limits.max_buffer_size;
+        let check = |name: &str, bytes: u64| -> Result<()> {
+            let limit = max_binding.min(max_buffer);
+            if bytes > limit {
+                return Err(backend_err(format!(
+                    "buffer {name} needs {bytes} bytes but adapter {} allows at most {limit} bytes per storage buffer (max_storage_buffer_binding_size {max_binding}, max_buffer_size {max_buffer}); use a smaller network or batch",
+                    gpu.summary.name
+                )));
+            }
+            Ok(())
+        };
+        // Check every size before allocating anything.
+        let mut sizes = Vec::new();
+        for b in &plan.buffers {
+            let copies = if b.batched() { batch } else { 1 };
+            let bytes = (b.len as u64)
+                .checked_mul(copies * 4)
+                .ok_or_else(|| backend_err(format!("buffer {} size overflows", b.name)))?;
+            check(&b.name, bytes)?;
+            sizes.push(bytes);
+        }
+        let host_sizes: Vec<u64> = plan
+            .host_inputs
+            .iter()
+            .map(|h| max_chunk as u64 * batch * h.size as u64 * 4)
+            .collect();
+        for (h, &s) in plan.host_inputs.iter().zip(&host_sizes) {
+            check(&format!("node{}.host_values", h.node), s)?;
+        }
+        let ring_sizes: Vec<u64> = plan
+            .probes
+            .iter()
+            .map(|p| max_chunk.div_ceil(p.every as usize) as u64 * batch * p.len as u64 * 4)
+            .collect();
+        for (p, &s) in plan.probes.iter().zip(&ring_sizes) {
+            check(&format!("probe{}.ring", p.probe), s)?;
+        }
+
+        let device = &gpu.device;
+        let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
+        let bufs: Vec<wgpu::Buffer> = plan
+            .buffers
+            .iter()
+            .map(|b| {
+                let copies = if b.batched() { plan.batch } else { 1 };
+                let mut data: Vec<f32> = Vec::with_capacity(b.len * copies);
+                for _ in 0..copies {
+                    data.extend_from_slice(&b.init);
+                }
+                if data.is_empty() {
+                    data.push(0.0);
+                }
+                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(&b.name),
+                    contents: bytemuck::cast_slice(&data),
+                    usage: storage,
+                })
+            })
+            .collect();
+        let ctrl = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("ctrl"),
+            size: 4 * (1 + plan.probes.len() as u64),
+            usage: storage,
+            mapped_at_creation: false,
+        });
+        let host_bufs: Vec<wgpu::Buffer> = host_sizes
+            .iter()
+            .map(|&s| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("host_values"),
+                    size: s.max(4),
+                    usage: storage,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
+        let rings: Vec<wgpu::Buffer> = ring_sizes
+            .iter()
+            .map(|&s| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("probe_ring"),
+                    size: s.max(4),
+                    usage: storage,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
+        let staging_size = ring_sizes.iter().sum::<u64>().max(4);
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("probe_staging"),
+            size: staging_size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if let Some(e) = pollster::block_on(oom.pop()) {
+            return Err(backend_err(format!(
+                "out of GPU memory allocating the plan's buffers on {}: {e}",
+                gpu.summary.name
+            )));
+        }
+
+        let mut backend = GpuBackend {
+            plan: plan.clone(),
+            gpu,
+            bufs,
+            ctrl,
+            host_bufs,
+            rings,
+            staging,
+            pipelines: Vec::new(),
+            step: Vec::new(),
+            advance: None,
+            max_chunk,
+            error,
+        };
+        backend.build_dispatches()?;
+        backend.check_error("loading the plan")?;
+        Ok(backend)
+    }
+
+    fn groups(&self, total: u32) -> (u32, u32) {
+        let wg = total.div_ceil(WG_SIZE).max(1);
+        let max = self.gpu.limits.max_compute_workgroups_per_dimension.max(1);
+        if wg <= max {
+            (wg, 1)
+        } else {
+            (max, wg.div_ceil(max))
+        }
+    }
+
+    fn build_dispatches(&mut self) -> Result<()> {
+        let validation = self.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut pipeline_index: HashMap<&'static str, usize> = HashMap::new();
+        let mut pipelines = Vec::new();
+        let mut get_pipeline = |name: &'static str, device: &wgpu::Device, pipelines: &mut Vec<wgpu::ComputePipeline>| -> Result<usize> {
+            if let Some(&i) = pipeline_index.get(name) {
+                return Ok(i);
+            }
+            let src = kernel_source(name).ok_or_else(|| backend_err(format!("no kernel named {name}")))?;
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(src.into()),
+            });
+            pipelines.push(device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            }));
+            pipeline_index.insert(name, pipelines.len() - 1);
+            Ok(pipelines.len() - 1)
+        };
+        let batch = self.plan.batch as u32;
+        let dt = self.plan.dt as f32;
+        let mut step = Vec::new();
+        let ops = self.plan.step.clone();
+        for op in &ops {
+            let name = op.name();
+            let pi = get_pipeline(name, &self.gpu.device, &mut pipelines)?;
+            let blen = |id: &BufId| self.plan.buffers[id.0].len as u32;
+            let (params, bindings): (Vec<u8>, Vec<&wgpu::Buffer>) = match op {
+                Op::Zero { dst } => (p4(blen(dst) * batch, 0, 0, 0), vec![&self.bufs[dst.0]]),
+                Op::Broadcast { src, dst } => (
+                    p4(blen(dst) * batch, blen(src), 0, 0),
+                    vec![&self.bufs[src.0], &self.bufs[dst.0]],
+                ),
+                Op::HostInput { node, dst } => (
+                    p4(blen(dst) * batch, 0, 0, 0),
+                    vec![&self.ctrl, &self.host_bufs[*node], &self.bufs[dst.0]],
+                ),
+                Op::AddInc { x, y } => (
+                    p4(blen(y) * batch, 0, 0, 0),
+                    vec![&self.bufs[x.0], &self.bufs[y.0]],
+                ),
+                Op::ScaleInc { s, x, y } => (
+                    p4(blen(y) * batch, blen(s), 0, 0),
+                    vec![&self.bufs[s.0], &self.bufs[x.0], &self.bufs[y.0]],
+                ),
+                Op::MatVecInc {
+                    m,
+                    rows,
+                    cols,
+                    x,
+                    y,
+                } => (
+                    p4(*rows as u32 * batch, *rows as u32, *cols as u32, 0),
+                    vec![&self.bufs[m.0], &self.bufs[x.0], &self.bufs[y.0]],
+                ),
+                Op::Neurons {
+                    neuron,
+                    n,
+                    j,
+                    out,
+                    state,
+                } => {
+                    let total = *n as u32 * batch;
+                    let mut b = vec![&self.bufs[j.0], &self.bufs[out.0]];
+                    b.extend(state.iter().map(|s| &self.bufs[s.0]));
+                    let params = match neuron {
+                        NeuronType::Lif(l) | NeuronType::LifRate(l) => lif_params(total, dt, l, 1.0, 0.0),
+                        NeuronType::AdaptiveLif { lif, tau_n, inc_n } => {
+                            lif_params(total, dt, lif, *tau_n as f32, *inc_n as f32)
+                        }
+                        NeuronType::SpikingRectifiedLinear { amplitude }
+                        | NeuronType::RectifiedLinear { amplitude } => {
+                            p4(total, f(dt), f(*amplitude as f32), 0)
+                        }
+                        NeuronType::Izhikevich {
+                            tau_recovery,
+                            coupling,
+                            reset_voltage,
+                            reset_recovery,
+                        } => bytemuck::bytes_of(&IzhParams {
+                            total,
+                            dt,
+                            a: *tau_recovery as f32,
+                            b: *coupling as f32,
+                            c: *reset_voltage as f32,
+                            d: *reset_recovery as f32,
+                            _p0: 0,
+                            _p1: 0,
+                        })
+                        .to_vec(),
+                    };
+                    (params, b)
+                }
+                Op::Lowpass { a, x, y } => (
+                    p4(blen(y) * batch, f(*a), 0, 0),
+                    vec![&self.bufs[x.0], &self.bufs[y.0]],
+                ),
+                Op::Alpha { a, c1, c2, x, z, y } => (
+                    p4(blen(y) * batch, f(*a), f(*c1), f(*c2)),
+                    vec![&self.bufs[x.0], &self.bufs[z.0], &self.bufs[y.0]],
+                ),
+                Op::Probe { probe, src, every } => {
+                    let slot = self
+                        .plan
+                        .probes
+                        .iter()
+                        .position(|p| p.probe == *probe)
+                        .ok_or_else(|| backend_err(format!("probe {probe} has no slot")))?;
+                    (
+                        p4(blen(src) * batch, *every as u32, slot as u32, 0),
+                        vec![&self.ctrl, &self.bufs[src.0], &self.rings[slot]],
+                    )
+                }
+            };
+            let total = u32::from_le_bytes([params[0], params[1], params[2], params[3]]);
+            let bind_group = self.bind(&pipelines[pi], name, &params, &bindings);
+            step.push(Dispatch {
+                pipeline: pi,
+                bind_group,
+                groups: self.groups(total),
+            });
+        }
+        let pi = get_pipeline("advance_step", &self.gpu.device, &mut pipelines)?;
+        let layout = pipelines[pi].get_bind_group_layout(0);
+        let bind_group = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("advance_step"),
+            layout: &layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: self.ctrl.as_entire_binding(),
+            }],
+        });
+        self.advance = Some(Dispatch {
+            pipeline: pi,
+            bind_group,
+            groups: (1, 1),
+        });
+        self.step = step;
+        self.pipelines = pipelines;
+        if let Some(e) = pollster::block_on(validation.pop()) {
+            return Err(backend_err(format!("kernel setup failed: {e}")));
+        }
+        Ok(())
+    }
+
+    fn bind(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        name: &str,
+        params: &[u8],
+        storage: &[&wgpu::Buffer],
+    ) -> wgpu::BindGroup {
+        let uniform = self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(name),
+            contents: params,
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.as_entire_binding(),
+        }];
+        for (i, b) in storage.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: b.as_entire_binding(),
+            });
+        }
+        let layout = pipeline.get_bind_group_layout(0);
+        self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(name),
+            layout: &layout,
+            entries: &entries,
+        })
+    }
+
+    fn check_error(&self, during: &str) -> Result<()> {
+        let slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some(e) => Err(backend_err(format!(
+                "GPU error while {during} on {}: {e}",
+                self.gpu.summary.name
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The adapter in use.
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.gpu.summary
+    }
+
+    fn run_chunk(&mut self, first_step: u64, n: usize, host: &HostInputs, host_offset: usize, records: &mut ProbeRecords) -> Result<()> {
+        let batch = self.plan.batch;
+        let queue = &self.gpu.queue;
+        for (i, slot) in self.plan.host_inputs.iter().enumerate() {
+            let per_step = slot.size * batch;
+            let src = &host.values[i][host_offset * per_step..(host_offset + n) * per_step];
+            if !src.is_empty() {
+                queue.write_buffer(&self.host_bufs[i], 0, bytemuck::cast_slice(src));
+            }
+        }
+        let mut ctrl = vec![0u32];
+        let mut counts = Vec::new();
+        for p in &self.plan.probes {
+            let e = p.every;
+            let first_k = (e - (first_step + 1) % e) % e;
+            let count = if (first_k as usize) < n {
+                (n - 1 - first_k as usize) / e as usize + 1
+            } else {
+                0
+            };
+            ctrl.push(first_k.min(u32::MAX as u64) as u32);
+            counts.push(count);
+        }
+        queue.write_buffer(&self.ctrl, 0, bytemuck::cast_slice(&ctrl));
+        let mut enc = self
+            .gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("chunk") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("steps"),
+                timestamp_writes: None,
+            });
+            for _ in 0..n {
+                for d in self.step.iter().chain(self.advance.iter()) {
+                    pass.set_pipeline(&self.pipelines[d.pipeline]);
+                    pass.set_bind_group(0, &d.bind_group, &[]);
+                    pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+                }
+            }
+        }
+        let mut offsets = Vec::new();
+        let mut off = 0u64;
+        for ((p, ring), &count) in self.plan.probes.iter().zip(&self.rings).zip(&counts) {
+            let bytes = (count * batch * p.len * 4) as u64;
+            if bytes > 0 {
+                enc.copy_buffer_to_buffer(ring, 0, &self.staging, off, bytes);
+            }
+            offsets.push((off, bytes));
+            off += bytes;
+        }
+        queue.submit(Some(enc.finish()));
+        if off > 0 {
+            let slice = self.staging.slice(0..off);
+            let (tx, rx) = std::sync::mpsc::channel();
+            slice.map_async(wgpu::MapMode::Read, move |r| {
+                let _ = tx.send(r);
+            });
+            self.gpu
+                .device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| backend_err(format!("waiting for the GPU failed: {e}")))?;
+            self.check_error("running a chunk of steps")?;
+            rx.recv()
+                .map_err(|_| backend_err("probe readback was cancelled"))?
+                .map_err(|e| backend_err(format!("probe readback failed: {e}")))?;
+            {
+                let data = slice
+                    .get_mapped_range()
+                    .map_err(|e| backend_err(format!("probe readback failed: {e}")))?;
+                let floats: &[f32] = bytemuck::cast_slice(&data);
+                if records.values.len() < self.plan.probes.len() {
+                    records.values.resize(self.plan.probes.len(), Vec::new());
+                }
+                for (i, &(o, bytes)) in offsets.iter().enumerate() {
+                    let (a, b) = ((o / 4) as usize, ((o + bytes) / 4) as usize);
+                    records.values[i].extend_from_slice(&floats[a..b]);
+                }
+            }
+            self.staging.unmap();
+        } else {
+            self.gpu
+                .device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| backend_err(format!("waiting for the GPU failed: {e}")))?;
+        }
+        self.check_error("running a chunk of steps")
+    }
+}
+
+fn p4(total: u32, w1: u32, w2: u32, w3: u32) -> Vec<u8> {
+    bytemuck::bytes_of(&Params4 { total, w1, w2, w3 }).to_vec()
+}
+
+fn lif_params(total: u32, dt: f32, l: &crate::model::LifParams, tau_n: f32, inc_n: f32) -> Vec<u8> {
+    bytemuck::bytes_of(&LifParams {
+        total,
+        dt,
+        tau_rc: l.tau_rc as f32,
+        tau_ref: l.tau_ref as f32,
+        min_voltage: l.min_voltage as f32,
+        amplitude: l.amplitude as f32,
+        tau_n,
+        inc_n,
+    })
+    .to_vec()
+}
+
+impl Backend for GpuBackend {
+    fn name(&self) -> &'static str {
+        "gpu"
+    }
+
+    fn device(&self) -> String {
+        format!(
+            "{} ({}, {})",
+            self.gpu.summary.name, self.gpu.summary.backend, self.gpu.summary.device_type
+        )
+    }
+
+    fn run(&mut self, first_step: u64, n_steps: usize, host: &HostInputs, records: &mut ProbeRecords) -> Result<()> {
+        let mut done = 0;
+        while done < n_steps {
+            let n = (n_steps - done).min(self.max_chunk);
+            self.run_chunk(first_step + done as u64, n, host, done, records)?;
+            done += n;
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        for (b, buf) in self.plan.buffers.iter().zip(&self.bufs) {
+            if b.batched() {
+                let mut data = Vec::with_capacity(b.len * self.plan.batch);
+                for _ in 0..self.plan.batch {
+                    data.extend_from_slice(&b.init);
+                }
+                if !data.is_empty() {
+                    self.gpu.queue.write_buffer(buf, 0, bytemuck::cast_slice(&data));
+                }
+            }
+        }
+        self.gpu.queue.submit(None);
+        self.check_error("resetting")
+    }
+
+    fn read(&mut self, buf: BufId) -> Result<Vec<f32>> {
+        let b = self
+            .plan
+            .buffers
+            .get(buf.0)
+            .ok_or_else(|| Error::Other(format!("no buffer {buf} in this plan")))?;
+        let copies = if b.batched() { self.plan.batch } else { 1 };
+        let bytes = (b.len * copies * 4) as u64;
+        let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("read"),
+            size: bytes.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&self.bufs[buf.0], 0, &staging, 0, bytes);
+        self.gpu.queue.submit(Some(enc.finish()));
+        let slice = staging.slice(0..bytes);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.gpu
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| backend_err(format!("waiting for the GPU failed: {e}")))?;
+        rx.recv()
+            .map_err(|_| backend_err("readback was cancelled"))?
+            .map_err(|e| backend_err(format!("readback failed: {e}")))?;
+        let out = bytemuck::cast_slice::<u8, f32>(
+            &slice
+                .get_mapped_range()
+                .map_err(|e| backend_err(format!("readback failed: {e}")))?,
+        )
+        .to_vec();
+        staging.unmap();
+        self.check_error("reading a buffer")?;
+        Ok(out)
+    }
+}
