@@ -25,6 +25,7 @@ pub mod model;
 pub mod nef;
 pub mod networks;
 pub mod plot;
+pub mod rng;
 pub mod sim;
 
 pub use error::{Error, Result};

@@ -29,7 +29,7 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         batch: usize,
     },
-    /// Show version and the available backends.
+    /// Show version, backends, and every GPU adapter with the limits that matter.
     Info,
 }
 
@@ -53,7 +53,33 @@ fn run(cli: Cli) -> volley::Result<()> {
         }
         Command::Info => {
             println!("volley {}", env!("CARGO_PKG_VERSION"));
-            println!("backends: cpu (reference)");
+            println!("backends: cpu (reference), gpu (wgpu: Vulkan, Metal, DX12, GL)");
+            let adapters = volley::backend::gpu::list_adapters();
+            if adapters.is_empty() {
+                println!(
+                    "gpu adapters: none ({})",
+                    volley::backend::gpu::NO_ADAPTER_HELP
+                );
+            }
+            for a in adapters {
+                println!(
+                    "adapter: {}\n  backend: {}\n  driver: {}\n  device type: {}{}\n  max_storage_buffer_binding_size: {} B\n  max_buffer_size: {} B\n  max_storage_buffers_per_shader_stage: {}\n  max_compute_workgroups_per_dimension: {}\n  max_compute_workgroup_storage_size: {} B",
+                    a.name,
+                    a.backend,
+                    a.driver,
+                    a.device_type,
+                    if a.software {
+                        " (software: used only with --backend gpu, never by auto)"
+                    } else {
+                        ""
+                    },
+                    a.max_storage_buffer_binding_size,
+                    a.max_buffer_size,
+                    a.max_storage_buffers_per_shader_stage,
+                    a.max_compute_workgroups_per_dimension,
+                    a.max_compute_workgroup_storage_size
+                );
+            }
         }
     }
     Ok(())

@@ -117,3 +117,60 @@ pub fn rmse(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len()).max(1);
     (a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / n as f64).sqrt()
 }
+
+/// A recurrent network of LIF neurons driven by Poisson spike trains.
+pub struct RecurrentPoisson {
+    /// The network.
+    pub net: Network,
+    /// The recurrent population (1000 LIF, gain 1, bias in [0, 0.9)).
+    pub ens: EnsembleId,
+    /// Spikes of the population.
+    pub p_spikes: ProbeId,
+    /// The Poisson input spikes.
+    pub p_input: ProbeId,
+}
+
+/// 200 Poisson inputs at 20 Hz drive 1000 LIF neurons through random excitatory weights; the
+/// neurons are coupled by a random dense recurrent matrix with 5% non-zero entries of either sign.
+/// Weights are drawn with `seed`.
+pub fn recurrent_poisson(seed: u64) -> Result<RecurrentPoisson> {
+    use crate::model::Transform;
+    use ndarray::Array2;
+    use rand::{Rng, SeedableRng};
+    let (n, n_in) = (1000, 200);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut net = Network::new(seed);
+    let input = net.add_node(Node::poisson(vec![20.0; n_in]).label("poisson"))?;
+    let bias: Vec<f64> = (0..n).map(|_| rng.random_range(0.0..0.9)).collect();
+    let ens = net.add_ensemble(
+        crate::model::Ensemble::new(n, 1)
+            .label("recurrent")
+            .gain_bias(vec![1.0; n], bias),
+    )?;
+    let w_in = Array2::from_shape_fn((n, n_in), |_| rng.random_range(0.0..7.5e-4));
+    net.connect(
+        Connection::new(input, ens.neurons())
+            .transform(Transform::Dense(w_in))
+            .synapse(Some(Synapse::Lowpass(0.005))),
+    )?;
+    let w_rec = Array2::from_shape_fn((n, n), |(i, j)| {
+        if i != j && rng.random::<f64>() < 0.05 {
+            rng.random_range(-2e-4..2e-4)
+        } else {
+            0.0
+        }
+    });
+    net.connect(
+        Connection::new(ens.neurons(), ens.neurons())
+            .transform(Transform::Dense(w_rec))
+            .synapse(Some(Synapse::Lowpass(0.005))),
+    )?;
+    let p_spikes = net.probe(Probe::spikes(ens))?;
+    let p_input = net.probe(Probe::decoded(input))?;
+    Ok(RecurrentPoisson {
+        net,
+        ens,
+        p_spikes,
+        p_input,
+    })
+}

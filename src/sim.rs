@@ -118,11 +118,22 @@ impl Simulator {
         let (plan, built) = compile(network, config.dt, config.batch)?;
         let backend: Box<dyn Backend> = match config.backend {
             BackendChoice::Cpu => Box::new(CpuBackend::new(&plan)?),
-            BackendChoice::Gpu => Box::new(GpuBackend::new(&plan, AdapterPolicy::Any, config.chunk_steps)?),
+            BackendChoice::Gpu => Box::new(GpuBackend::new(
+                &plan,
+                AdapterPolicy::Any,
+                config.chunk_steps,
+            )?),
             BackendChoice::Auto => match GpuBackend::find_adapter(AdapterPolicy::HardwareOnly)? {
                 Some(a) => {
-                    eprintln!("volley: backend auto -> gpu on {} ({}, {})", a.name, a.backend, a.device_type);
-                    Box::new(GpuBackend::new(&plan, AdapterPolicy::HardwareOnly, config.chunk_steps)?)
+                    eprintln!(
+                        "volley: backend auto -> gpu on {} ({}, {})",
+                        a.name, a.backend, a.device_type
+                    );
+                    Box::new(GpuBackend::new(
+                        &plan,
+                        AdapterPolicy::HardwareOnly,
+                        config.chunk_steps,
+                    )?)
                 }
                 None => {
                     eprintln!("volley: backend auto -> cpu (no hardware GPU adapter found)");
@@ -224,6 +235,9 @@ impl Simulator {
                         NodeOutput::Function { f, .. } => f(t),
                         NodeOutput::Batched { f, .. } => f(t, b),
                         NodeOutput::Present(p) => p.value(t),
+                        NodeOutput::Poisson(_) | NodeOutput::UniformNoise { .. } => {
+                            unreachable!("device-generated nodes have no host slot")
+                        }
                     };
                     if y.len() != slot.size {
                         return Err(Error::invalid(
@@ -233,12 +247,14 @@ impl Simulator {
                             format!("length {} (size_out)", slot.size),
                         ));
                     }
-                    if let Some(x) = y.iter().find(|x| !x.is_finite()) {
+                    // Checked as f32, the precision the backends run at: 1e300 is finite in
+                    // f64 but infinite on the backend.
+                    if let Some(x) = y.iter().find(|x| !(**x as f32).is_finite()) {
                         return Err(Error::invalid(
                             self.network.node_name(slot.node),
                             "output",
-                            format!("{x} at t = {t}"),
-                            "finite values",
+                            format!("{x:e} at t = {t}"),
+                            "finite values within f32 range (|x| <= 3.4e38)",
                         ));
                     }
                     v.extend(y.iter().map(|&x| x as f32));

@@ -64,12 +64,36 @@ impl CpuBackend {
                 broadcast(&self.bufs[src.0], &mut y);
                 self.put(*dst, y);
             }
-            Op::HostInput { node, dst } => {
-                let slot = &self.plan.host_inputs[*node];
-                let per_step = slot.size * batch;
-                let src = &host.values[*node][k * per_step..(k + 1) * per_step];
+            Op::HostInput { slot, dst } => {
+                let per_step = self.plan.host_inputs[*slot].size * batch;
+                let src = &host.values[*slot][k * per_step..(k + 1) * per_step];
                 self.bufs[dst.0].copy_from_slice(src);
             }
+            Op::PoissonSpikes { rates, out, stream } => {
+                let mut o = self.take(*out);
+                poisson_spikes(
+                    self.plan.seed,
+                    *stream,
+                    step,
+                    dt,
+                    &self.bufs[rates.0],
+                    &mut o,
+                );
+                self.put(*out, o);
+            }
+            Op::UniformNoise {
+                low,
+                high,
+                out,
+                stream,
+            } => uniform_noise(
+                self.plan.seed,
+                *stream,
+                step,
+                *low,
+                *high,
+                &mut self.bufs[out.0],
+            ),
             Op::AddInc { x, y } => {
                 let mut yv = self.take(*y);
                 add_inc(&self.bufs[x.0], &mut yv);
@@ -226,6 +250,24 @@ impl Backend for CpuBackend {
 
 // ---------------------------------------------------------------------------------------------
 // The ops. Same names as the Plan's ops and the WGSL kernels.
+
+/// Poisson spikes from the counter-based generator: `out[b, i] = 1/dt` when
+/// `uniform(seed, stream, step, b*n + i) < rate[i] * dt`.
+pub fn poisson_spikes(seed: u64, stream: u32, step: u64, dt: f32, rates: &[f32], out: &mut [f32]) {
+    let n = rates.len();
+    for (idx, o) in out.iter_mut().enumerate() {
+        let p = rates[idx % n] * dt;
+        let u = crate::rng::uniform(seed, stream, step, idx as u32);
+        *o = if u < p { 1.0 / dt } else { 0.0 };
+    }
+}
+
+/// Uniform noise: `out[idx] = low + (high - low) * uniform(seed, stream, step, idx)`.
+pub fn uniform_noise(seed: u64, stream: u32, step: u64, low: f32, high: f32, out: &mut [f32]) {
+    for (idx, o) in out.iter_mut().enumerate() {
+        *o = low + (high - low) * crate::rng::uniform(seed, stream, step, idx as u32);
+    }
+}
 
 /// `y = 0`.
 pub fn zero(y: &mut [f32]) {

@@ -16,7 +16,8 @@ pub use plan::{BufId, Buffer, BufferKind, HostInputSlot, Op, Plan, ProbeSlot};
 
 use crate::error::{Error, Result, check_positive};
 use crate::model::{
-    Connection, Encoders, Endpoint, Network, NeuronType, ProbeTarget, Synapse, Transform,
+    Connection, Encoders, Endpoint, Network, NeuronType, NodeOutput, ProbeTarget, Synapse,
+    Transform,
 };
 use crate::nef;
 use ndarray::{Array2, Axis};
@@ -152,7 +153,10 @@ fn solve_decoders(
                 .into_iter()
                 .map(|r| f(&r.to_vec()))
                 .collect();
-            let k = rows[0].len();
+            // The output length `Network::connect` found at x = 0 and checked the transform
+            // against; every evaluation point must give the same, or the weights would not fit
+            // the target (and a batched matvec would write into the next instance).
+            let k = f(&vec![0.0; ens.dimensions]).len();
             let mut t = Array2::zeros((rows.len(), k));
             for (i, r) in rows.iter().enumerate() {
                 if r.len() != k {
@@ -160,7 +164,7 @@ fn solve_decoders(
                         object,
                         "function",
                         format!("an output of length {} at an evaluation point", r.len()),
-                        format!("the same output length ({k}) at every point"),
+                        format!("the same output length at every point as at x = 0 ({k})"),
                     ));
                 }
                 if let Some(v) = r.iter().find(|v| !v.is_finite()) {
@@ -241,6 +245,29 @@ fn to_f32(v: impl IntoIterator<Item = f64>) -> Vec<f32> {
     v.into_iter().map(|x| x as f32).collect()
 }
 
+/// Converts a parameter to f32, failing if a value (finite in f64, as the model checked) is
+/// out of f32 range: it would become infinite on the backend and turn the state into NaN.
+fn param_f32(object: &str, param: &str, v: impl IntoIterator<Item = f64>) -> Result<Vec<f32>> {
+    v.into_iter()
+        .map(|x| {
+            let y = x as f32;
+            if y.is_finite() {
+                Ok(y)
+            } else {
+                Err(Error::invalid(
+                    object,
+                    param,
+                    format!("{x:e}"),
+                    format!(
+                        "values within f32 range (|x| <= {:e}) after folding into the weights",
+                        f32::MAX
+                    ),
+                ))
+            }
+        })
+        .collect()
+}
+
 /// Compiles `net` for timestep `dt` and `batch` independent instances.
 pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
     check_positive(&"Simulator", "dt", dt)?;
@@ -282,8 +309,29 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
         let size = node.size_out();
         let dst = b.zeros(format!("node{i}.out"), size, BufferKind::Temp);
         node_out.push(dst);
-        host_inputs.push(HostInputSlot { node: i, size });
-        step.push(Op::HostInput { node: i, dst });
+        match &node.output {
+            NodeOutput::Poisson(rates) => {
+                let rates = b.param(format!("node{i}.rates"), to_f32(rates.iter().copied()));
+                step.push(Op::PoissonSpikes {
+                    rates,
+                    out: dst,
+                    stream: i as u32,
+                });
+            }
+            NodeOutput::UniformNoise { low, high, .. } => step.push(Op::UniformNoise {
+                low: *low as f32,
+                high: *high as f32,
+                out: dst,
+                stream: i as u32,
+            }),
+            _ => {
+                host_inputs.push(HostInputSlot { node: i, size });
+                step.push(Op::HostInput {
+                    slot: host_inputs.len() - 1,
+                    dst,
+                });
+            }
+        }
     }
 
     // ---- per-ensemble buffers
@@ -408,7 +456,10 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
                     Some(g) => s.iter().zip(g).map(|(s, g)| s * g).collect(),
                     None => s,
                 };
-                let s = b.param(format!("conn{ci}.scale"), to_f32(s));
+                let s = b.param(
+                    format!("conn{ci}.scale"),
+                    param_f32(&object, "transform", s)?,
+                );
                 weigh.push(Op::ScaleInc {
                     s,
                     x: src,
@@ -433,7 +484,8 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
                     }
                 }
                 let (rows, cols) = w.dim();
-                let m = b.param(format!("conn{ci}.weights"), to_f32(w.iter().copied()));
+                let w = param_f32(&object, "transform", w.iter().copied())?;
+                let m = b.param(format!("conn{ci}.weights"), w);
                 weigh.push(Op::MatVecInc {
                     m,
                     rows,
@@ -481,17 +533,20 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
     let mut ens_params = Vec::new();
     for (i, ens) in net.ensembles.iter().enumerate() {
         let be = &built_ens[i];
-        let bias = b.param(format!("ens{i}.bias"), to_f32(be.bias.iter().copied()));
-        let enc = ens_bufs[i].x_in.map(|_| {
-            let mut scaled = be.encoders.clone() / ens.radius;
-            for (mut row, g) in scaled.rows_mut().into_iter().zip(&be.gain) {
-                row *= *g;
+        let name = net.ensemble_name(i);
+        let bias = param_f32(&name, "bias", be.bias.iter().copied())?;
+        let bias = b.param(format!("ens{i}.bias"), bias);
+        let enc = match ens_bufs[i].x_in {
+            None => None,
+            Some(_) => {
+                let mut scaled = be.encoders.clone() / ens.radius;
+                for (mut row, g) in scaled.rows_mut().into_iter().zip(&be.gain) {
+                    row *= *g;
+                }
+                let scaled = param_f32(&name, "gain", scaled.iter().copied())?;
+                Some(b.param(format!("ens{i}.scaled_encoders"), scaled))
             }
-            b.param(
-                format!("ens{i}.scaled_encoders"),
-                to_f32(scaled.iter().copied()),
-            )
-        });
+        };
         ens_params.push((bias, enc));
     }
 
@@ -708,8 +763,14 @@ fn ensemble_order(net: &Network) -> Result<Vec<usize>> {
         }
     }
     if order.len() < n {
+        // Ensembles left over are on a cycle or downstream of one; peel off the downstream
+        // ones (no zero-delay edge to another leftover) so that the error names the cycle.
+        let mut stuck: Vec<bool> = (0..n).map(|i| !order.contains(&i)).collect();
+        while let Some(i) = (0..n).find(|&i| stuck[i] && !edges[i].iter().any(|&k| stuck[k])) {
+            stuck[i] = false;
+        }
         let stuck: Vec<String> = (0..n)
-            .filter(|i| !order.contains(i))
+            .filter(|&i| stuck[i])
             .map(|i| net.ensemble_name(i))
             .collect();
         return Err(Error::build(

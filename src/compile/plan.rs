@@ -48,6 +48,27 @@ impl Buffer {
 /// One operation of a timestep. Every op applies to all `batch` instances. Ops run in order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
+    /// Poisson spikes: `out[b, i] = 1/dt` if `uniform(seed, stream, step, b*n + i) < rate[i] * dt`,
+    /// else 0 (uniform from [`crate::rng`]).
+    PoissonSpikes {
+        /// Shared rates in Hz.
+        rates: BufId,
+        /// Batched output.
+        out: BufId,
+        /// Random stream (the node index).
+        stream: u32,
+    },
+    /// Uniform noise: `out[b, i] = low + (high - low) * uniform(seed, stream, step, b*n + i)`.
+    UniformNoise {
+        /// Lower bound.
+        low: f32,
+        /// Upper bound.
+        high: f32,
+        /// Batched output.
+        out: BufId,
+        /// Random stream (the node index).
+        stream: u32,
+    },
     /// `dst[b, :] = 0`.
     Zero {
         /// Target.
@@ -60,10 +81,10 @@ pub enum Op {
         /// Batched target of the same length.
         dst: BufId,
     },
-    /// `dst[b, :] = ` the host's value of node `node` at this step (nodes are evaluated on the host).
+    /// `dst[b, :] = ` the host's value of a node at this step (such nodes are evaluated on the host).
     HostInput {
-        /// Index of the node in the network (and of its slot in the host inputs).
-        node: usize,
+        /// Index into [`Plan::host_inputs`].
+        slot: usize,
         /// Batched target of the node's size.
         dst: BufId,
     },
@@ -153,6 +174,8 @@ impl Op {
             Op::Zero { .. } => "zero",
             Op::Broadcast { .. } => "broadcast",
             Op::HostInput { .. } => "host_input",
+            Op::PoissonSpikes { .. } => "poisson_spikes",
+            Op::UniformNoise { .. } => "uniform_noise",
             Op::AddInc { .. } => "add_inc",
             Op::ScaleInc { .. } => "scale_inc",
             Op::MatVecInc { .. } => "matvec_inc",
@@ -248,7 +271,22 @@ impl Plan {
         match op {
             Op::Zero { dst } => format!("{} = 0", n(dst)),
             Op::Broadcast { src, dst } => format!("{} = {}", n(dst), n(src)),
-            Op::HostInput { node, dst } => format!("{} = node{node}(t)", n(dst)),
+            Op::HostInput { slot, dst } => {
+                format!(
+                    "{} = node{}(t) [host]",
+                    n(dst),
+                    self.host_inputs[*slot].node
+                )
+            }
+            Op::PoissonSpikes { rates, out, stream } => {
+                format!("{} = poisson({}) stream {stream}", n(out), n(rates))
+            }
+            Op::UniformNoise {
+                low,
+                high,
+                out,
+                stream,
+            } => format!("{} = uniform[{low}, {high}) stream {stream}", n(out)),
             Op::AddInc { x, y } => format!("{} += {}", n(y), n(x)),
             Op::ScaleInc { s, x, y } => format!("{} += {} * {}", n(y), n(s), n(x)),
             Op::MatVecInc {

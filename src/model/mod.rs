@@ -421,6 +421,18 @@ pub enum NodeOutput {
     },
     /// A sequence of presentations with optional pauses.
     Present(PresentInput),
+    /// Independent Poisson spike trains, one per rate (Hz), generated on the device from the
+    /// counter-based generator: each step, output `i` is `1/dt` with probability `rate_i * dt`.
+    Poisson(Vec<f64>),
+    /// Independent uniform white noise in `[low, high)`, drawn every step on the device.
+    UniformNoise {
+        /// Output length.
+        size_out: usize,
+        /// Lower bound.
+        low: f64,
+        /// Upper bound.
+        high: f64,
+    },
 }
 
 impl fmt::Debug for NodeOutput {
@@ -436,6 +448,12 @@ impl fmt::Debug for NodeOutput {
                 p.presentation_time,
                 p.pause_time
             ),
+            NodeOutput::Poisson(r) => write!(f, "Poisson({} rates)", r.len()),
+            NodeOutput::UniformNoise {
+                size_out,
+                low,
+                high,
+            } => write!(f, "UniformNoise({size_out} x [{low}, {high}))"),
         }
     }
 }
@@ -491,10 +509,36 @@ impl Node {
             }),
         }
     }
+    /// Independent Poisson spike trains with the given rates in Hz (BindsNET's `PoissonInput`).
+    pub fn poisson(rates: Vec<f64>) -> Self {
+        Node {
+            label: None,
+            output: NodeOutput::Poisson(rates),
+        }
+    }
+    /// Uniform white noise in `[low, high)`, `size_out` independent values per step.
+    pub fn uniform_noise(size_out: usize, low: f64, high: f64) -> Self {
+        Node {
+            label: None,
+            output: NodeOutput::UniformNoise {
+                size_out,
+                low,
+                high,
+            },
+        }
+    }
     /// Sets the label.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
+    }
+
+    /// True when the node's values are generated on the device (random sources), not on the host.
+    pub fn on_device(&self) -> bool {
+        matches!(
+            self.output,
+            NodeOutput::Poisson(_) | NodeOutput::UniformNoise { .. }
+        )
     }
 
     /// Length of the output vector.
@@ -505,6 +549,8 @@ impl Node {
                 *size_out
             }
             NodeOutput::Present(p) => p.inputs.first().map_or(0, Vec::len),
+            NodeOutput::Poisson(r) => r.len(),
+            NodeOutput::UniformNoise { size_out, .. } => *size_out,
         }
     }
 
@@ -539,6 +585,25 @@ impl Node {
                     for &x in v {
                         check_finite(object, format!("inputs[{i}]").as_str(), x)?;
                     }
+                }
+            }
+            NodeOutput::Poisson(rates) => {
+                for &r in rates {
+                    if !(r.is_finite() && r >= 0.0) {
+                        return Err(Error::invalid(object, "rates", r, "finite rates >= 0 Hz"));
+                    }
+                }
+            }
+            NodeOutput::UniformNoise { low, high, .. } => {
+                check_finite(object, "low", *low)?;
+                check_finite(object, "high", *high)?;
+                if low > high {
+                    return Err(Error::invalid(
+                        object,
+                        "high",
+                        high,
+                        format!("a value >= low ({low})"),
+                    ));
                 }
             }
             _ => {}

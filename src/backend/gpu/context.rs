@@ -28,8 +28,17 @@ pub struct AdapterSummary {
     pub max_compute_workgroup_storage_size: u32,
 }
 
+/// Backends to search: `WGPU_BACKEND` if set, else the primary compute-capable APIs (Vulkan,
+/// Metal, DX12, WebGPU). GL is opt-in (`WGPU_BACKEND=gl`): its compute support is limited and
+/// probing it prints noise on headless machines.
+fn backends() -> wgpu::Backends {
+    wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY)
+}
+
 fn instance() -> wgpu::Instance {
-    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle().with_env())
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle().with_env();
+    desc.backends = backends();
+    wgpu::Instance::new(desc)
 }
 
 pub(crate) fn summary(a: &wgpu::Adapter) -> AdapterSummary {
@@ -38,7 +47,9 @@ pub(crate) fn summary(a: &wgpu::Adapter) -> AdapterSummary {
     AdapterSummary {
         name: info.name.clone(),
         backend: format!("{:?}", info.backend),
-        driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+        driver: format!("{} {}", info.driver, info.driver_info)
+            .trim()
+            .to_string(),
         device_type: format!("{:?}", info.device_type),
         software: info.device_type == wgpu::DeviceType::Cpu,
         max_storage_buffer_binding_size: l.max_storage_buffer_binding_size as u64,
@@ -51,8 +62,7 @@ pub(crate) fn summary(a: &wgpu::Adapter) -> AdapterSummary {
 
 fn adapters() -> Vec<wgpu::Adapter> {
     let inst = instance();
-    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
-    pollster::block_on(inst.enumerate_adapters(backends))
+    pollster::block_on(inst.enumerate_adapters(backends()))
 }
 
 /// Every adapter wgpu can see (after `WGPU_BACKEND` filtering).
@@ -120,12 +130,11 @@ pub(crate) fn open(adapter: wgpu::Adapter) -> Result<Gpu> {
         memory_hints: wgpu::MemoryHints::Performance,
         ..Default::default()
     };
-    let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
-        Error::Backend {
+    let (device, queue) =
+        pollster::block_on(adapter.request_device(&desc)).map_err(|e| Error::Backend {
             backend: "gpu".into(),
             reason: format!("could not open a device on adapter {}: {e}", summary.name),
-        }
-    })?;
+        })?;
     Ok(Gpu {
         device,
         queue,

@@ -17,6 +17,8 @@ macro_rules! shader_table {
 
 shader_table!(
     "zero",
+    "poisson_spikes",
+    "uniform_noise",
     "broadcast",
     "host_input",
     "add_inc",
@@ -36,9 +38,22 @@ shader_table!(
 
 /// Shared WGSL files that kernels include.
 const COMMON: &[(&str, &str)] = &[
-    ("common/index.wgsl", include_str!("../../../shaders/common/index.wgsl")),
-    ("common/math.wgsl", include_str!("../../../shaders/common/math.wgsl")),
-    ("common/lif_one.wgsl", include_str!("../../../shaders/common/lif_one.wgsl")),
+    (
+        "common/index.wgsl",
+        include_str!("../../../shaders/common/index.wgsl"),
+    ),
+    (
+        "common/math.wgsl",
+        include_str!("../../../shaders/common/math.wgsl"),
+    ),
+    (
+        "common/lif_one.wgsl",
+        include_str!("../../../shaders/common/lif_one.wgsl"),
+    ),
+    (
+        "common/philox.wgsl",
+        include_str!("../../../shaders/common/philox.wgsl"),
+    ),
 ];
 
 /// The complete WGSL of kernel `name`, includes resolved.

@@ -61,8 +61,10 @@ fn backend_err(reason: impl Into<String>) -> Error {
 impl GpuBackend {
     /// Finds an adapter (see [`AdapterPolicy`]). `Ok(None)` when none qualifies.
     pub fn find_adapter(policy: AdapterPolicy) -> Result<Option<AdapterSummary>> {
-        Ok(context::pick_adapter(policy == AdapterPolicy::HardwareOnly)?
-            .map(|a| context::summary(&a)))
+        Ok(
+            context::pick_adapter(policy == AdapterPolicy::HardwareOnly)?
+                .map(|a| context::summary(&a)),
+        )
     }
 
     /// Loads `plan` on a GPU: checks limits, allocates and uploads every buffer, creates every
@@ -127,7 +129,9 @@ impl GpuBackend {
 
         let device = &gpu.device;
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
+        let storage = wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC;
         let bufs: Vec<wgpu::Buffer> = plan
             .buffers
             .iter()
@@ -149,7 +153,7 @@ impl GpuBackend {
             .collect();
         let ctrl = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("ctrl"),
-            size: 4 * (1 + plan.probes.len() as u64),
+            size: 4 * (3 + plan.probes.len() as u64),
             usage: storage,
             mapped_at_creation: false,
         });
@@ -219,31 +223,41 @@ impl GpuBackend {
     }
 
     fn build_dispatches(&mut self) -> Result<()> {
-        let validation = self.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let validation = self
+            .gpu
+            .device
+            .push_error_scope(wgpu::ErrorFilter::Validation);
         let mut pipeline_index: HashMap<&'static str, usize> = HashMap::new();
         let mut pipelines = Vec::new();
-        let mut get_pipeline = |name: &'static str, device: &wgpu::Device, pipelines: &mut Vec<wgpu::ComputePipeline>| -> Result<usize> {
+        let mut get_pipeline = |name: &'static str,
+                                device: &wgpu::Device,
+                                pipelines: &mut Vec<wgpu::ComputePipeline>|
+         -> Result<usize> {
             if let Some(&i) = pipeline_index.get(name) {
                 return Ok(i);
             }
-            let src = kernel_source(name).ok_or_else(|| backend_err(format!("no kernel named {name}")))?;
+            let src = kernel_source(name)
+                .ok_or_else(|| backend_err(format!("no kernel named {name}")))?;
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(name),
                 source: wgpu::ShaderSource::Wgsl(src.into()),
             });
-            pipelines.push(device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: None,
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
-            }));
+            pipelines.push(
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(name),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some("main"),
+                    compilation_options: Default::default(),
+                    cache: None,
+                }),
+            );
             pipeline_index.insert(name, pipelines.len() - 1);
             Ok(pipelines.len() - 1)
         };
         let batch = self.plan.batch as u32;
         let dt = self.plan.dt as f32;
+        let (seed_lo, seed_hi) = (self.plan.seed as u32, (self.plan.seed >> 32) as u32);
         let mut step = Vec::new();
         let ops = self.plan.step.clone();
         for op in &ops {
@@ -256,9 +270,40 @@ impl GpuBackend {
                     p4(blen(dst) * batch, blen(src), 0, 0),
                     vec![&self.bufs[src.0], &self.bufs[dst.0]],
                 ),
-                Op::HostInput { node, dst } => (
+                Op::HostInput { slot, dst } => (
                     p4(blen(dst) * batch, 0, 0, 0),
-                    vec![&self.ctrl, &self.host_bufs[*node], &self.bufs[dst.0]],
+                    vec![&self.ctrl, &self.host_bufs[*slot], &self.bufs[dst.0]],
+                ),
+                Op::PoissonSpikes { rates, out, stream } => (
+                    p8([
+                        blen(out) * batch,
+                        blen(rates),
+                        *stream,
+                        f(dt),
+                        seed_lo,
+                        seed_hi,
+                        0,
+                        0,
+                    ]),
+                    vec![&self.ctrl, &self.bufs[rates.0], &self.bufs[out.0]],
+                ),
+                Op::UniformNoise {
+                    low,
+                    high,
+                    out,
+                    stream,
+                } => (
+                    p8([
+                        blen(out) * batch,
+                        *stream,
+                        f(*low),
+                        f(*high),
+                        seed_lo,
+                        seed_hi,
+                        0,
+                        0,
+                    ]),
+                    vec![&self.ctrl, &self.bufs[out.0]],
                 ),
                 Op::AddInc { x, y } => (
                     p4(blen(y) * batch, 0, 0, 0),
@@ -289,7 +334,9 @@ impl GpuBackend {
                     let mut b = vec![&self.bufs[j.0], &self.bufs[out.0]];
                     b.extend(state.iter().map(|s| &self.bufs[s.0]));
                     let params = match neuron {
-                        NeuronType::Lif(l) | NeuronType::LifRate(l) => lif_params(total, dt, l, 1.0, 0.0),
+                        NeuronType::Lif(l) | NeuronType::LifRate(l) => {
+                            lif_params(total, dt, l, 1.0, 0.0)
+                        }
                         NeuronType::AdaptiveLif { lif, tau_n, inc_n } => {
                             lif_params(total, dt, lif, *tau_n as f32, *inc_n as f32)
                         }
@@ -347,14 +394,17 @@ impl GpuBackend {
         }
         let pi = get_pipeline("advance_step", &self.gpu.device, &mut pipelines)?;
         let layout = pipelines[pi].get_bind_group_layout(0);
-        let bind_group = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("advance_step"),
-            layout: &layout,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: self.ctrl.as_entire_binding(),
-            }],
-        });
+        let bind_group = self
+            .gpu
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("advance_step"),
+                layout: &layout,
+                entries: &[wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: self.ctrl.as_entire_binding(),
+                }],
+            });
         self.advance = Some(Dispatch {
             pipeline: pi,
             bind_group,
@@ -375,11 +425,14 @@ impl GpuBackend {
         params: &[u8],
         storage: &[&wgpu::Buffer],
     ) -> wgpu::BindGroup {
-        let uniform = self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(name),
-            contents: params,
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
+        let uniform = self
+            .gpu
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(name),
+                contents: params,
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
             resource: uniform.as_entire_binding(),
@@ -391,11 +444,13 @@ impl GpuBackend {
             });
         }
         let layout = pipeline.get_bind_group_layout(0);
-        self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(name),
-            layout: &layout,
-            entries: &entries,
-        })
+        self.gpu
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(name),
+                layout: &layout,
+                entries: &entries,
+            })
     }
 
     fn check_error(&self, during: &str) -> Result<()> {
@@ -414,7 +469,14 @@ impl GpuBackend {
         &self.gpu.summary
     }
 
-    fn run_chunk(&mut self, first_step: u64, n: usize, host: &HostInputs, host_offset: usize, records: &mut ProbeRecords) -> Result<()> {
+    fn run_chunk(
+        &mut self,
+        first_step: u64,
+        n: usize,
+        host: &HostInputs,
+        host_offset: usize,
+        records: &mut ProbeRecords,
+    ) -> Result<()> {
         let batch = self.plan.batch;
         let queue = &self.gpu.queue;
         for (i, slot) in self.plan.host_inputs.iter().enumerate() {
@@ -424,7 +486,7 @@ impl GpuBackend {
                 queue.write_buffer(&self.host_bufs[i], 0, bytemuck::cast_slice(src));
             }
         }
-        let mut ctrl = vec![0u32];
+        let mut ctrl = vec![0u32, first_step as u32, (first_step >> 32) as u32];
         let mut counts = Vec::new();
         for p in &self.plan.probes {
             let e = p.every;
@@ -441,7 +503,9 @@ impl GpuBackend {
         let mut enc = self
             .gpu
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("chunk") });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("chunk"),
+            });
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("steps"),
@@ -504,6 +568,10 @@ impl GpuBackend {
     }
 }
 
+fn p8(words: [u32; 8]) -> Vec<u8> {
+    bytemuck::cast_slice(&words).to_vec()
+}
+
 fn p4(total: u32, w1: u32, w2: u32, w3: u32) -> Vec<u8> {
     bytemuck::bytes_of(&Params4 { total, w1, w2, w3 }).to_vec()
 }
@@ -534,7 +602,13 @@ impl Backend for GpuBackend {
         )
     }
 
-    fn run(&mut self, first_step: u64, n_steps: usize, host: &HostInputs, records: &mut ProbeRecords) -> Result<()> {
+    fn run(
+        &mut self,
+        first_step: u64,
+        n_steps: usize,
+        host: &HostInputs,
+        records: &mut ProbeRecords,
+    ) -> Result<()> {
         let mut done = 0;
         while done < n_steps {
             let n = (n_steps - done).min(self.max_chunk);
@@ -552,7 +626,9 @@ impl Backend for GpuBackend {
                     data.extend_from_slice(&b.init);
                 }
                 if !data.is_empty() {
-                    self.gpu.queue.write_buffer(buf, 0, bytemuck::cast_slice(&data));
+                    self.gpu
+                        .queue
+                        .write_buffer(buf, 0, bytemuck::cast_slice(&data));
                 }
             }
         }

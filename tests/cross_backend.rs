@@ -1,0 +1,552 @@
+//! The GPU backend against the CPU reference: every op on the same seeded inputs (odd sizes that
+//! are not multiples of the workgroup size, several instances), the random generator bit for bit,
+//! and whole networks.
+//!
+//! GPU tests never skip silently: with no adapter they fail with a message saying to install
+//! `mesa-vulkan-drivers` or to set `VOLLEY_TEST_BACKENDS=cpu`.
+
+mod common;
+
+use common::{Tol, requested};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use volley::backend::cpu::CpuBackend;
+use volley::backend::gpu::{AdapterPolicy, GpuBackend};
+use volley::backend::{Backend, HostInputs, ProbeRecords};
+use volley::compile::{BufId, Buffer, BufferKind, Op, Plan, ProbeSlot};
+use volley::model::{LifParams, NeuronType};
+use volley::prelude::*;
+
+const BATCH: usize = 3;
+
+fn gpu_wanted() -> bool {
+    if !requested("gpu") {
+        eprintln!("gpu not in VOLLEY_TEST_BACKENDS: this run asked for the CPU only");
+        return false;
+    }
+    true
+}
+
+fn rng() -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(12345)
+}
+
+fn buf(name: &str, kind: BufferKind, init: Vec<f32>) -> Buffer {
+    Buffer {
+        name: name.into(),
+        len: init.len(),
+        kind,
+        init,
+    }
+}
+
+fn uniform(r: &mut ChaCha8Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|_| r.random_range(lo..hi)).collect()
+}
+
+/// A hand-made plan: batched buffers start equal in every instance; the random ops make
+/// instances differ.
+fn plan(buffers: Vec<Buffer>, step: Vec<Op>, probes: Vec<ProbeSlot>) -> Plan {
+    Plan {
+        dt: 0.001,
+        batch: BATCH,
+        seed: 0xDEAD_BEEF_1234,
+        buffers,
+        step,
+        host_inputs: vec![],
+        probes,
+    }
+}
+
+/// Runs `plan` for `steps` steps from `first_step` on both backends; returns every buffer and the
+/// probe records of each.
+fn run_both(plan: &Plan, first_step: u64, steps: usize) -> [(Vec<Vec<f32>>, ProbeRecords); 2] {
+    let mut cpu = CpuBackend::new(plan).unwrap();
+    let mut gpu = GpuBackend::new(plan, AdapterPolicy::Any, 97)
+        .unwrap_or_else(|e| panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)"));
+    let host = HostInputs::default();
+    let mut out = Vec::new();
+    for be in [&mut cpu as &mut dyn Backend, &mut gpu as &mut dyn Backend] {
+        let mut rec = ProbeRecords::default();
+        be.run(first_step, steps, &host, &mut rec).unwrap();
+        let bufs = (0..plan.buffers.len())
+            .map(|i| be.read(BufId(i)).unwrap())
+            .collect();
+        out.push((bufs, rec));
+    }
+    let gpu_out = out.pop().unwrap();
+    let cpu_out = out.pop().unwrap();
+    [cpu_out, gpu_out]
+}
+
+/// Compares every buffer of the two runs; prints the first mismatch with its index.
+fn compare(plan: &Plan, cpu: &[Vec<f32>], gpu: &[Vec<f32>], tol: Tol, allowed_mismatches: usize) {
+    for (i, b) in plan.buffers.iter().enumerate().take(cpu.len()) {
+        let (c, g) = (&cpu[i], &gpu[i]);
+        assert_eq!(c.len(), g.len(), "buffer {} length", b.name);
+        let bad: Vec<usize> = (0..c.len()).filter(|&k| !tol.ok(c[k], g[k])).collect();
+        if bad.len() > allowed_mismatches {
+            let k = bad[0];
+            panic!(
+                "buffer {} differs at {} of {} elements (allowed {allowed_mismatches}); first at index {k} (instance {}, element {}): cpu {} gpu {} (tol {tol:?})",
+                b.name,
+                bad.len(),
+                c.len(),
+                k / b.len,
+                k % b.len,
+                c[k],
+                g[k]
+            );
+        }
+    }
+}
+
+// Element-wise arithmetic may be contracted into fused multiply-adds on the GPU: 1-2 ulp.
+const ARITH: Tol = Tol {
+    abs: 1e-6,
+    rel: 1e-6,
+};
+
+#[test]
+fn linear_ops_agree() {
+    if !gpu_wanted() {
+        return;
+    }
+    let mut r = rng();
+    let (n, rows, cols) = (77, 37, 53);
+    let buffers = vec![
+        buf("x", BufferKind::State, uniform(&mut r, n, -2.0, 2.0)),
+        buf("y_zero", BufferKind::State, uniform(&mut r, n, -2.0, 2.0)),
+        buf("src", BufferKind::Param, uniform(&mut r, n, -2.0, 2.0)),
+        buf("y_bcast", BufferKind::Temp, vec![0.0; n]),
+        buf("y_add", BufferKind::State, uniform(&mut r, n, -2.0, 2.0)),
+        buf("s", BufferKind::Param, uniform(&mut r, n, -2.0, 2.0)),
+        buf("y_scale", BufferKind::State, uniform(&mut r, n, -2.0, 2.0)),
+        buf(
+            "m",
+            BufferKind::Param,
+            uniform(&mut r, rows * cols, -1.0, 1.0),
+        ),
+        buf("xm", BufferKind::State, uniform(&mut r, cols, -1.0, 1.0)),
+        buf("y_mv", BufferKind::State, uniform(&mut r, rows, -1.0, 1.0)),
+        buf("lp", BufferKind::State, uniform(&mut r, n, -1.0, 1.0)),
+        buf("az", BufferKind::State, uniform(&mut r, n, -1.0, 1.0)),
+        buf("ay", BufferKind::State, uniform(&mut r, n, -1.0, 1.0)),
+    ];
+    let step = vec![
+        Op::Zero { dst: BufId(1) },
+        Op::Broadcast {
+            src: BufId(2),
+            dst: BufId(3),
+        },
+        Op::AddInc {
+            x: BufId(0),
+            y: BufId(4),
+        },
+        Op::ScaleInc {
+            s: BufId(5),
+            x: BufId(0),
+            y: BufId(6),
+        },
+        Op::MatVecInc {
+            m: BufId(7),
+            rows,
+            cols,
+            x: BufId(8),
+            y: BufId(9),
+        },
+        Op::Lowpass {
+            a: 0.9,
+            x: BufId(0),
+            y: BufId(10),
+        },
+        Op::Alpha {
+            a: 0.8,
+            c1: 0.05,
+            c2: 0.15,
+            x: BufId(0),
+            z: BufId(11),
+            y: BufId(12),
+        },
+    ];
+    let p = plan(buffers, step, vec![]);
+    let [(c, _), (g, _)] = run_both(&p, 0, 7);
+    // Seven steps of accumulation: allow the per-op error to grow a little.
+    compare(
+        &p,
+        &c,
+        &g,
+        Tol {
+            abs: 1e-5,
+            rel: 1e-5,
+        },
+        0,
+    );
+    compare(&p, &c[..4], &g[..4], ARITH, 0);
+}
+
+/// Runs a neuron op for `steps` steps from random states; returns (cpu, gpu) buffers and checks
+/// that something spiked.
+fn neuron_case(
+    neuron: NeuronType,
+    n: usize,
+    j: Vec<f32>,
+    state: Vec<Vec<f32>>,
+    steps: usize,
+) -> (Plan, Vec<Vec<f32>>, Vec<Vec<f32>>, usize) {
+    let mut buffers = vec![
+        buf("J", BufferKind::State, j),
+        buf("out", BufferKind::Temp, vec![0.0; n]),
+    ];
+    let mut ids = Vec::new();
+    for (k, s) in state.into_iter().enumerate() {
+        ids.push(BufId(2 + k));
+        buffers.push(buf(&format!("state{k}"), BufferKind::State, s));
+    }
+    // A spike counter: acc += out (counts in units of 1/dt).
+    buffers.push(buf("count", BufferKind::State, vec![0.0; n]));
+    let count = BufId(buffers.len() - 1);
+    let step = vec![
+        Op::Neurons {
+            neuron,
+            n,
+            j: BufId(0),
+            out: BufId(1),
+            state: ids,
+        },
+        Op::AddInc {
+            x: BufId(1),
+            y: count,
+        },
+    ];
+    let p = plan(buffers, step, vec![]);
+    let [(c, _), (g, _)] = run_both(&p, 0, steps);
+    let spikes = c[count.0].iter().filter(|&&x| x > 0.0).count();
+    (p, c, g, spikes)
+}
+
+#[test]
+fn lif_one_step_agrees() {
+    if !gpu_wanted() {
+        return;
+    }
+    let mut r = rng();
+    let n = 1001;
+    let j = uniform(&mut r, n, 0.0, 40.0);
+    let v = uniform(&mut r, n, 0.0, 1.0);
+    // A third of the neurons mid-refractory, some ending within this step.
+    let refr: Vec<f32> = (0..n)
+        .map(|i| {
+            if i % 3 == 0 {
+                r.random_range(0.0..0.003)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let (p, c, g, spikes) = neuron_case(NeuronType::lif(), n, j, vec![v, refr], 1);
+    assert!(
+        spikes > 50,
+        "the case must exercise spiking ({spikes} neurons spiked)"
+    );
+    // One step: exact except for expm1/log1p, which differ by a few ulp between Rust's libm and
+    // the WGSL versions; a neuron within that of threshold may flip (allow 2 of 3003).
+    compare(
+        &p,
+        &c,
+        &g,
+        Tol {
+            abs: 2e-5,
+            rel: 2e-5,
+        },
+        2,
+    );
+}
+
+/// Spike counts over many steps: chaotic divergence is impossible (no coupling), but an ulp-level
+/// difference can move one spike across a step boundary, so counts agree within one spike.
+fn counts_agree(c: &[f32], g: &[f32], dt: f32) {
+    let bad = c
+        .iter()
+        .zip(g)
+        .filter(|(a, b)| ((*a - *b) * dt).abs() > 1.0 + 1e-3)
+        .count();
+    assert!(
+        bad * 100 <= c.len(),
+        "{bad} of {} neurons differ by more than one spike",
+        c.len()
+    );
+    let exact = c
+        .iter()
+        .zip(g)
+        .filter(|(a, b)| ((*a - *b) * dt).abs() < 1e-3)
+        .count();
+    assert!(
+        exact * 100 >= 95 * c.len(),
+        "only {exact} of {} counts agree exactly",
+        c.len()
+    );
+}
+
+#[test]
+fn neuron_types_agree_over_200_steps() {
+    if !gpu_wanted() {
+        return;
+    }
+    let mut r = rng();
+    let n = 333;
+    let lif = LifParams::default();
+    let cases: Vec<(NeuronType, Vec<f32>, Vec<Vec<f32>>)> = vec![
+        (
+            NeuronType::Lif(lif),
+            uniform(&mut r, n, 0.0, 10.0),
+            vec![uniform(&mut r, n, 0.0, 1.0), vec![0.0; n]],
+        ),
+        (
+            NeuronType::LifRate(lif),
+            uniform(&mut r, n, 0.0, 10.0),
+            vec![],
+        ),
+        (
+            NeuronType::adaptive_lif(),
+            uniform(&mut r, n, 0.0, 10.0),
+            vec![uniform(&mut r, n, 0.0, 1.0), vec![0.0; n], vec![0.0; n]],
+        ),
+        (
+            NeuronType::spiking_rectified_linear(),
+            uniform(&mut r, n, -50.0, 300.0),
+            vec![uniform(&mut r, n, 0.0, 1.0)],
+        ),
+        (
+            NeuronType::rectified_linear(),
+            uniform(&mut r, n, -5.0, 5.0),
+            vec![],
+        ),
+        (
+            NeuronType::izhikevich(),
+            uniform(&mut r, n, 0.0, 20.0),
+            vec![vec![-65.0; n], vec![-13.0; n]],
+        ),
+    ];
+    for (neuron, j, state) in cases {
+        let (p, c, g, spikes) = neuron_case(neuron, n, j, state, 200);
+        let count = p.buffers.len() - 1;
+        assert!(
+            spikes > n * BATCH / 4,
+            "{neuron}: too few neurons active ({spikes} of {})",
+            n * BATCH
+        );
+        if neuron.is_spiking() {
+            counts_agree(&c[count], &g[count], 0.001);
+        } else {
+            // Rates: deterministic function of J; summed over 200 steps.
+            compare(
+                &p,
+                &c,
+                &g,
+                Tol {
+                    abs: 1e-3,
+                    rel: 1e-5,
+                },
+                0,
+            );
+        }
+        eprintln!("{neuron}: {spikes} of {} active, counts agree", n * BATCH);
+    }
+}
+
+#[test]
+fn random_draws_agree_bit_for_bit_across_the_32_bit_step_boundary() {
+    if !gpu_wanted() {
+        return;
+    }
+    // 1000 outputs x 1000 steps = one million uniform draws; the steps straddle 2^32 so the
+    // high word of the step counter is exercised; chunks of 97 steps (odd) on the GPU.
+    let n = 1000;
+    let buffers = vec![
+        buf("noise", BufferKind::Temp, vec![0.0; n]),
+        buf(
+            "rates",
+            BufferKind::Param,
+            (0..n).map(|i| (i % 500) as f32 * 2.0).collect(),
+        ),
+        buf("spikes", BufferKind::Temp, vec![0.0; n]),
+    ];
+    let step = vec![
+        Op::UniformNoise {
+            low: 0.0,
+            high: 1.0,
+            out: BufId(0),
+            stream: 3,
+        },
+        Op::PoissonSpikes {
+            rates: BufId(1),
+            out: BufId(2),
+            stream: 4,
+        },
+        Op::Probe {
+            probe: 0,
+            src: BufId(0),
+            every: 1,
+        },
+        Op::Probe {
+            probe: 1,
+            src: BufId(2),
+            every: 1,
+        },
+    ];
+    let probes = vec![
+        ProbeSlot {
+            probe: 0,
+            src: BufId(0),
+            len: n,
+            every: 1,
+        },
+        ProbeSlot {
+            probe: 1,
+            src: BufId(2),
+            len: n,
+            every: 1,
+        },
+    ];
+    let mut p = plan(buffers, step, probes);
+    p.batch = 1;
+    let first = (1u64 << 32) - 500;
+    let [(_, cr), (_, gr)] = run_both(&p, first, 1000);
+    assert_eq!(cr.values[0].len(), 1_000_000);
+    let cpu_bits: Vec<u32> = cr.values[0].iter().map(|x| x.to_bits()).collect();
+    let gpu_bits: Vec<u32> = gr.values[0].iter().map(|x| x.to_bits()).collect();
+    if let Some(k) = (0..cpu_bits.len()).find(|&k| cpu_bits[k] != gpu_bits[k]) {
+        panic!(
+            "draw {k} (step {}, index {}) differs: cpu {:#x} gpu {:#x}",
+            first + (k / n) as u64,
+            k % n,
+            cpu_bits[k],
+            gpu_bits[k]
+        );
+    }
+    // The CPU op draws exactly rng::uniform.
+    assert_eq!(
+        cr.values[0][5 * n + 7],
+        volley::rng::uniform(p.seed, 3, first + 5, 7)
+    );
+    assert_eq!(cr.values[1], gr.values[1], "Poisson spike trains differ");
+    let total: f32 = cr.values[1].iter().sum::<f32>() * 0.001;
+    // Expected spikes: sum of rate*dt over 1000 steps = sum of rates = 2 * 2 * (0+..+499) * 0.001 * 1000.
+    let expected: f32 = (0..n).map(|i| (i % 500) as f32 * 2.0).sum::<f32>();
+    assert!(
+        (total - expected).abs() < 5.0 * expected.sqrt(),
+        "{total} spikes, expected {expected}"
+    );
+}
+
+fn spike_counts(sim: &Simulator, p: ProbeId) -> Vec<f32> {
+    let d = sim.data_instance(p, 0).unwrap();
+    d.columns()
+        .into_iter()
+        .map(|c| (c.sum() * sim.dt()) as f32)
+        .collect()
+}
+
+fn run_net(net: &Network, backend: BackendChoice, seconds: f64) -> Simulator {
+    let mut sim = Simulator::new(net, SimConfig::default().backend(backend))
+        .unwrap_or_else(|e| panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)"));
+    sim.run(seconds).unwrap();
+    sim
+}
+
+fn assert_counts_within_one(name: &str, c: &[f32], g: &[f32]) {
+    let ok = c
+        .iter()
+        .zip(g)
+        .filter(|(a, b)| (*a - *b).abs() <= 1.0 + 1e-3)
+        .count();
+    eprintln!("{name}: {ok} of {} neurons within one spike", c.len());
+    assert!(
+        ok * 100 >= 99 * c.len(),
+        "{name}: only {ok} of {} neurons within one spike",
+        c.len()
+    );
+}
+
+fn assert_rmse_close(name: &str, c: f64, g: f64) {
+    eprintln!("{name}: rmse cpu {c:.5} gpu {g:.5}");
+    assert!(
+        (c - g).abs() <= 0.1 * c.max(g),
+        "{name}: rmse cpu {c} gpu {g} differ by more than 10%"
+    );
+}
+
+#[test]
+fn nef_minimal_agrees() {
+    if !gpu_wanted() {
+        return;
+    }
+    let mut m = volley::networks::nef_minimal(0).unwrap();
+    let pb = m.net.probe(Probe::spikes(m.b)).unwrap();
+    let dt = 0.001;
+    let mut rmses = Vec::new();
+    let mut counts = Vec::new();
+    for be in [BackendChoice::Cpu, BackendChoice::Gpu] {
+        let sim = run_net(&m.net, be, 10.0);
+        let x = sim.data_instance(m.p_input, 0).unwrap().column(0).to_vec();
+        let sq: Vec<f64> = x.iter().map(|v| v * v).collect();
+        let mut ideal = volley::networks::lowpass_filter(&sq, 0.005, dt);
+        ideal = volley::networks::lowpass_filter(&ideal, 0.1, dt);
+        ideal = volley::networks::lowpass_filter(&ideal, 0.1, dt);
+        let out = sim.data_instance(m.p_b, 0).unwrap().column(0).to_vec();
+        rmses.push(volley::networks::rmse(&out[500..], &ideal[500..]));
+        counts.push((spike_counts(&sim, m.p_a_spikes), spike_counts(&sim, pb)));
+    }
+    assert_counts_within_one("nef_minimal A", &counts[0].0, &counts[1].0);
+    assert_counts_within_one("nef_minimal B", &counts[0].1, &counts[1].1);
+    assert_rmse_close("nef_minimal", rmses[0], rmses[1]);
+}
+
+#[test]
+fn communication_channel_agrees() {
+    if !gpu_wanted() {
+        return;
+    }
+    let mut c = volley::networks::communication_channel(0).unwrap();
+    let pa = c.net.probe(Probe::spikes(c.a)).unwrap();
+    let pb = c.net.probe(Probe::spikes(c.b)).unwrap();
+    let dt = 0.001;
+    let mut rmses = Vec::new();
+    let mut counts = Vec::new();
+    for be in [BackendChoice::Cpu, BackendChoice::Gpu] {
+        let sim = run_net(&c.net, be, 2.0);
+        let x = sim.data_instance(c.p_input, 0).unwrap().column(0).to_vec();
+        let mut ideal = volley::networks::lowpass_filter(&x, 0.005, dt);
+        ideal = volley::networks::lowpass_filter(&ideal, 0.005, dt);
+        ideal = volley::networks::lowpass_filter(&ideal, 0.01, dt);
+        let out = sim.data_instance(c.p_b, 0).unwrap().column(0).to_vec();
+        rmses.push(volley::networks::rmse(&out, &ideal));
+        counts.push((spike_counts(&sim, pa), spike_counts(&sim, pb)));
+    }
+    assert_counts_within_one("channel A", &counts[0].0, &counts[1].0);
+    assert_counts_within_one("channel B", &counts[0].1, &counts[1].1);
+    assert_rmse_close("channel", rmses[0], rmses[1]);
+}
+
+#[test]
+fn recurrent_lif_with_poisson_input_agrees() {
+    if !gpu_wanted() {
+        return;
+    }
+    let net_and_probe = volley::networks::recurrent_poisson(7).unwrap();
+    let mut counts = Vec::new();
+    let mut inputs = Vec::new();
+    for be in [BackendChoice::Cpu, BackendChoice::Gpu] {
+        let sim = run_net(&net_and_probe.net, be, 1.0);
+        counts.push(spike_counts(&sim, net_and_probe.p_spikes));
+        inputs.push(sim.data(net_and_probe.p_input).unwrap());
+    }
+    assert_eq!(
+        inputs[0], inputs[1],
+        "Poisson input spikes differ between backends"
+    );
+    let active = counts[0].iter().filter(|&&c| c > 0.0).count();
+    assert!(active > 500, "only {active} of 1000 neurons spiked");
+    assert_counts_within_one("recurrent", &counts[0], &counts[1]);
+}
