@@ -1,0 +1,108 @@
+//! Structs shared between Rust and WGSL must have the same size and field offsets. naga computes
+//! the WGSL layout of each kernel's parameter struct; Rust's comes from `size_of`/`offset_of!`.
+
+use std::mem::{offset_of, size_of};
+use volley::backend::gpu::kernels::{IzhParams, KERNELS, LifParams, Params4, kernel_source};
+
+/// (size, member offsets) of the struct `name` in kernel `kernel`.
+fn wgsl_layout(kernel: &str, name: &str) -> (u32, Vec<u32>) {
+    let src = kernel_source(kernel).unwrap_or_else(|| panic!("kernel {kernel} missing"));
+    let module = naga::front::wgsl::parse_str(&src).unwrap();
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).unwrap();
+    for (handle, ty) in module.types.iter() {
+        if ty.name.as_deref() == Some(name) {
+            if let naga::TypeInner::Struct { members, span } = &ty.inner {
+                assert_eq!(layouter[handle].size, *span);
+                return (*span, members.iter().map(|m| m.offset).collect());
+            }
+        }
+    }
+    panic!("struct {name} not found in kernel {kernel}");
+}
+
+#[test]
+fn params4_matches_every_four_word_kernel() {
+    let rust = (
+        size_of::<Params4>() as u32,
+        vec![
+            offset_of!(Params4, total) as u32,
+            offset_of!(Params4, w1) as u32,
+            offset_of!(Params4, w2) as u32,
+            offset_of!(Params4, w3) as u32,
+        ],
+    );
+    for k in [
+        "zero",
+        "broadcast",
+        "host_input",
+        "add_inc",
+        "scale_inc",
+        "matvec_inc",
+        "spiking_rectified_linear",
+        "rectified_linear",
+        "lowpass",
+        "alpha",
+        "probe",
+    ] {
+        assert_eq!(wgsl_layout(k, "Params"), rust, "kernel {k}");
+    }
+}
+
+#[test]
+fn lif_params_match() {
+    let rust = (
+        size_of::<LifParams>() as u32,
+        vec![
+            offset_of!(LifParams, total) as u32,
+            offset_of!(LifParams, dt) as u32,
+            offset_of!(LifParams, tau_rc) as u32,
+            offset_of!(LifParams, tau_ref) as u32,
+            offset_of!(LifParams, min_voltage) as u32,
+            offset_of!(LifParams, amplitude) as u32,
+            offset_of!(LifParams, tau_n) as u32,
+            offset_of!(LifParams, inc_n) as u32,
+        ],
+    );
+    for k in ["lif", "lif_rate", "adaptive_lif"] {
+        assert_eq!(wgsl_layout(k, "LifParams"), rust, "kernel {k}");
+    }
+}
+
+#[test]
+fn izhikevich_params_match() {
+    let rust = (
+        size_of::<IzhParams>() as u32,
+        vec![
+            offset_of!(IzhParams, total) as u32,
+            offset_of!(IzhParams, dt) as u32,
+            offset_of!(IzhParams, a) as u32,
+            offset_of!(IzhParams, b) as u32,
+            offset_of!(IzhParams, c) as u32,
+            offset_of!(IzhParams, d) as u32,
+            offset_of!(IzhParams, _p0) as u32,
+            offset_of!(IzhParams, _p1) as u32,
+        ],
+    );
+    assert_eq!(wgsl_layout("izhikevich", "Params"), rust);
+}
+
+#[test]
+fn eight_word_kernels_are_eight_packed_words() {
+    // poisson_spikes and uniform_noise take `[u32; 8]` from Rust.
+    for k in ["poisson_spikes", "uniform_noise"] {
+        assert_eq!(
+            wgsl_layout(k, "Params"),
+            (32, (0..8).map(|i| i * 4).collect::<Vec<u32>>()),
+            "kernel {k}"
+        );
+    }
+}
+
+#[test]
+fn every_kernel_resolves_and_parses() {
+    for (name, _) in KERNELS {
+        let src = kernel_source(name).unwrap();
+        naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
