@@ -20,6 +20,7 @@
 
 pub mod backend;
 pub mod compile;
+pub mod data;
 pub mod error;
 pub mod model;
 pub mod nef;
