@@ -1,7 +1,8 @@
 //!include common/index.wgsl
-// matvec_inc: y[b, r] += sum_c m[r, c] * x[b, c], summed in column order like the CPU.
+// matvec_inc: y[b, r] += scale * sum_c m[r, c] * x[b, c], summed in column order skipping x == 0
+// like the CPU. m is shared (m_stride 0) or one matrix per instance (m_stride rows*cols).
 // One invocation per (instance, row). Twin: backend::cpu::matvec_inc.
-struct Params { total: u32, rows: u32, cols: u32, _p: u32 }
+struct Params { total: u32, rows: u32, cols: u32, scale: f32, m_stride: u32, _p0: u32, _p1: u32, _p2: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> m: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -13,9 +14,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (i >= p.total) { return; }
     let b = i / p.rows;
     let r = i % p.rows;
+    let m0 = b * p.m_stride + r * p.cols;
+    let x0 = b * p.cols;
     var acc = 0.0;
     for (var c = 0u; c < p.cols; c = c + 1u) {
-        acc = acc + m[r * p.cols + c] * x[b * p.cols + c];
+        let xv = x[x0 + c];
+        if (xv != 0.0) {
+            acc = acc + m[m0 + c] * xv;
+        }
     }
-    y[i] = y[i] + acc;
+    y[i] = y[i] + p.scale * acc;
 }

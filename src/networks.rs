@@ -174,3 +174,112 @@ pub fn recurrent_poisson(seed: u64) -> Result<RecurrentPoisson> {
         p_input,
     })
 }
+
+/// Every constant of the Diehl & Cook (2015) network, with the published values as defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiehlCookConfig {
+    /// Input size (784 for 28x28 images).
+    pub n_input: usize,
+    /// Excitatory (and inhibitory) neurons.
+    pub n_exc: usize,
+    /// Excitatory neuron parameters.
+    pub exc: crate::model::DcParams,
+    /// Inhibitory neuron parameters.
+    pub inh: crate::model::DcParams,
+    /// Plasticity of input -> excitatory weights.
+    pub stdp: crate::model::Stdp,
+    /// Initial input weights are `(U(0, 1) + init_offset) * init_scale`, clipped to [0, w_max].
+    pub init_scale: f64,
+    /// See `init_scale`.
+    pub init_offset: f64,
+    /// Target sum of each excitatory neuron's input weights, restored before every image.
+    pub normalize: f64,
+    /// Excitatory -> inhibitory one-to-one weight.
+    pub w_exc_inh: f64,
+    /// Inhibitory -> excitatory all-but-self weight.
+    pub w_inh_exc: f64,
+}
+
+impl Default for DiehlCookConfig {
+    fn default() -> Self {
+        DiehlCookConfig {
+            n_input: 784,
+            n_exc: 100,
+            exc: crate::model::DcParams::excitatory(),
+            inh: crate::model::DcParams::inhibitory(),
+            stdp: crate::model::Stdp::diehl_cook(),
+            init_scale: 0.3,
+            init_offset: 0.01,
+            normalize: 78.0,
+            w_exc_inh: 10.4,
+            w_inh_exc: 17.0,
+        }
+    }
+}
+
+/// The Diehl & Cook network as built by [`diehl_cook`].
+pub struct DiehlCook {
+    /// The network.
+    pub net: Network,
+    /// Poisson input (rates set per image with `Simulator::set_poisson_rates`).
+    pub input: crate::model::NodeId,
+    /// Excitatory population.
+    pub exc: EnsembleId,
+    /// Inhibitory population.
+    pub inh: EnsembleId,
+    /// The plastic input -> excitatory connection.
+    pub conn_input: crate::model::ConnectionId,
+    /// Excitatory spikes.
+    pub p_exc_spikes: ProbeId,
+}
+
+/// Builds Diehl & Cook's network: Poisson input -> excitatory (all-to-all, STDP, normalised),
+/// excitatory -> inhibitory (one-to-one), inhibitory -> excitatory (all but self). Initial
+/// weights are drawn with `seed`.
+pub fn diehl_cook(cfg: &DiehlCookConfig, seed: u64) -> Result<DiehlCook> {
+    use crate::model::{LearningRule, Port, Transform};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut net = Network::new(seed);
+    let input = net.add_node(Node::poisson(vec![0.0; cfg.n_input]).label("input"))?;
+    let exc = net.add_ensemble(
+        crate::model::Ensemble::new(cfg.n_exc, 1)
+            .label("exc")
+            .neuron_type(NeuronType::DiehlCook(cfg.exc)),
+    )?;
+    let inh = net.add_ensemble(
+        crate::model::Ensemble::new(cfg.n_exc, 1)
+            .label("inh")
+            .neuron_type(NeuronType::DiehlCook(cfg.inh)),
+    )?;
+    let w_max = cfg.stdp.w_max;
+    let w0 = ndarray::Array2::from_shape_fn((cfg.n_exc, cfg.n_input), |_| {
+        ((rng.random::<f64>() + cfg.init_offset) * cfg.init_scale).clamp(0.0, w_max)
+    });
+    let conn_input = net.connect(
+        Connection::new(input, exc.neurons())
+            .port(Port::Excitatory)
+            .transform(Transform::Dense(w0))
+            .learning(LearningRule::Stdp(cfg.stdp))
+            .normalize_incoming(cfg.normalize),
+    )?;
+    net.connect(
+        Connection::new(exc.neurons(), inh.neurons())
+            .port(Port::Excitatory)
+            .transform(Transform::Scalar(cfg.w_exc_inh)),
+    )?;
+    net.connect(
+        Connection::new(inh.neurons(), exc.neurons())
+            .port(Port::Inhibitory)
+            .transform(Transform::AllButSelf(cfg.w_inh_exc)),
+    )?;
+    let p_exc_spikes = net.probe(Probe::spikes(exc))?;
+    Ok(DiehlCook {
+        net,
+        input,
+        exc,
+        inh,
+        conn_input,
+        p_exc_spikes,
+    })
+}

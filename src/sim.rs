@@ -3,9 +3,9 @@
 
 use crate::backend::gpu::{AdapterPolicy, GpuBackend};
 use crate::backend::{Backend, HostInputs, ProbeRecords, cpu::CpuBackend};
-use crate::compile::{Built, Plan, compile};
+use crate::compile::{BufId, Built, Plan, compile_with};
 use crate::error::{Error, Result};
-use crate::model::{Network, NodeOutput, ProbeId};
+use crate::model::{ConnectionId, EnsembleId, Network, NodeId, NodeOutput, ProbeId};
 use ndarray::{Array1, Array2, Array3};
 use std::fmt;
 use std::str::FromStr;
@@ -61,6 +61,9 @@ pub struct SimConfig {
     pub batch: usize,
     /// Steps per backend call (default 1000): node values are prepared and probes collected per chunk.
     pub chunk_steps: usize,
+    /// Build learning ops (default true). With false, plastic weights are fixed and shared by
+    /// all instances and adaptive thresholds are frozen (evaluation mode).
+    pub learning: bool,
 }
 
 impl Default for SimConfig {
@@ -70,6 +73,7 @@ impl Default for SimConfig {
             backend: BackendChoice::Auto,
             batch: 1,
             chunk_steps: 1000,
+            learning: true,
         }
     }
 }
@@ -88,6 +92,11 @@ impl SimConfig {
     /// Sets the backend.
     pub fn backend(mut self, backend: BackendChoice) -> Self {
         self.backend = backend;
+        self
+    }
+    /// Builds with or without learning.
+    pub fn learning(mut self, learning: bool) -> Self {
+        self.learning = learning;
         self
     }
 }
@@ -115,7 +124,7 @@ impl Simulator {
                 "an integer >= 1",
             ));
         }
-        let (plan, built) = compile(network, config.dt, config.batch)?;
+        let (plan, built) = compile_with(network, config.dt, config.batch, config.learning)?;
         let backend: Box<dyn Backend> = match config.backend {
             BackendChoice::Cpu => Box::new(CpuBackend::new(&plan)?),
             BackendChoice::Gpu => Box::new(GpuBackend::new(
@@ -263,6 +272,130 @@ impl Simulator {
             values.push(v);
         }
         Ok(HostInputs { values })
+    }
+
+    /// Runs the presentation-boundary ops now (normalisation of incoming weights).
+    pub fn boundary(&mut self) -> Result<()> {
+        self.backend.boundary()
+    }
+
+    /// Turns learning (weight updates and adaptive thresholds) on or off without rebuilding.
+    pub fn set_learning(&mut self, on: bool) -> Result<()> {
+        let id = self.plan.learn.ok_or_else(|| {
+            Error::invalid(
+                "Simulator::set_learning",
+                "on",
+                on,
+                "a network with plastic connections or adaptive neurons, built with learning on",
+            )
+        })?;
+        self.backend.write(id, &[if on { 1.0 } else { 0.0 }])
+    }
+
+    fn buffer_id(&self, name: &str, object: &str) -> Result<BufId> {
+        self.plan
+            .buffers
+            .iter()
+            .position(|b| b.name == name)
+            .map(BufId)
+            .ok_or_else(|| {
+                Error::invalid(
+                    object,
+                    "buffer",
+                    name,
+                    "a buffer of this plan (see `volley plan`)",
+                )
+            })
+    }
+
+    /// Reads a plan buffer by name (all instances), e.g. `ens0.theta` or `conn1.weights`.
+    pub fn read_buffer(&mut self, name: &str) -> Result<Vec<f32>> {
+        let id = self.buffer_id(name, "Simulator::read_buffer")?;
+        self.backend.read(id)
+    }
+
+    /// Overwrites a plan buffer by name (all instances, or one instance's values for every
+    /// instance when `data` has the per-instance length).
+    pub fn write_buffer(&mut self, name: &str, data: &[f32]) -> Result<()> {
+        let id = self.buffer_id(name, "Simulator::write_buffer")?;
+        let b = &self.plan.buffers[id.0];
+        let total = if b.batched() {
+            b.len * self.config.batch
+        } else {
+            b.len
+        };
+        let full: Vec<f32> = if data.len() == total {
+            data.to_vec()
+        } else if data.len() == b.len {
+            data.iter().copied().cycle().take(total).collect()
+        } else {
+            return Err(Error::invalid(
+                format!("buffer {name}"),
+                "data",
+                format!("{} values", data.len()),
+                format!("{} (one instance) or {total} (all instances)", b.len),
+            ));
+        };
+        self.backend.write(id, &full)
+    }
+
+    /// The weights of a connection with a Dense transform, shape `(instances, post, pre)`;
+    /// one instance when they are shared.
+    pub fn weights(&mut self, conn: ConnectionId) -> Result<Array3<f32>> {
+        let name = format!("conn{}.weights", conn.index());
+        let id = self.buffer_id(&name, "Simulator::weights")?;
+        let (rows, cols) = self.weights_shape(id)?;
+        let v = self.backend.read(id)?;
+        let copies = v.len() / (rows * cols);
+        Array3::from_shape_vec((copies, rows, cols), v).map_err(|e| Error::Other(e.to_string()))
+    }
+
+    /// Sets a connection's weights: `(post, pre)` values for every instance, or
+    /// `(instances, post, pre)`.
+    pub fn set_weights(&mut self, conn: ConnectionId, w: &[f32]) -> Result<()> {
+        self.write_buffer(&format!("conn{}.weights", conn.index()), w)
+    }
+
+    fn weights_shape(&self, id: BufId) -> Result<(usize, usize)> {
+        self.plan
+            .step
+            .iter()
+            .find_map(|op| match op {
+                crate::compile::Op::MatVecInc { m, rows, cols, .. } if *m == id => {
+                    Some((*rows, *cols))
+                }
+                _ => None,
+            })
+            .ok_or_else(|| Error::Other("weights buffer without a matrix op".into()))
+    }
+
+    /// A per-neuron state variable of an ensemble (`voltage`, `theta`, ...), shape
+    /// `(instances, n_neurons)`.
+    pub fn neuron_state(&mut self, ens: EnsembleId, var: &str) -> Result<Array2<f32>> {
+        let name = format!("ens{}.{var}", ens.index());
+        let id = self.buffer_id(&name, "Simulator::neuron_state")?;
+        let n = self.plan.buffers[id.0].len;
+        let v = self.backend.read(id)?;
+        Array2::from_shape_vec((v.len() / n, n), v).map_err(|e| Error::Other(e.to_string()))
+    }
+
+    /// Sets a per-neuron state variable (one instance's values for all, or all instances').
+    pub fn set_neuron_state(&mut self, ens: EnsembleId, var: &str, data: &[f32]) -> Result<()> {
+        self.write_buffer(&format!("ens{}.{var}", ens.index()), data)
+    }
+
+    /// Sets the rates (Hz) of a Poisson node: one value per output for every instance, or
+    /// `instances x outputs` values (each instance its own input).
+    pub fn set_poisson_rates(&mut self, node: NodeId, rates: &[f32]) -> Result<()> {
+        if let Some(r) = rates.iter().find(|r| !(r.is_finite() && **r >= 0.0)) {
+            return Err(Error::invalid(
+                self.network.node_name(node.index()),
+                "rates",
+                r,
+                "finite rates >= 0 Hz",
+            ));
+        }
+        self.write_buffer(&format!("node{}.rates", node.index()), rates)
     }
 
     /// Returns every state to its initial value, clears probe data and sets time to 0.

@@ -53,6 +53,8 @@ fn plan(buffers: Vec<Buffer>, step: Vec<Op>, probes: Vec<ProbeSlot>) -> Plan {
         seed: 0xDEAD_BEEF_1234,
         buffers,
         step,
+        boundary: vec![],
+        learn: None,
         host_inputs: vec![],
         probes,
     }
@@ -154,6 +156,7 @@ fn linear_ops_agree() {
             cols,
             x: BufId(8),
             y: BufId(9),
+            scale: 1.0,
         },
         Op::Lowpass {
             a: 0.9,
@@ -213,6 +216,7 @@ fn neuron_case(
             j: BufId(0),
             out: BufId(1),
             state: ids,
+            learn: None,
         },
         Op::AddInc {
             x: BufId(1),
@@ -549,4 +553,287 @@ fn recurrent_lif_with_poisson_input_agrees() {
     let active = counts[0].iter().filter(|&&c| c > 0.0).count();
     assert!(active > 500, "only {active} of 1000 neurons spiked");
     assert_counts_within_one("recurrent", &counts[0], &counts[1]);
+}
+
+fn spikes(r: &mut ChaCha8Rng, n: usize, p: f64) -> Vec<f32> {
+    (0..n)
+        .map(|_| if r.random::<f64>() < p { 1000.0 } else { 0.0 })
+        .collect()
+}
+
+#[test]
+fn plasticity_ops_agree() {
+    if !gpu_wanted() {
+        return;
+    }
+    // Odd sizes; per-instance weights; spikes at 1/dt = 1000 (dt = 1 ms). The random-input ops
+    // make the spike trains differ per instance and per step.
+    let mut r = rng();
+    let (rows, cols) = (29, 67);
+    let rule = volley::compile::StdpConsts {
+        decay_r1: 0.95,
+        decay_r2: 0.99,
+        decay_o1: 0.93,
+        decay_o2: 0.98,
+        a2_plus: 0.01,
+        a3_plus: 0.005,
+        a2_minus: 0.012,
+        a3_minus: 0.002,
+        w_min: 0.0,
+        w_max: 1.0,
+        nearest: false,
+        multiplicative: true,
+    };
+    let pre_rates: Vec<f32> = uniform(&mut r, cols, 0.0, 150.0);
+    let post_rates: Vec<f32> = uniform(&mut r, rows, 0.0, 150.0);
+    let buffers = vec![
+        buf("pre_rates", BufferKind::State, pre_rates),
+        buf("pre", BufferKind::Temp, vec![0.0; cols]),
+        buf("post_rates", BufferKind::State, post_rates),
+        buf("post", BufferKind::Temp, vec![0.0; rows]),
+        buf(
+            "w",
+            BufferKind::State,
+            uniform(&mut r, rows * cols, 0.0, 1.0),
+        ),
+        buf("r1", BufferKind::State, vec![0.0; cols]),
+        buf("r2", BufferKind::State, vec![0.0; cols]),
+        buf("o1", BufferKind::State, vec![0.0; rows]),
+        buf("o2", BufferKind::State, vec![0.0; rows]),
+        buf("learn", BufferKind::Param, vec![1.0]),
+        buf("y", BufferKind::State, vec![0.0; rows]),
+        buf(
+            "lateral_s",
+            BufferKind::Param,
+            uniform(&mut r, rows, -2.0, 0.0),
+        ),
+        buf("lateral_y", BufferKind::State, vec![0.0; rows]),
+    ];
+    let mut step = vec![
+        Op::PoissonSpikes {
+            rates: BufId(0),
+            out: BufId(1),
+            stream: 1,
+        },
+        Op::PoissonSpikes {
+            rates: BufId(2),
+            out: BufId(3),
+            stream: 2,
+        },
+        Op::MatVecInc {
+            m: BufId(4),
+            rows,
+            cols,
+            x: BufId(1),
+            y: BufId(10),
+            scale: 0.001,
+        },
+        Op::AllButSelfInc {
+            s: BufId(11),
+            x: BufId(3),
+            y: BufId(12),
+        },
+        Op::Stdp {
+            rule,
+            w: BufId(4),
+            rows,
+            cols,
+            pre: BufId(1),
+            post: BufId(3),
+            traces: [BufId(5), BufId(6), BufId(7), BufId(8)],
+            learn: BufId(9),
+        },
+    ];
+    for (x, sp, d) in [(5, 1, 0.95), (6, 1, 0.99), (7, 3, 0.93), (8, 3, 0.98)] {
+        step.push(Op::Trace {
+            x: BufId(x),
+            spikes: BufId(sp),
+            decay: d,
+            nearest: false,
+        });
+    }
+    let mut p = plan(buffers, step, vec![]);
+    p.boundary = vec![Op::NormalizeRows {
+        w: BufId(4),
+        rows,
+        cols,
+        target: 7.8,
+    }];
+    let [(c, _), (g, _)] = run_both(&p, 0, 300);
+    // 300 steps of accumulated f32 updates (each within a few ulp; FMA contraction on the GPU).
+    compare(
+        &p,
+        &c,
+        &g,
+        Tol {
+            abs: 1e-4,
+            rel: 1e-4,
+        },
+        0,
+    );
+    let w0 = &p.buffers[4].init;
+    let changed = c[4][..rows * cols]
+        .iter()
+        .zip(w0)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(
+        changed > rows * cols / 2,
+        "STDP must have changed most weights ({changed})"
+    );
+
+    // Normalisation after learning: every row sums to 7.8 on both backends.
+    let mut cpu = CpuBackend::new(&p).unwrap();
+    let mut gpu = GpuBackend::new(&p, AdapterPolicy::Any, 64).unwrap();
+    for be in [&mut cpu as &mut dyn Backend, &mut gpu as &mut dyn Backend] {
+        be.run(0, 50, &HostInputs::default(), &mut ProbeRecords::default())
+            .unwrap();
+        be.boundary().unwrap();
+        let w = be.read(BufId(4)).unwrap();
+        for row in w.chunks(cols) {
+            let sum: f32 = row.iter().sum();
+            assert!(
+                (sum - 7.8).abs() < 1e-5 * 7.8 * cols as f32,
+                "row sums to {sum}"
+            );
+        }
+    }
+}
+
+#[test]
+fn diehl_cook_neurons_agree() {
+    if !gpu_wanted() {
+        return;
+    }
+    let mut r = rng();
+    let n = 201;
+    let exc = volley::model::DcParams::excitatory();
+    let buffers = vec![
+        buf(
+            "ge_rates",
+            BufferKind::State,
+            uniform(&mut r, n, 0.0, 400.0),
+        ),
+        buf("ge_spikes", BufferKind::Temp, vec![0.0; n]),
+        buf("learn", BufferKind::Param, vec![1.0]),
+        buf("out", BufferKind::Temp, vec![0.0; n]),
+        buf("v", BufferKind::State, uniform(&mut r, n, -70.0, -50.0)),
+        buf("ge", BufferKind::State, vec![0.0; n]),
+        buf("gi", BufferKind::State, vec![0.0; n]),
+        buf("theta", BufferKind::State, vec![20.0; n]),
+        buf("refr", BufferKind::State, vec![0.0; n]),
+        buf("ge_in", BufferKind::State, vec![0.0; n]),
+        buf("gi_in", BufferKind::State, vec![0.0; n]),
+        buf("count", BufferKind::State, vec![0.0; n]),
+        buf("gi_scale", BufferKind::Param, vec![-0.002; n]),
+        buf("one", BufferKind::Param, vec![0.0005; n]),
+    ];
+    let step = vec![
+        Op::PoissonSpikes {
+            rates: BufId(0),
+            out: BufId(1),
+            stream: 9,
+        },
+        // Each input spike adds 0.5 to ge (0.0005 * 1000).
+        Op::ScaleInc {
+            s: BufId(13),
+            x: BufId(1),
+            y: BufId(9),
+        },
+        Op::Neurons {
+            neuron: NeuronType::DiehlCook(exc),
+            n,
+            j: BufId(3),
+            out: BufId(3),
+            state: (4..11).map(BufId).collect(),
+            learn: Some(BufId(2)),
+        },
+        // Lateral inhibition through gi (all-but-self, -0.002 * 1000 per spike -> 2.0 after sign).
+        Op::AllButSelfInc {
+            s: BufId(12),
+            x: BufId(3),
+            y: BufId(10),
+        },
+        Op::AddInc {
+            x: BufId(3),
+            y: BufId(11),
+        },
+    ];
+    let p = plan(buffers, step, vec![]);
+    let [(c, _), (g, _)] = run_both(&p, 0, 400);
+    let spikes = c[11].iter().filter(|&&x| x > 0.0).count();
+    assert!(
+        spikes > n,
+        "too few active neurons: {spikes} of {}",
+        n * BATCH
+    );
+    counts_agree(&c[11], &g[11], 0.001);
+    // Theta grows by 0.05 mV per spike; compare it within a spike's worth.
+    let close = c[7]
+        .iter()
+        .zip(&g[7])
+        .filter(|(a, b)| (*a - *b).abs() <= 0.05 + 1e-4)
+        .count();
+    assert!(
+        close * 100 >= 99 * c[7].len(),
+        "theta differs for {} neurons",
+        c[7].len() - close
+    );
+}
+
+#[test]
+fn diehl_cook_network_learns_alike() {
+    if !gpu_wanted() {
+        return;
+    }
+    // A small Diehl & Cook network (49 inputs, 13 excitatory neurons) for 1000 steps at dt 0.5 ms.
+    let cfg = volley::networks::DiehlCookConfig {
+        n_input: 49,
+        n_exc: 13,
+        normalize: 20.0,
+        ..Default::default()
+    };
+    let dc = volley::networks::diehl_cook(&cfg, 5).unwrap();
+    let mut r = rng();
+    let rates: Vec<f32> = (0..49).map(|_| r.random_range(0.0..63.75f32)).collect();
+    let mut weights = Vec::new();
+    let mut counts = Vec::new();
+    let mut thetas = Vec::new();
+    for be in [BackendChoice::Cpu, BackendChoice::Gpu] {
+        let mut sim = Simulator::new(&dc.net, SimConfig::default().dt(0.0005).backend(be))
+            .unwrap_or_else(|e| {
+                panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)")
+            });
+        sim.set_poisson_rates(dc.input, &rates).unwrap();
+        sim.boundary().unwrap();
+        sim.run_steps(1000).unwrap();
+        weights.push(sim.weights(dc.conn_input).unwrap());
+        counts.push(spike_counts(&sim, dc.p_exc_spikes));
+        thetas.push(sim.neuron_state(dc.exc, "theta").unwrap());
+    }
+    let total: f32 = counts[0].iter().sum();
+    assert!(
+        total > 5.0,
+        "the excitatory neurons must spike ({total} spikes)"
+    );
+    assert_counts_within_one("diehl_cook exc", &counts[0], &counts[1]);
+    let (wc, wg) = (&weights[0], &weights[1]);
+    let max_diff = wc
+        .iter()
+        .zip(wg.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    eprintln!("diehl_cook: {total} exc spikes, max weight difference {max_diff:e}");
+    // A spike moved by one step changes the traces it meets by a factor exp(-dt/tau) ~ 2.5%,
+    // i.e. at most ~nu_post * 0.025 = 2.5e-4 per event; the weights agree far closer than the
+    // 0.01 learning step, and the learned change is much larger than the difference.
+    assert!(max_diff < 2e-3, "weights differ by up to {max_diff}");
+    let changed = wc.iter().filter(|&&w| w > 0.0).count();
+    assert!(changed > 0);
+    let tdiff = thetas[0]
+        .iter()
+        .zip(thetas[1].iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(tdiff <= 0.05 + 1e-4, "theta differs by {tdiff}");
 }

@@ -110,18 +110,78 @@ impl CpuBackend {
                 cols,
                 x,
                 y,
+                scale,
             } => {
                 let mut yv = self.take(*y);
-                matvec_inc(&self.bufs[m.0], *rows, *cols, &self.bufs[x.0], &mut yv);
+                matvec_inc(
+                    &self.bufs[m.0],
+                    *rows,
+                    *cols,
+                    &self.bufs[x.0],
+                    &mut yv,
+                    *scale,
+                );
                 self.put(*y, yv);
             }
+            Op::AllButSelfInc { s, x, y } => {
+                let mut yv = self.take(*y);
+                all_but_self_inc(&self.bufs[s.0], &self.bufs[x.0], &mut yv);
+                self.put(*y, yv);
+            }
+            Op::Stdp {
+                rule,
+                w,
+                rows,
+                cols,
+                pre,
+                post,
+                traces,
+                learn,
+            } => {
+                let mut wv = self.take(*w);
+                let tr = [
+                    &self.bufs[traces[0].0][..],
+                    &self.bufs[traces[1].0][..],
+                    &self.bufs[traces[2].0][..],
+                    &self.bufs[traces[3].0][..],
+                ];
+                stdp(
+                    rule,
+                    *rows,
+                    *cols,
+                    &mut wv,
+                    &self.bufs[pre.0],
+                    &self.bufs[post.0],
+                    tr,
+                    self.bufs[learn.0][0],
+                );
+                self.put(*w, wv);
+            }
+            Op::Trace {
+                x,
+                spikes,
+                decay,
+                nearest,
+            } => {
+                let mut xv = self.take(*x);
+                trace(*decay, *nearest, &self.bufs[spikes.0], &mut xv);
+                self.put(*x, xv);
+            }
+            Op::NormalizeRows {
+                w,
+                rows,
+                cols,
+                target,
+            } => normalize_rows(&mut self.bufs[w.0], *rows, *cols, *target),
             Op::Neurons {
                 neuron,
                 j,
                 out,
                 state,
+                learn,
                 ..
             } => {
+                let learn = learn.map_or(0.0, |l| self.bufs[l.0][0]);
                 let mut o = self.take(*out);
                 let mut st: Vec<Vec<f32>> = state.iter().map(|s| self.take(*s)).collect();
                 let jv = &self.bufs[j.0];
@@ -173,6 +233,14 @@ impl CpuBackend {
                         v,
                         u,
                     ),
+                    (NeuronType::DiehlCook(p), [v, ge, gi, theta, refr, ge_in, gi_in]) => {
+                        diehl_cook(
+                            &DcConsts::new(p, self.plan.dt),
+                            learn,
+                            &mut o,
+                            [v, ge, gi, theta, refr, ge_in, gi_in],
+                        )
+                    }
                     _ => unreachable!("compile gives each neuron type its state buffers"),
                 }
                 self.put(*out, o);
@@ -232,11 +300,41 @@ impl Backend for CpuBackend {
     }
 
     fn reset(&mut self) -> Result<()> {
+        // Per-instance buffers only: shared parameters (weights, the learning switch) keep
+        // their current values, as on the GPU.
         for (b, v) in self.plan.buffers.iter().zip(self.bufs.iter_mut()) {
-            for chunk in v.chunks_mut(b.len.max(1)) {
-                chunk.copy_from_slice(&b.init);
+            if b.batched() {
+                for chunk in v.chunks_mut(b.len.max(1)) {
+                    chunk.copy_from_slice(&b.init);
+                }
             }
         }
+        Ok(())
+    }
+
+    fn write(&mut self, buf: BufId, data: &[f32]) -> Result<()> {
+        let dst = self
+            .bufs
+            .get_mut(buf.0)
+            .ok_or_else(|| Error::Other(format!("no buffer {buf} in this plan")))?;
+        if dst.len() != data.len() {
+            return Err(Error::Other(format!(
+                "buffer {buf} holds {} values, not {}",
+                dst.len(),
+                data.len()
+            )));
+        }
+        dst.copy_from_slice(data);
+        Ok(())
+    }
+
+    fn boundary(&mut self) -> Result<()> {
+        let ops = std::mem::take(&mut self.plan.boundary);
+        let mut rec = ProbeRecords::default();
+        for op in &ops {
+            self.exec(op, 0, 0, &HostInputs::default(), &mut rec);
+        }
+        self.plan.boundary = ops;
         Ok(())
     }
 
@@ -252,11 +350,10 @@ impl Backend for CpuBackend {
 // The ops. Same names as the Plan's ops and the WGSL kernels.
 
 /// Poisson spikes from the counter-based generator: `out[b, i] = 1/dt` when
-/// `uniform(seed, stream, step, b*n + i) < rate[i] * dt`.
+/// `uniform(seed, stream, step, b*n + i) < rate[b, i] * dt` (rates per instance).
 pub fn poisson_spikes(seed: u64, stream: u32, step: u64, dt: f32, rates: &[f32], out: &mut [f32]) {
-    let n = rates.len();
     for (idx, o) in out.iter_mut().enumerate() {
-        let p = rates[idx % n] * dt;
+        let p = rates[idx] * dt;
         let u = crate::rng::uniform(seed, stream, step, idx as u32);
         *o = if u < p { 1.0 / dt } else { 0.0 };
     }
@@ -298,18 +395,289 @@ pub fn scale_inc(s: &[f32], x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `y[b, r] += sum_c m[r, c] * x[b, c]` (m row-major, rows x cols). Sums in column order.
-pub fn matvec_inc(m: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32]) {
-    for (yb, xb) in y.chunks_mut(rows).zip(x.chunks(cols)) {
+/// `y[b, r] += scale * sum_c m[r, c] * x[b, c]` (m row-major, rows x cols, shared or one per
+/// instance). Sums in column order, skipping columns where x is 0 (event-driven for spikes).
+pub fn matvec_inc(m: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32], scale: f32) {
+    let per_instance = m.len() > rows * cols;
+    for (b, (yb, xb)) in y.chunks_mut(rows).zip(x.chunks(cols)).enumerate() {
+        let mb = if per_instance {
+            &m[b * rows * cols..(b + 1) * rows * cols]
+        } else {
+            m
+        };
         for (r, y) in yb.iter_mut().enumerate() {
-            let row = &m[r * cols..(r + 1) * cols];
+            let row = &mb[r * cols..(r + 1) * cols];
             let mut acc = 0.0f32;
-            for (w, x) in row.iter().zip(xb) {
-                acc += w * x;
+            for (w, &x) in row.iter().zip(xb) {
+                if x != 0.0 {
+                    acc += w * x;
+                }
             }
-            *y += acc;
+            *y += scale * acc;
         }
     }
+}
+
+/// `y[b, i] += s[i] * (sum_j x[b, j] - x[b, i])`: input from every other neuron.
+pub fn all_but_self_inc(s: &[f32], x: &[f32], y: &mut [f32]) {
+    let n = s.len();
+    for (yb, xb) in y.chunks_mut(n).zip(x.chunks(n)) {
+        let mut total = 0.0f32;
+        for &v in xb {
+            total += v;
+        }
+        for ((y, &x), &s) in yb.iter_mut().zip(xb).zip(s) {
+            *y += s * (total - x);
+        }
+    }
+}
+
+/// Event-driven triplet STDP (see [`crate::model::Stdp`]) on per-instance weights `w`
+/// (rows = post, cols = pre). Traces are read as stored after the last step and decayed by one
+/// step on the fly. Only synapses with a pre or post spike this step are touched; with `learn`
+/// 0 nothing is.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn stdp(
+    r: &crate::compile::StdpConsts,
+    rows: usize,
+    cols: usize,
+    w: &mut [f32],
+    pre: &[f32],
+    post: &[f32],
+    traces: [&[f32]; 4],
+    learn: f32,
+) {
+    if learn == 0.0 {
+        return;
+    }
+    let [r1s, r2s, o1s, o2s] = traces;
+    let batch = pre.len() / cols;
+    for b in 0..batch {
+        let spiking_pre: Vec<usize> = (0..cols).filter(|&j| pre[b * cols + j] != 0.0).collect();
+        for i in 0..rows {
+            let post_spike = post[b * rows + i] != 0.0;
+            if !post_spike && spiking_pre.is_empty() {
+                continue;
+            }
+            let o1 = o1s[b * rows + i] * r.decay_o1;
+            let o2 = o2s[b * rows + i] * r.decay_o2;
+            let row = &mut w[(b * rows + i) * cols..(b * rows + i + 1) * cols];
+            let update = |j: usize, row: &mut [f32]| {
+                let pre_spike = pre[b * cols + j] != 0.0;
+                row[j] = stdp_synapse(
+                    r,
+                    row[j],
+                    pre_spike,
+                    post_spike,
+                    r1s[b * cols + j],
+                    r2s[b * cols + j],
+                    o1,
+                    o2,
+                    learn,
+                );
+            };
+            if post_spike {
+                for j in 0..cols {
+                    update(j, row);
+                }
+            } else {
+                for &j in &spiking_pre {
+                    update(j, row);
+                }
+            }
+        }
+    }
+}
+
+/// One synapse's STDP update; shared by [`stdp`] and mirrored by `stdp_synapse` in
+/// `shaders/stdp.wgsl`. `r1_stored`, `r2_stored` are the pre traces as stored; `o1`, `o2` the
+/// post traces already decayed to this step (before this step's spike).
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel")]
+#[inline]
+pub fn stdp_synapse(
+    r: &crate::compile::StdpConsts,
+    w: f32,
+    pre_spike: bool,
+    post_spike: bool,
+    r1_stored: f32,
+    r2_stored: f32,
+    o1: f32,
+    o2: f32,
+    learn: f32,
+) -> f32 {
+    let mut w = w;
+    let r1 = r1_stored * r.decay_r1;
+    if pre_spike {
+        let r2 = r2_stored * r.decay_r2;
+        let mut dw = -o1 * (r.a2_minus + r.a3_minus * r2);
+        if r.multiplicative {
+            dw *= w - r.w_min;
+        }
+        w = (w + learn * dw).clamp(r.w_min, r.w_max);
+    }
+    if post_spike {
+        let r1 = match (pre_spike, r.nearest) {
+            (false, _) => r1,
+            (true, true) => 1.0,
+            (true, false) => r1 + 1.0,
+        };
+        let mut dw = r1 * (r.a2_plus + r.a3_plus * o2);
+        if r.multiplicative {
+            dw *= r.w_max - w;
+        }
+        w = (w + learn * dw).clamp(r.w_min, r.w_max);
+    }
+    w
+}
+
+/// Trace update: `x = x * decay`, then at a spike `x = 1` (nearest) or `x += 1` (all-to-all).
+pub fn trace(decay: f32, nearest: bool, spikes: &[f32], x: &mut [f32]) {
+    for (x, &s) in x.iter_mut().zip(spikes) {
+        let d = *x * decay;
+        *x = if s == 0.0 {
+            d
+        } else if nearest {
+            1.0
+        } else {
+            d + 1.0
+        };
+    }
+}
+
+/// Scales each row of each instance's `w` (rows x cols) to sum to `target`; rows summing to 0
+/// (or less) are left as they are.
+pub fn normalize_rows(w: &mut [f32], rows: usize, cols: usize, target: f32) {
+    for row in w.chunks_mut(cols) {
+        let mut sum = 0.0f32;
+        for &v in row.iter() {
+            sum += v;
+        }
+        if sum > 0.0 {
+            let factor = target / sum;
+            for v in row.iter_mut() {
+                *v *= factor;
+            }
+        }
+    }
+    let _ = rows;
+}
+
+/// Diehl & Cook neuron constants in f32 for a given dt.
+#[derive(Clone, Copy, Debug)]
+pub struct DcConsts {
+    /// Timestep (s).
+    pub dt: f32,
+    /// Resting potential.
+    pub v_rest: f32,
+    /// Reset potential.
+    pub v_reset: f32,
+    /// Base threshold.
+    pub v_thresh: f32,
+    /// Excitatory reversal.
+    pub e_exc: f32,
+    /// Inhibitory reversal.
+    pub e_inh: f32,
+    /// dt / tau_m.
+    pub dt_over_tau: f32,
+    /// exp(-dt / tau_ge).
+    pub decay_ge: f32,
+    /// exp(-dt / tau_gi).
+    pub decay_gi: f32,
+    /// 1 - exp(-dt / tau_theta): theta -= theta * k (exact for tiny decays, unlike theta * 0.99999...).
+    pub k_theta: f32,
+    /// Threshold step.
+    pub theta_plus: f32,
+    /// Theta offset.
+    pub theta_offset: f32,
+    /// Refractory period in steps.
+    pub ref_steps: f32,
+}
+
+impl DcConsts {
+    /// For the given parameters and dt.
+    pub fn new(p: &crate::model::DcParams, dt: f64) -> Self {
+        DcConsts {
+            dt: dt as f32,
+            v_rest: p.v_rest as f32,
+            v_reset: p.v_reset as f32,
+            v_thresh: p.v_thresh as f32,
+            e_exc: p.e_exc as f32,
+            e_inh: p.e_inh as f32,
+            dt_over_tau: (dt / p.tau_m) as f32,
+            decay_ge: (-dt / p.tau_ge).exp() as f32,
+            decay_gi: (-dt / p.tau_gi).exp() as f32,
+            k_theta: (-(-dt / p.tau_theta).exp_m1()) as f32,
+            theta_plus: p.theta_plus as f32,
+            theta_offset: p.theta_offset as f32,
+            ref_steps: (p.refractory / dt).round() as f32,
+        }
+    }
+}
+
+/// Diehl & Cook neurons, one step: add last step's conductance increments, integrate the
+/// voltage with exponential Euler (not while refractory), decay conductances and theta,
+/// threshold `v > v_thresh + theta - theta_offset`, reset. Theta moves only when `learn` != 0.
+/// State order: voltage, ge, gi, theta, refractory_steps, ge_in, gi_in.
+pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f32>; 7]) {
+    let [v, ge, gi, theta, refr, ge_in, gi_in] = state;
+    for i in 0..out.len() {
+        let (o, vi, gei, gii, th, rf) = dc_one(
+            p,
+            learn,
+            v[i],
+            ge[i] + ge_in[i],
+            gi[i] + gi_in[i],
+            theta[i],
+            refr[i],
+        );
+        out[i] = o;
+        v[i] = vi;
+        ge[i] = gei;
+        gi[i] = gii;
+        theta[i] = th;
+        refr[i] = rf;
+        ge_in[i] = 0.0;
+        gi_in[i] = 0.0;
+    }
+}
+
+#[inline]
+fn dc_one(
+    p: &DcConsts,
+    learn: f32,
+    v: f32,
+    ge: f32,
+    gi: f32,
+    theta: f32,
+    refr: f32,
+) -> (f32, f32, f32, f32, f32, f32) {
+    let refractory = refr > 0.5;
+    let mut refr = refr;
+    let mut v = v;
+    if refractory {
+        refr -= 1.0;
+    } else {
+        let g = 1.0 + ge + gi;
+        let v_inf = (p.v_rest + ge * p.e_exc + gi * p.e_inh) / g;
+        v = v_inf + (v - v_inf) * (-p.dt_over_tau * g).exp();
+    }
+    let ge = ge * p.decay_ge;
+    let gi = gi * p.decay_gi;
+    let mut theta = theta;
+    if learn != 0.0 {
+        theta -= theta * p.k_theta;
+    }
+    let spike = !refractory && v > p.v_thresh + theta - p.theta_offset;
+    let mut o = 0.0;
+    if spike {
+        v = p.v_reset;
+        refr = p.ref_steps;
+        if learn != 0.0 {
+            theta += p.theta_plus;
+        }
+        o = 1.0 / p.dt;
+    }
+    (o, v, ge, gi, theta, refr)
 }
 
 /// LIF constants in f32.

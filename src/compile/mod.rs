@@ -12,12 +12,12 @@
 
 mod plan;
 
-pub use plan::{BufId, Buffer, BufferKind, HostInputSlot, Op, Plan, ProbeSlot};
+pub use plan::{BufId, Buffer, BufferKind, HostInputSlot, Op, Plan, ProbeSlot, StdpConsts};
 
 use crate::error::{Error, Result, check_positive};
 use crate::model::{
-    Connection, Encoders, Endpoint, Network, NeuronType, NodeOutput, ProbeTarget, Synapse,
-    Transform,
+    Connection, Encoders, Endpoint, LearningRule, Network, NeuronType, NodeOutput, Port,
+    ProbeTarget, Synapse, Transform,
 };
 use crate::nef;
 use ndarray::{Array2, Axis};
@@ -109,6 +109,17 @@ fn build_ensemble(net: &Network, index: usize) -> Result<BuiltEnsemble> {
     }
     let max_rates_s = ens.max_rates.sample(n, &mut rng);
     let intercepts_s = ens.intercepts.sample(n, &mut rng);
+    if !ens.neuron_type.has_rate_curve() {
+        // Conductance-driven neurons: no current input, so no gain, bias or decoding.
+        return Ok(BuiltEnsemble {
+            encoders,
+            gain: vec![1.0; n],
+            bias: vec![0.0; n],
+            max_rates: vec![f64::NAN; n],
+            intercepts: vec![f64::NAN; n],
+            eval_points: Array2::zeros((0, d)),
+        });
+    }
     let (gain, bias, max_rates, intercepts) = match &ens.gain_bias {
         Some((g, b)) => {
             let (mr, ic) = nef::max_rates_intercepts(&ens.neuron_type, g, b);
@@ -268,8 +279,14 @@ fn param_f32(object: &str, param: &str, v: impl IntoIterator<Item = f64>) -> Res
         .collect()
 }
 
-/// Compiles `net` for timestep `dt` and `batch` independent instances.
+/// Compiles `net` for timestep `dt` and `batch` independent instances, with learning on.
 pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
+    compile_with(net, dt, batch, true)
+}
+
+/// Compiles `net`; with `learning` false, plastic connections get fixed shared weights and no
+/// learning ops, and adaptive thresholds are frozen (Diehl & Cook's test mode).
+pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Result<(Plan, Built)> {
     check_positive(&"Simulator", "dt", dt)?;
     if batch == 0 {
         return Err(Error::invalid("Simulator", "batch", 0, "an integer >= 1"));
@@ -301,6 +318,18 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
         buffers: Vec::new(),
     };
     let mut step: Vec<Op> = Vec::new();
+    let mut boundary: Vec<Op> = Vec::new();
+    let needs_learn = net
+        .ensembles
+        .iter()
+        .any(|e| e.neuron_type.is_conductance_based())
+        || net.connections.iter().any(|c| c.learning.is_some());
+    let learn_buf = needs_learn.then(|| {
+        b.param(
+            "learning".to_string(),
+            vec![if learning { 1.0 } else { 0.0 }],
+        )
+    });
 
     // ---- nodes
     let mut host_inputs = Vec::new();
@@ -311,7 +340,13 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
         node_out.push(dst);
         match &node.output {
             NodeOutput::Poisson(rates) => {
-                let rates = b.param(format!("node{i}.rates"), to_f32(rates.iter().copied()));
+                // Per instance, so that each instance can be shown its own input.
+                let rates = b.add(
+                    format!("node{i}.rates"),
+                    rates.len(),
+                    BufferKind::State,
+                    to_f32(rates.iter().copied()),
+                );
                 step.push(Op::PoissonSpikes {
                     rates,
                     out: dst,
@@ -354,6 +389,8 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
                 ("voltage", NeuronType::Izhikevich { reset_voltage, .. }) => {
                     vec![*reset_voltage as f32; n]
                 }
+                ("voltage", NeuronType::DiehlCook(p)) => vec![p.v_rest as f32; n],
+                ("theta", NeuronType::DiehlCook(p)) => vec![p.theta_offset as f32; n],
                 ("voltage", _) => to_f32((0..n).map(|_| rand::Rng::random::<f64>(&mut init_rng))),
                 (
                     "recovery",
@@ -384,6 +421,10 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
         output: BufId,
         synapse: Option<Synapse>,
         len: usize,
+        /// Drives a conductance port: delivered in the next step, like a synapse.
+        conductance: bool,
+        /// Learning ops (weight update, then traces), run after transmission.
+        learn: Vec<Op>,
     }
     let mut decoders_out: Vec<Option<Array2<f64>>> = vec![None; net.connections.len()];
     let mut conns: Vec<ConnLowered> = Vec::new();
@@ -443,18 +484,54 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
             Endpoint::Neurons(id) => Some(&built_ens[id.index].gain),
             _ => None,
         };
-        let weighted = b.zeros(format!("conn{ci}.weighted"), post_len, BufferKind::Temp);
-        let mut weigh = vec![Op::Zero { dst: weighted }];
+        let conductance = conn.port != Port::Current;
+        let post_index = match conn.post {
+            Endpoint::Ensemble(id) | Endpoint::Neurons(id) => id.index,
+            Endpoint::Node(_) => unreachable!("Network::connect refuses node targets"),
+        };
+        // Conductance ports: spikes of 1/dt become counts (scale dt), no gain.
+        let post_gain = if conductance { None } else { post_gain };
+        let unit = if conductance { dt } else { 1.0 };
+        let (weighted, mut weigh) = if conductance {
+            let names = net.ensembles[post_index].neuron_type.state_names();
+            let port = if conn.port == Port::Excitatory {
+                "ge_in"
+            } else {
+                "gi_in"
+            };
+            let k = names.iter().position(|s| *s == port).ok_or_else(|| {
+                Error::build(&object, "the target neuron type has no conductance inputs")
+            })?;
+            (ens_bufs[post_index].state[k], Vec::new())
+        } else {
+            let w = b.zeros(format!("conn{ci}.weighted"), post_len, BufferKind::Temp);
+            (w, vec![Op::Zero { dst: w }])
+        };
+        let mut learn_ops = Vec::new();
         match (&decoders, &conn.transform) {
+            (None, Transform::AllButSelf(w)) => {
+                let s: Vec<f64> = (0..post_len)
+                    .map(|i| w * unit * post_gain.map_or(1.0, |g| g[i]))
+                    .collect();
+                let s = b.param(
+                    format!("conn{ci}.scale"),
+                    param_f32(&object, "transform", s)?,
+                );
+                weigh.push(Op::AllButSelfInc {
+                    s,
+                    x: src,
+                    y: weighted,
+                });
+            }
             (None, Transform::Scalar(_) | Transform::Diagonal(_)) => {
                 let s: Vec<f64> = match &conn.transform {
                     Transform::Scalar(s) => vec![*s; post_len],
                     Transform::Diagonal(v) => v.clone(),
-                    Transform::Dense(_) => unreachable!(),
+                    _ => unreachable!("matched above"),
                 };
                 let s: Vec<f64> = match post_gain {
-                    Some(g) => s.iter().zip(g).map(|(s, g)| s * g).collect(),
-                    None => s,
+                    Some(g) => s.iter().zip(g).map(|(s, g)| s * g * unit).collect(),
+                    None => s.iter().map(|s| s * unit).collect(),
                 };
                 let s = b.param(
                     format!("conn{ci}.scale"),
@@ -473,6 +550,9 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
                     Transform::Scalar(s) => Array2::eye(mid) * *s,
                     Transform::Diagonal(v) => Array2::from_diag(&ndarray::Array1::from(v.clone())),
                     Transform::Dense(m) => m.clone(),
+                    Transform::AllButSelf(w) => {
+                        Array2::from_shape_fn((mid, mid), |(i, j)| if i == j { 0.0 } else { *w })
+                    }
                 };
                 let mut w = match &decoders {
                     Some(d) => t.dot(&d.t()),
@@ -485,14 +565,83 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
                 }
                 let (rows, cols) = w.dim();
                 let w = param_f32(&object, "transform", w.iter().copied())?;
-                let m = b.param(format!("conn{ci}.weights"), w);
+                // Plastic weights are per-instance state (each instance learns on its own).
+                let plastic = learning && (conn.learning.is_some() || conn.normalize.is_some());
+                let m = if plastic {
+                    b.add(
+                        format!("conn{ci}.weights"),
+                        rows * cols,
+                        BufferKind::State,
+                        w,
+                    )
+                } else {
+                    b.param(format!("conn{ci}.weights"), w)
+                };
                 weigh.push(Op::MatVecInc {
                     m,
                     rows,
                     cols,
                     x: src,
                     y: weighted,
+                    scale: unit as f32,
                 });
+                if let (true, Some(target)) = (plastic, conn.normalize) {
+                    boundary.push(Op::NormalizeRows {
+                        w: m,
+                        rows,
+                        cols,
+                        target: target as f32,
+                    });
+                }
+                if let (true, Some(LearningRule::Stdp(rule)), Some(learn)) =
+                    (learning, conn.learning, learn_buf)
+                {
+                    let post_out = ens_bufs[post_index].out;
+                    let decay = |tau: f64| (-dt / tau).exp() as f32;
+                    let traces = [
+                        b.zeros(format!("conn{ci}.trace_pre"), cols, BufferKind::State),
+                        b.zeros(format!("conn{ci}.trace_pre_slow"), cols, BufferKind::State),
+                        b.zeros(format!("conn{ci}.trace_post"), rows, BufferKind::State),
+                        b.zeros(format!("conn{ci}.trace_post_slow"), rows, BufferKind::State),
+                    ];
+                    let consts = StdpConsts {
+                        decay_r1: decay(rule.tau_plus),
+                        decay_r2: decay(rule.tau_x),
+                        decay_o1: decay(rule.tau_minus),
+                        decay_o2: decay(rule.tau_y),
+                        a2_plus: rule.a2_plus as f32,
+                        a3_plus: rule.a3_plus as f32,
+                        a2_minus: rule.a2_minus as f32,
+                        a3_minus: rule.a3_minus as f32,
+                        w_min: rule.w_min as f32,
+                        w_max: rule.w_max as f32,
+                        nearest: rule.nearest,
+                        multiplicative: rule.multiplicative,
+                    };
+                    learn_ops.push(Op::Stdp {
+                        rule: consts,
+                        w: m,
+                        rows,
+                        cols,
+                        pre: src,
+                        post: post_out,
+                        traces,
+                        learn,
+                    });
+                    for (x, spikes, d) in [
+                        (traces[0], src, consts.decay_r1),
+                        (traces[1], src, consts.decay_r2),
+                        (traces[2], post_out, consts.decay_o1),
+                        (traces[3], post_out, consts.decay_o2),
+                    ] {
+                        learn_ops.push(Op::Trace {
+                            x,
+                            spikes,
+                            decay: d,
+                            nearest: rule.nearest,
+                        });
+                    }
+                }
             }
         }
         conns.push(ConnLowered {
@@ -501,6 +650,8 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
             output: weighted,
             synapse: conn.synapse,
             len: post_len,
+            conductance,
+            learn: learn_ops,
         });
     }
     // Filter output buffers (allocated now so every buffer exists before ops are ordered).
@@ -563,7 +714,7 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
             .map(|(ci, _)| ci)
             .collect();
         for &ci in &incoming {
-            if conns[ci].synapse.is_none() {
+            if conns[ci].synapse.is_none() && !conns[ci].conductance {
                 step.extend(conns[ci].weigh.iter().cloned());
             }
         }
@@ -579,10 +730,12 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
                 }
             }
         }
-        step.push(Op::Broadcast {
-            src: bias,
-            dst: eb.j,
-        });
+        if !ens.neuron_type.is_conductance_based() {
+            step.push(Op::Broadcast {
+                src: bias,
+                dst: eb.j,
+            });
+        }
         if let (Some(x_in), Some(enc)) = (eb.x_in, enc) {
             step.push(Op::MatVecInc {
                 m: enc,
@@ -590,10 +743,12 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
                 cols: ens.dimensions,
                 x: x_in,
                 y: eb.j,
+                scale: 1.0,
             });
         }
         for &ci in &incoming {
-            if let Endpoint::Neurons(_) = net.connections[ci].post {
+            if let (Endpoint::Neurons(_), false) = (net.connections[ci].post, conns[ci].conductance)
+            {
                 step.push(Op::AddInc {
                     x: conns[ci].output,
                     y: eb.j,
@@ -606,14 +761,22 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
             j: eb.j,
             out: eb.out,
             state: eb.state.clone(),
+            learn: if ens.neuron_type.is_conductance_based() {
+                learn_buf
+            } else {
+                None
+            },
         });
     }
     // ---- synapse updates (read by targets in the next step)
+    // Transmission uses this step's weights; learning then updates them (pre events before
+    // post events, as in Brian's default order).
     for (ci, c) in conns.iter().enumerate() {
-        if c.synapse.is_some() {
+        if c.synapse.is_some() || c.conductance {
             step.extend(c.weigh.iter().cloned());
             step.extend(filter_ops[ci].iter().cloned());
         }
+        step.extend(c.learn.iter().cloned());
     }
 
     // ---- probes
@@ -665,6 +828,7 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
                     cols: net.ensembles[i].n_neurons,
                     x: ens_bufs[i].out,
                     y: buf,
+                    scale: 1.0,
                 });
                 (buf, d)
             }
@@ -707,6 +871,8 @@ pub fn compile(net: &Network, dt: f64, batch: usize) -> Result<(Plan, Built)> {
         seed: net.seed,
         buffers: b.buffers,
         step,
+        boundary,
+        learn: learn_buf,
         host_inputs,
         probes,
     };
@@ -739,7 +905,7 @@ fn ensemble_order(net: &Network) -> Result<Vec<usize>> {
     let mut indeg = vec![0usize; n];
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n];
     for c in &net.connections {
-        if c.synapse.is_some() {
+        if c.synapse.is_some() || c.port != Port::Current {
             continue;
         }
         let pre = match c.pre {

@@ -48,10 +48,10 @@ impl Buffer {
 /// One operation of a timestep. Every op applies to all `batch` instances. Ops run in order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
-    /// Poisson spikes: `out[b, i] = 1/dt` if `uniform(seed, stream, step, b*n + i) < rate[i] * dt`,
+    /// Poisson spikes: `out[b, i] = 1/dt` if `uniform(seed, stream, step, b*n + i) < rate[b, i] * dt`,
     /// else 0 (uniform from [`crate::rng`]).
     PoissonSpikes {
-        /// Shared rates in Hz.
+        /// Rates in Hz, per instance.
         rates: BufId,
         /// Batched output.
         out: BufId,
@@ -104,9 +104,10 @@ pub enum Op {
         /// Target.
         y: BufId,
     },
-    /// `y[b, r] += sum_c m[r, c] * x[b, c]` with a shared row-major matrix `m` (rows x cols).
+    /// `y[b, r] += scale * sum_c m[r, c] * x[b, c]` with a row-major matrix `m` (rows x cols),
+    /// shared or one per instance. Columns where `x` is 0 are skipped (event-driven for spikes).
     MatVecInc {
-        /// Shared matrix.
+        /// Matrix.
         m: BufId,
         /// Rows (= length of y).
         rows: usize,
@@ -116,6 +117,60 @@ pub enum Op {
         x: BufId,
         /// Target.
         y: BufId,
+        /// Factor on the sum (1, or dt to turn spikes of 1/dt into counts).
+        scale: f32,
+    },
+    /// Lateral input: `y[b, i] += s[i] * (sum_j x[b, j] - x[b, i])`.
+    AllButSelfInc {
+        /// Shared scale per target.
+        s: BufId,
+        /// Source.
+        x: BufId,
+        /// Target (same length as x).
+        y: BufId,
+    },
+    /// Event-driven triplet STDP on a per-instance weight matrix `w` (post rows x pre columns).
+    /// See [`crate::model::Stdp`]; trace values are decayed on the fly by one step.
+    Stdp {
+        /// The rule in f32.
+        rule: StdpConsts,
+        /// Weights, batched.
+        w: BufId,
+        /// Post neurons.
+        rows: usize,
+        /// Pre neurons.
+        cols: usize,
+        /// Pre spikes (non-zero = spike).
+        pre: BufId,
+        /// Post spikes.
+        post: BufId,
+        /// Pre traces (fast, slow) and post traces (fast, slow) as stored after the last step.
+        traces: [BufId; 4],
+        /// Shared learning switch (1 on, 0 off).
+        learn: BufId,
+    },
+    /// Trace update: `x = x * decay`, then at a spike `x += 1` (all-to-all) or `x = 1` (nearest).
+    Trace {
+        /// Trace.
+        x: BufId,
+        /// Spikes (non-zero = spike).
+        spikes: BufId,
+        /// `exp(-dt/tau)`.
+        decay: f32,
+        /// Nearest-spike (set) instead of all-to-all (add).
+        nearest: bool,
+    },
+    /// Boundary op: scales each row of the per-instance matrix `w` to sum to `target`
+    /// (rows summing to 0 are left alone).
+    NormalizeRows {
+        /// Weights, batched.
+        w: BufId,
+        /// Rows.
+        rows: usize,
+        /// Columns.
+        cols: usize,
+        /// Target row sum.
+        target: f32,
     },
     /// Advances a population of neurons one step: reads input current `j`, writes `out`
     /// (spikes of amplitude/dt, or rates) and updates `state` (in `NeuronType::state_names` order).
@@ -130,6 +185,8 @@ pub enum Op {
         out: BufId,
         /// State buffers.
         state: Vec<BufId>,
+        /// Shared learning switch (adaptive thresholds freeze when 0), for types that learn.
+        learn: Option<BufId>,
     },
     /// First-order lowpass: `y = a*y + (1 - a)*x`, `a = exp(-dt/tau)`.
     Lowpass {
@@ -186,12 +243,46 @@ impl Op {
                 NeuronType::SpikingRectifiedLinear { .. } => "spiking_rectified_linear",
                 NeuronType::RectifiedLinear { .. } => "rectified_linear",
                 NeuronType::Izhikevich { .. } => "izhikevich",
+                NeuronType::DiehlCook(_) => "diehl_cook",
             },
+            Op::AllButSelfInc { .. } => "all_but_self_inc",
+            Op::Stdp { .. } => "stdp",
+            Op::Trace { .. } => "trace",
+            Op::NormalizeRows { .. } => "normalize_rows",
             Op::Lowpass { .. } => "lowpass",
             Op::Alpha { .. } => "alpha",
             Op::Probe { .. } => "probe",
         }
     }
+}
+
+/// STDP parameters in f32, with decays precomputed for the plan's dt.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StdpConsts {
+    /// Per-step decay of the pre trace r1.
+    pub decay_r1: f32,
+    /// Per-step decay of the slow pre trace r2.
+    pub decay_r2: f32,
+    /// Per-step decay of the post trace o1.
+    pub decay_o1: f32,
+    /// Per-step decay of the slow post trace o2.
+    pub decay_o2: f32,
+    /// Pair potentiation.
+    pub a2_plus: f32,
+    /// Triplet potentiation.
+    pub a3_plus: f32,
+    /// Pair depression.
+    pub a2_minus: f32,
+    /// Triplet depression.
+    pub a3_minus: f32,
+    /// Lower bound.
+    pub w_min: f32,
+    /// Upper bound.
+    pub w_max: f32,
+    /// Nearest-spike traces.
+    pub nearest: bool,
+    /// Soft bounds.
+    pub multiplicative: bool,
 }
 
 /// How the host feeds a node's values to the backend.
@@ -229,6 +320,10 @@ pub struct Plan {
     pub buffers: Vec<Buffer>,
     /// The ops of one timestep, in order.
     pub step: Vec<Op>,
+    /// Ops run at presentation boundaries (weight normalisation), on request.
+    pub boundary: Vec<Op>,
+    /// The shared learning switch (1 = learning on), if any op reads it.
+    pub learn: Option<BufId>,
     /// Nodes fed from the host, by node index.
     pub host_inputs: Vec<HostInputSlot>,
     /// Probes, by probe index.
@@ -295,15 +390,56 @@ impl Plan {
                 cols,
                 x,
                 y,
+                scale,
             } => {
-                format!("{} += {} [{rows}x{cols}] . {}", n(y), n(m), n(x))
+                let sc = if *scale == 1.0 {
+                    String::new()
+                } else {
+                    format!("{scale} * ")
+                };
+                format!("{} += {sc}{} [{rows}x{cols}] . {}", n(y), n(m), n(x))
             }
+            Op::AllButSelfInc { s, x, y } => {
+                format!("{} += {} * (sum({}) - {})", n(y), n(s), n(x), n(x))
+            }
+            Op::Stdp {
+                w,
+                pre,
+                post,
+                rows,
+                cols,
+                ..
+            } => format!(
+                "{} [{rows}x{cols}] learns from {} and {}",
+                n(w),
+                n(pre),
+                n(post)
+            ),
+            Op::Trace {
+                x,
+                spikes,
+                decay,
+                nearest,
+            } => format!(
+                "{} = {} * {decay}, {} at {}",
+                n(x),
+                n(x),
+                if *nearest { "set to 1" } else { "+ 1" },
+                n(spikes)
+            ),
+            Op::NormalizeRows {
+                w,
+                rows,
+                cols,
+                target,
+            } => format!("rows of {} [{rows}x{cols}] scaled to sum {target}", n(w)),
             Op::Neurons {
                 neuron,
                 n: count,
                 j,
                 out,
                 state,
+                ..
             } => {
                 let st: Vec<String> = state.iter().map(n).collect();
                 format!(
@@ -354,6 +490,12 @@ impl fmt::Display for Plan {
         writeln!(f, "timestep ({} ops):", self.step.len())?;
         for (i, op) in self.step.iter().enumerate() {
             writeln!(f, "  {i:>3}  {:<24} {}", op.name(), self.describe(op))?;
+        }
+        if !self.boundary.is_empty() {
+            writeln!(f, "presentation boundary ({} ops):", self.boundary.len())?;
+            for (i, op) in self.boundary.iter().enumerate() {
+                writeln!(f, "  {i:>3}  {:<24} {}", op.name(), self.describe(op))?;
+            }
         }
         Ok(())
     }

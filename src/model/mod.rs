@@ -6,7 +6,7 @@
 
 mod neurons;
 
-pub use neurons::{LifParams, NeuronType};
+pub use neurons::{DcParams, LifParams, NeuronType};
 
 use crate::error::{Error, Result, check_finite, check_non_negative, check_positive};
 use crate::nef::Solver;
@@ -651,6 +651,185 @@ pub enum Transform {
     Diagonal(Vec<f64>),
     /// A full matrix of shape `(size_out, size_in)`.
     Dense(Array2<f64>),
+    /// Lateral connectivity: `y_i = w * sum_{j != i} x_j` (sizes must match). With a negative
+    /// weight this is winner-take-all inhibition.
+    AllButSelf(f64),
+}
+
+/// Which input of the target neurons a connection drives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Port {
+    /// Input current J (Nengo's only kind of input).
+    #[default]
+    Current,
+    /// Excitatory conductance of conductance-based neurons: each pre spike adds its weight to `ge`.
+    Excitatory,
+    /// Inhibitory conductance: each pre spike adds its weight to `gi`.
+    Inhibitory,
+}
+
+/// Spike-timing-dependent plasticity from traces, in the triplet form of Pfister & Gerstner
+/// (2006), which contains pair STDP (`a3_* = 0`) and Diehl & Cook's rule as special cases.
+///
+/// Traces (per pre neuron `r1`, `r2`; per post neuron `o1`, `o2`) decay exponentially; at a spike
+/// they are incremented by 1 (all-to-all) or set to 1 (nearest spike). Weight changes, applied
+/// only at spikes (event-driven):
+/// - pre spike (depression): `dw = -o1 * (a2_minus + a3_minus * r2)`,
+/// - post spike (potentiation): `dw = r1 * (a2_plus + a3_plus * o2)`,
+///
+/// where `r2` and `o2` are taken before this step's spike updates them ("before" values) and `r1`
+/// already includes a pre spike of the same step (pre events are handled before post events).
+/// Additive: `dw` as is; multiplicative (soft bounds): potentiation scaled by `w_max - w`,
+/// depression by `w - w_min`. Weights are clipped to `[w_min, w_max]` after every update.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stdp {
+    /// Time constant of the pre trace `r1` (s).
+    pub tau_plus: f64,
+    /// Time constant of the post trace `o1` (s).
+    pub tau_minus: f64,
+    /// Time constant of the slow pre trace `r2` (s).
+    pub tau_x: f64,
+    /// Time constant of the slow post trace `o2` (s).
+    pub tau_y: f64,
+    /// Pair potentiation amplitude.
+    pub a2_plus: f64,
+    /// Triplet potentiation amplitude.
+    pub a3_plus: f64,
+    /// Pair depression amplitude.
+    pub a2_minus: f64,
+    /// Triplet depression amplitude.
+    pub a3_minus: f64,
+    /// Nearest-spike traces (set to 1) instead of all-to-all (add 1).
+    pub nearest: bool,
+    /// Multiplicative (soft-bound) weight dependence instead of additive.
+    pub multiplicative: bool,
+    /// Lower weight bound.
+    pub w_min: f64,
+    /// Upper weight bound.
+    pub w_max: f64,
+}
+
+impl Stdp {
+    /// Pair STDP: `dw = a_plus exp(-dt/tau_plus)` for pre-before-post, `-a_minus exp(dt/tau_minus)`
+    /// for post-before-pre (all-to-all, additive, weights in [0, 1]).
+    pub fn pair(a_plus: f64, a_minus: f64, tau_plus: f64, tau_minus: f64) -> Self {
+        Stdp {
+            tau_plus,
+            tau_minus,
+            tau_x: 1.0,
+            tau_y: 1.0,
+            a2_plus: a_plus,
+            a3_plus: 0.0,
+            a2_minus: a_minus,
+            a3_minus: 0.0,
+            nearest: false,
+            multiplicative: false,
+            w_min: 0.0,
+            w_max: 1.0,
+        }
+    }
+    /// The general triplet rule (all-to-all, additive, weights in [0, 1]).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the rule has eight published parameters"
+    )]
+    pub fn triplet(
+        tau_plus: f64,
+        tau_minus: f64,
+        tau_x: f64,
+        tau_y: f64,
+        a2_plus: f64,
+        a3_plus: f64,
+        a2_minus: f64,
+        a3_minus: f64,
+    ) -> Self {
+        Stdp {
+            tau_plus,
+            tau_minus,
+            tau_x,
+            tau_y,
+            a2_plus,
+            a3_plus,
+            a2_minus,
+            a3_minus,
+            nearest: false,
+            multiplicative: false,
+            w_min: 0.0,
+            w_max: 1.0,
+        }
+    }
+    /// Diehl & Cook (2015): on a pre spike `w -= nu_pre * post1`; on a post spike
+    /// `w += nu_post * pre * post2_before`; traces set to 1 (pre 20 ms, post1 20 ms, post2 40 ms);
+    /// weights clipped to `[0, w_max]`. Defaults nu_pre 1e-4, nu_post 1e-2, w_max 1.
+    pub fn diehl_cook() -> Self {
+        Stdp {
+            tau_plus: 0.020,
+            tau_minus: 0.020,
+            tau_x: 1.0,
+            tau_y: 0.040,
+            a2_plus: 0.0,
+            a3_plus: 1e-2,
+            a2_minus: 1e-4,
+            a3_minus: 0.0,
+            nearest: true,
+            multiplicative: false,
+            w_min: 0.0,
+            w_max: 1.0,
+        }
+    }
+    /// Nearest-spike traces.
+    pub fn nearest(mut self) -> Self {
+        self.nearest = true;
+        self
+    }
+    /// Multiplicative (soft-bound) weight dependence.
+    pub fn multiplicative(mut self) -> Self {
+        self.multiplicative = true;
+        self
+    }
+    /// Weight bounds.
+    pub fn bounds(mut self, w_min: f64, w_max: f64) -> Self {
+        self.w_min = w_min;
+        self.w_max = w_max;
+        self
+    }
+
+    pub(crate) fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
+        for (name, tau) in [
+            ("tau_plus", self.tau_plus),
+            ("tau_minus", self.tau_minus),
+            ("tau_x", self.tau_x),
+            ("tau_y", self.tau_y),
+        ] {
+            check_positive(object, name, tau)?;
+        }
+        for (name, a) in [
+            ("a2_plus", self.a2_plus),
+            ("a3_plus", self.a3_plus),
+            ("a2_minus", self.a2_minus),
+            ("a3_minus", self.a3_minus),
+        ] {
+            check_non_negative(object, name, a)?;
+        }
+        check_finite(object, "w_min", self.w_min)?;
+        check_finite(object, "w_max", self.w_max)?;
+        if self.w_min > self.w_max {
+            return Err(Error::invalid(
+                object,
+                "w_max",
+                self.w_max,
+                format!("a bound >= w_min ({})", self.w_min),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A learning rule on a connection's weights.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LearningRule {
+    /// Spike-timing-dependent plasticity (pair, triplet, Diehl & Cook).
+    Stdp(Stdp),
 }
 
 /// One end of a connection.
@@ -696,6 +875,13 @@ pub struct Connection {
     pub synapse: Option<Synapse>,
     /// Decoder solver (decoded connections only).
     pub solver: Solver,
+    /// Which input of the target neurons this drives (default current).
+    pub port: Port,
+    /// Plasticity of the weights (default none).
+    pub learning: Option<LearningRule>,
+    /// Normalise each target neuron's incoming weights to this sum at every presentation
+    /// boundary ([`crate::Simulator::boundary`]); Dense transforms only.
+    pub normalize: Option<f64>,
 }
 
 impl fmt::Debug for Connection {
@@ -707,6 +893,8 @@ impl fmt::Debug for Connection {
             .field("transform", &self.transform)
             .field("synapse", &self.synapse)
             .field("solver", &self.solver)
+            .field("port", &self.port)
+            .field("learning", &self.learning)
             .finish()
     }
 }
@@ -721,7 +909,30 @@ impl Connection {
             transform: Transform::Scalar(1.0),
             synapse: Some(Synapse::Lowpass(0.005)),
             solver: Solver::default(),
+            port: Port::Current,
+            learning: None,
+            normalize: None,
         }
+    }
+    /// Drives a conductance port of conductance-based neurons. Conductances are filtered by the
+    /// neuron (tau_ge, tau_gi), so this also removes the connection's synapse.
+    pub fn port(mut self, port: Port) -> Self {
+        self.port = port;
+        if port != Port::Current {
+            self.synapse = None;
+        }
+        self
+    }
+    /// Normalises each target neuron's incoming weights to sum to `target` at presentation
+    /// boundaries (Diehl & Cook use 78 on the input connection).
+    pub fn normalize_incoming(mut self, target: f64) -> Self {
+        self.normalize = Some(target);
+        self
+    }
+    /// Makes the weights plastic.
+    pub fn learning(mut self, rule: LearningRule) -> Self {
+        self.learning = Some(rule);
+        self
     }
     /// Decodes `f` from the pre ensemble, whose output has length `size_out` = f's output length.
     pub fn function(mut self, f: impl Fn(&[f64]) -> Vec<f64> + Send + Sync + 'static) -> Self {
@@ -1017,6 +1228,17 @@ impl Network {
                     check_finite(&object, "transform", x)?;
                 }
             }
+            Transform::AllButSelf(w) => {
+                check_finite(&object, "transform", *w)?;
+                if size_mid != size_out {
+                    return Err(Error::invalid(
+                        &object,
+                        "transform",
+                        format!("AllButSelf between sizes {size_mid} and {size_out}"),
+                        "AllButSelf only between populations of the same size",
+                    ));
+                }
+            }
             Transform::Dense(m) => {
                 if m.dim() != (size_out, size_mid) {
                     return Err(Error::invalid(
@@ -1038,6 +1260,7 @@ impl Network {
                 }
             }
         }
+        self.check_port_and_learning(&conn, &object)?;
         match conn.solver {
             Solver::LstsqL2 { reg } => check_non_negative(&object, "solver reg", reg)?,
             Solver::Lstsq { rcond } => check_non_negative(&object, "solver rcond", rcond)?,
@@ -1047,6 +1270,89 @@ impl Network {
             net: self.uid,
             index,
         })
+    }
+
+    fn check_port_and_learning(&self, conn: &Connection, object: &str) -> Result<()> {
+        let post_type = match conn.post {
+            Endpoint::Ensemble(id) | Endpoint::Neurons(id) => {
+                Some(self.ensembles[id.index].neuron_type)
+            }
+            Endpoint::Node(_) => None,
+        };
+        let conductance = post_type.is_some_and(|t| t.is_conductance_based());
+        match conn.port {
+            Port::Current => {
+                if conductance {
+                    return Err(Error::invalid(
+                        object,
+                        "port",
+                        "Current",
+                        "Port::Excitatory or Port::Inhibitory: DiehlCook neurons take conductance input",
+                    ));
+                }
+            }
+            Port::Excitatory | Port::Inhibitory => {
+                if !conductance || !matches!(conn.post, Endpoint::Neurons(_)) {
+                    return Err(Error::invalid(
+                        object,
+                        "port",
+                        format!("{:?}", conn.port),
+                        "a conductance port only on the .neurons() of a conductance-based ensemble (DiehlCook)",
+                    ));
+                }
+                if conn.synapse.is_some() {
+                    return Err(Error::invalid(
+                        object,
+                        "synapse",
+                        format!("{:?}", conn.synapse),
+                        "None for conductance ports (the neuron filters its conductances)",
+                    ));
+                }
+            }
+        }
+        if let Endpoint::Ensemble(id) = conn.pre {
+            if !self.ensembles[id.index].neuron_type.has_rate_curve() {
+                return Err(Error::invalid(
+                    object,
+                    "pre",
+                    self.endpoint_name(&conn.pre),
+                    "an ensemble with a rate curve for decoding; connect from .neurons() instead",
+                ));
+            }
+        }
+        if let Some(t) = conn.normalize {
+            check_positive(&object, "normalize", t)?;
+            if !matches!(conn.transform, Transform::Dense(_)) {
+                return Err(Error::invalid(
+                    object,
+                    "normalize",
+                    t,
+                    "normalisation only on a Dense transform",
+                ));
+            }
+        }
+        if let Some(LearningRule::Stdp(rule)) = &conn.learning {
+            rule.validate(&object)?;
+            let spiking_pre = match conn.pre {
+                Endpoint::Neurons(id) => self.ensembles[id.index].neuron_type.is_spiking(),
+                // Any node may emit spikes (Poisson nodes, or host functions returning 1/dt).
+                Endpoint::Node(_) => true,
+                Endpoint::Ensemble(_) => false,
+            };
+            let spiking_post = match conn.post {
+                Endpoint::Neurons(id) => self.ensembles[id.index].neuron_type.is_spiking(),
+                _ => false,
+            };
+            if !spiking_pre || !spiking_post || !matches!(conn.transform, Transform::Dense(_)) {
+                return Err(Error::invalid(
+                    object,
+                    "learning",
+                    "Stdp",
+                    "STDP on a Dense transform from spiking neurons or a spike-emitting node to spiking .neurons()",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Adds a probe.

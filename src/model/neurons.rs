@@ -30,6 +30,81 @@ impl Default for LifParams {
     }
 }
 
+/// Parameters of the Diehl & Cook (2015) conductance-based LIF neuron with adaptive threshold.
+/// Voltages in mV, times in seconds, conductances in units of the leak conductance.
+///
+/// `tau_m dv/dt = (v_rest - v) + ge (e_exc - v) + gi (e_inh - v)` (not integrated while
+/// refractory), `dge/dt = -ge/tau_ge`, `dgi/dt = -gi/tau_gi`, `dtheta/dt = -theta/tau_theta`;
+/// a spike when `v > v_thresh + theta - theta_offset`, then `v = v_reset`, `theta += theta_plus`.
+/// Integrated with exponential Euler (exact for the linear part at fixed conductances).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DcParams {
+    /// Resting potential (mV).
+    pub v_rest: f64,
+    /// Reset potential (mV).
+    pub v_reset: f64,
+    /// Threshold (mV), before the adaptive part.
+    pub v_thresh: f64,
+    /// Membrane time constant (s).
+    pub tau_m: f64,
+    /// Refractory period (s), rounded to whole steps.
+    pub refractory: f64,
+    /// Excitatory reversal potential (mV).
+    pub e_exc: f64,
+    /// Inhibitory reversal potential (mV).
+    pub e_inh: f64,
+    /// Excitatory conductance time constant (s).
+    pub tau_ge: f64,
+    /// Inhibitory conductance time constant (s).
+    pub tau_gi: f64,
+    /// Threshold increase per spike (mV); 0 disables the adaptive threshold.
+    pub theta_plus: f64,
+    /// Threshold decay time constant (s).
+    pub tau_theta: f64,
+    /// Initial theta, subtracted in the threshold condition (mV), as in the paper's code.
+    pub theta_offset: f64,
+}
+
+impl DcParams {
+    /// The published excitatory neuron: v_rest -65, v_reset -65, v_thresh -52 mV, refractory 5 ms,
+    /// tau 100 ms, E_exc 0, E_inh -100 mV, tau_ge 1 ms, tau_gi 2 ms, theta +0.05 mV per spike,
+    /// tau_theta 1e7 ms, theta offset 20 mV.
+    pub fn excitatory() -> Self {
+        DcParams {
+            v_rest: -65.0,
+            v_reset: -65.0,
+            v_thresh: -52.0,
+            tau_m: 0.1,
+            refractory: 0.005,
+            e_exc: 0.0,
+            e_inh: -100.0,
+            tau_ge: 0.001,
+            tau_gi: 0.002,
+            theta_plus: 0.05,
+            tau_theta: 1e4,
+            theta_offset: 20.0,
+        }
+    }
+    /// The published inhibitory neuron: v_rest -60, v_reset -45, v_thresh -40 mV, refractory 2 ms,
+    /// tau 10 ms, E_exc 0, E_inh -85 mV, tau_ge 1 ms, tau_gi 2 ms, no adaptive threshold.
+    pub fn inhibitory() -> Self {
+        DcParams {
+            v_rest: -60.0,
+            v_reset: -45.0,
+            v_thresh: -40.0,
+            tau_m: 0.01,
+            refractory: 0.002,
+            e_exc: 0.0,
+            e_inh: -85.0,
+            tau_ge: 0.001,
+            tau_gi: 0.002,
+            theta_plus: 0.0,
+            tau_theta: 1e4,
+            theta_offset: 0.0,
+        }
+    }
+}
+
 /// A neuron model. Each variant matches the Nengo neuron type of the same name.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NeuronType {
@@ -68,6 +143,9 @@ pub enum NeuronType {
         /// `d`: recovery increment after a spike (default 8).
         reset_recovery: f64,
     },
+    /// The Diehl & Cook (2015) conductance-based neuron with adaptive threshold. It takes input
+    /// only through conductance ports ([`crate::model::Port`]), not currents, and has no rate curve.
+    DiehlCook(DcParams),
 }
 
 impl NeuronType {
@@ -113,6 +191,26 @@ impl NeuronType {
         }
     }
 
+    /// Diehl & Cook's excitatory neuron.
+    pub fn diehl_cook_excitatory() -> Self {
+        NeuronType::DiehlCook(DcParams::excitatory())
+    }
+    /// Diehl & Cook's inhibitory neuron.
+    pub fn diehl_cook_inhibitory() -> Self {
+        NeuronType::DiehlCook(DcParams::inhibitory())
+    }
+
+    /// True for types with a rate curve (usable in decoded connections and with intercepts and
+    /// max rates).
+    pub fn has_rate_curve(&self) -> bool {
+        !matches!(self, NeuronType::DiehlCook(_))
+    }
+
+    /// True for conductance-based types (input through excitatory/inhibitory ports).
+    pub fn is_conductance_based(&self) -> bool {
+        matches!(self, NeuronType::DiehlCook(_))
+    }
+
     /// Short name, as Nengo spells the type.
     pub fn name(&self) -> &'static str {
         match self {
@@ -122,6 +220,7 @@ impl NeuronType {
             NeuronType::SpikingRectifiedLinear { .. } => "SpikingRectifiedLinear",
             NeuronType::RectifiedLinear { .. } => "RectifiedLinear",
             NeuronType::Izhikevich { .. } => "Izhikevich",
+            NeuronType::DiehlCook(_) => "DiehlCook",
         }
     }
 
@@ -151,6 +250,15 @@ impl NeuronType {
             NeuronType::AdaptiveLif { .. } => &["voltage", "refractory_time", "adaptation"],
             NeuronType::SpikingRectifiedLinear { .. } => &["voltage"],
             NeuronType::Izhikevich { .. } => &["voltage", "recovery"],
+            NeuronType::DiehlCook(_) => &[
+                "voltage",
+                "ge",
+                "gi",
+                "theta",
+                "refractory_steps",
+                "ge_in",
+                "gi_in",
+            ],
         }
     }
 
@@ -191,6 +299,24 @@ impl NeuronType {
                 crate::error::check_finite(object, "reset_voltage", *reset_voltage)?;
                 crate::error::check_finite(object, "reset_recovery", *reset_recovery)
             }
+            NeuronType::DiehlCook(p) => {
+                for (name, v) in [
+                    ("v_rest", p.v_rest),
+                    ("v_reset", p.v_reset),
+                    ("v_thresh", p.v_thresh),
+                    ("e_exc", p.e_exc),
+                    ("e_inh", p.e_inh),
+                    ("theta_offset", p.theta_offset),
+                ] {
+                    crate::error::check_finite(object, name, v)?;
+                }
+                check_positive(object, "tau_m", p.tau_m)?;
+                check_positive(object, "tau_ge", p.tau_ge)?;
+                check_positive(object, "tau_gi", p.tau_gi)?;
+                check_positive(object, "tau_theta", p.tau_theta)?;
+                check_non_negative(object, "refractory", p.refractory)?;
+                check_non_negative(object, "theta_plus", p.theta_plus)
+            }
         }
     }
 
@@ -203,6 +329,26 @@ impl NeuronType {
                     "tau_rc",
                     p.tau_rc,
                     format!("a time constant >= the simulator's dt ({dt} s)"),
+                ));
+            }
+        }
+        if let NeuronType::DiehlCook(p) = self {
+            for (name, tau) in [("tau_ge", p.tau_ge), ("tau_gi", p.tau_gi)] {
+                if dt > tau {
+                    return Err(Error::invalid(
+                        object,
+                        name,
+                        tau,
+                        format!("a time constant >= the simulator's dt ({dt} s)"),
+                    ));
+                }
+            }
+            if p.refractory > 0.0 && p.refractory < dt {
+                return Err(Error::invalid(
+                    object,
+                    "refractory",
+                    p.refractory,
+                    format!("0 or at least one step (dt = {dt} s)"),
                 ));
             }
         }
@@ -245,6 +391,11 @@ impl fmt::Display for NeuronType {
             } => write!(
                 f,
                 "Izhikevich(a={tau_recovery}, b={coupling}, c={reset_voltage}, d={reset_recovery})"
+            ),
+            NeuronType::DiehlCook(p) => write!(
+                f,
+                "DiehlCook(v_thresh={}, tau_m={}, theta_plus={})",
+                p.v_thresh, p.tau_m, p.theta_plus
             ),
             _ => write!(f, "{}", self.name()),
         }

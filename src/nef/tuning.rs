@@ -38,6 +38,8 @@ pub fn rates(neuron: &NeuronType, j: &[f64]) -> Vec<f64> {
             let izh = izh(neuron);
             j.iter().map(|&j| izh.rate(j)).collect()
         }
+        // Conductance-based: no current-driven rate curve.
+        NeuronType::DiehlCook(_) => vec![f64::NAN; j.len()],
     }
 }
 
@@ -111,6 +113,12 @@ pub fn gain_bias(
                 .unzip())
         }
         NeuronType::Izhikevich { .. } => izh(neuron).gain_bias(max_rates, intercepts, object),
+        NeuronType::DiehlCook(_) => Err(Error::invalid(
+            object,
+            "neuron_type",
+            neuron.name(),
+            "a neuron type with a rate curve (DiehlCook neurons take conductance input and have no gain or bias)",
+        )),
     }
 }
 
@@ -152,6 +160,7 @@ pub fn max_rates_intercepts(
             })
             .unzip(),
         NeuronType::Izhikevich { .. } => izh(neuron).max_rates_intercepts(gain, bias),
+        NeuronType::DiehlCook(_) => (vec![f64::NAN; gain.len()], vec![f64::NAN; gain.len()]),
     }
 }
 

@@ -17,6 +17,11 @@ macro_rules! shader_table {
 
 shader_table!(
     "zero",
+    "all_but_self_inc",
+    "stdp",
+    "trace",
+    "normalize_rows",
+    "diehl_cook",
     "poisson_spikes",
     "uniform_noise",
     "broadcast",

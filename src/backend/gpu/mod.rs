@@ -46,6 +46,7 @@ pub struct GpuBackend {
     staging: wgpu::Buffer,
     pipelines: Vec<wgpu::ComputePipeline>,
     step: Vec<Dispatch>,
+    boundary: Vec<Dispatch>,
     advance: Option<Dispatch>,
     max_chunk: usize,
     error: Arc<Mutex<Option<String>>>,
@@ -203,6 +204,7 @@ impl GpuBackend {
             staging,
             pipelines: Vec::new(),
             step: Vec::new(),
+            boundary: Vec::new(),
             advance: None,
             max_chunk,
             error,
@@ -258,9 +260,17 @@ impl GpuBackend {
         let batch = self.plan.batch as u32;
         let dt = self.plan.dt as f32;
         let (seed_lo, seed_hi) = (self.plan.seed as u32, (self.plan.seed >> 32) as u32);
-        let mut step = Vec::new();
-        let ops = self.plan.step.clone();
-        for op in &ops {
+        let mut lists: [Vec<Dispatch>; 2] = [Vec::new(), Vec::new()];
+        let all_ops: Vec<(usize, Op)> = self
+            .plan
+            .step
+            .iter()
+            .map(|o| (0, o.clone()))
+            .chain(self.plan.boundary.iter().map(|o| (1, o.clone())))
+            .collect();
+        let max_storage = self.gpu.limits.max_storage_buffers_per_shader_stage as usize;
+        for (list, op) in &all_ops {
+            let op = op;
             let name = op.name();
             let pi = get_pipeline(name, &self.gpu.device, &mut pipelines)?;
             let blen = |id: &BufId| self.plan.buffers[id.0].len as u32;
@@ -319,19 +329,118 @@ impl GpuBackend {
                     cols,
                     x,
                     y,
-                } => (
-                    p4(*rows as u32 * batch, *rows as u32, *cols as u32, 0),
-                    vec![&self.bufs[m.0], &self.bufs[x.0], &self.bufs[y.0]],
+                    scale,
+                } => {
+                    let m_stride = if self.plan.buffers[m.0].batched() {
+                        (*rows * *cols) as u32
+                    } else {
+                        0
+                    };
+                    (
+                        p8([
+                            *rows as u32 * batch,
+                            *rows as u32,
+                            *cols as u32,
+                            f(*scale),
+                            m_stride,
+                            0,
+                            0,
+                            0,
+                        ]),
+                        vec![&self.bufs[m.0], &self.bufs[x.0], &self.bufs[y.0]],
+                    )
+                }
+                Op::AllButSelfInc { s, x, y } => (
+                    p4(blen(y) * batch, blen(s), 0, 0),
+                    vec![&self.bufs[s.0], &self.bufs[x.0], &self.bufs[y.0]],
                 ),
+                Op::Stdp {
+                    rule,
+                    w,
+                    rows,
+                    cols,
+                    pre,
+                    post,
+                    traces,
+                    learn,
+                } => {
+                    let flags = rule.nearest as u32 | ((rule.multiplicative as u32) << 1);
+                    let words: [u32; 16] = [
+                        *rows as u32 * batch,
+                        *rows as u32,
+                        *cols as u32,
+                        flags,
+                        f(rule.decay_r1),
+                        f(rule.decay_r2),
+                        f(rule.decay_o1),
+                        f(rule.decay_o2),
+                        f(rule.a2_plus),
+                        f(rule.a3_plus),
+                        f(rule.a2_minus),
+                        f(rule.a3_minus),
+                        f(rule.w_min),
+                        f(rule.w_max),
+                        0,
+                        0,
+                    ];
+                    (
+                        bytemuck::cast_slice(&words).to_vec(),
+                        vec![
+                            &self.bufs[pre.0],
+                            &self.bufs[post.0],
+                            &self.bufs[traces[0].0],
+                            &self.bufs[traces[1].0],
+                            &self.bufs[traces[2].0],
+                            &self.bufs[traces[3].0],
+                            &self.bufs[learn.0],
+                            &self.bufs[w.0],
+                        ],
+                    )
+                }
+                Op::Trace {
+                    x,
+                    spikes,
+                    decay,
+                    nearest,
+                } => (
+                    p4(blen(x) * batch, f(*decay), *nearest as u32, 0),
+                    vec![&self.bufs[spikes.0], &self.bufs[x.0]],
+                ),
+                Op::NormalizeRows {
+                    w,
+                    rows,
+                    cols,
+                    target,
+                } => {
+                    let copies = if self.plan.buffers[w.0].batched() {
+                        batch
+                    } else {
+                        1
+                    };
+                    (
+                        p4(*rows as u32 * copies, *cols as u32, f(*target), 0),
+                        vec![&self.bufs[w.0]],
+                    )
+                }
                 Op::Neurons {
                     neuron,
                     n,
                     j,
                     out,
                     state,
+                    learn,
                 } => {
                     let total = *n as u32 * batch;
-                    let mut b = vec![&self.bufs[j.0], &self.bufs[out.0]];
+                    let mut b = match (neuron, learn) {
+                        // diehl_cook reads no current; it reads the learning switch instead.
+                        (NeuronType::DiehlCook(_), Some(l)) => {
+                            vec![&self.bufs[l.0], &self.bufs[out.0]]
+                        }
+                        (NeuronType::DiehlCook(_), None) => {
+                            return Err(backend_err("diehl_cook op without a learning switch"));
+                        }
+                        _ => vec![&self.bufs[j.0], &self.bufs[out.0]],
+                    };
                     b.extend(state.iter().map(|s| &self.bufs[s.0]));
                     let params = match neuron {
                         NeuronType::Lif(l) | NeuronType::LifRate(l) => {
@@ -360,6 +469,28 @@ impl GpuBackend {
                             _p1: 0,
                         })
                         .to_vec(),
+                        NeuronType::DiehlCook(p) => {
+                            let c = crate::backend::cpu::DcConsts::new(p, self.plan.dt);
+                            let words: [u32; 16] = [
+                                total,
+                                f(c.dt),
+                                f(c.v_rest),
+                                f(c.v_reset),
+                                f(c.v_thresh),
+                                f(c.e_exc),
+                                f(c.e_inh),
+                                f(c.dt_over_tau),
+                                f(c.decay_ge),
+                                f(c.decay_gi),
+                                f(c.k_theta),
+                                f(c.theta_plus),
+                                f(c.theta_offset),
+                                f(c.ref_steps),
+                                0,
+                                0,
+                            ];
+                            bytemuck::cast_slice(&words).to_vec()
+                        }
                     };
                     (params, b)
                 }
@@ -384,9 +515,16 @@ impl GpuBackend {
                     )
                 }
             };
+            if bindings.len() > max_storage {
+                return Err(backend_err(format!(
+                    "kernel {name} needs {} storage buffers but adapter {} allows {max_storage} per shader stage",
+                    bindings.len(),
+                    self.gpu.summary.name
+                )));
+            }
             let total = u32::from_le_bytes([params[0], params[1], params[2], params[3]]);
             let bind_group = self.bind(&pipelines[pi], name, &params, &bindings);
-            step.push(Dispatch {
+            lists[*list].push(Dispatch {
                 pipeline: pi,
                 bind_group,
                 groups: self.groups(total),
@@ -410,7 +548,9 @@ impl GpuBackend {
             bind_group,
             groups: (1, 1),
         });
+        let [step, boundary] = lists;
         self.step = step;
+        self.boundary = boundary;
         self.pipelines = pipelines;
         if let Some(e) = pollster::block_on(validation.pop()) {
             return Err(backend_err(format!("kernel setup failed: {e}")));
@@ -634,6 +774,54 @@ impl Backend for GpuBackend {
         }
         self.gpu.queue.submit(None);
         self.check_error("resetting")
+    }
+
+    fn write(&mut self, buf: BufId, data: &[f32]) -> Result<()> {
+        let b = self
+            .plan
+            .buffers
+            .get(buf.0)
+            .ok_or_else(|| Error::Other(format!("no buffer {buf} in this plan")))?;
+        let len = b.len * if b.batched() { self.plan.batch } else { 1 };
+        if len != data.len() {
+            return Err(Error::Other(format!(
+                "buffer {} holds {len} values, not {}",
+                b.name,
+                data.len()
+            )));
+        }
+        if !data.is_empty() {
+            self.gpu
+                .queue
+                .write_buffer(&self.bufs[buf.0], 0, bytemuck::cast_slice(data));
+        }
+        self.gpu.queue.submit(None);
+        self.check_error("writing a buffer")
+    }
+
+    fn boundary(&mut self) -> Result<()> {
+        if self.boundary.is_empty() {
+            return Ok(());
+        }
+        let mut enc = self
+            .gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("boundary"),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("boundary"),
+                timestamp_writes: None,
+            });
+            for d in &self.boundary {
+                pass.set_pipeline(&self.pipelines[d.pipeline]);
+                pass.set_bind_group(0, &d.bind_group, &[]);
+                pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+            }
+        }
+        self.gpu.queue.submit(Some(enc.finish()));
+        self.check_error("running boundary ops")
     }
 
     fn read(&mut self, buf: BufId) -> Result<Vec<f32>> {

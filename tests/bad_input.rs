@@ -1,0 +1,845 @@
+//! Every invalid parameter is a `volley::Error` (never a panic, never silently accepted), whose
+//! message names the object, the parameter and the offending value.
+
+use ndarray::Array2;
+use std::str::FromStr;
+use volley::model::LifParams;
+use volley::prelude::*;
+
+/// Checks that `r` is `Error::InvalidParameter` for `object` (a substring of the error's
+/// object), parameter `param` (exactly) and a value whose text contains `value`, and that the
+/// displayed message carries all three. Returns the message.
+#[track_caller]
+fn expect_invalid<T>(r: Result<T>, object: &str, param: &str, value: &str) -> String {
+    let err = match r {
+        Ok(_) => panic!("expected an InvalidParameter error for {object} `{param}` = {value}"),
+        Err(e) => e,
+    };
+    let msg = err.to_string();
+    match &err {
+        Error::InvalidParameter {
+            object: o,
+            param: p,
+            value: v,
+            allowed,
+        } => {
+            assert!(
+                o.contains(object),
+                "object {o:?} should name {object:?}: {msg}"
+            );
+            assert_eq!(p, param, "{msg}");
+            assert!(
+                v.contains(value),
+                "value {v:?} should contain {value:?}: {msg}"
+            );
+            assert!(!allowed.is_empty(), "{msg}");
+        }
+        other => panic!("expected InvalidParameter, got {other:?}"),
+    }
+    for part in [object, param, value] {
+        assert!(
+            msg.contains(part),
+            "message {msg:?} should contain {part:?}"
+        );
+    }
+    msg
+}
+
+fn cfg() -> SimConfig {
+    SimConfig::default().backend(BackendChoice::Cpu)
+}
+
+/// A network with one labelled 1-D ensemble "a" and one 2-D node "in".
+fn small_net() -> (Network, EnsembleId, NodeId) {
+    let mut net = Network::new(0);
+    let a = net.add_ensemble(Ensemble::new(10, 1).label("a")).unwrap();
+    let n = net
+        .add_node(Node::constant(vec![0.5, -0.5]).label("in"))
+        .unwrap();
+    (net, a, n)
+}
+
+// ------------------------------------------------------------------------------------------
+// Ensembles
+
+#[test]
+fn zero_neurons_or_dimensions() {
+    let mut net = Network::new(0);
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(0, 1).label("z")),
+        "Ensemble 0 \"z\"",
+        "n_neurons",
+        "0",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(5, 0).label("z")),
+        "Ensemble 0 \"z\"",
+        "dimensions",
+        "0",
+    );
+    // Nothing was added by the failed calls.
+    assert!(net.ensembles().is_empty());
+}
+
+#[test]
+fn intercepts_outside_minus_one_one() {
+    let mut net = Network::new(0);
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::Exact(vec![0.0, 1.5, 0.2]))),
+        "Ensemble 0",
+        "intercepts",
+        "1.5",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::Exact(vec![-1.01, 0.0, 0.2]))),
+        "Ensemble 0",
+        "intercepts",
+        "-1.01",
+    );
+    // An intercept of exactly 1 needs an infinite gain.
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(1, 1).intercepts(Dist::Exact(vec![1.0]))),
+        "Ensemble 0",
+        "intercepts",
+        "1",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::uniform(-1.5, 0.5))),
+        "Ensemble 0",
+        "intercepts",
+        "-1.5",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::uniform(0.0, 2.0))),
+        "Ensemble 0",
+        "intercepts",
+        "2",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::Constant(f64::NAN))),
+        "Ensemble 0",
+        "intercepts",
+        "NaN",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::uniform(0.5, -0.5))),
+        "Ensemble 0",
+        "intercepts",
+        "Uniform(0.5, -0.5)",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::Exact(vec![0.0; 2]))),
+        "Ensemble 0",
+        "intercepts",
+        "2 values",
+    );
+    // Uniform(-1, 1) samples from [-1, 1) and is fine.
+    net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::uniform(-1.0, 1.0)))
+        .unwrap();
+}
+
+#[test]
+fn unreachable_or_invalid_max_rates() {
+    // 1/tau_ref = 500 Hz with Nengo's default tau_ref = 2 ms: a LIF neuron cannot reach it.
+    // The distribution is only sampled at build time, so this surfaces at Simulator::new.
+    for rate in [500.0, 1000.0] {
+        let mut net = Network::new(0);
+        net.add_ensemble(
+            Ensemble::new(4, 1)
+                .label("fast")
+                .max_rates(Dist::Constant(rate)),
+        )
+        .unwrap();
+        expect_invalid(
+            Simulator::new(&net, cfg()),
+            "Ensemble 0 \"fast\"",
+            "max_rates",
+            &rate.to_string(),
+        );
+    }
+    let mut net = Network::new(0);
+    for bad in [
+        Dist::Constant(0.0),
+        Dist::Constant(-10.0),
+        Dist::Constant(f64::NAN),
+    ] {
+        let text = match &bad {
+            Dist::Constant(v) => v.to_string(),
+            _ => unreachable!(),
+        };
+        expect_invalid(
+            net.add_ensemble(Ensemble::new(4, 1).max_rates(bad)),
+            "Ensemble 0",
+            "max_rates",
+            &text,
+        );
+    }
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(4, 1).max_rates(Dist::Choice(vec![]))),
+        "Ensemble 0",
+        "max_rates",
+        "Choice([])",
+    );
+}
+
+#[test]
+fn bad_neuron_parameters() {
+    let mut net = Network::new(0);
+    for tau_rc in [0.0, -0.02, f64::NAN] {
+        expect_invalid(
+            net.add_ensemble(
+                Ensemble::new(5, 1)
+                    .label("n")
+                    .neuron_type(NeuronType::lif_with(tau_rc, 0.002)),
+            ),
+            "Ensemble 0 \"n\"",
+            "tau_rc",
+            &tau_rc.to_string(),
+        );
+    }
+    for tau_ref in [-0.001, f64::INFINITY] {
+        expect_invalid(
+            net.add_ensemble(
+                Ensemble::new(5, 1).neuron_type(NeuronType::LifRate(LifParams {
+                    tau_ref,
+                    ..LifParams::default()
+                })),
+            ),
+            "Ensemble 0",
+            "tau_ref",
+            &tau_ref.to_string(),
+        );
+    }
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(5, 1).neuron_type(NeuronType::AdaptiveLif {
+            lif: LifParams::default(),
+            tau_n: 0.0,
+            inc_n: 0.01,
+        })),
+        "Ensemble 0",
+        "tau_n",
+        "0",
+    );
+    expect_invalid(
+        net.add_ensemble(
+            Ensemble::new(5, 1).neuron_type(NeuronType::SpikingRectifiedLinear { amplitude: -1.0 }),
+        ),
+        "Ensemble 0",
+        "amplitude",
+        "-1",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(5, 1).neuron_type(NeuronType::Izhikevich {
+            tau_recovery: 0.02,
+            coupling: f64::NAN,
+            reset_voltage: -65.0,
+            reset_recovery: 8.0,
+        })),
+        "Ensemble 0",
+        "coupling",
+        "NaN",
+    );
+    // dt larger than tau_rc breaks the discretisation: caught at Simulator::new.
+    let mut net = Network::new(0);
+    net.add_ensemble(
+        Ensemble::new(5, 1)
+            .label("slow")
+            .neuron_type(NeuronType::lif_with(0.0005, 0.0)),
+    )
+    .unwrap();
+    expect_invalid(
+        Simulator::new(&net, cfg()),
+        "Ensemble 0 \"slow\"",
+        "tau_rc",
+        "0.0005",
+    );
+}
+
+#[test]
+fn nan_in_encoders_gain_bias_radius() {
+    let mut net = Network::new(0);
+    let mut enc = Array2::from_elem((3, 2), 1.0);
+    enc[[1, 0]] = f64::NAN;
+    expect_invalid(
+        net.add_ensemble(
+            Ensemble::new(3, 2)
+                .label("e")
+                .encoders(Encoders::Exact(enc)),
+        ),
+        "Ensemble 0 \"e\"",
+        "encoders",
+        "NaN",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(3, 2).encoders(Encoders::Choice(vec![vec![1.0, f64::NAN]]))),
+        "Ensemble 0",
+        "encoders",
+        "NaN",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(3, 2).encoders(Encoders::Choice(vec![vec![0.0, 0.0]]))),
+        "Ensemble 0",
+        "encoders",
+        "[0.0, 0.0]",
+    );
+    expect_invalid(
+        net.add_ensemble(
+            Ensemble::new(3, 2).encoders(Encoders::Exact(Array2::from_elem((2, 2), 1.0))),
+        ),
+        "Ensemble 0",
+        "encoders",
+        "(2, 2)",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(3, 2).encoders(Encoders::Choice(vec![vec![1.0]]))),
+        "Ensemble 0",
+        "encoders",
+        "length 1",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(2, 1).gain_bias(vec![1.0, f64::NAN], vec![0.0, 0.0])),
+        "Ensemble 0",
+        "gain",
+        "NaN",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(2, 1).gain_bias(vec![1.0, 1.0], vec![f64::INFINITY, 0.0])),
+        "Ensemble 0",
+        "bias",
+        "inf",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(2, 1).gain_bias(vec![1.0], vec![0.0, 0.0])),
+        "Ensemble 0",
+        "gain",
+        "1 values",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(2, 1).radius(f64::NAN)),
+        "Ensemble 0",
+        "radius",
+        "NaN",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(2, 1).radius(0.0)),
+        "Ensemble 0",
+        "radius",
+        "0",
+    );
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(2, 1).n_eval_points(0)),
+        "Ensemble 0",
+        "n_eval_points",
+        "0",
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Nodes
+
+#[test]
+fn bad_nodes() {
+    let mut net = Network::new(0);
+    expect_invalid(
+        net.add_node(Node::constant(vec![1.0, f64::NAN]).label("c")),
+        "Node 0 \"c\"",
+        "output",
+        "NaN",
+    );
+    expect_invalid(
+        net.add_node(Node::constant(vec![])),
+        "Node 0",
+        "size_out",
+        "0",
+    );
+    expect_invalid(
+        net.add_node(Node::function(0, |_| vec![])),
+        "Node 0",
+        "size_out",
+        "0",
+    );
+    expect_invalid(
+        net.add_node(Node::present(vec![vec![1.0], vec![1.0, 2.0]], 0.1, 0.0)),
+        "Node 0",
+        "inputs[1]",
+        "length 2",
+    );
+    expect_invalid(
+        net.add_node(Node::present(vec![vec![1.0]], 0.0, 0.0)),
+        "Node 0",
+        "presentation_time",
+        "0",
+    );
+    expect_invalid(
+        net.add_node(Node::present(vec![vec![1.0]], 0.1, -1.0)),
+        "Node 0",
+        "pause_time",
+        "-1",
+    );
+    expect_invalid(
+        net.add_node(Node::present(vec![vec![f64::NAN]], 0.1, 0.0)),
+        "Node 0",
+        "inputs[0]",
+        "NaN",
+    );
+}
+
+#[test]
+fn node_function_misbehaving_at_run_time() {
+    // Wrong length: the node promises 2 values and returns 3 from t = 5 ms on.
+    let mut net = Network::new(0);
+    let n = net
+        .add_node(
+            Node::function(2, |t| {
+                if t < 0.0045 {
+                    vec![0.0; 2]
+                } else {
+                    vec![0.0; 3]
+                }
+            })
+            .label("bad"),
+        )
+        .unwrap();
+    let a = net.add_ensemble(Ensemble::new(10, 2)).unwrap();
+    net.connect(Connection::new(n, a)).unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    let msg = expect_invalid(sim.run(0.01), "Node 0 \"bad\"", "output", "length 3");
+    assert!(msg.contains("t = 0.005"), "{msg}");
+
+    // NaN at run time, from a batched node, in instance 1 only.
+    let mut net = Network::new(0);
+    let n = net
+        .add_node(
+            Node::batched(1, |t, b| {
+                vec![if b == 1 && t > 0.0025 { f64::NAN } else { t }]
+            })
+            .label("nan"),
+        )
+        .unwrap();
+    let a = net.add_ensemble(Ensemble::new(10, 1)).unwrap();
+    net.connect(Connection::new(n, a)).unwrap();
+    let mut sim = Simulator::new(&net, cfg().batch(2)).unwrap();
+    expect_invalid(sim.run(0.01), "Node 0 \"nan\"", "output", "NaN");
+    // Infinity too.
+    let mut net = Network::new(0);
+    net.add_node(Node::function(1, |_| vec![f64::INFINITY]))
+        .unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    expect_invalid(sim.run(0.01), "Node 0", "output", "inf");
+}
+
+// ------------------------------------------------------------------------------------------
+// Connections
+
+#[test]
+fn transforms_of_the_wrong_shape_or_with_nan() {
+    let (mut net, a, n) = small_net();
+    let obj = format!(
+        "Connection 0 ({} -> {})",
+        net.endpoint_name(&Endpoint::Node(n)),
+        net.endpoint_name(&Endpoint::Ensemble(a))
+    );
+    assert_eq!(obj, "Connection 0 (Node 0 \"in\" -> Ensemble 0 \"a\")");
+    // Node (2) -> ensemble (1) with a scalar.
+    expect_invalid(
+        net.connect(Connection::new(n, a)),
+        &obj,
+        "transform",
+        "scalar 1 between sizes 2 and 1",
+    );
+    expect_invalid(
+        net.connect(Connection::new(n, a).transform(Transform::Dense(Array2::zeros((2, 2))))),
+        &obj,
+        "transform",
+        "(2, 2)",
+    );
+    expect_invalid(
+        net.connect(Connection::new(n, a).transform(Transform::Dense(Array2::zeros((2, 1))))),
+        &obj,
+        "transform",
+        "(2, 1)",
+    );
+    expect_invalid(
+        net.connect(Connection::new(n, a).transform(Transform::Diagonal(vec![1.0, 1.0]))),
+        &obj,
+        "transform",
+        "diagonal of length 2",
+    );
+    let obj_aa = "Connection 0 (Ensemble 0 \"a\" -> Ensemble 0 \"a\".neurons)";
+    expect_invalid(
+        net.connect(Connection::new(a, a.neurons()).transform(Transform::Diagonal(vec![1.0; 3]))),
+        obj_aa,
+        "transform",
+        "diagonal of length 3",
+    );
+    // NaN in each kind of transform.
+    let mut bad = Array2::zeros((1, 2));
+    bad[[0, 1]] = f64::NAN;
+    expect_invalid(
+        net.connect(Connection::new(n, a).transform(Transform::Dense(bad))),
+        &obj,
+        "transform",
+        "NaN",
+    );
+    expect_invalid(
+        net.connect(Connection::new(a, a).transform(Transform::Scalar(f64::NAN))),
+        "Connection 0",
+        "transform",
+        "NaN",
+    );
+    expect_invalid(
+        net.connect(Connection::new(a, a).transform(Transform::Diagonal(vec![f64::INFINITY]))),
+        "Connection 0",
+        "transform",
+        "inf",
+    );
+    assert!(net.connections().is_empty());
+    // The right shape works.
+    net.connect(Connection::new(n, a).transform(Transform::Dense(Array2::zeros((1, 2)))))
+        .unwrap();
+}
+
+#[test]
+fn bad_synapses_and_solvers() {
+    let (mut net, a, _) = small_net();
+    for tau in [0.0, -0.005, f64::NAN] {
+        expect_invalid(
+            net.connect(Connection::new(a, a).synapse(Some(Synapse::Lowpass(tau)))),
+            "Connection 0 (Ensemble 0 \"a\" -> Ensemble 0 \"a\")",
+            "synapse tau",
+            &tau.to_string(),
+        );
+        expect_invalid(
+            net.connect(Connection::new(a, a).synapse(Some(Synapse::Alpha(tau)))),
+            "Connection 0",
+            "synapse tau",
+            &tau.to_string(),
+        );
+        expect_invalid(
+            net.probe(Probe::decoded(a).synapse(Synapse::Lowpass(tau))),
+            "Probe 0",
+            "synapse tau",
+            &tau.to_string(),
+        );
+    }
+    expect_invalid(
+        net.connect(Connection::new(a, a).solver(Solver::LstsqL2 { reg: -0.1 })),
+        "Connection 0",
+        "solver reg",
+        "-0.1",
+    );
+    expect_invalid(
+        net.connect(Connection::new(a, a).solver(Solver::Lstsq { rcond: f64::NAN })),
+        "Connection 0",
+        "solver rcond",
+        "NaN",
+    );
+    // A positive tau far below dt is caught at build time (dt = 1 ms).
+    net.connect(Connection::new(a, a).synapse(Some(Synapse::Lowpass(1e-6))))
+        .unwrap();
+    expect_invalid(
+        Simulator::new(&net, cfg()),
+        "Connection 0",
+        "synapse tau",
+        "0.000001",
+    );
+}
+
+#[test]
+fn functions_only_on_decoded_connections() {
+    let (mut net, a, n) = small_net();
+    let b = net.add_ensemble(Ensemble::new(10, 2).label("b")).unwrap();
+    expect_invalid(
+        net.connect(Connection::new(n, b).function(|x| x.to_vec())),
+        "Connection 0 (Node 0 \"in\" -> Ensemble 1 \"b\")",
+        "function",
+        "a function",
+    );
+    expect_invalid(
+        net.connect(Connection::new(a.neurons(), a.neurons()).function(|x| x.to_vec())),
+        "Connection 0",
+        "function",
+        "a function",
+    );
+    expect_invalid(
+        net.connect(Connection::new(a, b).function(|_| vec![])),
+        "Connection 0",
+        "function",
+        "empty",
+    );
+    // A function whose output length changes between evaluation points, or that returns NaN
+    // somewhere: caught when decoders are solved (Simulator::new).
+    net.connect(Connection::new(a, a).function(|x| {
+        if x[0] > 0.5 {
+            vec![0.0, 1.0]
+        } else {
+            vec![0.0]
+        }
+    }))
+    .unwrap();
+    expect_invalid(
+        Simulator::new(&net, cfg()),
+        "Connection 0",
+        "function",
+        "length 2",
+    );
+    // Length 1 at x = 0 (where `connect` checks the transform against it) but length 2 at
+    // every evaluation point (none is exactly 0): must not build 2-row weights for a 1-D target.
+    let (mut net, a, _) = small_net();
+    net.connect(Connection::new(a, a).function(|x| {
+        if x[0] == 0.0 {
+            vec![0.0]
+        } else {
+            vec![x[0], x[0]]
+        }
+    }))
+    .unwrap();
+    expect_invalid(
+        Simulator::new(&net, cfg().batch(2)),
+        "Connection 0",
+        "function",
+        "length 2",
+    );
+    let (mut net, a, _) = small_net();
+    net.connect(Connection::new(a, a).function(|x| vec![x[0].ln()]))
+        .unwrap();
+    expect_invalid(
+        Simulator::new(&net, cfg()),
+        "Connection 0",
+        "function",
+        "NaN",
+    );
+}
+
+#[test]
+fn connections_and_probes_to_invalid_targets() {
+    let (mut net, a, n) = small_net();
+    expect_invalid(
+        net.connect(Connection::new(a, n).transform(Transform::Dense(Array2::zeros((2, 1))))),
+        "Connection 0",
+        "post",
+        "Node 0 \"in\"",
+    );
+    expect_invalid(
+        net.probe(Probe::decoded(a.neurons())),
+        "Probe 0",
+        "target",
+        "Decoded(neurons)",
+    );
+    let r = net
+        .add_ensemble(
+            Ensemble::new(5, 1)
+                .label("rate")
+                .neuron_type(NeuronType::lif_rate()),
+        )
+        .unwrap();
+    expect_invalid(
+        net.probe(Probe::voltage(r)),
+        "Probe 0",
+        "target",
+        "Ensemble 1 \"rate\"",
+    );
+}
+
+#[test]
+fn objects_from_another_network() {
+    let (mut net, a, n) = small_net();
+    let (mut other, oa, on) = small_net();
+    let ob = other.add_ensemble(Ensemble::new(3, 1)).unwrap();
+    let foreign = |r: Result<_>, object: &str| match r {
+        Err(Error::ForeignObject { object: o, what }) => {
+            assert!(o.contains(object), "{o}");
+            assert!(!what.is_empty());
+        }
+        Err(e) => panic!("expected ForeignObject, got {e:?}"),
+        Ok(_) => panic!("an object of another network was accepted"),
+    };
+    // Same indices as objects of `net`, but another network.
+    foreign(
+        net.connect(Connection::new(oa, a)).map(|_| ()),
+        "Connection 0",
+    );
+    foreign(
+        net.connect(Connection::new(a, oa)).map(|_| ()),
+        "Connection 0",
+    );
+    foreign(
+        net.connect(Connection::new(on, a.neurons())).map(|_| ()),
+        "Connection 0",
+    );
+    // An index that does not exist in `net` at all.
+    foreign(
+        net.connect(Connection::new(a, ob)).map(|_| ()),
+        "Connection 0",
+    );
+    foreign(net.probe(Probe::decoded(oa)).map(|_| ()), "Probe 0");
+    foreign(net.probe(Probe::decoded(on)).map(|_| ()), "Probe 0");
+    foreign(net.probe(Probe::spikes(ob)).map(|_| ()), "Probe 0");
+    foreign(net.probe(Probe::input_current(oa)).map(|_| ()), "Probe 0");
+    // Reading a probe of another network from a simulator.
+    let p = net.probe(Probe::decoded(n)).unwrap();
+    let op = other.probe(Probe::decoded(on)).unwrap();
+    let op2 = other.probe(Probe::decoded(on)).unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    sim.run(0.01).unwrap();
+    sim.data(p).unwrap();
+    foreign(sim.data(op).map(|_| ()), "Simulator");
+    foreign(sim.data(op2).map(|_| ()), "Simulator");
+    foreign(sim.data_instance(op, 0).map(|_| ()), "Simulator");
+    foreign(sim.probe_trange(op).map(|_| ()), "Simulator");
+}
+
+// ------------------------------------------------------------------------------------------
+// Probes, simulator settings, runs
+
+#[test]
+fn sample_every_must_be_a_positive_multiple_of_dt() {
+    let (mut net, a, _) = small_net();
+    for bad in [0.0, -0.001, f64::NAN] {
+        expect_invalid(
+            net.probe(Probe::decoded(a).sample_every(bad)),
+            "Probe 0",
+            "sample_every",
+            &bad.to_string(),
+        );
+    }
+    // Not a multiple of dt = 1 ms, or less than dt: caught at Simulator::new.
+    for bad in [0.0015, 0.0004] {
+        let (mut net, a, _) = small_net();
+        net.probe(Probe::decoded(a).sample_every(bad)).unwrap();
+        expect_invalid(
+            Simulator::new(&net, cfg()),
+            "Probe 0",
+            "sample_every",
+            &bad.to_string(),
+        );
+    }
+    let (mut net, a, _) = small_net();
+    net.probe(Probe::decoded(a).sample_every(0.003)).unwrap();
+    Simulator::new(&net, cfg()).unwrap();
+}
+
+#[test]
+fn bad_dt_batch_and_backend() {
+    let (net, _, _) = small_net();
+    for dt in [0.0, -0.001, f64::NAN, f64::INFINITY] {
+        expect_invalid(
+            Simulator::new(&net, cfg().dt(dt)),
+            "Simulator",
+            "dt",
+            &dt.to_string(),
+        );
+    }
+    expect_invalid(
+        Simulator::new(&net, cfg().batch(0)),
+        "Simulator",
+        "batch",
+        "0",
+    );
+    let mut config = cfg();
+    config.chunk_steps = 0;
+    expect_invalid(
+        Simulator::new(&net, config),
+        "SimConfig",
+        "chunk_steps",
+        "0",
+    );
+    // A batch too large to allocate is an error, not an abort.
+    match Simulator::new(&net, cfg().batch(usize::MAX)) {
+        Err(Error::Backend { .. }) => {}
+        Err(e) => panic!("expected a Backend error, got {e:?}"),
+        Ok(_) => panic!("a batch of usize::MAX was accepted"),
+    }
+    expect_invalid(
+        BackendChoice::from_str("gpu2"),
+        "Simulator",
+        "backend",
+        "\"gpu2\"",
+    );
+    expect_invalid(BackendChoice::from_str(""), "Simulator", "backend", "\"\"");
+    assert_eq!(BackendChoice::from_str("cpu").unwrap(), BackendChoice::Cpu);
+}
+
+#[test]
+fn bad_run_lengths_and_instances() {
+    let (mut net, a, _) = small_net();
+    let p = net.probe(Probe::decoded(a)).unwrap();
+    let mut sim = Simulator::new(&net, cfg().batch(2)).unwrap();
+    for s in [-1.0, -1e-9, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        expect_invalid(sim.run(s), "Simulator::run", "seconds", &s.to_string());
+    }
+    assert_eq!(sim.n_steps(), 0, "a rejected run must not advance time");
+    sim.run(0.01).unwrap();
+    assert_eq!(sim.data_instance(p, 1).unwrap().dim(), (10, 1));
+    for i in [2, 3, usize::MAX] {
+        expect_invalid(
+            sim.data_instance(p, i),
+            "Simulator::data_instance",
+            "instance",
+            &i.to_string(),
+        );
+    }
+}
+
+#[test]
+fn values_beyond_f32_range_are_rejected() {
+    // The backends compute in f32: a value finite in f64 but beyond f32::MAX (3.4e38) would
+    // become infinite there and silently turn the neurons' state into NaN.
+    let mut net = Network::new(0);
+    let n = net.add_node(Node::constant(vec![1.0]).label("in")).unwrap();
+    let a = net.add_ensemble(Ensemble::new(10, 1).label("a")).unwrap();
+    net.connect(Connection::new(n, a).transform(Transform::Scalar(1e300)))
+        .unwrap();
+    expect_invalid(
+        Simulator::new(&net, cfg()),
+        "Connection 0 (Node 0 \"in\" -> Ensemble 0 \"a\")",
+        "transform",
+        "1e300",
+    );
+
+    let mut net = Network::new(0);
+    net.add_ensemble(
+        Ensemble::new(2, 1)
+            .label("big")
+            .gain_bias(vec![1.0, 1.0], vec![0.0, 1e39]),
+    )
+    .unwrap();
+    expect_invalid(
+        Simulator::new(&net, cfg()),
+        "Ensemble 0 \"big\"",
+        "bias",
+        "1e39",
+    );
+
+    let mut net = Network::new(0);
+    net.add_node(Node::function(1, |_| vec![1e300]).label("huge"))
+        .unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    expect_invalid(sim.run(0.01), "Node 0 \"huge\"", "output", "1e300");
+}
+
+#[test]
+fn silent_ensemble_decoders_are_a_numerical_error() {
+    // Every neuron far below threshold at every evaluation point: the activities are all zero
+    // and the regularised Gram matrix is singular. An error naming the connection, not a panic
+    // or NaN decoders.
+    let mut net = Network::new(0);
+    let a = net
+        .add_ensemble(
+            Ensemble::new(10, 1)
+                .label("silent")
+                .gain_bias(vec![1.0; 10], vec![-10.0; 10]),
+        )
+        .unwrap();
+    let b = net.add_ensemble(Ensemble::new(10, 1).label("b")).unwrap();
+    net.connect(Connection::new(a, b)).unwrap();
+    match Simulator::new(&net, cfg()) {
+        Err(Error::Numerical { object, reason }) => {
+            assert!(object.contains("Connection 0"), "{object}");
+            assert!(object.contains("\"silent\""), "{object}");
+            assert!(!reason.is_empty());
+        }
+        Err(e) => panic!("expected Error::Numerical, got {e:?}"),
+        Ok(_) => panic!("decoders of a silent ensemble were accepted"),
+    }
+}
