@@ -555,12 +555,6 @@ fn recurrent_lif_with_poisson_input_agrees() {
     assert_counts_within_one("recurrent", &counts[0], &counts[1]);
 }
 
-fn spikes(r: &mut ChaCha8Rng, n: usize, p: f64) -> Vec<f32> {
-    (0..n)
-        .map(|_| if r.random::<f64>() < p { 1000.0 } else { 0.0 })
-        .collect()
-}
-
 #[test]
 fn plasticity_ops_agree() {
     if !gpu_wanted() {

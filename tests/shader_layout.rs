@@ -11,11 +11,11 @@ fn wgsl_layout(kernel: &str, name: &str) -> (u32, Vec<u32>) {
     let mut layouter = naga::proc::Layouter::default();
     layouter.update(module.to_ctx()).unwrap();
     for (handle, ty) in module.types.iter() {
-        if ty.name.as_deref() == Some(name) {
-            if let naga::TypeInner::Struct { members, span } = &ty.inner {
-                assert_eq!(layouter[handle].size, *span);
-                return (*span, members.iter().map(|m| m.offset).collect());
-            }
+        if ty.name.as_deref() == Some(name)
+            && let naga::TypeInner::Struct { members, span } = &ty.inner
+        {
+            assert_eq!(layouter[handle].size, *span);
+            return (*span, members.iter().map(|m| m.offset).collect());
         }
     }
     panic!("struct {name} not found in kernel {kernel}");

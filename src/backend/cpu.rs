@@ -261,7 +261,7 @@ impl CpuBackend {
                 self.put(*y, yv);
             }
             Op::Probe { probe, src, every } => {
-                if (step + 1) % every == 0 {
+                if (step + 1).is_multiple_of(*every) {
                     rec.values[*probe].extend_from_slice(&self.bufs[src.0]);
                 }
             }

@@ -295,18 +295,18 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         e.neuron_type.validate_dt(&net.ensemble_name(i), dt)?;
     }
     for (i, c) in net.connections.iter().enumerate() {
-        if let Some(s) = &c.synapse {
-            if s.tau() < dt / 100.0 {
-                return Err(Error::invalid(
-                    format!("Connection {i}"),
-                    "synapse tau",
-                    s.tau(),
-                    format!(
-                        "a time constant >= dt/100 = {} s, or no synapse",
-                        dt / 100.0
-                    ),
-                ));
-            }
+        if let Some(s) = &c.synapse
+            && s.tau() < dt / 100.0
+        {
+            return Err(Error::invalid(
+                format!("Connection {i}"),
+                "synapse tau",
+                s.tau(),
+                format!(
+                    "a time constant >= dt/100 = {} s, or no synapse",
+                    dt / 100.0
+                ),
+            ));
         }
     }
 

@@ -362,7 +362,7 @@ impl Plan {
     }
 
     fn describe(&self, op: &Op) -> String {
-        let n = |b: &BufId| format!("{}", self.buffers[b.0].name);
+        let n = |b: &BufId| self.buffers[b.0].name.clone();
         match op {
             Op::Zero { dst } => format!("{} = 0", n(dst)),
             Op::Broadcast { src, dst } => format!("{} = {}", n(dst), n(src)),

@@ -96,7 +96,10 @@ impl Dist {
     ) -> Result<()> {
         let values: Vec<f64> = match self {
             Dist::Uniform { low, high } => {
-                if !(low <= high) {
+                if low.partial_cmp(high) == Some(std::cmp::Ordering::Greater)
+                    || low.is_nan()
+                    || high.is_nan()
+                {
                     return Err(Error::invalid(
                         object,
                         param,
@@ -1310,15 +1313,15 @@ impl Network {
                 }
             }
         }
-        if let Endpoint::Ensemble(id) = conn.pre {
-            if !self.ensembles[id.index].neuron_type.has_rate_curve() {
-                return Err(Error::invalid(
-                    object,
-                    "pre",
-                    self.endpoint_name(&conn.pre),
-                    "an ensemble with a rate curve for decoding; connect from .neurons() instead",
-                ));
-            }
+        if let Endpoint::Ensemble(id) = conn.pre
+            && !self.ensembles[id.index].neuron_type.has_rate_curve()
+        {
+            return Err(Error::invalid(
+                object,
+                "pre",
+                self.endpoint_name(&conn.pre),
+                "an ensemble with a rate curve for decoding; connect from .neurons() instead",
+            ));
         }
         if let Some(t) = conn.normalize {
             check_positive(&object, "normalize", t)?;

@@ -322,15 +322,15 @@ impl NeuronType {
 
     /// Checks that `dt` does not break this type's discretisation.
     pub fn validate_dt(&self, object: &dyn fmt::Display, dt: f64) -> Result<()> {
-        if let Some(p) = self.lif_params() {
-            if dt > p.tau_rc {
-                return Err(Error::invalid(
-                    object,
-                    "tau_rc",
-                    p.tau_rc,
-                    format!("a time constant >= the simulator's dt ({dt} s)"),
-                ));
-            }
+        if let Some(p) = self.lif_params()
+            && dt > p.tau_rc
+        {
+            return Err(Error::invalid(
+                object,
+                "tau_rc",
+                p.tau_rc,
+                format!("a time constant >= the simulator's dt ({dt} s)"),
+            ));
         }
         if let NeuronType::DiehlCook(p) = self {
             for (name, tau) in [("tau_ge", p.tau_ge), ("tau_gi", p.tau_gi)] {
@@ -352,17 +352,17 @@ impl NeuronType {
                 ));
             }
         }
-        if let NeuronType::AdaptiveLif { tau_n, .. } = self {
-            if dt >= *tau_n {
-                return Err(Error::invalid(
-                    object,
-                    "tau_n",
-                    tau_n,
-                    format!(
-                        "a time constant > the simulator's dt ({dt} s); forward Euler on n is unstable otherwise"
-                    ),
-                ));
-            }
+        if let NeuronType::AdaptiveLif { tau_n, .. } = self
+            && dt >= *tau_n
+        {
+            return Err(Error::invalid(
+                object,
+                "tau_n",
+                tau_n,
+                format!(
+                    "a time constant > the simulator's dt ({dt} s); forward Euler on n is unstable otherwise"
+                ),
+            ));
         }
         Ok(())
     }

@@ -52,7 +52,7 @@ pub(crate) fn summary(a: &wgpu::Adapter) -> AdapterSummary {
             .to_string(),
         device_type: format!("{:?}", info.device_type),
         software: info.device_type == wgpu::DeviceType::Cpu,
-        max_storage_buffer_binding_size: l.max_storage_buffer_binding_size as u64,
+        max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
         max_buffer_size: l.max_buffer_size,
         max_storage_buffers_per_shader_stage: l.max_storage_buffers_per_shader_stage,
         max_compute_workgroups_per_dimension: l.max_compute_workgroups_per_dimension,

@@ -270,7 +270,6 @@ impl GpuBackend {
             .collect();
         let max_storage = self.gpu.limits.max_storage_buffers_per_shader_stage as usize;
         for (list, op) in &all_ops {
-            let op = op;
             let name = op.name();
             let pi = get_pipeline(name, &self.gpu.device, &mut pipelines)?;
             let blen = |id: &BufId| self.plan.buffers[id.0].len as u32;
