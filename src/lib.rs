@@ -22,6 +22,8 @@ pub mod backend;
 pub mod compile;
 pub mod data;
 pub mod error;
+pub mod fsutil;
+pub mod mnist;
 pub mod model;
 pub mod nef;
 pub mod networks;
@@ -30,7 +32,7 @@ pub mod rng;
 pub mod sim;
 
 pub use error::{Error, Result};
-pub use sim::{BackendChoice, SimConfig, Simulator};
+pub use sim::{BackendChoice, SimConfig, Simulator, Snapshot};
 
 /// The names most programs need.
 pub mod prelude {

@@ -1,5 +1,7 @@
 //! The `volley` command-line tool.
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use volley::prelude::*;
@@ -31,6 +33,9 @@ enum Command {
     },
     /// Show version, backends, and every GPU adapter with the limits that matter.
     Info,
+    /// Unsupervised MNIST learning with the Diehl & Cook (2015) network.
+    #[command(subcommand)]
+    Mnist(cli::mnist::MnistCommand),
 }
 
 fn run(cli: Cli) -> volley::Result<()> {
@@ -51,6 +56,7 @@ fn run(cli: Cli) -> volley::Result<()> {
             let (plan, _) = volley::compile::compile(&net, dt, batch)?;
             print!("{plan}");
         }
+        Command::Mnist(cmd) => cli::mnist::run(cmd)?,
         Command::Info => {
             println!("volley {}", env!("CARGO_PKG_VERSION"));
             println!("backends: cpu (reference), gpu (wgpu: Vulkan, Metal, DX12, GL)");

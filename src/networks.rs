@@ -229,8 +229,8 @@ pub struct DiehlCook {
     pub inh: EnsembleId,
     /// The plastic input -> excitatory connection.
     pub conn_input: crate::model::ConnectionId,
-    /// Excitatory spikes.
-    pub p_exc_spikes: ProbeId,
+    /// Excitatory spike counts, kept on the device (read with `Simulator::take_counts`).
+    pub p_exc_count: ProbeId,
 }
 
 /// Builds Diehl & Cook's network: Poisson input -> excitatory (all-to-all, STDP, normalised),
@@ -273,13 +273,13 @@ pub fn diehl_cook(cfg: &DiehlCookConfig, seed: u64) -> Result<DiehlCook> {
             .port(Port::Inhibitory)
             .transform(Transform::AllButSelf(cfg.w_inh_exc)),
     )?;
-    let p_exc_spikes = net.probe(Probe::spikes(exc))?;
+    let p_exc_count = net.probe(Probe::spike_count(exc))?;
     Ok(DiehlCook {
         net,
         input,
         exc,
         inh,
         conn_input,
-        p_exc_spikes,
+        p_exc_count,
     })
 }

@@ -1,8 +1,8 @@
 //! Pictures: line plots and multi-panel figures written as PNG files (plotters).
 //!
 //! Every function writes its file atomically: the picture is rendered to a hidden temporary file
-//! in the same directory (`.NAME.tmp.EXT`) and renamed over `path` only once it is complete, so a
-//! reader never sees half a picture. The parent directory is created if missing. Text is drawn
+//! in the same directory (`.NAME.PID.tmp.EXT`) and renamed over `path` only once it is complete,
+//! so a reader never sees half a picture. The parent directory is created if missing. Text is drawn
 //! with the system's fonts (fontconfig + freetype; Debian: `fonts-dejavu-core`).
 //!
 //! ```no_run
@@ -256,7 +256,8 @@ fn check(path: &Path, rows: &[Vec<Panel<'_>>], size: (u32, u32)) -> Result<()> {
     Ok(())
 }
 
-/// `.NAME.tmp.EXT` next to `path`; the extension is kept because it picks the image format.
+/// `.NAME.PID.tmp.EXT` next to `path` (the process id keeps concurrent writers apart; the
+/// extension is kept because it picks the image format).
 fn temp_path(path: &Path) -> Result<PathBuf> {
     let (Some(stem), Some(ext)) = (path.file_stem(), path.extension()) else {
         return Err(Error::invalid(
@@ -268,7 +269,7 @@ fn temp_path(path: &Path) -> Result<PathBuf> {
     };
     let mut name = std::ffi::OsString::from(".");
     name.push(stem);
-    name.push(".tmp.");
+    name.push(format!(".{}.tmp.", std::process::id()));
     name.push(ext);
     Ok(path.with_file_name(name))
 }
@@ -406,7 +407,8 @@ mod tests {
     #[test]
     fn temp_path_keeps_the_extension_and_directory() {
         let t = temp_path(Path::new("out/a/fig.png")).unwrap();
-        assert_eq!(t, Path::new("out/a/.fig.tmp.png"));
+        let want = format!("out/a/.fig.{}.tmp.png", std::process::id());
+        assert_eq!(t, Path::new(&want));
         assert!(temp_path(Path::new("out/fig")).is_err());
     }
 

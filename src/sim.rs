@@ -101,6 +101,15 @@ impl SimConfig {
     }
 }
 
+/// The state of a simulator between steps: see [`Simulator::snapshot`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    /// Steps run (the counter-based generator's position).
+    pub n_steps: u64,
+    /// (buffer name, all instances' values) for every non-temporary buffer.
+    pub buffers: Vec<(String, Vec<f32>)>,
+}
+
 /// Runs a network.
 pub struct Simulator {
     network: Network,
@@ -433,6 +442,102 @@ impl Simulator {
             raw[(s * batch + b) * slot.len + i] as f64
         });
         Ok(a.permuted_axes([1, 0, 2]).as_standard_layout().to_owned())
+    }
+
+    /// All data of `probe` so far, shape `(batch, samples, len)`, and forgets it (for long runs
+    /// that consume probe data as they go).
+    pub fn take_data(&mut self, probe: ProbeId) -> Result<Array3<f64>> {
+        let a = self.data(probe)?;
+        self.records.values[probe.index()].clear();
+        Ok(a)
+    }
+
+    /// Sum over time of `probe`'s data so far, shape `(batch, len)`, and forgets the data: e.g.
+    /// spike counts (times 1/dt) of a presentation.
+    pub fn take_sum(&mut self, probe: ProbeId) -> Result<Array2<f64>> {
+        self.network.check_probe(probe)?;
+        let slot = &self.plan.probes[probe.index()];
+        let batch = self.config.batch;
+        let mut sum = Array2::<f64>::zeros((batch, slot.len));
+        let raw = &self.records.values[probe.index()];
+        for sample in raw.chunks(batch * slot.len) {
+            for (b, inst) in sample.chunks(slot.len).enumerate() {
+                for (i, &v) in inst.iter().enumerate() {
+                    sum[[b, i]] += v as f64;
+                }
+            }
+        }
+        self.records.values[probe.index()].clear();
+        Ok(sum)
+    }
+
+    /// Spike counts accumulated by a [`Probe::spike_count`](crate::model::Probe::spike_count)
+    /// probe since the last call, shape `(batch, n_neurons)`; resets them to zero.
+    pub fn take_counts(&mut self, probe: ProbeId) -> Result<Array2<f64>> {
+        self.network.check_probe(probe)?;
+        if !matches!(
+            self.network.probes()[probe.index()].target,
+            crate::model::ProbeTarget::SpikeCount(_)
+        ) {
+            return Err(Error::invalid(
+                "Simulator::take_counts",
+                "probe",
+                probe,
+                "a Probe::spike_count probe",
+            ));
+        }
+        let slot = &self.plan.probes[probe.index()];
+        let (id, n) = (slot.src, slot.len);
+        let v = self.backend.read(id)?;
+        self.backend.write(id, &vec![0.0; v.len()])?;
+        let dt = self.config.dt;
+        Array2::from_shape_vec(
+            (v.len() / n, n),
+            v.iter().map(|&x| (x as f64 * dt).round()).collect(),
+        )
+        .map_err(|e| Error::Other(e.to_string()))
+    }
+
+    /// Every buffer that carries state or parameters between steps (not per-step temporaries),
+    /// with the step counter: everything needed to continue a run bit-identically.
+    pub fn snapshot(&mut self) -> Result<Snapshot> {
+        let mut buffers = Vec::new();
+        for (i, b) in self.plan.buffers.iter().enumerate() {
+            if b.kind != crate::compile::BufferKind::Temp {
+                buffers.push((b.name.clone(), self.backend.read(BufId(i))?));
+            }
+        }
+        Ok(Snapshot {
+            n_steps: self.n_steps,
+            buffers,
+        })
+    }
+
+    /// Restores a [`Snapshot`] taken from a simulator of the same network and batch size.
+    pub fn restore(&mut self, snap: &Snapshot) -> Result<()> {
+        for (name, data) in &snap.buffers {
+            let id = self.buffer_id(name, "Simulator::restore")?;
+            let b = &self.plan.buffers[id.0];
+            let total = if b.batched() {
+                b.len * self.config.batch
+            } else {
+                b.len
+            };
+            if data.len() != total {
+                return Err(Error::invalid(
+                    "Simulator::restore",
+                    name,
+                    format!("{} values", data.len()),
+                    format!("{total} values (a snapshot of the same network and batch)"),
+                ));
+            }
+            self.backend.write(id, data)?;
+        }
+        self.n_steps = snap.n_steps;
+        for v in &mut self.records.values {
+            v.clear();
+        }
+        Ok(())
     }
 
     /// Data of `probe` for one instance, shape `(samples, len)` (Nengo's `sim.data[probe]`).

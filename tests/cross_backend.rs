@@ -802,7 +802,14 @@ fn diehl_cook_network_learns_alike() {
         sim.boundary().unwrap();
         sim.run_steps(1000).unwrap();
         weights.push(sim.weights(dc.conn_input).unwrap());
-        counts.push(spike_counts(&sim, dc.p_exc_spikes));
+        counts.push(
+            sim.take_counts(dc.p_exc_count)
+                .unwrap()
+                .row(0)
+                .iter()
+                .map(|&c| c as f32)
+                .collect::<Vec<f32>>(),
+        );
         thetas.push(sim.neuron_state(dc.exc, "theta").unwrap());
     }
     let total: f32 = counts[0].iter().sum();

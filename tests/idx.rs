@@ -105,15 +105,13 @@ fn write_dataset(dir: &Path, compress: bool) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<
     (trp, trl, tep, tel)
 }
 
-/// The error's message, checked to name `file`.
+/// The error's message, checked to name `file`, with `file` replaced by `<file>`.
 fn err_naming(result: Result<impl std::fmt::Debug, Error>, file: &Path) -> String {
     let msg = result.expect_err("expected an error").to_string();
-    assert!(
-        msg.contains(&file.display().to_string()),
-        "error does not name {}: {msg}",
-        file.display()
-    );
-    msg
+    let name = file.display().to_string();
+    assert!(msg.contains(&name), "error does not name {name}: {msg}");
+    // Without the path, so that words in it cannot satisfy the checks on the message.
+    msg.replace(&name, "<file>")
 }
 
 fn assert_contains(msg: &str, parts: &[&str]) {
@@ -345,9 +343,10 @@ fn corrupt_gzip_is_reported() {
             "{name}: {msg}"
         );
     }
-    // Cut short, it is a corrupt stream whatever else happens.
+    // A stream cut inside its trailer holds all the data: only gzip can tell that it is damaged.
     let path = tmp.path().join("cut-trailer.gz");
-    assert_contains(&read_images(&path).unwrap_err().to_string(), &["gzip"]);
+    let msg = err_naming(read_images(&path), &path);
+    assert_contains(&msg, &["corrupt gzip stream"]);
 }
 
 #[test]

@@ -157,6 +157,79 @@ impl CpuBackend {
                 );
                 self.put(*w, wv);
             }
+            Op::Pes {
+                alpha,
+                rows,
+                cols,
+                error,
+                pre,
+                delta,
+                learn,
+            } => {
+                let mut d = self.take(*delta);
+                pes(
+                    *alpha,
+                    *rows,
+                    *cols,
+                    &self.bufs[error.0],
+                    &self.bufs[pre.0],
+                    self.bufs[learn.0][0],
+                    &mut d,
+                );
+                self.put(*delta, d);
+            }
+            Op::Bcm {
+                alpha,
+                rows,
+                cols,
+                pre,
+                post,
+                theta,
+                scale,
+                delta,
+                learn,
+            } => {
+                let mut d = self.take(*delta);
+                bcm(
+                    *alpha,
+                    *rows,
+                    *cols,
+                    &self.bufs[pre.0],
+                    &self.bufs[post.0],
+                    &self.bufs[theta.0],
+                    &self.bufs[scale.0],
+                    self.bufs[learn.0][0],
+                    &mut d,
+                );
+                self.put(*delta, d);
+            }
+            Op::Oja {
+                alpha,
+                beta,
+                rows,
+                cols,
+                pre,
+                post,
+                scale,
+                w,
+                delta,
+                learn,
+            } => {
+                let mut d = self.take(*delta);
+                oja(
+                    *alpha,
+                    *beta,
+                    *rows,
+                    *cols,
+                    &self.bufs[pre.0],
+                    &self.bufs[post.0],
+                    &self.bufs[scale.0],
+                    &self.bufs[w.0],
+                    self.bufs[learn.0][0],
+                    &mut d,
+                );
+                self.put(*delta, d);
+            }
             Op::Trace {
                 x,
                 spikes,
@@ -405,13 +478,19 @@ pub fn matvec_inc(m: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32],
         } else {
             m
         };
+        // The non-zero columns, in order: for spikes this makes the op O(rows x spikes), and
+        // the sums are accumulated in the same order as the kernel's skip-zero loop.
+        let active: Vec<(usize, f32)> = xb
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x != 0.0)
+            .map(|(c, x)| (c, *x))
+            .collect();
         for (r, y) in yb.iter_mut().enumerate() {
             let row = &mb[r * cols..(r + 1) * cols];
             let mut acc = 0.0f32;
-            for (w, &x) in row.iter().zip(xb) {
-                if x != 0.0 {
-                    acc += w * x;
-                }
+            for &(c, x) in &active {
+                acc += row[c] * x;
             }
             *y += scale * acc;
         }
@@ -528,6 +607,96 @@ pub fn stdp_synapse(
         w = (w + learn * dw).clamp(r.w_min, r.w_max);
     }
     w
+}
+
+/// PES weight change (Nengo's `SimPES`): `delta[b, i, j] = (alpha * error[b, i]) * pre[b, j]`
+/// with `alpha = -learning_rate * dt / n_pre`, for each instance `b`; all 0 when `learn` is 0.
+/// Every weight's delta is written once (the kernel runs one invocation per weight).
+pub fn pes(
+    alpha: f32,
+    rows: usize,
+    cols: usize,
+    error: &[f32],
+    pre: &[f32],
+    learn: f32,
+    delta: &mut [f32],
+) {
+    for (b, db) in delta.chunks_mut(rows * cols).enumerate() {
+        for i in 0..rows {
+            for j in 0..cols {
+                db[i * cols + j] = if learn == 0.0 {
+                    0.0
+                } else {
+                    (alpha * error[b * rows + i]) * pre[b * cols + j]
+                };
+            }
+        }
+    }
+}
+
+/// BCM weight change (Nengo's `SimBCM`):
+/// `delta[b, i, j] = (alpha * scale[i] * post[b, i] * (post[b, i] - theta[b, i])) * pre[b, j]`
+/// with `alpha = learning_rate * dt` and `scale` the post gain folded into the weights (or 1);
+/// all 0 when `learn` is 0.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn bcm(
+    alpha: f32,
+    rows: usize,
+    cols: usize,
+    pre: &[f32],
+    post: &[f32],
+    theta: &[f32],
+    scale: &[f32],
+    learn: f32,
+    delta: &mut [f32],
+) {
+    for (b, db) in delta.chunks_mut(rows * cols).enumerate() {
+        for i in 0..rows {
+            let p = post[b * rows + i];
+            let row = alpha * scale[i] * p * (p - theta[b * rows + i]);
+            for j in 0..cols {
+                db[i * cols + j] = if learn == 0.0 {
+                    0.0
+                } else {
+                    row * pre[b * cols + j]
+                };
+            }
+        }
+    }
+}
+
+/// Oja weight change (Nengo's `SimOja`):
+/// `delta[b, i, j] = (alpha * scale[i] * post[b, i]) * pre[b, j] - beta * (alpha * post[b, i]^2) * w[b, i, j]`
+/// with `alpha = learning_rate * dt` and `scale` the post gain folded into the weights (the
+/// forgetting term uses the stored weights, which already carry it); all 0 when `learn` is 0.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn oja(
+    alpha: f32,
+    beta: f32,
+    rows: usize,
+    cols: usize,
+    pre: &[f32],
+    post: &[f32],
+    scale: &[f32],
+    w: &[f32],
+    learn: f32,
+    delta: &mut [f32],
+) {
+    for (b, db) in delta.chunks_mut(rows * cols).enumerate() {
+        for i in 0..rows {
+            let p = post[b * rows + i];
+            let hebb = alpha * scale[i] * p;
+            let forget = beta * (alpha * p * p);
+            for j in 0..cols {
+                let k = i * cols + j;
+                db[k] = if learn == 0.0 {
+                    0.0
+                } else {
+                    hebb * pre[b * cols + j] - forget * w[b * rows * cols + k]
+                };
+            }
+        }
+    }
 }
 
 /// Trace update: `x = x * decay`, then at a spike `x = 1` (nearest) or `x += 1` (all-to-all).

@@ -323,7 +323,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         .ensembles
         .iter()
         .any(|e| e.neuron_type.is_conductance_based())
-        || net.connections.iter().any(|c| c.learning.is_some());
+        || net.connections.iter().any(|c| !c.learning.is_empty());
     let learn_buf = needs_learn.then(|| {
         b.param(
             "learning".to_string(),
@@ -425,6 +425,10 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         conductance: bool,
         /// Learning ops (weight update, then traces), run after transmission.
         learn: Vec<Op>,
+        /// The source buffer (pre activities for learning rules).
+        src: BufId,
+        /// Per-instance weights (buffer, rows, cols) when they are plastic.
+        matrix: Option<(BufId, usize, usize)>,
     }
     let mut decoders_out: Vec<Option<Array2<f64>>> = vec![None; net.connections.len()];
     let mut conns: Vec<ConnLowered> = Vec::new();
@@ -436,6 +440,9 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             net.endpoint_name(&conn.post)
         );
         let (src, src_len, decoders) = match conn.pre {
+            Endpoint::LearningRule(_) => {
+                return Err(Error::build(&object, "a learning rule is not a source"));
+            }
             Endpoint::Node(id) => (node_out[id.index], net.source_size(&conn.pre), None),
             Endpoint::Neurons(id) => (
                 ens_bufs[id.index].out,
@@ -485,14 +492,12 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             _ => None,
         };
         let conductance = conn.port != Port::Current;
-        let post_index = match conn.post {
-            Endpoint::Ensemble(id) | Endpoint::Neurons(id) => id.index,
-            Endpoint::Node(_) => unreachable!("Network::connect refuses node targets"),
-        };
+        // The target ensemble (none for a connection into a learning rule).
+        let post_index = post_ensemble(conn);
         // Conductance ports: spikes of 1/dt become counts (scale dt), no gain.
         let post_gain = if conductance { None } else { post_gain };
         let unit = if conductance { dt } else { 1.0 };
-        let (weighted, mut weigh) = if conductance {
+        let (weighted, mut weigh) = if let (true, Some(post_index)) = (conductance, post_index) {
             let names = net.ensembles[post_index].neuron_type.state_names();
             let port = if conn.port == Port::Excitatory {
                 "ge_in"
@@ -508,6 +513,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             (w, vec![Op::Zero { dst: w }])
         };
         let mut learn_ops = Vec::new();
+        let mut matrix = None;
         match (&decoders, &conn.transform) {
             (None, Transform::AllButSelf(w)) => {
                 let s: Vec<f64> = (0..post_len)
@@ -566,7 +572,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 let (rows, cols) = w.dim();
                 let w = param_f32(&object, "transform", w.iter().copied())?;
                 // Plastic weights are per-instance state (each instance learns on its own).
-                let plastic = learning && (conn.learning.is_some() || conn.normalize.is_some());
+                let plastic = learning && (!conn.learning.is_empty() || conn.normalize.is_some());
                 let m = if plastic {
                     b.add(
                         format!("conn{ci}.weights"),
@@ -593,8 +599,11 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                         target: target as f32,
                     });
                 }
-                if let (true, Some(LearningRule::Stdp(rule)), Some(learn)) =
-                    (learning, conn.learning, learn_buf)
+                if plastic {
+                    matrix = Some((m, rows, cols));
+                }
+                if let (true, Some(LearningRule::Stdp(rule)), Some(learn), Some(post_index)) =
+                    (learning, conn.learning.first(), learn_buf, post_index)
                 {
                     let post_out = ens_bufs[post_index].out;
                     let decay = |tau: f64| (-dt / tau).exp() as f32;
@@ -652,6 +661,8 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             len: post_len,
             conductance,
             learn: learn_ops,
+            src,
+            matrix,
         });
     }
     // Filter output buffers (allocated now so every buffer exists before ops are ordered).
@@ -671,6 +682,24 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         }
         filter_ops.push(ops);
     }
+    let (rule_ops, apply_ops) = lower_delta_rules(
+        net,
+        &mut b,
+        &built_ens,
+        &ens_bufs.iter().map(|e| e.out).collect::<Vec<_>>(),
+        &conns
+            .iter()
+            .map(|c| LoweredForRules {
+                src: c.src,
+                matrix: c.matrix,
+                weigh: c.weigh.clone(),
+                output: c.output,
+                filtered: c.synapse.is_some(),
+            })
+            .collect::<Vec<_>>(),
+        dt,
+        if learning { learn_buf } else { None },
+    )?;
     for (i, ens) in net.ensembles.iter().enumerate() {
         if net
             .connections
@@ -768,6 +797,8 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             },
         });
     }
+    // ---- delta learning rules (PES, BCM, Oja): see `lower_delta_rules`
+    step.extend(rule_ops);
     // ---- synapse updates (read by targets in the next step)
     // Transmission uses this step's weights; learning then updates them (pre events before
     // post events, as in Brian's default order).
@@ -778,6 +809,9 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         }
         step.extend(c.learn.iter().cloned());
     }
+    // ---- every rule's delta of the previous step is added to its weights first (Nengo's
+    // `weights += delta` copy runs before anything reads the weights)
+    step.splice(0..0, apply_ops);
 
     // ---- probes
     let mut probes = Vec::new();
@@ -799,6 +833,9 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             }
         };
         let (mut src, len) = match p.target {
+            ProbeTarget::Decoded(Endpoint::LearningRule(_)) => {
+                return Err(Error::build(&object, "a learning rule cannot be probed"));
+            }
             ProbeTarget::Decoded(Endpoint::Node(id)) => {
                 (node_out[id.index], net.nodes[id.index].size_out())
             }
@@ -833,6 +870,22 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 (buf, d)
             }
             ProbeTarget::Spikes(id) => (ens_bufs[id.index].out, net.ensembles[id.index].n_neurons),
+            ProbeTarget::SpikeCount(id) => {
+                // Accumulated every step (in units of 1/dt), read and zeroed by the host.
+                let n = net.ensembles[id.index].n_neurons;
+                let count = b.zeros(format!("probe{pi}.count"), n, BufferKind::State);
+                step.push(Op::AddInc {
+                    x: ens_bufs[id.index].out,
+                    y: count,
+                });
+                probes.push(ProbeSlot {
+                    probe: pi,
+                    src: count,
+                    len: n,
+                    every: u64::MAX,
+                });
+                continue;
+            }
             ProbeTarget::InputCurrent(id) => {
                 (ens_bufs[id.index].j, net.ensembles[id.index].n_neurons)
             }
@@ -885,6 +938,214 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
     ))
 }
 
+/// What [`lower_delta_rules`] needs of a lowered connection.
+struct LoweredForRules {
+    /// Source buffer (pre activities).
+    src: BufId,
+    /// Plastic weights (buffer, rows, cols).
+    matrix: Option<(BufId, usize, usize)>,
+    /// Ops computing `weighted` (run by the rule when an error connection has no synapse).
+    weigh: Vec<Op>,
+    /// What a target reads: the filter state, or `weighted` without synapse.
+    output: BufId,
+    /// Has a synapse (its output is updated in the synapse phase, read one step later).
+    filtered: bool,
+}
+
+/// Lowers PES, BCM and Oja as Nengo builds them. Returns the ops that compute each rule's delta
+/// (run after the neurons, before the synapse updates) and the ops that add each delta to its
+/// weights (run first in the next step, before anything reads the weights).
+///
+/// Nengo's order within a step, which this reproduces: `weights += delta` (last step's delta)
+/// comes before every read of the weights; a rule's activity filters run in "set" mode (they
+/// include this step's activity); the error is read from each error connection's synapse before
+/// that synapse's update (as any connection target reads it), or computed in this step when the
+/// error connection has no synapse; every delta is computed from the same weights, so several
+/// rules on one connection do not depend on their order. The weights after `n` steps therefore
+/// hold the deltas of steps 1..n-1, exactly like Nengo's `weights` signal.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the compiler's state it needs, by part"
+)]
+fn lower_delta_rules(
+    net: &Network,
+    b: &mut Builder,
+    built_ens: &[BuiltEnsemble],
+    ens_out: &[BufId],
+    conns: &[LoweredForRules],
+    dt: f64,
+    learn: Option<BufId>,
+) -> Result<(Vec<Op>, Vec<Op>)> {
+    let mut rule_ops = Vec::new();
+    let mut apply_ops = Vec::new();
+    let Some(learn) = learn else {
+        return Ok((rule_ops, apply_ops));
+    };
+    for (ci, conn) in net.connections.iter().enumerate() {
+        let (Some((w, rows, cols)), Some(post_i)) = (conns[ci].matrix, post_ensemble(conn)) else {
+            continue;
+        };
+        let object = format!(
+            "Connection {ci} ({} -> {})",
+            net.endpoint_name(&conn.pre),
+            net.endpoint_name(&conn.post)
+        );
+        let post_ens = &net.ensembles[post_i];
+        let post_built = &built_ens[post_i];
+        // Nengo's weights exclude the post gain, which volley folds into the weights of
+        // connections to current-driven neurons: every delta is scaled by it per row.
+        let gain_folded =
+            matches!(conn.post, Endpoint::Neurons(_)) && conn.port == crate::model::Port::Current;
+        let mut post_scale: Option<BufId> = None;
+        let mut applies: Vec<(u8, Op)> = Vec::new();
+        let rank = |r: &LearningRule| match r {
+            LearningRule::Stdp(_) => 0u8,
+            LearningRule::Pes(_) => 1,
+            LearningRule::Bcm(_) => 2,
+            LearningRule::Oja(_) => 3,
+        };
+        let mut scale_buf = |b: &mut Builder| -> Result<BufId> {
+            if let Some(s) = post_scale {
+                return Ok(s);
+            }
+            let v = if gain_folded {
+                param_f32(&object, "gain", post_built.gain.iter().copied())?
+            } else {
+                vec![1.0; rows]
+            };
+            let s = b.param(format!("conn{ci}.post_gain"), v);
+            post_scale = Some(s);
+            Ok(s)
+        };
+        for (ri, rule) in conn.learning.iter().enumerate() {
+            let kind = rule.name().to_lowercase();
+            let same_kind = conn
+                .learning
+                .iter()
+                .filter(|r| r.name() == rule.name())
+                .count();
+            let base = if same_kind > 1 {
+                format!("conn{ci}.{kind}{ri}")
+            } else {
+                format!("conn{ci}.{kind}")
+            };
+            let filtered = |b: &mut Builder,
+                            ops: &mut Vec<Op>,
+                            what: &str,
+                            s: Option<Synapse>,
+                            len: usize,
+                            x: BufId| match s {
+                Some(s) => lower_synapse(b, ops, &format!("{base}.{what}"), len, &s, dt, x),
+                None => x,
+            };
+            let delta = match rule {
+                LearningRule::Stdp(_) => continue,
+                LearningRule::Pes(r) => {
+                    let pre = filtered(b, &mut rule_ops, "pre", r.pre_synapse, cols, conns[ci].src);
+                    let d = post_ens.dimensions;
+                    let error = b.zeros(format!("{base}.error"), d, BufferKind::Temp);
+                    rule_ops.push(Op::Zero { dst: error });
+                    for (ek, e) in net.connections.iter().enumerate() {
+                        if matches!(e.post, Endpoint::LearningRule(id) if id.index == ci) {
+                            if !conns[ek].filtered {
+                                rule_ops.extend(conns[ek].weigh.iter().cloned());
+                            }
+                            rule_ops.push(Op::AddInc {
+                                x: conns[ek].output,
+                                y: error,
+                            });
+                        }
+                    }
+                    let row_error = if let Endpoint::Neurons(_) = conn.post {
+                        // Nengo's local error: the post ensemble's scaled encoders
+                        // (encoders * gain / radius) times the error; times the gain folded
+                        // into these weights.
+                        let mut m = Vec::with_capacity(rows * d);
+                        for i in 0..rows {
+                            let g = post_built.gain[i];
+                            for k in 0..d {
+                                m.push(post_built.encoders[[i, k]] * g * g / post_ens.radius);
+                            }
+                        }
+                        let m = b.param(format!("{base}.encoders"), param_f32(&object, "gain", m)?);
+                        let local = b.zeros(format!("{base}.local_error"), rows, BufferKind::Temp);
+                        rule_ops.push(Op::Zero { dst: local });
+                        rule_ops.push(Op::MatVecInc {
+                            m,
+                            rows,
+                            cols: d,
+                            x: error,
+                            y: local,
+                            scale: 1.0,
+                        });
+                        local
+                    } else {
+                        error
+                    };
+                    let delta = b.zeros(format!("{base}.delta"), rows * cols, BufferKind::State);
+                    rule_ops.push(Op::Pes {
+                        alpha: (-r.learning_rate * dt / cols as f64) as f32,
+                        rows,
+                        cols,
+                        error: row_error,
+                        pre,
+                        delta,
+                        learn,
+                    });
+                    delta
+                }
+                LearningRule::Bcm(r) => {
+                    let pre = filtered(b, &mut rule_ops, "pre", r.pre_synapse, cols, conns[ci].src);
+                    let post_out = ens_out[post_i];
+                    let post = filtered(b, &mut rule_ops, "post", r.post_synapse, rows, post_out);
+                    let theta =
+                        filtered(b, &mut rule_ops, "theta", r.theta_synapse, rows, post_out);
+                    let scale = scale_buf(b)?;
+                    let delta = b.zeros(format!("{base}.delta"), rows * cols, BufferKind::State);
+                    rule_ops.push(Op::Bcm {
+                        alpha: (r.learning_rate * dt) as f32,
+                        rows,
+                        cols,
+                        pre,
+                        post,
+                        theta,
+                        scale,
+                        delta,
+                        learn,
+                    });
+                    delta
+                }
+                LearningRule::Oja(r) => {
+                    let pre = filtered(b, &mut rule_ops, "pre", r.pre_synapse, cols, conns[ci].src);
+                    let post_out = ens_out[post_i];
+                    let post = filtered(b, &mut rule_ops, "post", r.post_synapse, rows, post_out);
+                    let scale = scale_buf(b)?;
+                    let delta = b.zeros(format!("{base}.delta"), rows * cols, BufferKind::State);
+                    rule_ops.push(Op::Oja {
+                        alpha: (r.learning_rate * dt) as f32,
+                        beta: r.beta as f32,
+                        rows,
+                        cols,
+                        pre,
+                        post,
+                        scale,
+                        w,
+                        delta,
+                        learn,
+                    });
+                    delta
+                }
+            };
+            applies.push((rank(rule), Op::AddInc { x: delta, y: w }));
+        }
+        // Deltas are added in a fixed order of rule kinds, whatever the order the user listed
+        // the rules in: (w + a) + b and (w + b) + a may round differently.
+        applies.sort_by_key(|(r, _)| *r);
+        apply_ops.extend(applies.drain(..).map(|(_, op)| op));
+    }
+    Ok((rule_ops, apply_ops))
+}
+
 fn ens_id(net: &Network, index: usize) -> crate::model::EnsembleId {
     crate::model::EnsembleId {
         net: net.uid(),
@@ -895,7 +1156,7 @@ fn ens_id(net: &Network, index: usize) -> crate::model::EnsembleId {
 fn post_ensemble(c: &Connection) -> Option<usize> {
     match c.post {
         Endpoint::Ensemble(id) | Endpoint::Neurons(id) => Some(id.index),
-        Endpoint::Node(_) => None,
+        Endpoint::Node(_) | Endpoint::LearningRule(_) => None,
     }
 }
 
@@ -910,7 +1171,7 @@ fn ensemble_order(net: &Network) -> Result<Vec<usize>> {
         }
         let pre = match c.pre {
             Endpoint::Ensemble(id) | Endpoint::Neurons(id) => id.index,
-            Endpoint::Node(_) => continue,
+            Endpoint::Node(_) | Endpoint::LearningRule(_) => continue,
         };
         if let Some(post) = post_ensemble(c) {
             edges[pre].push(post);

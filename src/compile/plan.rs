@@ -149,6 +149,75 @@ pub enum Op {
         /// Shared learning switch (1 on, 0 off).
         learn: BufId,
     },
+    /// PES weight change (Nengo's `SimPES`), one value per weight of each instance:
+    /// `delta[b, i, j] = alpha * error[b, i] * pre[b, j]` with `alpha = -learning_rate * dt / cols`;
+    /// 0 while the learning switch is off. Added to the weights by an [`Op::AddInc`] at the start
+    /// of the next step (Nengo's order: the delta of step k changes the weights of step k + 1).
+    Pes {
+        /// `-learning_rate * dt / n_pre`.
+        alpha: f32,
+        /// Post rows (length of `error`).
+        rows: usize,
+        /// Pre columns (length of `pre`).
+        cols: usize,
+        /// Error per row (the error, or its projection onto post neurons), batched.
+        error: BufId,
+        /// (Filtered) pre activities, batched.
+        pre: BufId,
+        /// Output: weight change, batched, rows x cols.
+        delta: BufId,
+        /// Shared learning switch (1 on, 0 off).
+        learn: BufId,
+    },
+    /// BCM weight change (Nengo's `SimBCM`):
+    /// `delta[b, i, j] = alpha * scale[i] * post[b, i] * (post[b, i] - theta[b, i]) * pre[b, j]`
+    /// with `alpha = learning_rate * dt` and `scale` the post gain folded into the weights (or 1);
+    /// 0 while the learning switch is off.
+    Bcm {
+        /// `learning_rate * dt`.
+        alpha: f32,
+        /// Post rows.
+        rows: usize,
+        /// Pre columns.
+        cols: usize,
+        /// (Filtered) pre activities, batched.
+        pre: BufId,
+        /// (Filtered) post activities, batched.
+        post: BufId,
+        /// Modification threshold (filtered post activities), batched.
+        theta: BufId,
+        /// Shared per-row scale.
+        scale: BufId,
+        /// Output: weight change, batched, rows x cols.
+        delta: BufId,
+        /// Shared learning switch.
+        learn: BufId,
+    },
+    /// Oja weight change (Nengo's `SimOja`):
+    /// `delta[b, i, j] = alpha * scale[i] * post[b, i] * pre[b, j] - beta * (alpha * post[b, i]^2) * w[b, i, j]`
+    /// with `alpha = learning_rate * dt`; 0 while the learning switch is off.
+    Oja {
+        /// `learning_rate * dt`.
+        alpha: f32,
+        /// Forgetting weight.
+        beta: f32,
+        /// Post rows.
+        rows: usize,
+        /// Pre columns.
+        cols: usize,
+        /// (Filtered) pre activities, batched.
+        pre: BufId,
+        /// (Filtered) post activities, batched.
+        post: BufId,
+        /// Shared per-row scale (post gain folded into the weights, or 1).
+        scale: BufId,
+        /// Weights, batched (read only).
+        w: BufId,
+        /// Output: weight change, batched, rows x cols.
+        delta: BufId,
+        /// Shared learning switch.
+        learn: BufId,
+    },
     /// Trace update: `x = x * decay`, then at a spike `x += 1` (all-to-all) or `x = 1` (nearest).
     Trace {
         /// Trace.
@@ -248,6 +317,9 @@ impl Op {
             Op::AllButSelfInc { .. } => "all_but_self_inc",
             Op::Stdp { .. } => "stdp",
             Op::Trace { .. } => "trace",
+            Op::Pes { .. } => "pes",
+            Op::Bcm { .. } => "bcm",
+            Op::Oja { .. } => "oja",
             Op::NormalizeRows { .. } => "normalize_rows",
             Op::Lowpass { .. } => "lowpass",
             Op::Alpha { .. } => "alpha",
@@ -414,6 +486,57 @@ impl Plan {
                 n(w),
                 n(pre),
                 n(post)
+            ),
+            Op::Pes {
+                alpha,
+                rows,
+                cols,
+                error,
+                pre,
+                delta,
+                ..
+            } => format!(
+                "{} [{rows}x{cols}] = {alpha} * outer({}, {})",
+                n(delta),
+                n(error),
+                n(pre)
+            ),
+            Op::Bcm {
+                alpha,
+                rows,
+                cols,
+                pre,
+                post,
+                theta,
+                scale,
+                delta,
+                ..
+            } => format!(
+                "{} [{rows}x{cols}] = {alpha} * outer({} * {p} * ({p} - {}), {})",
+                n(delta),
+                n(scale),
+                n(theta),
+                n(pre),
+                p = n(post)
+            ),
+            Op::Oja {
+                alpha,
+                beta,
+                rows,
+                cols,
+                pre,
+                post,
+                scale,
+                w,
+                delta,
+                ..
+            } => format!(
+                "{} [{rows}x{cols}] = {alpha} * (outer({} * {p}, {}) - {beta} * {p}^2 * {})",
+                n(delta),
+                n(scale),
+                n(pre),
+                n(w),
+                p = n(post)
             ),
             Op::Trace {
                 x,

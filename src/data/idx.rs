@@ -250,7 +250,11 @@ pub(crate) fn read_raw(path: &Path, kind: Kind) -> Result<Raw> {
                     | io::ErrorKind::UnexpectedEof
             )
         {
-            data_error(path, format!("corrupt gzip stream: {e}"))
+            let detail = e.to_string();
+            let detail = detail
+                .strip_prefix("corrupt gzip stream ")
+                .unwrap_or(&detail);
+            data_error(path, format!("corrupt gzip stream: {detail}"))
         } else {
             io_err(e)
         }

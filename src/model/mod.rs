@@ -828,11 +828,239 @@ impl Stdp {
     }
 }
 
-/// A learning rule on a connection's weights.
+/// Checks a learning rule's filter: `None` (unfiltered) or a positive time constant.
+fn check_rule_synapse(object: &dyn fmt::Display, param: &str, s: &Option<Synapse>) -> Result<()> {
+    match s {
+        Some(s) => check_positive(object, &format!("{param} tau"), s.tau()),
+        None => Ok(()),
+    }
+}
+
+/// Nengo's Prescribed Error Sensitivity rule (`nengo.PES`): learns a connection's decoders (or
+/// weights) to minimise an error signal fed to the rule by another connection
+/// (`Connection::new(error, conn.learning_rule())`, Nengo's
+/// `nengo.Connection(error, conn.learning_rule)`). Each step
+///
+/// `delta = -learning_rate * dt / n_pre * outer(error, a)`
+///
+/// where `a` are the pre neurons' activities filtered by `pre_synapse` (unfiltered when `None`)
+/// and `error` has the post ensemble's dimensions. On a connection to `.neurons()` the error is
+/// first projected onto each post neuron through the post ensemble's scaled encoders, as Nengo
+/// does. The error is the sum of every connection into the rule, each filtered by its own synapse.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pes {
+    /// Learning rate kappa (>= 0; Nengo's default 1e-4).
+    pub learning_rate: f64,
+    /// Filter of the pre activities (Nengo's default `Lowpass(0.005)`; `None`: raw spikes).
+    pub pre_synapse: Option<Synapse>,
+}
+
+impl Default for Pes {
+    fn default() -> Self {
+        Pes {
+            learning_rate: 1e-4,
+            pre_synapse: Some(Synapse::Lowpass(0.005)),
+        }
+    }
+}
+
+impl Pes {
+    /// PES with Nengo's defaults (learning rate 1e-4, pre synapse `Lowpass(0.005)`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the learning rate.
+    pub fn learning_rate(mut self, learning_rate: f64) -> Self {
+        self.learning_rate = learning_rate;
+        self
+    }
+    /// Sets the filter of the pre activities (`None`: unfiltered spikes).
+    pub fn pre_synapse(mut self, s: Option<Synapse>) -> Self {
+        self.pre_synapse = s;
+        self
+    }
+    pub(crate) fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
+        check_non_negative(object, "PES learning_rate", self.learning_rate)?;
+        check_rule_synapse(object, "PES pre_synapse", &self.pre_synapse)
+    }
+}
+
+/// Nengo's Bienenstock-Cooper-Munro rule (`nengo.BCM`) on neuron-to-neuron weights. Each step
+///
+/// `delta[i, j] = learning_rate * dt * post_i * (post_i - theta_i) * pre_j`
+///
+/// with `pre`, `post` the activities filtered by `pre_synapse`, `post_synapse`, and `theta` the
+/// post activities filtered by `theta_synapse` (a running average: post activity above it
+/// potentiates, below it depresses).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bcm {
+    /// Learning rate kappa (>= 0; Nengo's default 1e-9).
+    pub learning_rate: f64,
+    /// Filter of the pre activities (default `Lowpass(0.005)`; `None`: unfiltered).
+    pub pre_synapse: Option<Synapse>,
+    /// Filter of the post activities (default: the same as `pre_synapse`).
+    pub post_synapse: Option<Synapse>,
+    /// Filter giving theta from the post activities (default `Lowpass(1.0)`).
+    pub theta_synapse: Option<Synapse>,
+}
+
+impl Default for Bcm {
+    fn default() -> Self {
+        Bcm {
+            learning_rate: 1e-9,
+            pre_synapse: Some(Synapse::Lowpass(0.005)),
+            post_synapse: Some(Synapse::Lowpass(0.005)),
+            theta_synapse: Some(Synapse::Lowpass(1.0)),
+        }
+    }
+}
+
+impl Bcm {
+    /// BCM with Nengo's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the learning rate.
+    pub fn learning_rate(mut self, learning_rate: f64) -> Self {
+        self.learning_rate = learning_rate;
+        self
+    }
+    /// Sets the pre filter, and the post filter to the same (Nengo's default); call
+    /// [`Bcm::post_synapse`] afterwards for a different post filter.
+    pub fn pre_synapse(mut self, s: Option<Synapse>) -> Self {
+        self.pre_synapse = s;
+        self.post_synapse = s;
+        self
+    }
+    /// Sets the post filter.
+    pub fn post_synapse(mut self, s: Option<Synapse>) -> Self {
+        self.post_synapse = s;
+        self
+    }
+    /// Sets the filter that gives theta.
+    pub fn theta_synapse(mut self, s: Option<Synapse>) -> Self {
+        self.theta_synapse = s;
+        self
+    }
+    pub(crate) fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
+        check_non_negative(object, "BCM learning_rate", self.learning_rate)?;
+        check_rule_synapse(object, "BCM pre_synapse", &self.pre_synapse)?;
+        check_rule_synapse(object, "BCM post_synapse", &self.post_synapse)?;
+        check_rule_synapse(object, "BCM theta_synapse", &self.theta_synapse)
+    }
+}
+
+/// Nengo's Oja rule (`nengo.Oja`) on neuron-to-neuron weights: Hebbian learning with a
+/// forgetting term that keeps the weights bounded. Each step
+///
+/// `delta[i, j] = learning_rate * dt * (post_i * pre_j - beta * post_i^2 * w[i, j])`
+///
+/// with `pre`, `post` the activities filtered by `pre_synapse`, `post_synapse`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Oja {
+    /// Learning rate kappa (>= 0; Nengo's default 1e-6).
+    pub learning_rate: f64,
+    /// Filter of the pre activities (default `Lowpass(0.005)`; `None`: unfiltered).
+    pub pre_synapse: Option<Synapse>,
+    /// Filter of the post activities (default: the same as `pre_synapse`).
+    pub post_synapse: Option<Synapse>,
+    /// Weight of the forgetting term (>= 0; Nengo's default 1).
+    pub beta: f64,
+}
+
+impl Default for Oja {
+    fn default() -> Self {
+        Oja {
+            learning_rate: 1e-6,
+            pre_synapse: Some(Synapse::Lowpass(0.005)),
+            post_synapse: Some(Synapse::Lowpass(0.005)),
+            beta: 1.0,
+        }
+    }
+}
+
+impl Oja {
+    /// Oja with Nengo's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the learning rate.
+    pub fn learning_rate(mut self, learning_rate: f64) -> Self {
+        self.learning_rate = learning_rate;
+        self
+    }
+    /// Sets the pre filter, and the post filter to the same (Nengo's default); call
+    /// [`Oja::post_synapse`] afterwards for a different post filter.
+    pub fn pre_synapse(mut self, s: Option<Synapse>) -> Self {
+        self.pre_synapse = s;
+        self.post_synapse = s;
+        self
+    }
+    /// Sets the post filter.
+    pub fn post_synapse(mut self, s: Option<Synapse>) -> Self {
+        self.post_synapse = s;
+        self
+    }
+    /// Sets the weight of the forgetting term.
+    pub fn beta(mut self, beta: f64) -> Self {
+        self.beta = beta;
+        self
+    }
+    pub(crate) fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
+        check_non_negative(object, "Oja learning_rate", self.learning_rate)?;
+        check_non_negative(object, "Oja beta", self.beta)?;
+        check_rule_synapse(object, "Oja pre_synapse", &self.pre_synapse)?;
+        check_rule_synapse(object, "Oja post_synapse", &self.post_synapse)
+    }
+}
+
+/// A learning rule on a connection's weights. Following Nengo, the delta rules (PES, BCM, Oja)
+/// each compute a weight change from the weights as they are at the start of the update, and
+/// the changes are then added, so several rules on one connection do not depend on their order.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LearningRule {
-    /// Spike-timing-dependent plasticity (pair, triplet, Diehl & Cook).
+    /// Spike-timing-dependent plasticity (pair, triplet, Diehl & Cook); event-driven, applied
+    /// in place, so it must be the only rule on its connection.
     Stdp(Stdp),
+    /// Prescribed Error Sensitivity (error-driven decoder learning).
+    Pes(Pes),
+    /// Bienenstock-Cooper-Munro.
+    Bcm(Bcm),
+    /// Oja.
+    Oja(Oja),
+}
+
+impl LearningRule {
+    /// The rule's name as Nengo spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LearningRule::Stdp(_) => "Stdp",
+            LearningRule::Pes(_) => "PES",
+            LearningRule::Bcm(_) => "BCM",
+            LearningRule::Oja(_) => "Oja",
+        }
+    }
+}
+
+impl From<Stdp> for LearningRule {
+    fn from(r: Stdp) -> Self {
+        LearningRule::Stdp(r)
+    }
+}
+impl From<Pes> for LearningRule {
+    fn from(r: Pes) -> Self {
+        LearningRule::Pes(r)
+    }
+}
+impl From<Bcm> for LearningRule {
+    fn from(r: Bcm) -> Self {
+        LearningRule::Bcm(r)
+    }
+}
+impl From<Oja> for LearningRule {
+    fn from(r: Oja) -> Self {
+        LearningRule::Oja(r)
+    }
 }
 
 /// One end of a connection.
@@ -844,6 +1072,10 @@ pub enum Endpoint {
     Neurons(EnsembleId),
     /// A node's output (a node can only be a source).
     Node(NodeId),
+    /// The learning rule of a connection, as a target only: a connection into it carries the
+    /// error signal of the connection's PES rule (Nengo's `conn.learning_rule`); its size is
+    /// the dimensions of the learned connection's post ensemble.
+    LearningRule(ConnectionId),
 }
 
 impl From<EnsembleId> for Endpoint {
@@ -860,6 +1092,24 @@ impl EnsembleId {
     /// The ensemble's neurons, as a connection endpoint (Nengo's `ens.neurons`).
     pub fn neurons(self) -> Endpoint {
         Endpoint::Neurons(self)
+    }
+}
+
+impl ConnectionId {
+    /// The connection's learning rule, as the target of an error connection (Nengo's
+    /// `conn.learning_rule`): `Connection::new(error, conn.learning_rule())`.
+    pub fn learning_rule(self) -> Endpoint {
+        Endpoint::LearningRule(self)
+    }
+}
+
+/// Short name of a transform's kind for messages.
+fn transform_kind(t: &Transform) -> &'static str {
+    match t {
+        Transform::Scalar(_) => "Scalar",
+        Transform::Diagonal(_) => "Diagonal",
+        Transform::Dense(_) => "Dense",
+        Transform::AllButSelf(_) => "AllButSelf",
     }
 }
 
@@ -880,8 +1130,9 @@ pub struct Connection {
     pub solver: Solver,
     /// Which input of the target neurons this drives (default current).
     pub port: Port,
-    /// Plasticity of the weights (default none).
-    pub learning: Option<LearningRule>,
+    /// Plasticity of the weights (default none): any number of delta rules (PES at most once,
+    /// since the error connection targets it), or one STDP rule alone.
+    pub learning: Vec<LearningRule>,
     /// Normalise each target neuron's incoming weights to this sum at every presentation
     /// boundary ([`crate::Simulator::boundary`]); Dense transforms only.
     pub normalize: Option<f64>,
@@ -913,7 +1164,7 @@ impl Connection {
             synapse: Some(Synapse::Lowpass(0.005)),
             solver: Solver::default(),
             port: Port::Current,
-            learning: None,
+            learning: Vec::new(),
             normalize: None,
         }
     }
@@ -932,9 +1183,9 @@ impl Connection {
         self.normalize = Some(target);
         self
     }
-    /// Makes the weights plastic.
-    pub fn learning(mut self, rule: LearningRule) -> Self {
-        self.learning = Some(rule);
+    /// Adds a learning rule (Nengo's `learning_rule_type`; call again for several rules).
+    pub fn learning(mut self, rule: impl Into<LearningRule>) -> Self {
+        self.learning.push(rule.into());
         self
     }
     /// Decodes `f` from the pre ensemble, whose output has length `size_out` = f's output length.
@@ -970,6 +1221,9 @@ pub enum ProbeTarget {
     Voltage(EnsembleId),
     /// Input current J of an ensemble's neurons (bias included).
     InputCurrent(EnsembleId),
+    /// Spike counts of an ensemble's neurons, accumulated on the device and read (and reset)
+    /// with [`crate::Simulator::take_counts`]; nothing is sampled per step.
+    SpikeCount(EnsembleId),
 }
 
 /// Records a signal during simulation (Nengo's `Probe`).
@@ -996,6 +1250,14 @@ impl Probe {
     pub fn spikes(ens: EnsembleId) -> Self {
         Probe {
             target: ProbeTarget::Spikes(ens),
+            synapse: None,
+            sample_every: None,
+        }
+    }
+    /// Spike counts of an ensemble's neurons, kept on the device (see [`ProbeTarget::SpikeCount`]).
+    pub fn spike_count(ens: EnsembleId) -> Self {
+        Probe {
+            target: ProbeTarget::SpikeCount(ens),
             synapse: None,
             sample_every: None,
         }
@@ -1091,6 +1353,7 @@ impl Network {
             Endpoint::Ensemble(id) => self.ensemble_name(id.index),
             Endpoint::Neurons(id) => format!("{}.neurons", self.ensemble_name(id.index)),
             Endpoint::Node(id) => self.node_name(id.index),
+            Endpoint::LearningRule(id) => format!("Connection {}.learning_rule", id.index),
         }
     }
 
@@ -1130,6 +1393,7 @@ impl Network {
                 (id.net, id.index, self.ensembles.len())
             }
             Endpoint::Node(id) => (id.net, id.index, self.nodes.len()),
+            Endpoint::LearningRule(id) => (id.net, id.index, self.connections.len()),
         };
         if net != self.uid || index >= len {
             return Err(Error::ForeignObject {
@@ -1146,12 +1410,21 @@ impl Network {
             Endpoint::Ensemble(id) => self.ensembles[id.index].dimensions,
             Endpoint::Neurons(id) => self.ensembles[id.index].n_neurons,
             Endpoint::Node(id) => self.nodes[id.index].size_out(),
+            // Never a source (`connect` refuses it).
+            Endpoint::LearningRule(_) => 0,
         }
     }
 
-    /// Size of the signal an endpoint accepts as a target.
+    /// Size of the signal an endpoint accepts as a target. A learning rule takes an error of the
+    /// learned connection's post ensemble's dimensions (Nengo's `size_in = "post_state"`).
     pub(crate) fn target_size(&self, e: &Endpoint) -> usize {
-        self.source_size(e)
+        match e {
+            Endpoint::LearningRule(id) => match self.connections[id.index].post {
+                Endpoint::Ensemble(p) | Endpoint::Neurons(p) => self.ensembles[p.index].dimensions,
+                _ => 0,
+            },
+            _ => self.source_size(e),
+        }
     }
 
     /// Adds a connection after checking endpoints, shapes and parameters.
@@ -1170,8 +1443,19 @@ impl Network {
                 &object,
                 "post",
                 self.endpoint_name(&conn.post),
-                "an ensemble or its neurons (nodes with inputs are not supported)",
+                "an ensemble, its neurons, or a connection's learning rule (nodes with inputs are not supported)",
             ));
+        }
+        if let Endpoint::LearningRule(_) = conn.pre {
+            return Err(Error::invalid(
+                &object,
+                "pre",
+                self.endpoint_name(&conn.pre),
+                "an ensemble, its neurons or a node (a learning rule is only a target, for its error)",
+            ));
+        }
+        if let Endpoint::LearningRule(target) = conn.post {
+            self.check_error_connection(&conn, target, &object)?;
         }
         if let Some(s) = &conn.synapse {
             s.validate(&object)?;
@@ -1280,7 +1564,7 @@ impl Network {
             Endpoint::Ensemble(id) | Endpoint::Neurons(id) => {
                 Some(self.ensembles[id.index].neuron_type)
             }
-            Endpoint::Node(_) => None,
+            Endpoint::Node(_) | Endpoint::LearningRule(_) => None,
         };
         let conductance = post_type.is_some_and(|t| t.is_conductance_based());
         match conn.port {
@@ -1334,13 +1618,155 @@ impl Network {
                 ));
             }
         }
-        if let Some(LearningRule::Stdp(rule)) = &conn.learning {
+        self.check_learning(conn, object)?;
+        Ok(())
+    }
+
+    /// Checks a connection into a learning rule (the error of a PES rule).
+    fn check_error_connection(
+        &self,
+        conn: &Connection,
+        target: ConnectionId,
+        object: &str,
+    ) -> Result<()> {
+        let learned = &self.connections[target.index];
+        if !learned
+            .learning
+            .iter()
+            .any(|r| matches!(r, LearningRule::Pes(_)))
+        {
+            let rules: Vec<&str> = learned.learning.iter().map(|r| r.name()).collect();
+            return Err(Error::invalid(
+                object,
+                "post",
+                format!(
+                    "{} (rules: [{}])",
+                    self.endpoint_name(&conn.post),
+                    rules.join(", ")
+                ),
+                "the learning rule of a connection with a PES rule (only PES takes an error signal)",
+            ));
+        }
+        if !conn.learning.is_empty() {
+            return Err(Error::invalid(
+                object,
+                "learning",
+                conn.learning[0].name(),
+                "no learning rule on a connection carrying an error into a learning rule",
+            ));
+        }
+        if conn.normalize.is_some() {
+            return Err(Error::invalid(
+                object,
+                "normalize",
+                format!("{:?}", conn.normalize),
+                "None on a connection carrying an error into a learning rule",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the learning rules of a connection against its endpoints and transform.
+    fn check_learning(&self, conn: &Connection, object: &str) -> Result<()> {
+        let has_stdp = conn
+            .learning
+            .iter()
+            .any(|r| matches!(r, LearningRule::Stdp(_)));
+        if has_stdp && conn.learning.len() > 1 {
+            let rules: Vec<&str> = conn.learning.iter().map(|r| r.name()).collect();
+            return Err(Error::invalid(
+                object,
+                "learning",
+                format!("[{}]", rules.join(", ")),
+                "STDP alone on its connection (it updates the weights in place); PES, BCM and Oja combine freely",
+            ));
+        }
+        let n_pes = conn
+            .learning
+            .iter()
+            .filter(|r| matches!(r, LearningRule::Pes(_)))
+            .count();
+        if n_pes > 1 {
+            return Err(Error::invalid(
+                object,
+                "learning",
+                format!("{n_pes} PES rules"),
+                "at most one PES rule per connection (its learning_rule() takes the error)",
+            ));
+        }
+        let dense = matches!(conn.transform, Transform::Dense(_));
+        let neural_pre = match conn.pre {
+            Endpoint::Neurons(_) => Some("neurons"),
+            Endpoint::Ensemble(_) => Some("ensemble"),
+            _ => None,
+        };
+        let post_type = match conn.post {
+            Endpoint::Ensemble(id) | Endpoint::Neurons(id) => {
+                Some(self.ensembles[id.index].neuron_type)
+            }
+            _ => None,
+        };
+        for rule in &conn.learning {
+            match rule {
+                LearningRule::Stdp(_) => {}
+                LearningRule::Pes(r) => {
+                    r.validate(&object)?;
+                    let pre_ok = match neural_pre {
+                        Some("ensemble") => true,
+                        Some(_) => dense,
+                        None => false,
+                    };
+                    let post_ok = post_type.is_some_and(|t| !t.is_conductance_based());
+                    if !pre_ok || !post_ok {
+                        return Err(Error::invalid(
+                            object,
+                            "learning",
+                            format!(
+                                "PES from {} to {} with transform {}",
+                                self.endpoint_name(&conn.pre),
+                                self.endpoint_name(&conn.post),
+                                transform_kind(&conn.transform)
+                            ),
+                            "PES on a decoded connection from an ensemble, or on a Dense transform from .neurons(), to an ensemble or the .neurons() of a current-driven ensemble",
+                        ));
+                    }
+                }
+                LearningRule::Bcm(_) | LearningRule::Oja(_) => {
+                    match rule {
+                        LearningRule::Bcm(r) => r.validate(&object)?,
+                        LearningRule::Oja(r) => r.validate(&object)?,
+                        _ => {}
+                    }
+                    let ok = matches!(conn.pre, Endpoint::Neurons(_))
+                        && matches!(conn.post, Endpoint::Neurons(_))
+                        && dense;
+                    if !ok {
+                        return Err(Error::invalid(
+                            object,
+                            "learning",
+                            format!(
+                                "{} from {} to {} with transform {}",
+                                rule.name(),
+                                self.endpoint_name(&conn.pre),
+                                self.endpoint_name(&conn.post),
+                                transform_kind(&conn.transform)
+                            ),
+                            format!(
+                                "{} on a Dense transform from .neurons() to .neurons() (it learns neuron-to-neuron weights)",
+                                rule.name()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(LearningRule::Stdp(rule)) = conn.learning.first() {
             rule.validate(&object)?;
             let spiking_pre = match conn.pre {
                 Endpoint::Neurons(id) => self.ensembles[id.index].neuron_type.is_spiking(),
                 // Any node may emit spikes (Poisson nodes, or host functions returning 1/dt).
                 Endpoint::Node(_) => true,
-                Endpoint::Ensemble(_) => false,
+                Endpoint::Ensemble(_) | Endpoint::LearningRule(_) => false,
             };
             let spiking_post = match conn.post {
                 Endpoint::Neurons(id) => self.ensembles[id.index].neuron_type.is_spiking(),
@@ -1373,8 +1799,19 @@ impl Network {
                         "Decoded(ensemble or node); use Probe::spikes for neurons",
                     ));
                 }
+                if let Endpoint::LearningRule(_) = e {
+                    return Err(Error::invalid(
+                        &object,
+                        "target",
+                        format!("Decoded({})", self.endpoint_name(e)),
+                        "Decoded(ensemble or node); probe the error's source instead",
+                    ));
+                }
             }
-            ProbeTarget::Spikes(id) | ProbeTarget::Voltage(id) | ProbeTarget::InputCurrent(id) => {
+            ProbeTarget::Spikes(id)
+            | ProbeTarget::SpikeCount(id)
+            | ProbeTarget::Voltage(id)
+            | ProbeTarget::InputCurrent(id) => {
                 self.check_endpoint(&object, &Endpoint::Ensemble(*id))?
             }
         }

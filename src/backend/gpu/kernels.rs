@@ -20,6 +20,9 @@ shader_table!(
     "all_but_self_inc",
     "stdp",
     "trace",
+    "pes",
+    "bcm",
+    "oja",
     "normalize_rows",
     "diehl_cook",
     "poisson_spikes",
@@ -133,6 +136,29 @@ pub struct IzhParams {
     pub _p0: u32,
     /// Padding.
     pub _p1: u32,
+}
+
+/// Parameters of the delta learning rules `pes`, `bcm`, `oja`. Twin: the `Params` struct of
+/// `shaders/pes.wgsl`, `shaders/bcm.wgsl`, `shaders/oja.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct LearnParams {
+    /// Invocations: batch * rows * cols (one per weight).
+    pub total: u32,
+    /// Post rows.
+    pub rows: u32,
+    /// Pre columns.
+    pub cols: u32,
+    /// Rate factor: `-learning_rate * dt / n_pre` (PES), `learning_rate * dt` (BCM, Oja).
+    pub alpha: f32,
+    /// Forgetting weight (Oja only).
+    pub beta: f32,
+    /// Padding.
+    pub _p0: u32,
+    /// Padding.
+    pub _p1: u32,
+    /// Padding.
+    pub _p2: u32,
 }
 
 /// Words of an f32 as u32 (for the float fields of [`Params4`]).

@@ -14,7 +14,7 @@ use crate::compile::{BufId, Op, Plan};
 use crate::error::{Error, Result};
 use crate::model::NeuronType;
 use context::Gpu;
-use kernels::{IzhParams, LifParams, Params4, WG_SIZE, f, kernel_source};
+use kernels::{IzhParams, LearnParams, LifParams, Params4, WG_SIZE, f, kernel_source};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
@@ -396,6 +396,66 @@ impl GpuBackend {
                         ],
                     )
                 }
+                Op::Pes {
+                    alpha,
+                    rows,
+                    cols,
+                    error,
+                    pre,
+                    delta,
+                    learn,
+                } => (
+                    learn_params(batch, *rows, *cols, *alpha, 0.0),
+                    vec![
+                        &self.bufs[error.0],
+                        &self.bufs[pre.0],
+                        &self.bufs[learn.0],
+                        &self.bufs[delta.0],
+                    ],
+                ),
+                Op::Bcm {
+                    alpha,
+                    rows,
+                    cols,
+                    pre,
+                    post,
+                    theta,
+                    scale,
+                    delta,
+                    learn,
+                } => (
+                    learn_params(batch, *rows, *cols, *alpha, 0.0),
+                    vec![
+                        &self.bufs[pre.0],
+                        &self.bufs[post.0],
+                        &self.bufs[theta.0],
+                        &self.bufs[scale.0],
+                        &self.bufs[learn.0],
+                        &self.bufs[delta.0],
+                    ],
+                ),
+                Op::Oja {
+                    alpha,
+                    beta,
+                    rows,
+                    cols,
+                    pre,
+                    post,
+                    scale,
+                    w,
+                    delta,
+                    learn,
+                } => (
+                    learn_params(batch, *rows, *cols, *alpha, *beta),
+                    vec![
+                        &self.bufs[pre.0],
+                        &self.bufs[post.0],
+                        &self.bufs[scale.0],
+                        &self.bufs[w.0],
+                        &self.bufs[learn.0],
+                        &self.bufs[delta.0],
+                    ],
+                ),
                 Op::Trace {
                     x,
                     spikes,
@@ -713,6 +773,20 @@ fn p8(words: [u32; 8]) -> Vec<u8> {
 
 fn p4(total: u32, w1: u32, w2: u32, w3: u32) -> Vec<u8> {
     bytemuck::bytes_of(&Params4 { total, w1, w2, w3 }).to_vec()
+}
+
+fn learn_params(batch: u32, rows: usize, cols: usize, alpha: f32, beta: f32) -> Vec<u8> {
+    bytemuck::bytes_of(&LearnParams {
+        total: batch * (rows * cols) as u32,
+        rows: rows as u32,
+        cols: cols as u32,
+        alpha,
+        beta,
+        _p0: 0,
+        _p1: 0,
+        _p2: 0,
+    })
+    .to_vec()
 }
 
 fn lif_params(total: u32, dt: f32, l: &crate::model::LifParams, tau_n: f32, inc_n: f32) -> Vec<u8> {

@@ -1,0 +1,364 @@
+//! `volley mnist train` and `volley mnist eval`.
+
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Instant;
+use volley::data::{find_data_dir, load_dir};
+use volley::mnist::{
+    EvalConfig, Evaluation, N_CLASSES, TrainConfig, checkpoint, evaluate, protocol::Protocol,
+    report, train,
+};
+use volley::networks::DiehlCookConfig;
+use volley::{BackendChoice, Error, Result};
+
+/// MNIST with the Diehl & Cook (2015) network.
+#[derive(Subcommand)]
+pub enum MnistCommand {
+    /// Train a network without labels (STDP), then label its neurons and evaluate it.
+    Train(TrainArgs),
+    /// Evaluate the network saved in a training run's output directory.
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+pub struct Common {
+    /// Directory with the four IDX files (else $VOLLEY_DATA_DIR, else the cache that
+    /// scripts/fetch-mnist.sh fills).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Backend: cpu, gpu or auto (a hardware GPU if present, else the CPU).
+    #[arg(long, default_value = "auto")]
+    backend: String,
+    /// Output directory (checkpoint, metrics.json, pictures, weights.npy).
+    #[arg(long, default_value = "out/mnist")]
+    out: PathBuf,
+    /// Training images whose responses assign each neuron its label (from the start of the
+    /// training set).
+    #[arg(long, default_value_t = 10_000)]
+    label_images: usize,
+    /// Test images to evaluate (from the start of the test set); 0 skips the evaluation.
+    #[arg(long, default_value_t = 10_000)]
+    test_images: usize,
+    /// Images presented at once during evaluation (independent copies, shared frozen weights).
+    #[arg(long, default_value_t = 100)]
+    eval_batch: usize,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print the result as one JSON object on the last line of stdout.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Excitatory neurons (the paper: 100, 400, 1600, 6400).
+    #[arg(long, default_value_t = 100)]
+    neurons: usize,
+    /// Training images per epoch.
+    #[arg(long, default_value_t = 60_000)]
+    train_images: usize,
+    /// Epochs over the training images.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    /// Checkpoint every this many images (and at the end); 0: only at the end.
+    #[arg(long, default_value_t = 1000)]
+    checkpoint_every: usize,
+    /// Continue the run whose checkpoint is in --out (same flags); starts afresh if none.
+    #[arg(long)]
+    resume: bool,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    common: Common,
+}
+
+fn positive(name: &str, v: usize) -> Result<()> {
+    if v == 0 {
+        return Err(Error::invalid(
+            "volley mnist",
+            format!("--{name}"),
+            0,
+            "an integer >= 1",
+        ));
+    }
+    Ok(())
+}
+
+fn checkpoint_path(out: &Path) -> PathBuf {
+    out.join("checkpoint.bin")
+}
+
+pub fn run(cmd: MnistCommand) -> Result<()> {
+    match cmd {
+        MnistCommand::Train(a) => run_train(a),
+        MnistCommand::Eval(a) => run_eval(a),
+    }
+}
+
+fn run_train(a: TrainArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let backend = BackendChoice::from_str(&a.common.backend)?;
+    for (n, v) in [
+        ("neurons", a.neurons),
+        ("train-images", a.train_images),
+        ("epochs", a.epochs),
+        ("eval-batch", a.common.eval_batch),
+        ("label-images", a.common.label_images),
+    ] {
+        positive(n, v)?;
+    }
+    let dir = find_data_dir(a.common.data.as_deref())?;
+    volley::fsutil::ensure_writable_dir(&a.common.out)?;
+    let data = load_dir(&dir)?;
+    let cfg = TrainConfig {
+        network: DiehlCookConfig {
+            n_exc: a.neurons,
+            ..Default::default()
+        },
+        protocol: Protocol::default(),
+        seed: a.common.seed,
+        train_images: a.train_images.min(data.train.len()),
+        epochs: a.epochs,
+        backend,
+        checkpoint_every: a.checkpoint_every,
+        update_interval: 1000.min(a.train_images.min(data.train.len())),
+    };
+    let ckpt = checkpoint_path(&a.common.out);
+    if !a.resume && ckpt.exists() {
+        return Err(Error::Other(format!(
+            "{} already holds a checkpoint; pass --resume to continue that run, or choose another --out",
+            a.common.out.display()
+        )));
+    }
+    let bar = progress_bar(
+        a.common.quiet,
+        (cfg.train_images * cfg.epochs) as u64,
+        "training",
+    );
+    let trained = train(
+        &cfg,
+        &data,
+        Some(&ckpt),
+        a.resume,
+        &mut |done, _total, acc| {
+            if let Some(b) = &bar {
+                b.set_position(done as u64);
+                if let Some(acc) = acc {
+                    b.set_message(format!("running accuracy {:.1}%", 100.0 * acc));
+                }
+            }
+            true
+        },
+    )?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let out = &a.common.out;
+    report::write_npy(&out.join("weights.npy"), &trained.weights)?;
+    report::write_npy(
+        &out.join("theta.npy"),
+        &ndarray::Array1::from(trained.theta.clone()),
+    )?;
+    report::receptive_fields(&out.join("receptive_fields.png"), &trained.weights, 28, 3)?;
+    let hist_x: Vec<f64> = trained.state.history.iter().map(|h| h.0 as f64).collect();
+    let hist_y: Vec<f64> = trained.state.history.iter().map(|h| 100.0 * h.1).collect();
+    if hist_x.len() >= 2 {
+        volley::plot::line_plot(
+            out.join("accuracy_over_training.png"),
+            "running accuracy during training (last 1000 images)",
+            "training images",
+            "accuracy (%)",
+            &[("running accuracy", &hist_x, &hist_y)],
+        )?;
+    }
+    let train_images = trained.state.images_done;
+    let eval = if a.common.test_images > 0 {
+        Some(run_evaluation(
+            &a.common,
+            backend,
+            a.neurons,
+            &trained.weights,
+            &trained.theta,
+            &data,
+        )?)
+    } else {
+        None
+    };
+    let wall_s = t0.elapsed().as_secs_f64();
+    let mut m = json!({
+        "command": "mnist train",
+        "n_exc": a.neurons,
+        "train_images": train_images,
+        "epochs": a.epochs,
+        "presentations": trained.state.presentations,
+        "seed": a.common.seed,
+        "backend": trained.backend.0,
+        "adapter": trained.backend.1,
+        "train_wall_s": trained.state.train_wall_s,
+        "train_images_per_s": train_images as f64 / trained.state.train_wall_s.max(1e-9),
+        "history": trained.state.history,
+        "data": dir.display().to_string(),
+    });
+    finish(&a.common, eval.as_ref(), &mut m, wall_s)
+}
+
+fn run_eval(a: EvalArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let backend = BackendChoice::from_str(&a.common.backend)?;
+    positive("eval-batch", a.common.eval_batch)?;
+    positive("label-images", a.common.label_images)?;
+    positive("test-images", a.common.test_images)?;
+    let ckpt = checkpoint_path(&a.common.out);
+    let (state, snap) = checkpoint::load(&ckpt)?;
+    let dir = find_data_dir(a.common.data.as_deref())?;
+    let data = load_dir(&dir)?;
+    let n_input = data.train.images.pixels_per_image();
+    let find = |name: &str| {
+        snap.buffers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| Error::Other(format!("checkpoint {}: no buffer {name}", ckpt.display())))
+    };
+    let weights =
+        ndarray::Array2::from_shape_vec((state.n_exc, n_input), find("conn0.weights")?)
+            .map_err(|e| Error::Other(format!("checkpoint {}: weights: {e}", ckpt.display())))?;
+    let theta = find("ens0.theta")?;
+    let eval = run_evaluation(&a.common, backend, state.n_exc, &weights, &theta, &data)?;
+    let mut m = json!({
+        "command": "mnist eval",
+        "n_exc": state.n_exc,
+        "train_images": state.images_done,
+        "seed": a.common.seed,
+        "data": dir.display().to_string(),
+    });
+    finish(&a.common, Some(&eval), &mut m, t0.elapsed().as_secs_f64())
+}
+
+fn run_evaluation(
+    c: &Common,
+    backend: BackendChoice,
+    n_exc: usize,
+    weights: &ndarray::Array2<f32>,
+    theta: &[f32],
+    data: &volley::data::Dataset,
+) -> Result<Evaluation> {
+    let network = DiehlCookConfig {
+        n_exc,
+        ..Default::default()
+    };
+    if !c.quiet {
+        eprintln!(
+            "evaluating: labels from {} training images, then {} test images, {} at a time",
+            c.label_images.min(data.train.len()),
+            c.test_images.min(data.test.len()),
+            c.eval_batch
+        );
+    }
+    evaluate(
+        &network,
+        &Protocol::default(),
+        weights,
+        theta,
+        data,
+        &EvalConfig {
+            label_images: c.label_images,
+            test_images: c.test_images,
+            batch: c.eval_batch,
+            backend,
+            seed: c.seed.wrapping_add(1),
+        },
+    )
+}
+
+fn finish(
+    c: &Common,
+    eval: Option<&Evaluation>,
+    m: &mut serde_json::Value,
+    wall_s: f64,
+) -> Result<()> {
+    let obj = m.as_object_mut().expect("an object");
+    obj.insert("wall_s".into(), json!(wall_s));
+    if let Some(e) = eval {
+        obj.insert("accuracy".into(), json!(e.accuracy));
+        obj.insert("accuracy_proportion".into(), json!(e.accuracy_proportion));
+        obj.insert("test_images".into(), json!(e.test_images));
+        obj.insert("label_images".into(), json!(e.label_images));
+        obj.insert(
+            "test_images_per_s".into(),
+            json!(e.test_images as f64 / e.test_wall_s.max(1e-9)),
+        );
+        obj.insert(
+            "label_images_per_s".into(),
+            json!(e.label_images as f64 / e.label_wall_s.max(1e-9)),
+        );
+        obj.entry("backend").or_insert(json!(e.backend.0));
+        obj.entry("adapter").or_insert(json!(e.backend.1));
+        obj.insert("eval_backend".into(), json!(e.backend.0));
+        obj.insert("eval_adapter".into(), json!(e.backend.1));
+        let assigned: Vec<Option<u8>> = e.assignments.class.clone();
+        obj.insert("assignments".into(), json!(assigned));
+        let per_class: Vec<usize> = (0..N_CLASSES)
+            .map(|k| assigned.iter().filter(|c| **c == Some(k as u8)).count())
+            .collect();
+        obj.insert("neurons_per_class".into(), json!(per_class));
+        obj.insert(
+            "confusion".into(),
+            json!(
+                e.confusion
+                    .rows()
+                    .into_iter()
+                    .map(|r| r.to_vec())
+                    .collect::<Vec<_>>()
+            ),
+        );
+        report::confusion_png(&c.out.join("confusion.png"), &e.confusion)?;
+    } else {
+        obj.insert("test_images".into(), json!(0));
+    }
+    report::write_json(&c.out.join("metrics.json"), m)?;
+    if c.json {
+        // Without the bulky fields, on one line.
+        let mut line = m.clone();
+        if let Some(o) = line.as_object_mut() {
+            o.remove("history");
+            o.remove("assignments");
+            o.remove("confusion");
+        }
+        println!("{line}");
+    } else if let Some(e) = eval {
+        println!(
+            "accuracy (all activity): {:.2}%   accuracy (proportion weighting): {:.2}%   test images: {}",
+            100.0 * e.accuracy,
+            100.0 * e.accuracy_proportion,
+            e.test_images
+        );
+        println!("outputs in {}", c.out.display());
+    }
+    Ok(())
+}
+
+fn progress_bar(quiet: bool, len: u64, what: &str) -> Option<ProgressBar> {
+    if quiet {
+        return None;
+    }
+    let b = ProgressBar::new(len);
+    b.set_style(
+        ProgressStyle::with_template(&format!(
+            "{what} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} images  {{per_sec}}  eta {{eta}}  {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    Some(b)
+}

@@ -1,0 +1,430 @@
+//! Unsupervised MNIST learning with the Diehl & Cook (2015) network: training with STDP, lateral
+//! inhibition and adaptive thresholds, label assignment, evaluation, checkpoints and reports.
+//!
+//! Everything here is built on the public simulator API and the protocol primitives in
+//! [`protocol`]; the CLI (`volley mnist train|eval`) is a thin layer over [`train`] and
+//! [`evaluate`].
+
+pub mod checkpoint;
+pub mod labels;
+pub mod protocol;
+pub mod report;
+
+use crate::data::{Dataset, Split};
+use crate::error::{Error, Result};
+use crate::networks::{DiehlCook, DiehlCookConfig, diehl_cook};
+use crate::sim::{BackendChoice, SimConfig, Simulator};
+use labels::{Assignments, assign_labels, predict_all_activity, predict_proportion};
+use ndarray::Array2;
+use protocol::{Protocol, Wiring, present};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Number of classes.
+pub const N_CLASSES: usize = 10;
+
+/// Everything that defines a training run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// The network's constants (neurons, weights, STDP).
+    pub network: DiehlCookConfig,
+    /// The presentation protocol.
+    pub protocol: Protocol,
+    /// Seed of the initial weights and of every random draw of the simulation.
+    pub seed: u64,
+    /// Training images per epoch (taken in order from the training set).
+    pub train_images: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Backend.
+    pub backend: BackendChoice,
+    /// Write a checkpoint every this many images (0: only at the end).
+    pub checkpoint_every: usize,
+    /// Running accuracy: assignments are recomputed every this many images from the last
+    /// `2 * update_interval` images' responses, and accuracy is over the last `update_interval`.
+    pub update_interval: usize,
+}
+
+impl TrainConfig {
+    /// Checks every setting.
+    pub fn validate(&self) -> Result<()> {
+        let o = "mnist train";
+        for (name, v) in [
+            ("neurons", self.network.n_exc),
+            ("train-images", self.train_images),
+            ("epochs", self.epochs),
+            ("update-interval", self.update_interval),
+        ] {
+            if v == 0 {
+                return Err(Error::invalid(o, name, 0, "an integer >= 1"));
+            }
+        }
+        self.protocol.validate()
+    }
+
+    /// A string that changes when anything that affects the learned weights changes; a resumed
+    /// run must have the same.
+    fn fingerprint(&self) -> String {
+        format!(
+            "{:?}|{:?}|seed={}|train_images={}",
+            self.network, self.protocol, self.seed, self.train_images
+        )
+    }
+}
+
+/// Training progress, saved in checkpoints.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainState {
+    /// Fingerprint of the configuration.
+    pub fingerprint: String,
+    /// Excitatory neurons.
+    pub n_exc: usize,
+    /// Images to present in all (train_images x epochs).
+    pub total_images: usize,
+    /// Images presented so far.
+    pub images_done: usize,
+    /// Presentations so far, repeats included.
+    pub presentations: u64,
+    /// Recent (label, spike counts) for running label assignment.
+    pub window: Vec<(u8, Vec<u16>)>,
+    /// Current running assignments.
+    pub assignments: Vec<Option<u8>>,
+    /// Whether each of the recent images was classified right by the running assignments.
+    pub recent_correct: Vec<bool>,
+    /// (images done, running accuracy) every update interval.
+    pub history: Vec<(usize, f64)>,
+    /// Wall time spent training so far (s).
+    pub train_wall_s: f64,
+}
+
+/// What training produced.
+pub struct Trained {
+    /// Final progress.
+    pub state: TrainState,
+    /// Learned input weights, shape (n_exc, n_input).
+    pub weights: Array2<f32>,
+    /// Learned adaptive thresholds (mV).
+    pub theta: Vec<f32>,
+    /// Backend name and device.
+    pub backend: (String, String),
+}
+
+fn wiring(dc: &DiehlCook, cfg: &DiehlCookConfig) -> Wiring {
+    Wiring {
+        input: dc.input,
+        exc_count: dc.p_exc_count,
+        n_input: cfg.n_input,
+        n_exc: cfg.n_exc,
+    }
+}
+
+fn check_images(split: &Split, n_input: usize, what: &str) -> Result<()> {
+    let per = split.images.pixels_per_image();
+    if per != n_input {
+        return Err(Error::invalid(
+            format!("MNIST {what} set"),
+            "image size",
+            per,
+            format!("{n_input} pixels (the network's input size)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Trains a Diehl & Cook network, writing checkpoints to `checkpoint` (when given) and
+/// resuming from it when `resume` is set (starting afresh if there is none yet). `progress` gets
+/// (images done, total, running accuracy) after every image and returns false to stop the run
+/// (an error is returned; the last checkpoint stays valid).
+pub fn train(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    checkpoint: Option<&Path>,
+    resume: bool,
+    progress: &mut dyn FnMut(usize, usize, Option<f64>) -> bool,
+) -> Result<Trained> {
+    cfg.validate()?;
+    check_images(&data.train, cfg.network.n_input, "training")?;
+    if data.train.is_empty() {
+        return Err(Error::invalid(
+            "mnist train",
+            "data",
+            "an empty training set",
+            "at least one image",
+        ));
+    }
+    let dc = diehl_cook(&cfg.network, cfg.seed)?;
+    let mut sim = Simulator::new(
+        &dc.net,
+        SimConfig::default()
+            .dt(cfg.protocol.dt)
+            .backend(cfg.backend)
+            .learning(true),
+    )?;
+    let w = wiring(&dc, &cfg.network);
+    let total = cfg.train_images * cfg.epochs;
+    let mut state = TrainState {
+        fingerprint: cfg.fingerprint(),
+        n_exc: cfg.network.n_exc,
+        total_images: total,
+        images_done: 0,
+        presentations: 0,
+        window: Vec::new(),
+        assignments: vec![None; cfg.network.n_exc],
+        recent_correct: Vec::new(),
+        history: Vec::new(),
+        train_wall_s: 0.0,
+    };
+    if resume {
+        let path = checkpoint.ok_or_else(|| {
+            Error::invalid(
+                "mnist train",
+                "resume",
+                true,
+                "a checkpoint path (--out DIR)",
+            )
+        })?;
+        if path.exists() {
+            let (saved, snap) = checkpoint::load(path)?;
+            if saved.fingerprint != state.fingerprint {
+                return Err(Error::Other(format!(
+                    "checkpoint {}: it was written by a run with different settings ({}) than this one ({}); use the same flags or another --out",
+                    path.display(),
+                    saved.fingerprint,
+                    state.fingerprint
+                )));
+            }
+            sim.restore(&snap)?;
+            state = saved;
+        }
+    }
+    let n_train = cfg.train_images.min(data.train.len());
+    let started = Instant::now();
+    let base_wall = state.train_wall_s;
+    let stop = |done: usize| {
+        Error::Other(format!(
+            "training stopped after {done} of {total} images; the last checkpoint is kept"
+        ))
+    };
+    if !progress(state.images_done, total, running_accuracy(&state)) {
+        return Err(stop(state.images_done));
+    }
+    while state.images_done < total {
+        let index = state.images_done % n_train;
+        let image = data.train.image(index);
+        let label = data.train.label(index);
+        let r = present(&mut sim, &w, &cfg.protocol, &[image])?
+            .pop()
+            .expect("one response");
+        state.presentations += r.repeats as u64;
+        record(&mut state, cfg, label, &r.counts);
+        state.images_done += 1;
+        state.train_wall_s = base_wall + started.elapsed().as_secs_f64();
+        if cfg.checkpoint_every > 0
+            && state.images_done % cfg.checkpoint_every == 0
+            && state.images_done < total
+            && let Some(path) = checkpoint
+        {
+            checkpoint::save(path, &state, &sim.snapshot()?)?;
+        }
+        if !progress(state.images_done, total, running_accuracy(&state)) {
+            return Err(stop(state.images_done));
+        }
+    }
+    if let Some(path) = checkpoint {
+        checkpoint::save(path, &state, &sim.snapshot()?)?;
+    }
+    let weights = sim
+        .weights(dc.conn_input)?
+        .index_axis_move(ndarray::Axis(0), 0);
+    let theta = sim.neuron_state(dc.exc, "theta")?.row(0).to_vec();
+    let (b, d) = sim.backend_name();
+    Ok(Trained {
+        state,
+        weights,
+        theta,
+        backend: (b.to_string(), d),
+    })
+}
+
+/// Records one training image's response for the running accuracy.
+fn record(state: &mut TrainState, cfg: &TrainConfig, label: u8, counts: &[f64]) {
+    let c = ndarray::ArrayView1::from(counts);
+    let a = Assignments {
+        class: state.assignments.clone(),
+        proportions: Array2::zeros((counts.len(), N_CLASSES)),
+    };
+    let predicted = predict_all_activity(c, &a, N_CLASSES);
+    state.recent_correct.push(predicted == Some(label));
+    let keep = cfg.update_interval;
+    if state.recent_correct.len() > keep {
+        let drop = state.recent_correct.len() - keep;
+        state.recent_correct.drain(..drop);
+    }
+    state.window.push((
+        label,
+        counts
+            .iter()
+            .map(|&x| x.min(u16::MAX as f64) as u16)
+            .collect(),
+    ));
+    let keep = 2 * cfg.update_interval;
+    if state.window.len() > keep {
+        let drop = state.window.len() - keep;
+        state.window.drain(..drop);
+    }
+    if (state.images_done + 1) % cfg.update_interval == 0 {
+        let m = Array2::from_shape_fn((state.window.len(), counts.len()), |(i, j)| {
+            state.window[i].1[j] as f64
+        });
+        let l: Vec<u8> = state.window.iter().map(|(l, _)| *l).collect();
+        state.assignments = assign_labels(m.view(), &l, N_CLASSES).class;
+        if let Some(acc) = running_accuracy(state) {
+            state.history.push((state.images_done + 1, acc));
+        }
+    }
+}
+
+fn running_accuracy(state: &TrainState) -> Option<f64> {
+    if state.assignments.iter().all(Option::is_none) || state.recent_correct.is_empty() {
+        return None;
+    }
+    let right = state.recent_correct.iter().filter(|&&c| c).count();
+    Some(right as f64 / state.recent_correct.len() as f64)
+}
+
+/// Settings of an evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalConfig {
+    /// Training images (from the start of the set) whose responses assign the labels.
+    pub label_images: usize,
+    /// Test images (from the start of the test set).
+    pub test_images: usize,
+    /// Instances presented at once (independent copies sharing the frozen weights).
+    pub batch: usize,
+    /// Backend.
+    pub backend: BackendChoice,
+    /// Seed of the evaluation's random draws.
+    pub seed: u64,
+}
+
+/// What an evaluation measured.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// The label assignment (from the labelling images).
+    pub assignments: Assignments,
+    /// Test accuracy with all-activity voting.
+    pub accuracy: f64,
+    /// Test accuracy with proportion weighting.
+    pub accuracy_proportion: f64,
+    /// Confusion matrix of all-activity voting (`[true][predicted]`, last column: no vote).
+    pub confusion: Array2<u64>,
+    /// Labelling images used.
+    pub label_images: usize,
+    /// Test images used.
+    pub test_images: usize,
+    /// Wall time of the labelling pass (s).
+    pub label_wall_s: f64,
+    /// Wall time of the test pass (s).
+    pub test_wall_s: f64,
+    /// Backend name and device.
+    pub backend: (String, String),
+}
+
+/// Presents `split`'s first `n` images to the frozen network, as many at once as the batch
+/// size, and returns the spike counts, shape (n, n_exc).
+fn responses(
+    sim: &mut Simulator,
+    w: &Wiring,
+    p: &Protocol,
+    split: &Split,
+    n: usize,
+) -> Result<Array2<f64>> {
+    let images: Vec<&[u8]> = (0..n).map(|i| split.image(i)).collect();
+    let mut out = Array2::zeros((n, w.n_exc));
+    for (k, r) in present(sim, w, p, &images)?.into_iter().enumerate() {
+        out.row_mut(k).assign(&ndarray::Array1::from(r.counts));
+    }
+    Ok(out)
+}
+
+/// Evaluates learned weights and thresholds: a labelling pass on training images, then the test
+/// set, both with learning off and theta frozen, many images at once.
+pub fn evaluate(
+    network: &DiehlCookConfig,
+    protocol: &Protocol,
+    weights: &Array2<f32>,
+    theta: &[f32],
+    data: &Dataset,
+    ec: &EvalConfig,
+) -> Result<Evaluation> {
+    check_images(&data.train, network.n_input, "training")?;
+    check_images(&data.test, network.n_input, "test")?;
+    if ec.batch == 0 {
+        return Err(Error::invalid("mnist eval", "batch", 0, "an integer >= 1"));
+    }
+    let label_images = ec.label_images.min(data.train.len());
+    let test_images = ec.test_images.min(data.test.len());
+    if label_images == 0 {
+        return Err(Error::invalid(
+            "mnist eval",
+            "label-images",
+            0,
+            "an integer >= 1",
+        ));
+    }
+    let dc = diehl_cook(network, ec.seed)?;
+    // No more instances than images: idle instances cost as much as busy ones.
+    let batch = ec.batch.min(label_images.max(test_images));
+    let mut sim = Simulator::new(
+        &dc.net,
+        SimConfig::default()
+            .dt(protocol.dt)
+            .backend(ec.backend)
+            .batch(batch)
+            .learning(false),
+    )?;
+    sim.set_weights(
+        dc.conn_input,
+        weights
+            .as_slice()
+            .ok_or_else(|| Error::Other("weights not contiguous".into()))?,
+    )?;
+    sim.set_neuron_state(dc.exc, "theta", theta)?;
+    let w = wiring(&dc, network);
+    let t0 = Instant::now();
+    let label_counts = responses(&mut sim, &w, protocol, &data.train, label_images)?;
+    let label_wall_s = t0.elapsed().as_secs_f64();
+    let label_truth: Vec<u8> = (0..label_images).map(|i| data.train.label(i)).collect();
+    let assignments = assign_labels(label_counts.view(), &label_truth, N_CLASSES);
+    let t1 = Instant::now();
+    let test_counts = responses(&mut sim, &w, protocol, &data.test, test_images)?;
+    let test_wall_s = t1.elapsed().as_secs_f64();
+    let truth: Vec<u8> = (0..test_images).map(|i| data.test.label(i)).collect();
+    let all: Vec<Option<u8>> = test_counts
+        .rows()
+        .into_iter()
+        .map(|c| predict_all_activity(c, &assignments, N_CLASSES))
+        .collect();
+    let prop: Vec<Option<u8>> = test_counts
+        .rows()
+        .into_iter()
+        .map(|c| predict_proportion(c, &assignments))
+        .collect();
+    let (b, d) = sim.backend_name();
+    Ok(Evaluation {
+        accuracy: labels::accuracy(&truth, &all),
+        accuracy_proportion: labels::accuracy(&truth, &prop),
+        confusion: labels::confusion(&truth, &all, N_CLASSES),
+        assignments,
+        label_images,
+        test_images,
+        label_wall_s,
+        test_wall_s,
+        backend: (b.to_string(), d),
+    })
+}
+
+/// The default output directory.
+pub fn default_out() -> PathBuf {
+    PathBuf::from("out/mnist")
+}

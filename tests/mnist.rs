@@ -1,0 +1,156 @@
+//! The MNIST pipeline on real data, CI-sized: the retry rule, resume equals an uninterrupted run
+//! (bit-identical on the CPU), and a small network that learns well above chance on each backend.
+//!
+//! Needs MNIST: `--data`-style lookup through `VOLLEY_DATA_DIR` or the cache filled by
+//! `bash scripts/fetch-mnist.sh` (which `.ci/run` runs). Without it these tests fail with the
+//! message saying what to run; they never skip.
+
+mod common;
+
+use std::sync::OnceLock;
+use volley::BackendChoice;
+use volley::data::{Dataset, find_data_dir, load_dir};
+use volley::mnist::protocol::{Protocol, Wiring, present};
+use volley::mnist::{EvalConfig, TrainConfig, evaluate, train};
+use volley::networks::{DiehlCookConfig, diehl_cook};
+use volley::{SimConfig, Simulator};
+
+fn mnist() -> &'static Dataset {
+    static DATA: OnceLock<Dataset> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = find_data_dir(None).unwrap_or_else(|e| panic!("{e}"));
+        load_dir(&dir).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+fn small_config(n_exc: usize, images: usize, backend: BackendChoice) -> TrainConfig {
+    TrainConfig {
+        network: DiehlCookConfig {
+            n_exc,
+            ..Default::default()
+        },
+        protocol: Protocol::default(),
+        seed: 11,
+        train_images: images,
+        epochs: 1,
+        backend,
+        checkpoint_every: 0,
+        update_interval: 100,
+    }
+}
+
+#[test]
+fn retry_rule_raises_the_intensity_until_enough_spikes() {
+    let cfg = DiehlCookConfig {
+        n_exc: 10,
+        ..Default::default()
+    };
+    let dc = diehl_cook(&cfg, 3).unwrap();
+    let mut sim = Simulator::new(&dc.net, SimConfig::default().dt(0.0005).batch(2)).unwrap();
+    let w = Wiring {
+        input: dc.input,
+        exc_count: dc.p_exc_count,
+        n_input: 784,
+        n_exc: 10,
+    };
+    let p = Protocol {
+        max_repeats: 4,
+        ..Default::default()
+    };
+    // A blank image never makes the network spike: it is shown max_repeats times with the
+    // intensity raised by 1 each time. A real digit passes at once or after a few repeats.
+    let blank = vec![0u8; 784];
+    let digit = mnist().train.image(0);
+    let r = present(&mut sim, &w, &p, &[&blank, digit, &blank]).unwrap();
+    assert_eq!(r[0].repeats, 4);
+    assert_eq!(r[0].intensity, 2.0 + 3.0);
+    assert_eq!(r[0].counts.iter().sum::<f64>(), 0.0);
+    assert_eq!(
+        r[2].repeats, 4,
+        "the third image is queued onto a free instance"
+    );
+    let digit_spikes: f64 = r[1].counts.iter().sum();
+    assert!(
+        digit_spikes >= 5.0,
+        "accepted with {digit_spikes} spikes after {} presentations",
+        r[1].repeats
+    );
+    assert_eq!(r[1].intensity, 2.0 + (r[1].repeats - 1) as f64);
+}
+
+#[test]
+fn resume_after_interruption_equals_an_uninterrupted_run() {
+    let data = mnist();
+    let dir = std::env::temp_dir().join(format!("volley-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let ckpt = dir.join("checkpoint.bin");
+    let mut cfg = small_config(12, 30, BackendChoice::Cpu);
+    cfg.checkpoint_every = 7;
+    let whole = train(&cfg, data, None, false, &mut |_, _, _| true).unwrap();
+    // Stop after 17 images (checkpoint at 14), then resume twice: once from the checkpoint at
+    // 14, and again after a second stop at 25 (checkpoint at 21).
+    let err = train(&cfg, data, Some(&ckpt), true, &mut |done, _, _| done < 17).err();
+    assert!(err.is_some(), "the run must report that it stopped");
+    let err = train(&cfg, data, Some(&ckpt), true, &mut |done, _, _| done < 25).err();
+    assert!(err.is_some());
+    let resumed = train(&cfg, data, Some(&ckpt), true, &mut |_, _, _| true).unwrap();
+    assert_eq!(resumed.state.images_done, 30);
+    assert_eq!(
+        resumed.weights, whole.weights,
+        "weights differ after resuming"
+    );
+    assert_eq!(resumed.theta, whole.theta, "theta differs after resuming");
+    assert_eq!(resumed.state.presentations, whole.state.presentations);
+    assert_eq!(resumed.state.history, whole.state.history);
+    // A resumed run with other settings is refused.
+    let mut other = cfg.clone();
+    other.seed = 12;
+    let e = train(&other, data, Some(&ckpt), true, &mut |_, _, _| true)
+        .err()
+        .expect("different settings must be refused");
+    assert!(e.to_string().contains("different settings"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn learns_above_chance(backend: BackendChoice, train_images: usize, eval_images: usize) {
+    let data = mnist();
+    let cfg = small_config(100, train_images, backend);
+    let t = train(&cfg, data, None, false, &mut |_, _, _| true).unwrap();
+    let e = evaluate(
+        &cfg.network,
+        &cfg.protocol,
+        &t.weights,
+        &t.theta,
+        data,
+        &EvalConfig {
+            label_images: eval_images,
+            test_images: eval_images,
+            batch: 50,
+            backend,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    eprintln!(
+        "{backend}: {train_images} training images -> accuracy {:.3} (proportion {:.3}) on {} test images",
+        e.accuracy, e.accuracy_proportion, e.test_images
+    );
+    // Chance is 0.1; measured 0.31-0.40 after 300 images and more after 600 (seed 11). The
+    // bound is 2.5 times chance for the better of the two voting schemes.
+    let best = e.accuracy.max(e.accuracy_proportion);
+    assert!(best > 0.25, "accuracy {best} is not well above chance");
+}
+
+#[test]
+fn a_100_neuron_network_learns_well_above_chance_on_the_cpu() {
+    learns_above_chance(BackendChoice::Cpu, 600, 300);
+}
+
+#[test]
+fn a_100_neuron_network_learns_well_above_chance_on_the_gpu() {
+    if !common::requested("gpu") {
+        eprintln!("gpu not in VOLLEY_TEST_BACKENDS: this run asked for the CPU only");
+        return;
+    }
+    learns_above_chance(BackendChoice::Gpu, 300, 300);
+}
