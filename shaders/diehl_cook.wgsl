@@ -26,9 +26,13 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> ge: array<f32>;
 @group(0) @binding(5) var<storage, read_write> gi: array<f32>;
 @group(0) @binding(6) var<storage, read_write> theta: array<f32>;
-@group(0) @binding(7) var<storage, read_write> refr: array<f32>;
-@group(0) @binding(8) var<storage, read_write> ge_in: array<f32>;
-@group(0) @binding(9) var<storage, read_write> gi_in: array<f32>;
+@group(0) @binding(7) var<storage, read_write> theta_decay: array<f32>;
+@group(0) @binding(8) var<storage, read_write> refr: array<f32>;
+@group(0) @binding(9) var<storage, read_write> ge_in: array<f32>;
+@group(0) @binding(10) var<storage, read_write> gi_in: array<f32>;
+
+// Twin: backend::cpu::THETA_FOLD (theta's decay is accumulated, then folded in).
+const THETA_FOLD: f32 = 0.0009765625;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -52,10 +56,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     gei = gei * p.decay_ge;
     gii = gii * p.decay_gi;
     var th = theta[i];
+    var acc = theta_decay[i];
     if (l != 0.0) {
-        th = th - th * p.k_theta;
+        acc = acc + (th - acc) * p.k_theta;
+        if (acc >= THETA_FOLD) {
+            th = th - acc;
+            acc = 0.0;
+        }
     }
-    let spike = !refractory && vi > p.v_thresh + th - p.theta_offset;
+    let spike = !refractory && vi > p.v_thresh + (th - acc) - p.theta_offset;
     var o = 0.0;
     if (spike) {
         vi = p.v_reset;
@@ -70,5 +79,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     ge[i] = gei;
     gi[i] = gii;
     theta[i] = th;
+    theta_decay[i] = acc;
     refr[i] = rf;
 }

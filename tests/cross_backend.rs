@@ -715,6 +715,7 @@ fn diehl_cook_neurons_agree() {
         buf("ge", BufferKind::State, vec![0.0; n]),
         buf("gi", BufferKind::State, vec![0.0; n]),
         buf("theta", BufferKind::State, vec![20.0; n]),
+        buf("theta_decay", BufferKind::State, vec![0.0; n]),
         buf("refr", BufferKind::State, vec![0.0; n]),
         buf("ge_in", BufferKind::State, vec![0.0; n]),
         buf("gi_in", BufferKind::State, vec![0.0; n]),
@@ -730,38 +731,38 @@ fn diehl_cook_neurons_agree() {
         },
         // Each input spike adds 0.5 to ge (0.0005 * 1000).
         Op::ScaleInc {
-            s: BufId(13),
+            s: BufId(14),
             x: BufId(1),
-            y: BufId(9),
+            y: BufId(10),
         },
         Op::Neurons {
             neuron: NeuronType::DiehlCook(exc),
             n,
             j: BufId(3),
             out: BufId(3),
-            state: (4..11).map(BufId).collect(),
+            state: (4..12).map(BufId).collect(),
             learn: Some(BufId(2)),
         },
         // Lateral inhibition through gi (all-but-self, -0.002 * 1000 per spike -> 2.0 after sign).
         Op::AllButSelfInc {
-            s: BufId(12),
+            s: BufId(13),
             x: BufId(3),
-            y: BufId(10),
+            y: BufId(11),
         },
         Op::AddInc {
             x: BufId(3),
-            y: BufId(11),
+            y: BufId(12),
         },
     ];
     let p = plan(buffers, step, vec![]);
     let [(c, _), (g, _)] = run_both(&p, 0, 400);
-    let spikes = c[11].iter().filter(|&&x| x > 0.0).count();
+    let spikes = c[12].iter().filter(|&&x| x > 0.0).count();
     assert!(
         spikes > n,
         "too few active neurons: {spikes} of {}",
         n * BATCH
     );
-    counts_agree(&c[11], &g[11], 0.001);
+    counts_agree(&c[12], &g[12], 0.001);
     // Theta grows by 0.05 mV per spike; compare it within a spike's worth.
     let close = c[7]
         .iter()

@@ -459,3 +459,49 @@ per_backend!(zero_learning_rate_leaves_weights_bit_identical, |be| {
         "only {spikes} spikes: the rule was hardly exercised"
     );
 });
+
+/// Theta decays with tau_theta even though one step's decay (theta * 5e-8 at dt 0.5 ms) is below
+/// f32 resolution: after 150 s without spikes theta = 20 exp(-150/1e4) mV.
+#[test]
+fn theta_decay_is_exact_over_long_runs() {
+    let mut net = Network::new(1);
+    let exc = net
+        .add_ensemble(Ensemble::new(3, 1).neuron_type(NeuronType::diehl_cook_excitatory()))
+        .unwrap();
+    let mut sim = Simulator::new(&net, SimConfig::default().dt(0.0005)).unwrap();
+    sim.run(150.0).unwrap();
+    let theta = sim.neuron_state(exc, "theta").unwrap();
+    let acc = sim.neuron_state(exc, "theta_decay").unwrap();
+    let expected = 20.0 * (-150.0f64 / 1e4).exp();
+    for (t, a) in theta.iter().zip(acc.iter()) {
+        let eff = (t - a) as f64;
+        // f32 rounding of 300 000 accumulations of ~1e-6 into a sum below 1e-3: ~1e-5 relative.
+        assert!(
+            (eff - expected).abs() < 1e-4 * expected,
+            "theta {eff} after 150 s, expected {expected}"
+        );
+    }
+}
+
+per_backend!(theta_decay_folds_alike_on_every_backend, |be| {
+    // A fast tau_theta makes the accumulated decay fold into theta many times in 2000 steps.
+    let mut p = volley::model::DcParams::excitatory();
+    p.tau_theta = 0.5;
+    p.theta_plus = 0.0; // the neurons start firing once theta falls; keep theta a pure decay
+    let mut net = Network::new(1);
+    let exc = net
+        .add_ensemble(Ensemble::new(5, 1).neuron_type(NeuronType::DiehlCook(p)))
+        .unwrap();
+    let mut sim = Simulator::new(&net, SimConfig::default().dt(0.0005).backend(be)).unwrap();
+    sim.run_steps(2000).unwrap();
+    let theta = sim.neuron_state(exc, "theta").unwrap();
+    let acc = sim.neuron_state(exc, "theta_decay").unwrap();
+    let expected = 20.0 * (-1.0f64 / 0.5).exp();
+    for (t, a) in theta.iter().zip(acc.iter()) {
+        let eff = (t - a) as f64;
+        assert!(
+            (eff - expected).abs() < 1e-4 * 20.0,
+            "theta {eff}, expected {expected}"
+        );
+    }
+});

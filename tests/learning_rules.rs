@@ -252,7 +252,7 @@ fn pes_bcm_oja_ops_agree_over_1000_steps() {
     let p = Plan {
         dt: 0.001,
         batch: BATCH,
-        seed: 0x5EED_0F_1EA4,
+        seed: 0x5EED_1EA4,
         buffers,
         step,
         boundary: vec![],
@@ -508,17 +508,17 @@ fn bcm_and_oja_networks_learn_alike_on_both_backends() {
     for (name, rules) in [
         (
             "BCM",
-            vec![LearningRule::Bcm(Bcm::new().learning_rate(2e-8))],
+            vec![LearningRule::Bcm(Bcm::new().learning_rate(2e-10))],
         ),
         (
             "Oja",
-            vec![LearningRule::Oja(Oja::new().learning_rate(2e-6))],
+            vec![LearningRule::Oja(Oja::new().learning_rate(2e-7))],
         ),
         (
             "BCM + Oja",
             vec![
-                LearningRule::Bcm(Bcm::new().learning_rate(2e-8)),
-                LearningRule::Oja(Oja::new().learning_rate(2e-6)),
+                LearningRule::Bcm(Bcm::new().learning_rate(2e-10)),
+                LearningRule::Oja(Oja::new().learning_rate(2e-7)),
             ],
         ),
     ] {
@@ -1189,8 +1189,23 @@ fn bad_error_connections_are_refused() {
             .unwrap_err(),
     );
     assert!(object.contains("Connection 0.learning_rule"), "{object}");
+    assert_eq!(param, "post");
+    assert_eq!(value, "an error of 2 dimensions");
+    assert!(
+        allowed.contains("an error of 1 dimensions") && allowed.contains("(1, 2)"),
+        "{allowed}"
+    );
+    // With a Dense transform of the wrong shape, the transform is at fault.
+    let (_, param, value, allowed) = invalid(
+        m.net
+            .connect(
+                Connection::new(m.two_d, learned.learning_rule())
+                    .transform(Transform::Dense(Array2::zeros((2, 2)))),
+            )
+            .unwrap_err(),
+    );
     assert_eq!(param, "transform");
-    assert!(value.contains("sizes 2 and 1"), "{value}");
+    assert!(value.contains("(2, 2)"), "{value}");
     assert!(allowed.contains("(1, 2)"), "{allowed}");
     // The rule of a connection without PES.
     let (_, param, value, allowed) = invalid(

@@ -2,7 +2,9 @@
 //! the WGSL layout of each kernel's parameter struct; Rust's comes from `size_of`/`offset_of!`.
 
 use std::mem::{offset_of, size_of};
-use volley::backend::gpu::kernels::{IzhParams, KERNELS, LifParams, Params4, kernel_source};
+use volley::backend::gpu::kernels::{
+    IzhParams, KERNELS, LearnParams, LifParams, Params4, kernel_source,
+};
 
 /// (size, member offsets) of the struct `name` in kernel `kernel`.
 fn wgsl_layout(kernel: &str, name: &str) -> (u32, Vec<u32>) {
@@ -38,7 +40,6 @@ fn params4_matches_every_four_word_kernel() {
         "host_input",
         "add_inc",
         "scale_inc",
-        "matvec_inc",
         "spiking_rectified_linear",
         "rectified_linear",
         "lowpass",
@@ -89,8 +90,8 @@ fn izhikevich_params_match() {
 
 #[test]
 fn eight_word_kernels_are_eight_packed_words() {
-    // poisson_spikes and uniform_noise take `[u32; 8]` from Rust.
-    for k in ["poisson_spikes", "uniform_noise"] {
+    // poisson_spikes, uniform_noise and matvec_inc take `[u32; 8]` from Rust.
+    for k in ["poisson_spikes", "uniform_noise", "matvec_inc"] {
         assert_eq!(
             wgsl_layout(k, "Params"),
             (32, (0..8).map(|i| i * 4).collect::<Vec<u32>>()),
@@ -104,5 +105,25 @@ fn every_kernel_resolves_and_parses() {
     for (name, _) in KERNELS {
         let src = kernel_source(name).unwrap();
         naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn learn_params_match_pes_bcm_oja() {
+    let rust = (
+        size_of::<LearnParams>() as u32,
+        vec![
+            offset_of!(LearnParams, total) as u32,
+            offset_of!(LearnParams, rows) as u32,
+            offset_of!(LearnParams, cols) as u32,
+            offset_of!(LearnParams, alpha) as u32,
+            offset_of!(LearnParams, beta) as u32,
+            offset_of!(LearnParams, _p0) as u32,
+            offset_of!(LearnParams, _p1) as u32,
+            offset_of!(LearnParams, _p2) as u32,
+        ],
+    );
+    for k in ["pes", "bcm", "oja"] {
+        assert_eq!(wgsl_layout(k, "Params"), rust, "kernel {k}");
     }
 }

@@ -306,12 +306,12 @@ impl CpuBackend {
                         v,
                         u,
                     ),
-                    (NeuronType::DiehlCook(p), [v, ge, gi, theta, refr, ge_in, gi_in]) => {
+                    (NeuronType::DiehlCook(p), [v, ge, gi, theta, acc, refr, ge_in, gi_in]) => {
                         diehl_cook(
                             &DcConsts::new(p, self.plan.dt),
                             learn,
                             &mut o,
-                            [v, ge, gi, theta, refr, ge_in, gi_in],
+                            [v, ge, gi, theta, acc, refr, ge_in, gi_in],
                         )
                     }
                     _ => unreachable!("compile gives each neuron type its state buffers"),
@@ -752,7 +752,7 @@ pub struct DcConsts {
     pub decay_ge: f32,
     /// exp(-dt / tau_gi).
     pub decay_gi: f32,
-    /// 1 - exp(-dt / tau_theta): theta -= theta * k (exact for tiny decays, unlike theta * 0.99999...).
+    /// 1 - exp(-dt / tau_theta), the fraction of theta lost per step (see [`diehl_cook`]).
     pub k_theta: f32,
     /// Threshold step.
     pub theta_plus: f32,
@@ -786,17 +786,23 @@ impl DcConsts {
 /// Diehl & Cook neurons, one step: add last step's conductance increments, integrate the
 /// voltage with exponential Euler (not while refractory), decay conductances and theta,
 /// threshold `v > v_thresh + theta - theta_offset`, reset. Theta moves only when `learn` != 0.
-/// State order: voltage, ge, gi, theta, refractory_steps, ge_in, gi_in.
-pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f32>; 7]) {
-    let [v, ge, gi, theta, refr, ge_in, gi_in] = state;
+///
+/// Theta's decay per step (theta * 5e-8 at dt 0.5 ms, tau_theta 1e4 s) is below half an f32 ulp
+/// of theta, so `theta -= theta * k` would round to nothing or to a whole ulp. The decay is
+/// therefore accumulated in `theta_decay` (a small number, so its own rounding is fine) and
+/// folded into `theta` once it reaches 2^-10 mV; the threshold uses `theta - theta_decay`.
+///
+/// State order: voltage, ge, gi, theta, theta_decay, refractory_steps, ge_in, gi_in.
+pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f32>; 8]) {
+    let [v, ge, gi, theta, acc, refr, ge_in, gi_in] = state;
     for i in 0..out.len() {
-        let (o, vi, gei, gii, th, rf) = dc_one(
+        let (o, vi, gei, gii, th, ac, rf) = dc_one(
             p,
             learn,
             v[i],
             ge[i] + ge_in[i],
             gi[i] + gi_in[i],
-            theta[i],
+            (theta[i], acc[i]),
             refr[i],
         );
         out[i] = o;
@@ -804,6 +810,7 @@ pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f3
         ge[i] = gei;
         gi[i] = gii;
         theta[i] = th;
+        acc[i] = ac;
         refr[i] = rf;
         ge_in[i] = 0.0;
         gi_in[i] = 0.0;
@@ -817,9 +824,9 @@ fn dc_one(
     v: f32,
     ge: f32,
     gi: f32,
-    theta: f32,
+    (theta, acc): (f32, f32),
     refr: f32,
-) -> (f32, f32, f32, f32, f32, f32) {
+) -> (f32, f32, f32, f32, f32, f32, f32) {
     let refractory = refr > 0.5;
     let mut refr = refr;
     let mut v = v;
@@ -833,10 +840,15 @@ fn dc_one(
     let ge = ge * p.decay_ge;
     let gi = gi * p.decay_gi;
     let mut theta = theta;
+    let mut acc = acc;
     if learn != 0.0 {
-        theta -= theta * p.k_theta;
+        acc += (theta - acc) * p.k_theta;
+        if acc >= THETA_FOLD {
+            theta -= acc;
+            acc = 0.0;
+        }
     }
-    let spike = !refractory && v > p.v_thresh + theta - p.theta_offset;
+    let spike = !refractory && v > p.v_thresh + (theta - acc) - p.theta_offset;
     let mut o = 0.0;
     if spike {
         v = p.v_reset;
@@ -846,8 +858,12 @@ fn dc_one(
         }
         o = 1.0 / p.dt;
     }
-    (o, v, ge, gi, theta, refr)
+    (o, v, ge, gi, theta, acc, refr)
 }
+
+/// Accumulated theta decay (mV) folded into theta (see [`diehl_cook`]); twin of `THETA_FOLD` in
+/// `shaders/diehl_cook.wgsl`.
+pub const THETA_FOLD: f32 = 1.0 / 1024.0;
 
 /// LIF constants in f32.
 #[derive(Clone, Copy, Debug)]

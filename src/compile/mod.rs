@@ -963,10 +963,6 @@ struct LoweredForRules {
 /// error connection has no synapse; every delta is computed from the same weights, so several
 /// rules on one connection do not depend on their order. The weights after `n` steps therefore
 /// hold the deltas of steps 1..n-1, exactly like Nengo's `weights` signal.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the compiler's state it needs, by part"
-)]
 fn lower_delta_rules(
     net: &Network,
     b: &mut Builder,

@@ -496,7 +496,7 @@ impl Plan {
                 delta,
                 ..
             } => format!(
-                "{} [{rows}x{cols}] = {alpha} * outer({}, {})",
+                "{} [{rows}x{cols}] = {alpha:e} * outer({}, {})",
                 n(delta),
                 n(error),
                 n(pre)
@@ -512,7 +512,7 @@ impl Plan {
                 delta,
                 ..
             } => format!(
-                "{} [{rows}x{cols}] = {alpha} * outer({} * {p} * ({p} - {}), {})",
+                "{} [{rows}x{cols}] = {alpha:e} * outer({} * {p} * ({p} - {}), {})",
                 n(delta),
                 n(scale),
                 n(theta),
@@ -531,7 +531,7 @@ impl Plan {
                 delta,
                 ..
             } => format!(
-                "{} [{rows}x{cols}] = {alpha} * (outer({} * {p}, {}) - {beta} * {p}^2 * {})",
+                "{} [{rows}x{cols}] = {alpha:e} * (outer({} * {p}, {}) - {beta} * {p}^2 * {})",
                 n(delta),
                 n(scale),
                 n(pre),

@@ -236,7 +236,15 @@ pub fn train(
     let weights = sim
         .weights(dc.conn_input)?
         .index_axis_move(ndarray::Axis(0), 0);
-    let theta = sim.neuron_state(dc.exc, "theta")?.row(0).to_vec();
+    // The effective threshold adaptation: theta minus its not yet folded-in decay.
+    let theta_decay = sim.neuron_state(dc.exc, "theta_decay")?;
+    let theta: Vec<f32> = sim
+        .neuron_state(dc.exc, "theta")?
+        .row(0)
+        .iter()
+        .zip(theta_decay.row(0))
+        .map(|(t, d)| t - d)
+        .collect();
     let (b, d) = sim.backend_name();
     Ok(Trained {
         state,

@@ -1015,8 +1015,14 @@ impl Oja {
 }
 
 /// A learning rule on a connection's weights. Following Nengo, the delta rules (PES, BCM, Oja)
-/// each compute a weight change from the weights as they are at the start of the update, and
-/// the changes are then added, so several rules on one connection do not depend on their order.
+/// each write a weight change (`delta`) computed from this step's activities and the current
+/// weights; every delta is added to the weights at the start of the next step, before anything
+/// reads them. Several rules on one connection therefore do not depend on their order.
+///
+/// The formulas are Nengo's, on Nengo's weights. Where volley folds the post neurons' gains into
+/// the stored weights (connections to the `.neurons()` of a current-driven ensemble), each
+/// delta is scaled by the gain of its row, so that the network learns exactly as in Nengo;
+/// [`crate::Simulator::weights`] returns the stored (gain-folded) weights.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LearningRule {
     /// Spike-timing-dependent plasticity (pair, triplet, Diehl & Cook); event-driven, applied
@@ -1485,6 +1491,20 @@ impl Network {
             (pre, None) => self.source_size(pre),
         };
         let size_out = self.target_size(&conn.post);
+        if let (Endpoint::LearningRule(target), false) =
+            (conn.post, matches!(conn.transform, Transform::Dense(_)))
+            && size_mid != size_out
+        {
+            let learned_post = self.endpoint_name(&self.connections[target.index].post);
+            return Err(Error::invalid(
+                &object,
+                "post",
+                format!("an error of {size_mid} dimensions"),
+                format!(
+                    "an error of {size_out} dimensions, those of the learned connection's post ({learned_post}); or a Dense transform of shape ({size_out}, {size_mid})"
+                ),
+            ));
+        }
         match &conn.transform {
             Transform::Scalar(s) => {
                 check_finite(&object, "transform", *s)?;

@@ -255,6 +255,7 @@ impl NeuronType {
                 "ge",
                 "gi",
                 "theta",
+                "theta_decay",
                 "refractory_steps",
                 "ge_in",
                 "gi_in",
