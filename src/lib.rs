@@ -38,8 +38,9 @@ pub use sim::{BackendChoice, SimConfig, Simulator, Snapshot};
 pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::model::{
-        Connection, Dist, Encoders, Endpoint, Ensemble, EnsembleId, Network, NeuronType, Node,
-        NodeId, Probe, ProbeId, Synapse, Transform,
+        Bcm, Connection, ConnectionId, DcParams, Dist, Encoders, Endpoint, Ensemble, EnsembleId,
+        LearningRule, Network, NeuronType, Node, NodeId, Oja, Pes, Port, Probe, ProbeId, Stdp,
+        Synapse, Transform,
     };
     pub use crate::nef::Solver;
     pub use crate::sim::{BackendChoice, SimConfig, Simulator};

@@ -206,6 +206,11 @@ fn write_figure(
         let _ = std::fs::remove_file(&tmp);
         return Err(draw_error(path, e));
     }
+    // On disk before the rename, so a crash cannot leave an empty file under the final name.
+    if let Err(e) = std::fs::File::open(&tmp).and_then(|f| f.sync_all()) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_error(&tmp, e));
+    }
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io_error(path, e)

@@ -220,7 +220,7 @@ pub fn train(
         state.images_done += 1;
         state.train_wall_s = base_wall + started.elapsed().as_secs_f64();
         if cfg.checkpoint_every > 0
-            && state.images_done % cfg.checkpoint_every == 0
+            && state.images_done.is_multiple_of(cfg.checkpoint_every)
             && state.images_done < total
             && let Some(path) = checkpoint
         {
@@ -280,7 +280,7 @@ fn record(state: &mut TrainState, cfg: &TrainConfig, label: u8, counts: &[f64]) 
         let drop = state.window.len() - keep;
         state.window.drain(..drop);
     }
-    if (state.images_done + 1) % cfg.update_interval == 0 {
+    if (state.images_done + 1).is_multiple_of(cfg.update_interval) {
         let m = Array2::from_shape_fn((state.window.len(), counts.len()), |(i, j)| {
             state.window[i].1[j] as f64
         });
