@@ -36,6 +36,8 @@ enum Command {
     /// Unsupervised MNIST learning with the Diehl & Cook (2015) network.
     #[command(subcommand)]
     Mnist(cli::mnist::MnistCommand),
+    /// Named benchmark workloads; one JSON object per workload and backend.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn run(cli: Cli) -> volley::Result<()> {
@@ -57,6 +59,7 @@ fn run(cli: Cli) -> volley::Result<()> {
             print!("{plan}");
         }
         Command::Mnist(cmd) => cli::mnist::run(cmd)?,
+        Command::Bench(args) => cli::bench::run(args)?,
         Command::Info => {
             println!("volley {}", env!("CARGO_PKG_VERSION"));
             println!("backends: cpu (reference), gpu (wgpu: Vulkan, Metal, DX12, GL)");

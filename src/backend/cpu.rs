@@ -348,7 +348,7 @@ impl Backend for CpuBackend {
     }
 
     fn device(&self) -> String {
-        format!("{} ({} threads)", std::env::consts::ARCH, 1)
+        cpu_model()
     }
 
     fn run(
@@ -417,6 +417,21 @@ impl Backend for CpuBackend {
             .cloned()
             .ok_or_else(|| Error::Other(format!("no buffer {buf} in this plan")))
     }
+}
+
+/// The CPU's model name (from /proc/cpuinfo where there is one), and that this backend runs on
+/// one thread.
+fn cpu_model() -> String {
+    let name = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    format!("{name} (1 thread)")
 }
 
 // ---------------------------------------------------------------------------------------------

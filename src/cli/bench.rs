@@ -1,0 +1,224 @@
+//! `volley bench`: named workloads on each backend, one JSON object per workload and backend.
+
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Instant;
+use volley::mnist::protocol::{Protocol, Wiring, present};
+use volley::networks::{DiehlCookConfig, diehl_cook};
+use volley::prelude::*;
+
+/// Run named benchmark workloads.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Workloads: lif-step-<n> (n neurons, e.g. lif-step-1k, lif-step-1m), dc-train-<n>,
+    /// dc-eval-<n> (Diehl & Cook with n excitatory neurons), or `all` (lif-step 1k/10k/100k/1m,
+    /// dc-train and dc-eval 100/400/1600/6400), or `mnist` (dc-train and dc-eval 100 and 400).
+    #[arg(default_value = "all")]
+    workloads: Vec<String>,
+    /// Backends to run on, comma-separated: cpu, gpu, auto.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// MNIST directory for the dc-* workloads (else $VOLLEY_DATA_DIR, else the cache).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Images per dc-train measurement.
+    #[arg(long, default_value_t = 20)]
+    train_images: usize,
+    /// Images per dc-eval measurement.
+    #[arg(long, default_value_t = 200)]
+    eval_images: usize,
+    /// Instances presented at once in dc-eval.
+    #[arg(long, default_value_t = 100)]
+    eval_batch: usize,
+    /// Timesteps per lif-step measurement.
+    #[arg(long, default_value_t = 1000)]
+    steps: u64,
+}
+
+fn parse_count(s: &str) -> Option<usize> {
+    let s = s.to_lowercase();
+    let (num, mult) = if let Some(n) = s.strip_suffix('k') {
+        (n, 1_000)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 1_000_000)
+    } else {
+        (s.as_str(), 1)
+    };
+    num.parse::<usize>()
+        .ok()
+        .map(|n| n * mult)
+        .filter(|&n| n > 0)
+}
+
+fn expand(workloads: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in workloads {
+        match w.as_str() {
+            "all" => {
+                for n in ["1k", "10k", "100k", "1m"] {
+                    out.push(format!("lif-step-{n}"));
+                }
+                for n in [100, 400, 1600, 6400] {
+                    out.push(format!("dc-train-{n}"));
+                    out.push(format!("dc-eval-{n}"));
+                }
+            }
+            "mnist" => {
+                for n in [100, 400] {
+                    out.push(format!("dc-train-{n}"));
+                    out.push(format!("dc-eval-{n}"));
+                }
+            }
+            other => out.push(other.to_string()),
+        }
+    }
+    out
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    let backends: Vec<BackendChoice> = a
+        .backend
+        .split(',')
+        .map(|b| BackendChoice::from_str(b.trim()))
+        .collect::<Result<_>>()?;
+    for (name, v) in [
+        ("train-images", a.train_images),
+        ("eval-images", a.eval_images),
+        ("eval-batch", a.eval_batch),
+    ] {
+        if v == 0 {
+            return Err(Error::invalid(
+                "volley bench",
+                format!("--{name}"),
+                0,
+                "an integer >= 1",
+            ));
+        }
+    }
+    if a.steps == 0 {
+        return Err(Error::invalid(
+            "volley bench",
+            "--steps",
+            0,
+            "an integer >= 1",
+        ));
+    }
+    let mut data = None;
+    for w in expand(&a.workloads) {
+        for &be in &backends {
+            let line = if let Some(n) = w.strip_prefix("lif-step-").and_then(parse_count) {
+                lif_step(&w, n, be, a.steps)?
+            } else if let Some(n) = w.strip_prefix("dc-train-").and_then(parse_count) {
+                let d = load(&mut data, &a)?;
+                dc(&w, n, be, d, a.train_images, 1, true)?
+            } else if let Some(n) = w.strip_prefix("dc-eval-").and_then(parse_count) {
+                let d = load(&mut data, &a)?;
+                dc(&w, n, be, d, a.eval_images, a.eval_batch, false)?
+            } else {
+                return Err(Error::invalid(
+                    "volley bench",
+                    "workload",
+                    format!("\"{w}\""),
+                    "lif-step-<n>, dc-train-<n>, dc-eval-<n>, all or mnist",
+                ));
+            };
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+fn load<'a>(
+    slot: &'a mut Option<volley::data::Dataset>,
+    a: &BenchArgs,
+) -> Result<&'a volley::data::Dataset> {
+    if slot.is_none() {
+        let dir = volley::data::find_data_dir(a.data.as_deref())?;
+        *slot = Some(volley::data::load_dir(&dir)?);
+    }
+    Ok(slot.as_ref().expect("just loaded"))
+}
+
+fn lif_step(name: &str, n: usize, be: BackendChoice, steps: u64) -> Result<serde_json::Value> {
+    let mut net = Network::new(0);
+    let input = net.add_node(Node::constant(vec![0.5]))?;
+    let ens = net.add_ensemble(Ensemble::new(n, 1))?;
+    net.connect(Connection::new(input, ens))?;
+    let mut sim = Simulator::new(&net, SimConfig::default().backend(be))?;
+    sim.run_steps(10)?; // warm-up (pipelines, caches)
+    let t = Instant::now();
+    sim.run_steps(steps)?;
+    let wall = t.elapsed().as_secs_f64();
+    let (b, d) = sim.backend_name();
+    Ok(json!({
+        "workload": name,
+        "backend": b,
+        "adapter": d,
+        "neurons": n,
+        "steps": steps,
+        "steps_per_s": steps as f64 / wall,
+        "neuron_updates_per_s": (steps as f64 * n as f64) / wall,
+        "images_per_s": null,
+        "synaptic_events_per_s": null,
+        "wall_s": wall,
+    }))
+}
+
+fn dc(
+    name: &str,
+    n_exc: usize,
+    be: BackendChoice,
+    data: &volley::data::Dataset,
+    images: usize,
+    batch: usize,
+    learning: bool,
+) -> Result<serde_json::Value> {
+    let cfg = DiehlCookConfig {
+        n_exc,
+        ..Default::default()
+    };
+    let dcn = diehl_cook(&cfg, 0)?;
+    let p = Protocol::default();
+    let batch = batch.min(images);
+    let mut sim = Simulator::new(
+        &dcn.net,
+        SimConfig::default()
+            .dt(p.dt)
+            .backend(be)
+            .batch(batch)
+            .learning(learning),
+    )?;
+    let w = Wiring {
+        input: dcn.input,
+        exc_count: dcn.p_exc_count,
+        n_input: cfg.n_input,
+        n_exc,
+    };
+    let imgs: Vec<&[u8]> = (0..images)
+        .map(|i| data.train.image(i % data.train.len()))
+        .collect();
+    let steps0 = sim.n_steps();
+    let t = Instant::now();
+    let r = present(&mut sim, &w, &p, &imgs)?;
+    let wall = t.elapsed().as_secs_f64();
+    let steps = sim.n_steps() - steps0;
+    let presentations: u32 = r.iter().map(|r| r.repeats).sum();
+    let exc_spikes: f64 = r.iter().map(|r| r.counts.iter().sum::<f64>()).sum();
+    let (b, d) = sim.backend_name();
+    Ok(json!({
+        "workload": name,
+        "backend": b,
+        "adapter": d,
+        "n_exc": n_exc,
+        "batch": batch,
+        "images": images,
+        "presentations": presentations,
+        "steps_per_s": steps as f64 / wall,
+        "images_per_s": images as f64 / wall,
+        "exc_spikes_per_image": exc_spikes / images as f64,
+        "synaptic_events_per_s": null,
+        "wall_s": wall,
+    }))
+}
