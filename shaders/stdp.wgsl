@@ -1,8 +1,10 @@
 //!include common/index.wgsl
+//!include common/stdp_synapse.wgsl
 // stdp: event-driven triplet STDP on per-instance weights (rows = post, cols = pre). One
 // invocation per (instance, post row): it alone writes that row, so updates are deterministic.
 // A row whose post neuron did not spike only visits columns whose pre neuron spiked.
-// Twin: backend::cpu::stdp and backend::cpu::stdp_synapse. Twin struct: kernels::StdpParams.
+// Twin: backend::cpu::stdp and backend::cpu::stdp_synapse. The same 16-word layout as
+// stdp_sparse.wgsl's Params (checked by tests/shader_layout.rs).
 struct Params {
     total: u32,
     rows: u32,
@@ -30,36 +32,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read> o2s: array<f32>;
 @group(0) @binding(7) var<storage, read> learn: array<f32>;
 @group(0) @binding(8) var<storage, read_write> w: array<f32>;
-
-fn stdp_synapse(w0: f32, pre_spike: bool, post_spike: bool, r1_stored: f32, r2_stored: f32, o1: f32, o2: f32, l: f32) -> f32 {
-    var wv = w0;
-    let r1d = r1_stored * p.decay_r1;
-    let mult = (p.flags & 2u) != 0u;
-    if (pre_spike) {
-        let r2 = r2_stored * p.decay_r2;
-        var dw = -o1 * (p.a2_minus + p.a3_minus * r2);
-        if (mult) {
-            dw = dw * (wv - p.w_min);
-        }
-        wv = clamp(wv + l * dw, p.w_min, p.w_max);
-    }
-    if (post_spike) {
-        var r1 = r1d;
-        if (pre_spike) {
-            if ((p.flags & 1u) != 0u) {
-                r1 = 1.0;
-            } else {
-                r1 = r1d + 1.0;
-            }
-        }
-        var dw = r1 * (p.a2_plus + p.a3_plus * o2);
-        if (mult) {
-            dw = dw * (p.w_max - wv);
-        }
-        wv = clamp(wv + l * dw, p.w_min, p.w_max);
-    }
-    return wv;
-}
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

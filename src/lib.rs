@@ -38,9 +38,9 @@ pub use sim::{BackendChoice, SimConfig, Simulator, Snapshot};
 pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::model::{
-        Bcm, Connection, ConnectionId, DcParams, Dist, Encoders, Endpoint, Ensemble, EnsembleId,
-        LearningRule, Network, NeuronType, Node, NodeId, Oja, Pes, Port, Probe, ProbeId, Stdp,
-        Synapse, Transform,
+        Bcm, Connection, ConnectionId, DcParams, Delays, Dist, Encoders, Endpoint, Ensemble,
+        EnsembleId, LearningRule, Network, NeuronType, Node, NodeId, Oja, Pes, Port, Probe,
+        ProbeId, Sparse, Stdp, Synapse, Transform,
     };
     pub use crate::nef::Solver;
     pub use crate::sim::{BackendChoice, SimConfig, Simulator};

@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// Print the compiled plan (buffers and the ops of one timestep) of a built-in network.
     Plan {
-        /// Which network: nef-minimal or communication-channel.
+        /// Which network: nef-minimal, communication-channel or diehl-cook (100 neurons).
         #[arg(default_value = "nef-minimal")]
         network: String,
         /// Timestep in seconds.
@@ -46,12 +46,16 @@ fn run(cli: Cli) -> volley::Result<()> {
             let net = match network.as_str() {
                 "nef-minimal" => volley::networks::nef_minimal(0)?.net,
                 "communication-channel" => volley::networks::communication_channel(0)?.net,
+                "diehl-cook" => {
+                    volley::networks::diehl_cook(&volley::networks::DiehlCookConfig::default(), 0)?
+                        .net
+                }
                 other => {
                     return Err(Error::invalid(
                         "volley plan",
                         "network",
                         format!("\"{other}\""),
-                        "nef-minimal or communication-channel",
+                        "nef-minimal, communication-channel or diehl-cook",
                     ));
                 }
             };

@@ -198,6 +198,10 @@ pub struct DiehlCookConfig {
     pub w_exc_inh: f64,
     /// Inhibitory -> excitatory all-but-self weight.
     pub w_inh_exc: f64,
+    /// Per-synapse delays of the input connection, drawn uniformly in `[min, max)` seconds at
+    /// build time and rounded to whole steps (Diehl & Cook use `Some((0.0, 0.010))`); `None`
+    /// (default): no delays. See [`crate::model::Delays`] for the timing and STDP semantics.
+    pub input_delays: Option<(f64, f64)>,
 }
 
 impl Default for DiehlCookConfig {
@@ -213,6 +217,7 @@ impl Default for DiehlCookConfig {
             normalize: 78.0,
             w_exc_inh: 10.4,
             w_inh_exc: 17.0,
+            input_delays: None,
         }
     }
 }
@@ -256,13 +261,15 @@ pub fn diehl_cook(cfg: &DiehlCookConfig, seed: u64) -> Result<DiehlCook> {
     let w0 = ndarray::Array2::from_shape_fn((cfg.n_exc, cfg.n_input), |_| {
         ((rng.random::<f64>() + cfg.init_offset) * cfg.init_scale).clamp(0.0, w_max)
     });
-    let conn_input = net.connect(
-        Connection::new(input, exc.neurons())
-            .port(Port::Excitatory)
-            .transform(Transform::Dense(w0))
-            .learning(LearningRule::Stdp(cfg.stdp))
-            .normalize_incoming(cfg.normalize),
-    )?;
+    let mut input_conn = Connection::new(input, exc.neurons())
+        .port(Port::Excitatory)
+        .transform(Transform::Dense(w0))
+        .learning(LearningRule::Stdp(cfg.stdp))
+        .normalize_incoming(cfg.normalize);
+    if let Some((min, max)) = cfg.input_delays {
+        input_conn = input_conn.delays_uniform(min, max);
+    }
+    let conn_input = net.connect(input_conn)?;
     net.connect(
         Connection::new(exc.neurons(), inh.neurons())
             .port(Port::Excitatory)

@@ -367,14 +367,7 @@ impl Simulator {
 
     fn weights_shape(&self, id: BufId) -> Result<(usize, usize)> {
         self.plan
-            .step
-            .iter()
-            .find_map(|op| match op {
-                crate::compile::Op::MatVecInc { m, rows, cols, .. } if *m == id => {
-                    Some((*rows, *cols))
-                }
-                _ => None,
-            })
+            .matrix_shape(id)
             .ok_or_else(|| Error::Other("weights buffer without a matrix op".into()))
     }
 

@@ -45,6 +45,9 @@ fn params4_matches_every_four_word_kernel() {
         "lowpass",
         "alpha",
         "probe",
+        "delay_write",
+        "delay_read",
+        "normalize_rows_sparse",
     ] {
         assert_eq!(wgsl_layout(k, "Params"), rust, "kernel {k}");
     }
@@ -90,8 +93,15 @@ fn izhikevich_params_match() {
 
 #[test]
 fn eight_word_kernels_are_eight_packed_words() {
-    // poisson_spikes, uniform_noise and matvec_inc take `[u32; 8]` from Rust.
-    for k in ["poisson_spikes", "uniform_noise", "matvec_inc"] {
+    // These kernels take `[u32; 8]` from Rust.
+    for k in [
+        "poisson_spikes",
+        "uniform_noise",
+        "matvec_inc",
+        "sparse_inc",
+        "delayed_matvec_inc",
+        "delayed_sparse_inc",
+    ] {
         assert_eq!(
             wgsl_layout(k, "Params"),
             (32, (0..8).map(|i| i * 4).collect::<Vec<u32>>()),
@@ -125,5 +135,18 @@ fn learn_params_match_pes_bcm_oja() {
     );
     for k in ["pes", "bcm", "oja"] {
         assert_eq!(wgsl_layout(k, "Params"), rust, "kernel {k}");
+    }
+}
+
+#[test]
+fn stdp_kernels_are_sixteen_packed_words() {
+    // stdp and stdp_sparse take `[u32; 16]` from Rust (the same layout; word 14 is the sparse
+    // kernel's per-instance stride).
+    for k in ["stdp", "stdp_sparse"] {
+        assert_eq!(
+            wgsl_layout(k, "Params"),
+            (64, (0..16).map(|i| i * 4).collect::<Vec<u32>>()),
+            "kernel {k}"
+        );
     }
 }

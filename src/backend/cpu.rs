@@ -123,6 +123,142 @@ impl CpuBackend {
                 );
                 self.put(*y, yv);
             }
+            Op::SparseInc {
+                indptr,
+                indices,
+                w,
+                rows,
+                cols,
+                x,
+                y,
+                scale,
+            } => {
+                let mut yv = self.take(*y);
+                sparse_inc(
+                    &self.bufs[indptr.0],
+                    &self.bufs[indices.0],
+                    &self.bufs[w.0],
+                    *rows,
+                    *cols,
+                    &self.bufs[x.0],
+                    &mut yv,
+                    *scale,
+                );
+                self.put(*y, yv);
+            }
+            Op::DelayedMatVecInc {
+                m,
+                delays,
+                rows,
+                cols,
+                x,
+                ring,
+                slots,
+            } => {
+                let mut r = self.take(*ring);
+                delayed_matvec_inc(
+                    step,
+                    &self.bufs[m.0],
+                    &self.bufs[delays.0],
+                    *rows,
+                    *cols,
+                    &self.bufs[x.0],
+                    &mut r,
+                    *slots,
+                );
+                self.put(*ring, r);
+            }
+            Op::DelayedSparseInc {
+                indptr,
+                indices,
+                w,
+                delays,
+                rows,
+                cols,
+                x,
+                ring,
+                slots,
+            } => {
+                let mut r = self.take(*ring);
+                delayed_sparse_inc(
+                    step,
+                    &self.bufs[indptr.0],
+                    &self.bufs[indices.0],
+                    &self.bufs[w.0],
+                    &self.bufs[delays.0],
+                    *rows,
+                    *cols,
+                    &self.bufs[x.0],
+                    &mut r,
+                    *slots,
+                );
+                self.put(*ring, r);
+            }
+            Op::DelayWrite {
+                x,
+                ring,
+                slots,
+                delay,
+            } => {
+                let mut r = self.take(*ring);
+                let n = self.plan.buffer(*x).len;
+                delay_write(step, *delay, *slots, n, &self.bufs[x.0], &mut r);
+                self.put(*ring, r);
+            }
+            Op::DelayRead {
+                ring,
+                slots,
+                y,
+                scale,
+            } => {
+                let mut yv = self.take(*y);
+                let n = self.plan.buffer(*y).len;
+                delay_read(step, *slots, n, *scale, &mut self.bufs[ring.0], &mut yv);
+                self.put(*y, yv);
+            }
+            Op::StdpSparse {
+                rule,
+                indptr,
+                indices,
+                w,
+                rows,
+                cols,
+                pre,
+                post,
+                traces,
+                learn,
+            } => {
+                let mut wv = self.take(*w);
+                let tr = [
+                    &self.bufs[traces[0].0][..],
+                    &self.bufs[traces[1].0][..],
+                    &self.bufs[traces[2].0][..],
+                    &self.bufs[traces[3].0][..],
+                ];
+                stdp_sparse(
+                    rule,
+                    &self.bufs[indptr.0],
+                    &self.bufs[indices.0],
+                    *rows,
+                    *cols,
+                    &mut wv,
+                    &self.bufs[pre.0],
+                    &self.bufs[post.0],
+                    tr,
+                    self.bufs[learn.0][0],
+                );
+                self.put(*w, wv);
+            }
+            Op::NormalizeRowsSparse {
+                indptr,
+                w,
+                rows,
+                target,
+            } => {
+                let mut wv = self.take(*w);
+                normalize_rows_sparse(&self.bufs[indptr.0], *rows, &mut wv, *target);
+                self.put(*w, wv);
+            }
             Op::AllButSelfInc { s, x, y } => {
                 let mut yv = self.take(*y);
                 all_but_self_inc(&self.bufs[s.0], &self.bufs[x.0], &mut yv);
@@ -512,6 +648,163 @@ pub fn matvec_inc(m: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32],
     }
 }
 
+/// An index stored bit for bit in an f32 slot (see [`crate::compile::index_to_f32`]).
+#[inline]
+fn ix(v: f32) -> usize {
+    crate::compile::f32_to_index(v) as usize
+}
+
+/// `y[b, r] += scale * sum_k w[k] * x[b, indices[k]]` over the stored entries `k` of row `r`
+/// of a CSR matrix (`indptr[r]..indptr[r + 1]`), in stored order, skipping entries whose source
+/// is 0 (event-driven for spikes); `w` shared or one copy of the `nnz` values per instance.
+/// Index buffers hold `u32`s bit for bit. Twin: `shaders/sparse_inc.wgsl`.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn sparse_inc(
+    indptr: &[f32],
+    indices: &[f32],
+    w: &[f32],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    y: &mut [f32],
+    scale: f32,
+) {
+    let nnz = indices.len();
+    let per_instance = w.len() > nnz;
+    for (b, (yb, xb)) in y.chunks_mut(rows).zip(x.chunks(cols)).enumerate() {
+        let wb = if per_instance {
+            &w[b * nnz..(b + 1) * nnz]
+        } else {
+            w
+        };
+        for (r, y) in yb.iter_mut().enumerate() {
+            let mut acc = 0.0f32;
+            for k in ix(indptr[r])..ix(indptr[r + 1]) {
+                let xv = xb[ix(indices[k])];
+                if xv != 0.0 {
+                    acc += wb[k] * xv;
+                }
+            }
+            *y += scale * acc;
+        }
+    }
+}
+
+/// The ring-buffer slot of step `step + delay` in a ring of `slots` steps. Twin: `ring_slot`
+/// in `shaders/common/ring.wgsl`.
+#[inline]
+pub fn ring_slot(step: u64, delay: usize, slots: usize) -> usize {
+    ((step % slots as u64 + delay as u64) % slots as u64) as usize
+}
+
+/// Dense matrix with a delay per synapse, into a ring buffer of future input laid out
+/// `[instance][slot][row]`: for each instance, row `r` and (in column order) each column `c`
+/// whose source is not 0, `ring[b, slot(step + delays[r, c]), r] += m[r, c] * x[b, c]`.
+/// Every element of the ring is written by one row's loop only (the kernel's invocation).
+/// Twin: `shaders/delayed_matvec_inc.wgsl`.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn delayed_matvec_inc(
+    step: u64,
+    m: &[f32],
+    delays: &[f32],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    ring: &mut [f32],
+    slots: usize,
+) {
+    let per_instance = m.len() > rows * cols;
+    for (b, (rb, xb)) in ring
+        .chunks_mut(slots * rows)
+        .zip(x.chunks(cols))
+        .enumerate()
+    {
+        let mb = if per_instance {
+            &m[b * rows * cols..(b + 1) * rows * cols]
+        } else {
+            m
+        };
+        let active: Vec<(usize, f32)> = xb
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x != 0.0)
+            .map(|(c, x)| (c, *x))
+            .collect();
+        for r in 0..rows {
+            for &(c, xv) in &active {
+                let slot = ring_slot(step, ix(delays[r * cols + c]), slots);
+                rb[slot * rows + r] += mb[r * cols + c] * xv;
+            }
+        }
+    }
+}
+
+/// Sparse (CSR) matrix with a delay per stored entry, into a ring buffer laid out
+/// `[instance][slot][row]`: for each instance, row `r` and (in stored order) each entry `k`
+/// whose source is not 0, `ring[b, slot(step + delays[k]), r] += w[k] * x[b, indices[k]]`.
+/// Twin: `shaders/delayed_sparse_inc.wgsl`.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn delayed_sparse_inc(
+    step: u64,
+    indptr: &[f32],
+    indices: &[f32],
+    w: &[f32],
+    delays: &[f32],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    ring: &mut [f32],
+    slots: usize,
+) {
+    let nnz = indices.len();
+    let per_instance = w.len() > nnz;
+    for (b, (rb, xb)) in ring
+        .chunks_mut(slots * rows)
+        .zip(x.chunks(cols))
+        .enumerate()
+    {
+        let wb = if per_instance {
+            &w[b * nnz..(b + 1) * nnz]
+        } else {
+            w
+        };
+        for r in 0..rows {
+            for k in ix(indptr[r])..ix(indptr[r + 1]) {
+                let xv = xb[ix(indices[k])];
+                if xv != 0.0 {
+                    let slot = ring_slot(step, ix(delays[k]), slots);
+                    rb[slot * rows + r] += wb[k] * xv;
+                }
+            }
+        }
+    }
+}
+
+/// One delay for a whole signal of `n` values per instance:
+/// `ring[b, slot(step + delay), :] += x[b, :]` (ring laid out `[instance][slot][i]`).
+/// Twin: `shaders/delay_write.wgsl`.
+pub fn delay_write(step: u64, delay: usize, slots: usize, n: usize, x: &[f32], ring: &mut [f32]) {
+    let slot = ring_slot(step, delay, slots);
+    for (rb, xb) in ring.chunks_mut(slots * n).zip(x.chunks(n)) {
+        for (r, &xv) in rb[slot * n..(slot + 1) * n].iter_mut().zip(xb) {
+            *r += xv;
+        }
+    }
+}
+
+/// What arrives now, for a signal of `n` values per instance:
+/// `y[b, i] += scale * ring[b, slot(step), i]`, then that slot is set to 0 for the input that
+/// arrives `slots` steps later. Twin: `shaders/delay_read.wgsl`.
+pub fn delay_read(step: u64, slots: usize, n: usize, scale: f32, ring: &mut [f32], y: &mut [f32]) {
+    let slot = ring_slot(step, 0, slots);
+    for (rb, yb) in ring.chunks_mut(slots * n).zip(y.chunks_mut(n)) {
+        for (r, y) in rb[slot * n..(slot + 1) * n].iter_mut().zip(yb) {
+            *y += scale * *r;
+            *r = 0.0;
+        }
+    }
+}
+
 /// `y[b, i] += s[i] * (sum_j x[b, j] - x[b, i])`: input from every other neuron.
 pub fn all_but_self_inc(s: &[f32], x: &[f32], y: &mut [f32]) {
     let n = s.len();
@@ -578,6 +871,56 @@ pub fn stdp(
                 for &j in &spiking_pre {
                     update(j, row);
                 }
+            }
+        }
+    }
+}
+
+/// [`stdp`] on the stored entries of a CSR matrix (rows = post) with per-instance values `w`
+/// (`nnz` per instance): a row whose post neuron spiked updates all its entries, otherwise only
+/// entries whose pre neuron spiked; each entry exactly as [`stdp`] updates the same synapse of a
+/// dense matrix. Twin: `shaders/stdp_sparse.wgsl`.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn stdp_sparse(
+    r: &crate::compile::StdpConsts,
+    indptr: &[f32],
+    indices: &[f32],
+    rows: usize,
+    cols: usize,
+    w: &mut [f32],
+    pre: &[f32],
+    post: &[f32],
+    traces: [&[f32]; 4],
+    learn: f32,
+) {
+    if learn == 0.0 {
+        return;
+    }
+    let [r1s, r2s, o1s, o2s] = traces;
+    let nnz = indices.len();
+    let batch = pre.len() / cols;
+    for b in 0..batch {
+        for i in 0..rows {
+            let post_spike = post[b * rows + i] != 0.0;
+            let o1 = o1s[b * rows + i] * r.decay_o1;
+            let o2 = o2s[b * rows + i] * r.decay_o2;
+            for k in ix(indptr[i])..ix(indptr[i + 1]) {
+                let j = ix(indices[k]);
+                let pre_spike = pre[b * cols + j] != 0.0;
+                if !pre_spike && !post_spike {
+                    continue;
+                }
+                w[b * nnz + k] = stdp_synapse(
+                    r,
+                    w[b * nnz + k],
+                    pre_spike,
+                    post_spike,
+                    r1s[b * cols + j],
+                    r2s[b * cols + j],
+                    o1,
+                    o2,
+                    learn,
+                );
             }
         }
     }
@@ -744,6 +1087,29 @@ pub fn normalize_rows(w: &mut [f32], rows: usize, cols: usize, target: f32) {
         }
     }
     let _ = rows;
+}
+
+/// [`normalize_rows`] on a CSR matrix: scales the stored entries of each row of each instance
+/// (`w` holds `nnz` values per instance, or one shared copy) to sum to `target`, the sum taken in
+/// stored order; rows summing to 0 (or less) are left as they are.
+/// Twin: `shaders/normalize_rows_sparse.wgsl`.
+pub fn normalize_rows_sparse(indptr: &[f32], rows: usize, w: &mut [f32], target: f32) {
+    let nnz = ix(indptr[rows]);
+    for wb in w.chunks_mut(nnz.max(1)) {
+        for r in 0..rows {
+            let row = &mut wb[ix(indptr[r])..ix(indptr[r + 1])];
+            let mut sum = 0.0f32;
+            for &v in row.iter() {
+                sum += v;
+            }
+            if sum > 0.0 {
+                let factor = target / sum;
+                for v in row.iter_mut() {
+                    *v *= factor;
+                }
+            }
+        }
+    }
 }
 
 /// Diehl & Cook neuron constants in f32 for a given dt.

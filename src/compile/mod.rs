@@ -12,12 +12,15 @@
 
 mod plan;
 
-pub use plan::{BufId, Buffer, BufferKind, HostInputSlot, Op, Plan, ProbeSlot, StdpConsts};
+pub use plan::{
+    BufId, Buffer, BufferKind, HostInputSlot, Op, Plan, ProbeSlot, StdpConsts, f32_to_index,
+    index_to_f32,
+};
 
 use crate::error::{Error, Result, check_positive};
 use crate::model::{
-    Connection, Encoders, Endpoint, LearningRule, Network, NeuronType, NodeOutput, Port,
-    ProbeTarget, Synapse, Transform,
+    Connection, Delays, Encoders, Endpoint, LearningRule, MAX_DELAY_STEPS, Network, NeuronType,
+    NodeOutput, Port, ProbeTarget, Stdp, Synapse, Transform,
 };
 use crate::nef;
 use ndarray::{Array2, Axis};
@@ -84,6 +87,7 @@ pub(crate) fn object_rng(seed: u64, kind: u64, index: usize) -> ChaCha8Rng {
 
 const RNG_ENSEMBLE: u64 = 1;
 const RNG_INIT: u64 = 2;
+const RNG_DELAYS: u64 = 3;
 
 fn build_ensemble(net: &Network, index: usize) -> Result<BuiltEnsemble> {
     let ens = &net.ensembles[index];
@@ -414,8 +418,14 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
 
     // ---- connections: weights and (for synapse-filtered ones) filter buffers
     struct ConnLowered {
-        /// Ops computing the weighted source into `weighted` (Zero + Inc).
-        weigh: Vec<Op>,
+        /// Ops transmitting this step's source: into `weighted` (Zero + Inc), or with delays into
+        /// the ring buffer.
+        write: Vec<Op>,
+        /// With delays, the ops delivering what arrives this step into `weighted`.
+        read: Vec<Op>,
+        /// Without synapse and with every delay >= 1 step: `write` runs in the synapse phase,
+        /// `read` before the target (not a zero-delay edge).
+        split: bool,
         weighted: BufId,
         /// Where the target reads from: the filter output, or `weighted` when there is no synapse.
         output: BufId,
@@ -497,7 +507,11 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         // Conductance ports: spikes of 1/dt become counts (scale dt), no gain.
         let post_gain = if conductance { None } else { post_gain };
         let unit = if conductance { dt } else { 1.0 };
-        let (weighted, mut weigh) = if let (true, Some(post_index)) = (conductance, post_index) {
+        // Delays in whole steps; `None` when every delay is 0 (exactly the undelayed ops).
+        let delays = resolve_delays(net, ci, conn, &object, dt)?;
+        // Where the connection's input ends up: the target's conductance input (a state the
+        // neuron consumes and clears), or a temporary the target or filter reads.
+        let (out, zero_out) = if let (true, Some(post_index)) = (conductance, post_index) {
             let names = net.ensembles[post_index].neuron_type.state_names();
             let port = if conn.port == Port::Excitatory {
                 "ge_in"
@@ -507,11 +521,55 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             let k = names.iter().position(|s| *s == port).ok_or_else(|| {
                 Error::build(&object, "the target neuron type has no conductance inputs")
             })?;
-            (ens_bufs[post_index].state[k], Vec::new())
+            (ens_bufs[post_index].state[k], None)
         } else {
             let w = b.zeros(format!("conn{ci}.weighted"), post_len, BufferKind::Temp);
-            (w, vec![Op::Zero { dst: w }])
+            (w, Some(Op::Zero { dst: w }))
         };
+        // `write`: ops that transmit this step's source; `read`: ops that deliver what arrives
+        // now into `out` (empty without delay, where `write` delivers directly).
+        let mut write: Vec<Op> = Vec::new();
+        let mut read: Vec<Op> = Vec::new();
+        // Where the transmission op writes (`None`: into the per-synapse ring).
+        let y = match &delays {
+            None => {
+                write.extend(zero_out.clone());
+                Some(out)
+            }
+            Some(DelaySteps::Fixed(_)) => {
+                let stage = b.zeros(format!("conn{ci}.undelayed"), post_len, BufferKind::Temp);
+                write.push(Op::Zero { dst: stage });
+                Some(stage)
+            }
+            Some(DelaySteps::PerSynapse(_)) => None,
+        };
+        let ring = delays.as_ref().map(|d| {
+            let slots = d.max() as usize + 1;
+            let ring = b.zeros(
+                format!("conn{ci}.delay_ring"),
+                slots * post_len,
+                BufferKind::State,
+            );
+            (ring, slots)
+        });
+        let per_synapse_delays = match &delays {
+            Some(DelaySteps::PerSynapse(v)) => Some(b.add(
+                format!("conn{ci}.delays"),
+                v.len(),
+                BufferKind::Index,
+                v.iter().map(|&d| index_to_f32(d)).collect(),
+            )),
+            _ => None,
+        };
+        // The STDP rule of this connection, when it learns.
+        let stdp = match (learning, conn.learning.first(), learn_buf, post_index) {
+            (true, Some(LearningRule::Stdp(rule)), Some(learn), Some(post_index)) => {
+                Some((*rule, learn, ens_bufs[post_index].out))
+            }
+            _ => None,
+        };
+        // Plastic weights are per-instance state (each instance learns on its own).
+        let plastic = learning && (!conn.learning.is_empty() || conn.normalize.is_some());
         let mut learn_ops = Vec::new();
         let mut matrix = None;
         match (&decoders, &conn.transform) {
@@ -523,10 +581,10 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                     format!("conn{ci}.scale"),
                     param_f32(&object, "transform", s)?,
                 );
-                weigh.push(Op::AllButSelfInc {
+                write.push(Op::AllButSelfInc {
                     s,
                     x: src,
-                    y: weighted,
+                    y: y.ok_or_else(|| per_synapse_unsupported(&object))?,
                 });
             }
             (None, Transform::Scalar(_) | Transform::Diagonal(_)) => {
@@ -543,11 +601,90 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                     format!("conn{ci}.scale"),
                     param_f32(&object, "transform", s)?,
                 );
-                weigh.push(Op::ScaleInc {
+                write.push(Op::ScaleInc {
                     s,
                     x: src,
-                    y: weighted,
+                    y: y.ok_or_else(|| per_synapse_unsupported(&object))?,
                 });
+            }
+            (None, Transform::Sparse(sp)) => {
+                // CSR weights, rows = post: the post gain folds into each row's entries.
+                let (rows, cols, nnz) = (sp.rows, sp.cols, sp.nnz());
+                let mut values = sp.data.clone();
+                if let Some(g) = post_gain {
+                    for (i, g) in g.iter().enumerate().take(rows) {
+                        for v in &mut values[sp.indptr[i]..sp.indptr[i + 1]] {
+                            *v *= g;
+                        }
+                    }
+                }
+                let values = param_f32(&object, "transform", values)?;
+                let indptr = b.add(
+                    format!("conn{ci}.indptr"),
+                    rows + 1,
+                    BufferKind::Index,
+                    sp.indptr.iter().map(|&k| index_to_f32(k as u32)).collect(),
+                );
+                let indices = b.add(
+                    format!("conn{ci}.indices"),
+                    nnz,
+                    BufferKind::Index,
+                    sp.indices.iter().map(|&k| index_to_f32(k as u32)).collect(),
+                );
+                let w = if plastic {
+                    b.add(format!("conn{ci}.weights"), nnz, BufferKind::State, values)
+                } else {
+                    b.param(format!("conn{ci}.weights"), values)
+                };
+                match (y, ring, per_synapse_delays) {
+                    (Some(y), _, _) => write.push(Op::SparseInc {
+                        indptr,
+                        indices,
+                        w,
+                        rows,
+                        cols,
+                        x: src,
+                        y,
+                        scale: unit as f32,
+                    }),
+                    (None, Some((ring, slots)), Some(delays)) => write.push(Op::DelayedSparseInc {
+                        indptr,
+                        indices,
+                        w,
+                        delays,
+                        rows,
+                        cols,
+                        x: src,
+                        ring,
+                        slots,
+                    }),
+                    _ => return Err(Error::build(&object, "per-synapse delays without a ring")),
+                }
+                if let (true, Some(target)) = (plastic, conn.normalize) {
+                    boundary.push(Op::NormalizeRowsSparse {
+                        indptr,
+                        w,
+                        rows,
+                        target: target as f32,
+                    });
+                }
+                if let Some((rule, learn, post_out)) = stdp {
+                    let (consts, traces, trace_ops) =
+                        lower_stdp(&mut b, ci, &rule, dt, src, post_out, rows, cols);
+                    learn_ops.push(Op::StdpSparse {
+                        rule: consts,
+                        indptr,
+                        indices,
+                        w,
+                        rows,
+                        cols,
+                        pre: src,
+                        post: post_out,
+                        traces,
+                        learn,
+                    });
+                    learn_ops.extend(trace_ops);
+                }
             }
             _ => {
                 // Dense weights: transform (post_len x mid) . decoders^T (mid x src_len).
@@ -559,6 +696,8 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                     Transform::AllButSelf(w) => {
                         Array2::from_shape_fn((mid, mid), |(i, j)| if i == j { 0.0 } else { *w })
                     }
+                    // On a decoded connection a sparse transform is the matrix it stands for.
+                    Transform::Sparse(s) => s.to_dense(),
                 };
                 let mut w = match &decoders {
                     Some(d) => t.dot(&d.t()),
@@ -571,8 +710,6 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 }
                 let (rows, cols) = w.dim();
                 let w = param_f32(&object, "transform", w.iter().copied())?;
-                // Plastic weights are per-instance state (each instance learns on its own).
-                let plastic = learning && (!conn.learning.is_empty() || conn.normalize.is_some());
                 let m = if plastic {
                     b.add(
                         format!("conn{ci}.weights"),
@@ -583,14 +720,26 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 } else {
                     b.param(format!("conn{ci}.weights"), w)
                 };
-                weigh.push(Op::MatVecInc {
-                    m,
-                    rows,
-                    cols,
-                    x: src,
-                    y: weighted,
-                    scale: unit as f32,
-                });
+                match (y, ring, per_synapse_delays) {
+                    (Some(y), _, _) => write.push(Op::MatVecInc {
+                        m,
+                        rows,
+                        cols,
+                        x: src,
+                        y,
+                        scale: unit as f32,
+                    }),
+                    (None, Some((ring, slots)), Some(delays)) => write.push(Op::DelayedMatVecInc {
+                        m,
+                        delays,
+                        rows,
+                        cols,
+                        x: src,
+                        ring,
+                        slots,
+                    }),
+                    _ => return Err(Error::build(&object, "per-synapse delays without a ring")),
+                }
                 if let (true, Some(target)) = (plastic, conn.normalize) {
                     boundary.push(Op::NormalizeRows {
                         w: m,
@@ -602,31 +751,9 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 if plastic {
                     matrix = Some((m, rows, cols));
                 }
-                if let (true, Some(LearningRule::Stdp(rule)), Some(learn), Some(post_index)) =
-                    (learning, conn.learning.first(), learn_buf, post_index)
-                {
-                    let post_out = ens_bufs[post_index].out;
-                    let decay = |tau: f64| (-dt / tau).exp() as f32;
-                    let traces = [
-                        b.zeros(format!("conn{ci}.trace_pre"), cols, BufferKind::State),
-                        b.zeros(format!("conn{ci}.trace_pre_slow"), cols, BufferKind::State),
-                        b.zeros(format!("conn{ci}.trace_post"), rows, BufferKind::State),
-                        b.zeros(format!("conn{ci}.trace_post_slow"), rows, BufferKind::State),
-                    ];
-                    let consts = StdpConsts {
-                        decay_r1: decay(rule.tau_plus),
-                        decay_r2: decay(rule.tau_x),
-                        decay_o1: decay(rule.tau_minus),
-                        decay_o2: decay(rule.tau_y),
-                        a2_plus: rule.a2_plus as f32,
-                        a3_plus: rule.a3_plus as f32,
-                        a2_minus: rule.a2_minus as f32,
-                        a3_minus: rule.a3_minus as f32,
-                        w_min: rule.w_min as f32,
-                        w_max: rule.w_max as f32,
-                        nearest: rule.nearest,
-                        multiplicative: rule.multiplicative,
-                    };
+                if let Some((rule, learn, post_out)) = stdp {
+                    let (consts, traces, trace_ops) =
+                        lower_stdp(&mut b, ci, &rule, dt, src, post_out, rows, cols);
                     learn_ops.push(Op::Stdp {
                         rule: consts,
                         w: m,
@@ -637,26 +764,52 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                         traces,
                         learn,
                     });
-                    for (x, spikes, d) in [
-                        (traces[0], src, consts.decay_r1),
-                        (traces[1], src, consts.decay_r2),
-                        (traces[2], post_out, consts.decay_o1),
-                        (traces[3], post_out, consts.decay_o2),
-                    ] {
-                        learn_ops.push(Op::Trace {
-                            x,
-                            spikes,
-                            decay: d,
-                            nearest: rule.nearest,
-                        });
-                    }
+                    learn_ops.extend(trace_ops);
                 }
             }
         }
+        // Delayed input: what was written into the ring for this step arrives now.
+        match (&delays, ring, y) {
+            (None, _, _) => {}
+            (Some(DelaySteps::Fixed(d)), Some((ring, slots)), Some(stage)) => {
+                write.push(Op::DelayWrite {
+                    x: stage,
+                    ring,
+                    slots,
+                    delay: *d as usize,
+                });
+                read.extend(zero_out);
+                read.push(Op::DelayRead {
+                    ring,
+                    slots,
+                    y: out,
+                    scale: 1.0,
+                });
+            }
+            (Some(DelaySteps::PerSynapse(_)), Some((ring, slots)), None) => {
+                read.extend(zero_out);
+                read.push(Op::DelayRead {
+                    ring,
+                    slots,
+                    y: out,
+                    scale: unit as f32,
+                });
+            }
+            _ => return Err(Error::build(&object, "inconsistent delay lowering")),
+        }
+        // A connection without synapse whose every synapse is delayed by a step or more
+        // transmits in the synapse phase and delivers before its target in a later step: no
+        // zero-delay edge.
+        let split = !conductance
+            && conn.synapse.is_none()
+            && post_index.is_some()
+            && delays.as_ref().is_some_and(|d| d.min() >= 1);
         conns.push(ConnLowered {
-            weigh,
-            weighted,
-            output: weighted,
+            write,
+            read,
+            split,
+            weighted: out,
+            output: out,
             synapse: conn.synapse,
             len: post_len,
             conductance,
@@ -692,7 +845,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             .map(|c| LoweredForRules {
                 src: c.src,
                 matrix: c.matrix,
-                weigh: c.weigh.clone(),
+                weigh: c.write.iter().chain(&c.read).cloned().collect(),
                 output: c.output,
                 filtered: c.synapse.is_some(),
             })
@@ -731,7 +884,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
     }
 
     // ---- order ensembles so that zero-delay (synapse None) sources come first
-    let order = ensemble_order(net)?;
+    let order = ensemble_order(net, &conns.iter().map(|c| c.split).collect::<Vec<_>>())?;
     for &i in &order {
         let ens = &net.ensembles[i];
         let eb = &ens_bufs[i];
@@ -743,8 +896,12 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             .map(|(ci, _)| ci)
             .collect();
         for &ci in &incoming {
-            if conns[ci].synapse.is_none() && !conns[ci].conductance {
-                step.extend(conns[ci].weigh.iter().cloned());
+            let c = &conns[ci];
+            if c.synapse.is_none() && !c.conductance {
+                if !c.split {
+                    step.extend(c.write.iter().cloned());
+                }
+                step.extend(c.read.iter().cloned());
             }
         }
         let (bias, enc) = ens_params[i];
@@ -802,10 +959,16 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
     // ---- synapse updates (read by targets in the next step)
     // Transmission uses this step's weights; learning then updates them (pre events before
     // post events, as in Brian's default order).
+    // A delayed connection's transmission writes into its ring buffer here and reads what
+    // arrives now right after (so a delay of 0 arrives in this step, like no delay); one without
+    // synapse whose delays are all >= 1 step only writes here (its target reads before it runs).
     for (ci, c) in conns.iter().enumerate() {
         if c.synapse.is_some() || c.conductance {
-            step.extend(c.weigh.iter().cloned());
+            step.extend(c.write.iter().cloned());
+            step.extend(c.read.iter().cloned());
             step.extend(filter_ops[ci].iter().cloned());
+        } else if c.split {
+            step.extend(c.write.iter().cloned());
         }
         step.extend(c.learn.iter().cloned());
     }
@@ -1156,13 +1319,14 @@ fn post_ensemble(c: &Connection) -> Option<usize> {
     }
 }
 
-/// Topological order of ensembles along connections without synapse (zero-delay edges).
-fn ensemble_order(net: &Network) -> Result<Vec<usize>> {
+/// Topological order of ensembles along connections without synapse (zero-delay edges);
+/// `delayed[ci]` marks connections whose every synapse is delayed by at least one step.
+fn ensemble_order(net: &Network, delayed: &[bool]) -> Result<Vec<usize>> {
     let n = net.ensembles.len();
     let mut indeg = vec![0usize; n];
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for c in &net.connections {
-        if c.synapse.is_some() || c.port != Port::Current {
+    for (ci, c) in net.connections.iter().enumerate() {
+        if c.synapse.is_some() || c.port != Port::Current || delayed[ci] {
             continue;
         }
         let pre = match c.pre {
@@ -1202,4 +1366,178 @@ fn ensemble_order(net: &Network) -> Result<Vec<usize>> {
         ));
     }
     Ok(order)
+}
+
+/// A connection's delays in whole steps.
+enum DelaySteps {
+    /// One delay for the whole connection (a delay line on its weighted output).
+    Fixed(u32),
+    /// One delay per synapse (Dense: row-major post x pre; Sparse: stored-entry order).
+    PerSynapse(Vec<u32>),
+}
+
+impl DelaySteps {
+    fn max(&self) -> u32 {
+        match self {
+            DelaySteps::Fixed(d) => *d,
+            DelaySteps::PerSynapse(v) => v.iter().copied().max().unwrap_or(0),
+        }
+    }
+    fn min(&self) -> u32 {
+        match self {
+            DelaySteps::Fixed(d) => *d,
+            DelaySteps::PerSynapse(v) => v.iter().copied().min().unwrap_or(0),
+        }
+    }
+}
+
+fn per_synapse_unsupported(object: &str) -> Error {
+    Error::build(
+        object,
+        "per-synapse delays need a Dense or Sparse transform (checked by Network::connect)",
+    )
+}
+
+/// `seconds` as a whole number of steps of `dt` (within 1e-6, like `sample_every`), at most
+/// [`MAX_DELAY_STEPS`].
+fn whole_steps(object: &str, param: &str, seconds: f64, dt: f64) -> Result<u32> {
+    let k = (seconds / dt).round();
+    if !(seconds.is_finite() && seconds >= 0.0) {
+        return Err(Error::invalid(
+            object,
+            param,
+            seconds,
+            "a finite delay >= 0 s (a whole number of steps)",
+        ));
+    }
+    if k > MAX_DELAY_STEPS as f64 {
+        return Err(Error::invalid(
+            object,
+            param,
+            seconds,
+            format!(
+                "a delay of at most {MAX_DELAY_STEPS} steps = {} s at dt = {dt} s",
+                MAX_DELAY_STEPS as f64 * dt
+            ),
+        ));
+    }
+    if ((k * dt) - seconds).abs() > 1e-6 * seconds.max(dt) {
+        return Err(Error::invalid(
+            object,
+            param,
+            seconds,
+            format!(
+                "a whole number of steps of dt = {dt} s (e.g. {} s or {} s); Connection::delays_uniform rounds its draws instead",
+                k.floor().max(0.0) * dt,
+                (k.floor() + 1.0) * dt
+            ),
+        ));
+    }
+    Ok(k as u32)
+}
+
+/// Resolves a connection's delays into steps (drawing per-synapse delays from the network's
+/// seed); `None` when there are none or all are 0.
+fn resolve_delays(
+    net: &Network,
+    ci: usize,
+    conn: &Connection,
+    object: &str,
+    dt: f64,
+) -> Result<Option<DelaySteps>> {
+    let Some(delays) = &conn.delays else {
+        return Ok(None);
+    };
+    let steps = match delays {
+        Delays::Fixed(s) => DelaySteps::Fixed(whole_steps(object, "delay", *s, dt)?),
+        Delays::PerSynapse(v) => DelaySteps::PerSynapse(
+            v.iter()
+                .enumerate()
+                .map(|(k, &s)| whole_steps(object, &format!("delays[{k}]"), s, dt))
+                .collect::<Result<_>>()?,
+        ),
+        Delays::Uniform { min, max } => {
+            // Bounds checked like a single delay, except that they need not be whole steps.
+            for (param, s) in [("delays min", *min), ("delays max", *max)] {
+                let k = (s / dt).round();
+                if !(s.is_finite() && s >= 0.0) || k > MAX_DELAY_STEPS as f64 {
+                    return Err(Error::invalid(
+                        object,
+                        param,
+                        s,
+                        format!(
+                            "a finite delay in [0, {} s] ({MAX_DELAY_STEPS} steps at dt = {dt} s)",
+                            MAX_DELAY_STEPS as f64 * dt
+                        ),
+                    ));
+                }
+            }
+            let n = match &conn.transform {
+                Transform::Dense(m) => m.len(),
+                Transform::Sparse(s) => s.nnz(),
+                _ => return Err(per_synapse_unsupported(object)),
+            };
+            let mut rng = object_rng(net.seed, RNG_DELAYS, ci);
+            DelaySteps::PerSynapse(
+                (0..n)
+                    .map(|_| {
+                        let s = min + (max - min) * rand::Rng::random::<f64>(&mut rng);
+                        ((s / dt).round() as u32).min(MAX_DELAY_STEPS)
+                    })
+                    .collect(),
+            )
+        }
+    };
+    Ok((steps.max() > 0).then_some(steps))
+}
+
+/// The trace buffers, constants and trace-update ops of an STDP rule on a connection with
+/// `rows` post and `cols` pre neurons (shared by the dense and the sparse lowering).
+#[expect(clippy::too_many_arguments, reason = "the pieces of one connection")]
+fn lower_stdp(
+    b: &mut Builder,
+    ci: usize,
+    rule: &Stdp,
+    dt: f64,
+    src: BufId,
+    post_out: BufId,
+    rows: usize,
+    cols: usize,
+) -> (StdpConsts, [BufId; 4], Vec<Op>) {
+    let decay = |tau: f64| (-dt / tau).exp() as f32;
+    let traces = [
+        b.zeros(format!("conn{ci}.trace_pre"), cols, BufferKind::State),
+        b.zeros(format!("conn{ci}.trace_pre_slow"), cols, BufferKind::State),
+        b.zeros(format!("conn{ci}.trace_post"), rows, BufferKind::State),
+        b.zeros(format!("conn{ci}.trace_post_slow"), rows, BufferKind::State),
+    ];
+    let consts = StdpConsts {
+        decay_r1: decay(rule.tau_plus),
+        decay_r2: decay(rule.tau_x),
+        decay_o1: decay(rule.tau_minus),
+        decay_o2: decay(rule.tau_y),
+        a2_plus: rule.a2_plus as f32,
+        a3_plus: rule.a3_plus as f32,
+        a2_minus: rule.a2_minus as f32,
+        a3_minus: rule.a3_minus as f32,
+        w_min: rule.w_min as f32,
+        w_max: rule.w_max as f32,
+        nearest: rule.nearest,
+        multiplicative: rule.multiplicative,
+    };
+    let ops = [
+        (traces[0], src, consts.decay_r1),
+        (traces[1], src, consts.decay_r2),
+        (traces[2], post_out, consts.decay_o1),
+        (traces[3], post_out, consts.decay_o2),
+    ]
+    .into_iter()
+    .map(|(x, spikes, decay)| Op::Trace {
+        x,
+        spikes,
+        decay,
+        nearest: rule.nearest,
+    })
+    .collect();
+    (consts, traces, ops)
 }

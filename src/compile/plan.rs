@@ -23,6 +23,21 @@ pub enum BufferKind {
     Temp,
     /// Shared by all instances and constant during a run (weights, gains, biases).
     Param,
+    /// Shared and constant integers (the structure of sparse matrices, delays in steps): each
+    /// f32 slot holds a `u32` bit for bit (see [`index_to_f32`]), which kernels read as
+    /// `array<u32>`.
+    Index,
+}
+
+/// Stores a `u32` in an f32 slot bit for bit, as [`BufferKind::Index`] buffers hold integers
+/// (exact for every `u32`, unlike a conversion to f32 value).
+pub fn index_to_f32(i: u32) -> f32 {
+    f32::from_bits(i)
+}
+
+/// Reads back a `u32` stored with [`index_to_f32`].
+pub fn f32_to_index(x: f32) -> u32 {
+    x.to_bits()
 }
 
 /// One f32 array. Batched buffers hold `batch * len` values laid out `[instance][len]`.
@@ -41,7 +56,7 @@ pub struct Buffer {
 impl Buffer {
     /// True when the buffer has one copy per instance.
     pub fn batched(&self) -> bool {
-        self.kind != BufferKind::Param
+        !matches!(self.kind, BufferKind::Param | BufferKind::Index)
     }
 }
 
@@ -120,6 +135,96 @@ pub enum Op {
         /// Factor on the sum (1, or dt to turn spikes of 1/dt into counts).
         scale: f32,
     },
+    /// Sparse (CSR) matrix times vector: `y[b, r] += scale * sum_k w[k] * x[b, indices[k]]` over
+    /// the stored entries `k` of row `r` (`indptr[r]..indptr[r + 1]`), summed in stored order,
+    /// skipping entries whose source is 0 (event-driven for spikes). `w` holds the `nnz` values,
+    /// shared or one copy per instance.
+    SparseInc {
+        /// Row pointers (`rows + 1`), an Index buffer.
+        indptr: BufId,
+        /// Column of each entry (`nnz`), an Index buffer.
+        indices: BufId,
+        /// Values (`nnz`).
+        w: BufId,
+        /// Rows (= length of y).
+        rows: usize,
+        /// Columns (= length of x).
+        cols: usize,
+        /// Source.
+        x: BufId,
+        /// Target.
+        y: BufId,
+        /// Factor on the sum (1, or dt to turn spikes of 1/dt into counts).
+        scale: f32,
+    },
+    /// A dense matrix with a delay per synapse, into a ring buffer of future input
+    /// (`slots` steps of `rows` values per instance): for each instance `b`, row `r` and, in
+    /// column order, each column `c` with `x[b, c] != 0`:
+    /// `ring[b, (step + delays[r * cols + c]) % slots, r] += m[r, c] * x[b, c]`.
+    /// Read (and scaled) by [`Op::DelayRead`].
+    DelayedMatVecInc {
+        /// Matrix (rows x cols, shared or one per instance).
+        m: BufId,
+        /// Delay of each synapse in steps (< slots), an Index buffer of rows x cols.
+        delays: BufId,
+        /// Rows (post).
+        rows: usize,
+        /// Columns (pre).
+        cols: usize,
+        /// Source.
+        x: BufId,
+        /// Ring buffer, batched, `slots * rows` per instance laid out `[slot][row]`.
+        ring: BufId,
+        /// Steps the ring holds (largest delay + 1).
+        slots: usize,
+    },
+    /// A sparse (CSR) matrix with a delay per stored entry, into a ring buffer: for each
+    /// instance `b`, row `r` and, in stored order, each entry `k` with `x[b, indices[k]] != 0`:
+    /// `ring[b, (step + delays[k]) % slots, r] += w[k] * x[b, indices[k]]`.
+    DelayedSparseInc {
+        /// Row pointers (`rows + 1`), an Index buffer.
+        indptr: BufId,
+        /// Column of each entry (`nnz`), an Index buffer.
+        indices: BufId,
+        /// Values (`nnz`, shared or one copy per instance).
+        w: BufId,
+        /// Delay of each entry in steps (< slots), an Index buffer of `nnz`.
+        delays: BufId,
+        /// Rows (post).
+        rows: usize,
+        /// Columns (pre).
+        cols: usize,
+        /// Source.
+        x: BufId,
+        /// Ring buffer, batched, `slots * rows` per instance laid out `[slot][row]`.
+        ring: BufId,
+        /// Steps the ring holds (largest delay + 1).
+        slots: usize,
+    },
+    /// One delay for a whole signal: `ring[b, (step + delay) % slots, :] += x[b, :]`.
+    DelayWrite {
+        /// Source (n values per instance).
+        x: BufId,
+        /// Ring buffer, batched, `slots * n` per instance laid out `[slot][i]`.
+        ring: BufId,
+        /// Steps the ring holds (> delay).
+        slots: usize,
+        /// Delay in steps.
+        delay: usize,
+    },
+    /// Input arriving now: `y[b, i] += scale * ring[b, step % slots, i]`, then that slot is
+    /// cleared for the input that will arrive `slots` steps later. Runs after this step's
+    /// writes into the ring, so that a delay of 0 arrives in the same step.
+    DelayRead {
+        /// Ring buffer, batched, `slots * n` per instance.
+        ring: BufId,
+        /// Steps the ring holds.
+        slots: usize,
+        /// Target (n values per instance).
+        y: BufId,
+        /// Factor on what arrives (1, or dt to turn spikes of 1/dt into counts).
+        scale: f32,
+    },
     /// Lateral input: `y[b, i] += s[i] * (sum_j x[b, j] - x[b, i])`.
     AllButSelfInc {
         /// Shared scale per target.
@@ -135,6 +240,31 @@ pub enum Op {
         /// The rule in f32.
         rule: StdpConsts,
         /// Weights, batched.
+        w: BufId,
+        /// Post neurons.
+        rows: usize,
+        /// Pre neurons.
+        cols: usize,
+        /// Pre spikes (non-zero = spike).
+        pre: BufId,
+        /// Post spikes.
+        post: BufId,
+        /// Pre traces (fast, slow) and post traces (fast, slow) as stored after the last step.
+        traces: [BufId; 4],
+        /// Shared learning switch (1 on, 0 off).
+        learn: BufId,
+    },
+    /// [`Op::Stdp`] on the stored entries of a sparse (CSR) matrix with per-instance values
+    /// `w` (`nnz` per instance, one structure for all instances): each entry is updated exactly
+    /// as the same synapse of a dense matrix would be.
+    StdpSparse {
+        /// The rule in f32.
+        rule: StdpConsts,
+        /// Row pointers (`rows + 1`), an Index buffer.
+        indptr: BufId,
+        /// Column of each entry (`nnz`), an Index buffer.
+        indices: BufId,
+        /// Values, batched (`nnz` per instance).
         w: BufId,
         /// Post neurons.
         rows: usize,
@@ -241,6 +371,18 @@ pub enum Op {
         /// Target row sum.
         target: f32,
     },
+    /// Boundary op: [`Op::NormalizeRows`] on a sparse (CSR) matrix: scales the stored entries of
+    /// each row of each instance to sum to `target` (rows summing to 0 or less are left alone).
+    NormalizeRowsSparse {
+        /// Row pointers (`rows + 1`), an Index buffer.
+        indptr: BufId,
+        /// Values (`nnz` per instance, or shared).
+        w: BufId,
+        /// Rows.
+        rows: usize,
+        /// Target row sum.
+        target: f32,
+    },
     /// Advances a population of neurons one step: reads input current `j`, writes `out`
     /// (spikes of amplitude/dt, or rates) and updates `state` (in `NeuronType::state_names` order).
     Neurons {
@@ -305,6 +447,13 @@ impl Op {
             Op::AddInc { .. } => "add_inc",
             Op::ScaleInc { .. } => "scale_inc",
             Op::MatVecInc { .. } => "matvec_inc",
+            Op::SparseInc { .. } => "sparse_inc",
+            Op::DelayedMatVecInc { .. } => "delayed_matvec_inc",
+            Op::DelayedSparseInc { .. } => "delayed_sparse_inc",
+            Op::DelayWrite { .. } => "delay_write",
+            Op::DelayRead { .. } => "delay_read",
+            Op::StdpSparse { .. } => "stdp_sparse",
+            Op::NormalizeRowsSparse { .. } => "normalize_rows_sparse",
             Op::Neurons { neuron, .. } => match neuron {
                 NeuronType::Lif(_) => "lif",
                 NeuronType::LifRate(_) => "lif_rate",
@@ -422,6 +571,53 @@ impl Plan {
         (per_instance, shared)
     }
 
+    /// `(rows, cols)` of the dense weight matrix held in `m`, if a step op uses it as one
+    /// ([`Op::MatVecInc`] or [`Op::DelayedMatVecInc`]).
+    pub fn matrix_shape(&self, m: BufId) -> Option<(usize, usize)> {
+        self.step.iter().find_map(|op| match op {
+            Op::MatVecInc {
+                m: w, rows, cols, ..
+            }
+            | Op::DelayedMatVecInc {
+                m: w, rows, cols, ..
+            } if *w == m => Some((*rows, *cols)),
+            _ => None,
+        })
+    }
+
+    /// The CSR structure `(rows, cols, indptr, indices)` of the sparse weights held in `w`, if
+    /// a step op uses it as sparse values ([`Op::SparseInc`] or [`Op::DelayedSparseInc`]).
+    pub fn sparse_structure(&self, w: BufId) -> Option<(usize, usize, Vec<u32>, Vec<u32>)> {
+        self.step.iter().find_map(|op| match op {
+            Op::SparseInc {
+                indptr,
+                indices,
+                w: v,
+                rows,
+                cols,
+                ..
+            }
+            | Op::DelayedSparseInc {
+                indptr,
+                indices,
+                w: v,
+                rows,
+                cols,
+                ..
+            } if *v == w => {
+                let ints = |b: &BufId| {
+                    self.buffer(*b)
+                        .init
+                        .iter()
+                        .map(|&x| f32_to_index(x))
+                        .collect()
+                };
+                Some((*rows, *cols, ints(indptr), ints(indices)))
+            }
+            _ => None,
+        })
+    }
+
     /// Total number of neurons (per instance).
     pub fn n_neurons(&self) -> usize {
         self.step
@@ -474,6 +670,102 @@ impl Plan {
             Op::AllButSelfInc { s, x, y } => {
                 format!("{} += {} * (sum({}) - {})", n(y), n(s), n(x), n(x))
             }
+            Op::SparseInc {
+                indices,
+                w,
+                rows,
+                cols,
+                x,
+                y,
+                scale,
+                ..
+            } => {
+                let sc = if *scale == 1.0 {
+                    String::new()
+                } else {
+                    format!("{scale} * ")
+                };
+                format!(
+                    "{} += {sc}{} [{rows}x{cols} sparse, {} entries] . {}",
+                    n(y),
+                    n(w),
+                    self.buffer(*indices).len,
+                    n(x)
+                )
+            }
+            Op::DelayedMatVecInc {
+                m,
+                delays,
+                rows,
+                cols,
+                x,
+                ring,
+                slots,
+            } => format!(
+                "{}[t + {} mod {slots}] += {} [{rows}x{cols}] . {}",
+                n(ring),
+                n(delays),
+                n(m),
+                n(x)
+            ),
+            Op::DelayedSparseInc {
+                indices,
+                w,
+                delays,
+                rows,
+                cols,
+                x,
+                ring,
+                slots,
+                ..
+            } => format!(
+                "{}[t + {} mod {slots}] += {} [{rows}x{cols} sparse, {} entries] . {}",
+                n(ring),
+                n(delays),
+                n(w),
+                self.buffer(*indices).len,
+                n(x)
+            ),
+            Op::DelayWrite {
+                x,
+                ring,
+                slots,
+                delay,
+            } => format!("{}[t + {delay} mod {slots}] += {}", n(ring), n(x)),
+            Op::DelayRead {
+                ring,
+                slots,
+                y,
+                scale,
+            } => {
+                let sc = if *scale == 1.0 {
+                    String::new()
+                } else {
+                    format!("{scale} * ")
+                };
+                format!("{} += {sc}{}[t mod {slots}], then cleared", n(y), n(ring))
+            }
+            Op::StdpSparse {
+                w,
+                pre,
+                post,
+                rows,
+                cols,
+                indices,
+                ..
+            } => format!(
+                "{} [{rows}x{cols} sparse, {} entries] learns from {} and {}",
+                n(w),
+                self.buffer(*indices).len,
+                n(pre),
+                n(post)
+            ),
+            Op::NormalizeRowsSparse {
+                w, rows, target, ..
+            } => format!(
+                "rows of {} [{rows} rows, sparse] scaled to sum {target}",
+                n(w)
+            ),
             Op::Stdp {
                 w,
                 pre,
@@ -607,6 +899,7 @@ impl fmt::Display for Plan {
                 BufferKind::State => "state",
                 BufferKind::Temp => "temp",
                 BufferKind::Param => "param",
+                BufferKind::Index => "index",
             };
             writeln!(f, "  #{i:<3} {:<28} {shape:<12} {kind}", b.name)?;
         }

@@ -4,8 +4,10 @@
 //! state or backend types. Objects are stored in arenas inside [`Network`] and referred to by
 //! typed ids that remember which network they belong to.
 
+mod connectivity;
 mod neurons;
 
+pub use connectivity::{Delays, MAX_DELAY_STEPS, Sparse};
 pub use neurons::{DcParams, LifParams, NeuronType};
 
 use crate::error::{Error, Result, check_finite, check_non_negative, check_positive};
@@ -657,6 +659,11 @@ pub enum Transform {
     /// Lateral connectivity: `y_i = w * sum_{j != i} x_j` (sizes must match). With a negative
     /// weight this is winner-take-all inhibition.
     AllButSelf(f64),
+    /// A sparse matrix in CSR form, shape `(size_out, size_in)`: only its stored entries are
+    /// synapses (they transmit, learn and are normalised). From `.neurons()` or a node it is
+    /// transmitted event-driven like a Dense matrix (sources that are 0 are skipped); on a
+    /// decoded connection it is used as the dense matrix it stands for.
+    Sparse(Sparse),
 }
 
 /// Which input of the target neurons a connection drives.
@@ -1116,6 +1123,7 @@ fn transform_kind(t: &Transform) -> &'static str {
         Transform::Diagonal(_) => "Diagonal",
         Transform::Dense(_) => "Dense",
         Transform::AllButSelf(_) => "AllButSelf",
+        Transform::Sparse(_) => "Sparse",
     }
 }
 
@@ -1140,8 +1148,11 @@ pub struct Connection {
     /// since the error connection targets it), or one STDP rule alone.
     pub learning: Vec<LearningRule>,
     /// Normalise each target neuron's incoming weights to this sum at every presentation
-    /// boundary ([`crate::Simulator::boundary`]); Dense transforms only.
+    /// boundary ([`crate::Simulator::boundary`]); Dense and Sparse transforms only.
     pub normalize: Option<f64>,
+    /// Synaptic delays (default none). See [`Delays`] for when a delayed spike arrives and how
+    /// STDP sees it.
+    pub delays: Option<Delays>,
 }
 
 impl fmt::Debug for Connection {
@@ -1155,6 +1166,8 @@ impl fmt::Debug for Connection {
             .field("solver", &self.solver)
             .field("port", &self.port)
             .field("learning", &self.learning)
+            .field("normalize", &self.normalize)
+            .field("delays", &self.delays)
             .finish()
     }
 }
@@ -1172,6 +1185,7 @@ impl Connection {
             port: Port::Current,
             learning: Vec::new(),
             normalize: None,
+            delays: None,
         }
     }
     /// Drives a conductance port of conductance-based neurons. Conductances are filtered by the
@@ -1187,6 +1201,28 @@ impl Connection {
     /// boundaries (Diehl & Cook use 78 on the input connection).
     pub fn normalize_incoming(mut self, target: f64) -> Self {
         self.normalize = Some(target);
+        self
+    }
+    /// Delays every synapse by `seconds`, a whole number of simulation steps (checked when the
+    /// network is compiled). See [`Delays`] for the timing.
+    pub fn delay(mut self, seconds: f64) -> Self {
+        self.delays = Some(Delays::Fixed(seconds));
+        self
+    }
+    /// Gives each synapse its own delay, drawn uniformly in `[min_s, max_s)` seconds at build
+    /// time with the network's seed and rounded to the nearest step (Diehl & Cook use 0-10 ms
+    /// on the input connection). Dense or Sparse transforms from `.neurons()` or a node.
+    pub fn delays_uniform(mut self, min_s: f64, max_s: f64) -> Self {
+        self.delays = Some(Delays::Uniform {
+            min: min_s,
+            max: max_s,
+        });
+        self
+    }
+    /// Gives each synapse its own delay in seconds (whole numbers of steps), in the order of the
+    /// weights: row-major `(post, pre)` for Dense, stored-entry order for Sparse.
+    pub fn delays(mut self, seconds: Vec<f64>) -> Self {
+        self.delays = Some(Delays::PerSynapse(seconds));
         self
     }
     /// Adds a learning rule (Nengo's `learning_rule_type`; call again for several rules).
@@ -1491,9 +1527,10 @@ impl Network {
             (pre, None) => self.source_size(pre),
         };
         let size_out = self.target_size(&conn.post);
-        if let (Endpoint::LearningRule(target), false) =
-            (conn.post, matches!(conn.transform, Transform::Dense(_)))
-            && size_mid != size_out
+        if let (Endpoint::LearningRule(target), false) = (
+            conn.post,
+            matches!(conn.transform, Transform::Dense(_) | Transform::Sparse(_)),
+        ) && size_mid != size_out
         {
             let learned_post = self.endpoint_name(&self.connections[target.index].post);
             return Err(Error::invalid(
@@ -1566,7 +1603,26 @@ impl Network {
                     return Err(Error::invalid(&object, "transform", x, "finite entries"));
                 }
             }
+            Transform::Sparse(sp) => {
+                if (sp.rows, sp.cols) != (size_out, size_mid) {
+                    return Err(Error::invalid(
+                        &object,
+                        "transform",
+                        format!("a sparse matrix of shape ({}, {})", sp.rows, sp.cols),
+                        format!(
+                            "shape ({size_out}, {size_mid}) = (size of post, size of pre{})",
+                            if conn.function.is_some() {
+                                "'s function"
+                            } else {
+                                ""
+                            }
+                        ),
+                    ));
+                }
+                sp.validate(&object, "transform.")?;
+            }
         }
+        self.check_delays(&conn, &object)?;
         self.check_port_and_learning(&conn, &object)?;
         match conn.solver {
             Solver::LstsqL2 { reg } => check_non_negative(&object, "solver reg", reg)?,
@@ -1629,16 +1685,62 @@ impl Network {
         }
         if let Some(t) = conn.normalize {
             check_positive(&object, "normalize", t)?;
-            if !matches!(conn.transform, Transform::Dense(_)) {
+            if !matches!(conn.transform, Transform::Dense(_) | Transform::Sparse(_)) {
                 return Err(Error::invalid(
                     object,
                     "normalize",
                     t,
-                    "normalisation only on a Dense transform",
+                    "normalisation only on a Dense or Sparse transform",
                 ));
             }
         }
         self.check_learning(conn, object)?;
+        Ok(())
+    }
+
+    /// Checks a connection's delays as far as possible without dt (whole steps and the largest
+    /// delay are checked when the network is compiled).
+    fn check_delays(&self, conn: &Connection, object: &str) -> Result<()> {
+        let Some(delays) = &conn.delays else {
+            return Ok(());
+        };
+        delays.validate(&object)?;
+        if !delays.per_synapse() {
+            return Ok(());
+        }
+        let synapses = match (&conn.pre, &conn.function, &conn.transform) {
+            (Endpoint::Neurons(_) | Endpoint::Node(_), None, Transform::Dense(m)) => m.len(),
+            (Endpoint::Neurons(_) | Endpoint::Node(_), None, Transform::Sparse(s)) => s.nnz(),
+            _ => {
+                return Err(Error::invalid(
+                    object,
+                    "delays",
+                    format!(
+                        "{delays} from {} with transform {}",
+                        self.endpoint_name(&conn.pre),
+                        transform_kind(&conn.transform)
+                    ),
+                    "per-synapse delays on a Dense or Sparse transform from .neurons() or a node; Connection::delay (one delay for all) on any connection",
+                ));
+            }
+        };
+        if let Delays::PerSynapse(v) = delays
+            && v.len() != synapses
+        {
+            return Err(Error::invalid(
+                object,
+                "delays",
+                format!("{} values", v.len()),
+                format!(
+                    "{synapses} values, one per synapse ({})",
+                    if matches!(conn.transform, Transform::Dense(_)) {
+                        "post x pre, row-major"
+                    } else {
+                        "one per stored entry of the Sparse transform"
+                    }
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -1792,12 +1894,15 @@ impl Network {
                 Endpoint::Neurons(id) => self.ensembles[id.index].neuron_type.is_spiking(),
                 _ => false,
             };
-            if !spiking_pre || !spiking_post || !matches!(conn.transform, Transform::Dense(_)) {
+            if !spiking_pre
+                || !spiking_post
+                || !matches!(conn.transform, Transform::Dense(_) | Transform::Sparse(_))
+            {
                 return Err(Error::invalid(
                     object,
                     "learning",
                     "Stdp",
-                    "STDP on a Dense transform from spiking neurons or a spike-emitting node to spiking .neurons()",
+                    "STDP on a Dense or Sparse transform from spiking neurons or a spike-emitting node to spiking .neurons()",
                 ));
             }
         }

@@ -32,6 +32,13 @@ shader_table!(
     "add_inc",
     "scale_inc",
     "matvec_inc",
+    "sparse_inc",
+    "delayed_matvec_inc",
+    "delayed_sparse_inc",
+    "delay_write",
+    "delay_read",
+    "stdp_sparse",
+    "normalize_rows_sparse",
     "lif",
     "lif_rate",
     "adaptive_lif",
@@ -62,6 +69,14 @@ const COMMON: &[(&str, &str)] = &[
         "common/philox.wgsl",
         include_str!("../../../shaders/common/philox.wgsl"),
     ),
+    (
+        "common/ring.wgsl",
+        include_str!("../../../shaders/common/ring.wgsl"),
+    ),
+    (
+        "common/stdp_synapse.wgsl",
+        include_str!("../../../shaders/common/stdp_synapse.wgsl"),
+    ),
 ];
 
 /// The complete WGSL of kernel `name`, includes resolved.
@@ -77,7 +92,8 @@ pub fn kernel_source(name: &str) -> Option<String> {
 }
 
 /// Parameters of the element-wise kernels (`zero`, `broadcast`, `host_input`, `add_inc`,
-/// `scale_inc`, `lowpass`, `alpha`, `probe`, `matvec_inc`, rectified linear ones): the first
+/// `scale_inc`, `lowpass`, `alpha`, `probe`, `delay_write`, `delay_read`,
+/// `normalize_rows_sparse`, rectified linear ones): the first
 /// field is always the number of invocations. Twin: the `Params` struct of each of those shaders
 /// (field names differ per kernel; the layout is four 4-byte words).
 #[repr(C)]

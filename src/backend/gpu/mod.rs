@@ -273,6 +273,14 @@ impl GpuBackend {
             let name = op.name();
             let pi = get_pipeline(name, &self.gpu.device, &mut pipelines)?;
             let blen = |id: &BufId| self.plan.buffers[id.0].len as u32;
+            // Per-instance stride of a buffer holding `per_instance` values: 0 when shared.
+            let stride = |id: &BufId, per_instance: u32| {
+                if self.plan.buffers[id.0].batched() {
+                    per_instance
+                } else {
+                    0
+                }
+            };
             let (params, bindings): (Vec<u8>, Vec<&wgpu::Buffer>) = match op {
                 Op::Zero { dst } => (p4(blen(dst) * batch, 0, 0, 0), vec![&self.bufs[dst.0]]),
                 Op::Broadcast { src, dst } => (
@@ -347,6 +355,178 @@ impl GpuBackend {
                             0,
                         ]),
                         vec![&self.bufs[m.0], &self.bufs[x.0], &self.bufs[y.0]],
+                    )
+                }
+                Op::SparseInc {
+                    indptr,
+                    indices,
+                    w,
+                    rows,
+                    cols,
+                    x,
+                    y,
+                    scale,
+                } => (
+                    p8([
+                        *rows as u32 * batch,
+                        *rows as u32,
+                        *cols as u32,
+                        f(*scale),
+                        stride(w, blen(indices)),
+                        0,
+                        0,
+                        0,
+                    ]),
+                    vec![
+                        &self.bufs[indptr.0],
+                        &self.bufs[indices.0],
+                        &self.bufs[w.0],
+                        &self.bufs[x.0],
+                        &self.bufs[y.0],
+                    ],
+                ),
+                Op::DelayedMatVecInc {
+                    m,
+                    delays,
+                    rows,
+                    cols,
+                    x,
+                    ring,
+                    slots,
+                } => (
+                    p8([
+                        *rows as u32 * batch,
+                        *rows as u32,
+                        *cols as u32,
+                        stride(m, (*rows * *cols) as u32),
+                        *slots as u32,
+                        0,
+                        0,
+                        0,
+                    ]),
+                    vec![
+                        &self.ctrl,
+                        &self.bufs[m.0],
+                        &self.bufs[delays.0],
+                        &self.bufs[x.0],
+                        &self.bufs[ring.0],
+                    ],
+                ),
+                Op::DelayedSparseInc {
+                    indptr,
+                    indices,
+                    w,
+                    delays,
+                    rows,
+                    cols,
+                    x,
+                    ring,
+                    slots,
+                } => (
+                    p8([
+                        *rows as u32 * batch,
+                        *rows as u32,
+                        *cols as u32,
+                        stride(w, blen(indices)),
+                        *slots as u32,
+                        0,
+                        0,
+                        0,
+                    ]),
+                    vec![
+                        &self.ctrl,
+                        &self.bufs[indptr.0],
+                        &self.bufs[indices.0],
+                        &self.bufs[w.0],
+                        &self.bufs[delays.0],
+                        &self.bufs[x.0],
+                        &self.bufs[ring.0],
+                    ],
+                ),
+                Op::DelayWrite {
+                    x,
+                    ring,
+                    slots,
+                    delay,
+                } => (
+                    p4(blen(x) * batch, blen(x), *slots as u32, *delay as u32),
+                    vec![&self.ctrl, &self.bufs[x.0], &self.bufs[ring.0]],
+                ),
+                Op::DelayRead {
+                    ring,
+                    slots,
+                    y,
+                    scale,
+                } => (
+                    p4(blen(y) * batch, blen(y), *slots as u32, f(*scale)),
+                    vec![&self.ctrl, &self.bufs[ring.0], &self.bufs[y.0]],
+                ),
+                Op::StdpSparse {
+                    rule,
+                    indptr,
+                    indices,
+                    w,
+                    rows,
+                    cols,
+                    pre,
+                    post,
+                    traces,
+                    learn,
+                } => {
+                    let flags = rule.nearest as u32 | ((rule.multiplicative as u32) << 1);
+                    let words: [u32; 16] = [
+                        *rows as u32 * batch,
+                        *rows as u32,
+                        *cols as u32,
+                        flags,
+                        f(rule.decay_r1),
+                        f(rule.decay_r2),
+                        f(rule.decay_o1),
+                        f(rule.decay_o2),
+                        f(rule.a2_plus),
+                        f(rule.a3_plus),
+                        f(rule.a2_minus),
+                        f(rule.a3_minus),
+                        f(rule.w_min),
+                        f(rule.w_max),
+                        stride(w, blen(indices)),
+                        0,
+                    ];
+                    (
+                        bytemuck::cast_slice(&words).to_vec(),
+                        vec![
+                            &self.bufs[pre.0],
+                            &self.bufs[post.0],
+                            &self.bufs[traces[0].0],
+                            &self.bufs[traces[1].0],
+                            &self.bufs[traces[2].0],
+                            &self.bufs[traces[3].0],
+                            &self.bufs[learn.0],
+                            &self.bufs[indptr.0],
+                            &self.bufs[indices.0],
+                            &self.bufs[w.0],
+                        ],
+                    )
+                }
+                Op::NormalizeRowsSparse {
+                    indptr,
+                    w,
+                    rows,
+                    target,
+                } => {
+                    let copies = if self.plan.buffers[w.0].batched() {
+                        batch
+                    } else {
+                        1
+                    };
+                    (
+                        p4(
+                            *rows as u32 * copies,
+                            *rows as u32,
+                            f(*target),
+                            stride(w, blen(w)),
+                        ),
+                        vec![&self.bufs[indptr.0], &self.bufs[w.0]],
                     )
                 }
                 Op::AllButSelfInc { s, x, y } => (

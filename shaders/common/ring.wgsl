@@ -1,0 +1,10 @@
+//!include common/philox.wgsl
+// Ring buffers of future input (delays): the slot of global step + delay in a ring of `slots`
+// steps, from the step counter in ctrl (see `global_step`). Needs slots <= 65536 (the 64-bit
+// step is reduced with 32-bit products). Twin: backend::cpu::ring_slot.
+fn ring_slot(ctrl0: u32, first_lo: u32, first_hi: u32, delay: u32, slots: u32) -> u32 {
+    let s = global_step(ctrl0, first_lo, first_hi);
+    let two32 = (0xFFFFFFFFu % slots + 1u) % slots; // 2^32 mod slots
+    let step_mod = ((s.y % slots) * two32 % slots + s.x % slots) % slots;
+    return (step_mod + delay) % slots;
+}

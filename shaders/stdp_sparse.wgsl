@@ -1,0 +1,58 @@
+//!include common/index.wgsl
+//!include common/stdp_synapse.wgsl
+// stdp_sparse: event-driven triplet STDP on the stored entries of a CSR matrix (rows = post) with
+// per-instance values (nnz per instance, w_stride = nnz); one structure for all instances.
+// One invocation per (instance, post row): it alone writes that row's entries. A row whose post
+// neuron did not spike only updates entries whose pre neuron spiked; each entry exactly like the
+// same synapse in stdp.wgsl. Twin: backend::cpu::stdp_sparse and backend::cpu::stdp_synapse.
+struct Params {
+    total: u32,
+    rows: u32,
+    cols: u32,
+    flags: u32, // bit 0 nearest, bit 1 multiplicative
+    decay_r1: f32,
+    decay_r2: f32,
+    decay_o1: f32,
+    decay_o2: f32,
+    a2_plus: f32,
+    a3_plus: f32,
+    a2_minus: f32,
+    a3_minus: f32,
+    w_min: f32,
+    w_max: f32,
+    w_stride: u32,
+    _p1: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> pre: array<f32>;
+@group(0) @binding(2) var<storage, read> post: array<f32>;
+@group(0) @binding(3) var<storage, read> r1s: array<f32>;
+@group(0) @binding(4) var<storage, read> r2s: array<f32>;
+@group(0) @binding(5) var<storage, read> o1s: array<f32>;
+@group(0) @binding(6) var<storage, read> o2s: array<f32>;
+@group(0) @binding(7) var<storage, read> learn: array<f32>;
+@group(0) @binding(8) var<storage, read> indptr: array<u32>;
+@group(0) @binding(9) var<storage, read> indices: array<u32>;
+@group(0) @binding(10) var<storage, read_write> w: array<f32>;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let row = flat_index(gid, nwg);
+    if (row >= p.total) { return; }
+    let l = learn[0];
+    if (l == 0.0) { return; }
+    let b = row / p.rows;
+    let i = row % p.rows;
+    let post_spike = post[row] != 0.0;
+    let o1 = o1s[row] * p.decay_o1;
+    let o2 = o2s[row] * p.decay_o2;
+    let w0 = b * p.w_stride;
+    let c0 = b * p.cols;
+    let k_end = indptr[i + 1u];
+    for (var k = indptr[i]; k < k_end; k = k + 1u) {
+        let j = indices[k];
+        let pre_spike = pre[c0 + j] != 0.0;
+        if (!pre_spike && !post_spike) { continue; }
+        w[w0 + k] = stdp_synapse(w[w0 + k], pre_spike, post_spike, r1s[c0 + j], r2s[c0 + j], o1, o2, l);
+    }
+}
