@@ -1,9 +1,11 @@
-//! CPU backend throughput: one LIF ensemble (Nengo's default parameters) driven by a constant
-//! node, no probes, stepped 100 steps per iteration. Reported in neuron updates per second
-//! (criterion's "elements/s"): `n_neurons * steps` per iteration.
+//! Backend throughput: one LIF ensemble (Nengo's default parameters) driven by a constant
+//! node, no probes, stepped 100 steps per iteration, on the CPU and on the GPU backend (the timed
+//! region ends after the device has finished: `run_steps` waits for the submission). Reported in
+//! neuron updates per second (criterion's "elements/s"): `n_neurons * steps` per iteration.
 //!
 //! ```text
-//! cargo bench --bench step
+//! cargo bench --bench step                              # cpu and gpu
+//! VOLLEY_BENCH_BACKENDS=cpu cargo bench --bench step    # cpu only
 //! ```
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -27,23 +29,39 @@ fn simulator(n: usize, backend: BackendChoice) -> Simulator {
         .expect("ensemble");
     net.connect(Connection::new(input, ens))
         .expect("connection");
-    Simulator::new(&net, SimConfig::default().backend(backend)).expect("simulator")
+    Simulator::new(&net, SimConfig::default().backend(backend)).unwrap_or_else(|e| {
+        panic!("{e} (set VOLLEY_BENCH_BACKENDS=cpu to measure the CPU only)")
+    })
+}
+
+/// Backends to measure: `VOLLEY_BENCH_BACKENDS` (comma-separated), default `cpu,gpu`.
+fn backends() -> Vec<(&'static str, BackendChoice)> {
+    let v = std::env::var("VOLLEY_BENCH_BACKENDS").unwrap_or_else(|_| "cpu,gpu".into());
+    v.split(',')
+        .filter_map(|b| match b.trim() {
+            "cpu" => Some(("cpu", BackendChoice::Cpu)),
+            "gpu" => Some(("gpu", BackendChoice::Gpu)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn lif_step(c: &mut Criterion) {
-    let mut group = c.benchmark_group("lif_step_cpu");
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
-    for n in SIZES {
-        let mut sim = simulator(n, BackendChoice::Cpu);
-        group.throughput(Throughput::Elements(n as u64 * STEPS));
-        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
-            b.iter(|| sim.run_steps(black_box(STEPS)).expect("run"))
-        });
+    for (name, backend) in backends() {
+        let mut group = c.benchmark_group(format!("lif_step_{name}"));
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(3));
+        for n in SIZES {
+            let mut sim = simulator(n, backend);
+            group.throughput(Throughput::Elements(n as u64 * STEPS));
+            group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+                b.iter(|| sim.run_steps(black_box(STEPS)).expect("run"))
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, lif_step);
