@@ -29,9 +29,8 @@ fn simulator(n: usize, backend: BackendChoice) -> Simulator {
         .expect("ensemble");
     net.connect(Connection::new(input, ens))
         .expect("connection");
-    Simulator::new(&net, SimConfig::default().backend(backend)).unwrap_or_else(|e| {
-        panic!("{e} (set VOLLEY_BENCH_BACKENDS=cpu to measure the CPU only)")
-    })
+    Simulator::new(&net, SimConfig::default().backend(backend))
+        .unwrap_or_else(|e| panic!("{e} (set VOLLEY_BENCH_BACKENDS=cpu to measure the CPU only)"))
 }
 
 /// Backends to measure: `VOLLEY_BENCH_BACKENDS` (comma-separated), default `cpu,gpu`.

@@ -13,9 +13,9 @@
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.total) { return; }
-    let r = lif_one(j[i] - n[i], v[i], refr[i]);
+    let r = lif_one(p, j[i] - n[i], v[i], refr[i]);
     out[i] = r.x;
     v[i] = r.y;
     refr[i] = r.z;
-    n[i] = n[i] + (p.dt / p.tau_n) * (p.inc_n * r.x - n[i]);
+    n[i] = adaptive_n_one(p, n[i], r.x);
 }

@@ -1,4 +1,5 @@
 //!include common/index.wgsl
+//!include common/dc_one.wgsl
 // diehl_cook: Diehl & Cook conductance-based neuron with adaptive threshold, one step.
 // Twin: backend::cpu::diehl_cook (and dc_one). Twin struct: kernels::DcParams.
 struct Params {
@@ -31,54 +32,20 @@ struct Params {
 @group(0) @binding(9) var<storage, read_write> ge_in: array<f32>;
 @group(0) @binding(10) var<storage, read_write> gi_in: array<f32>;
 
-// Twin: backend::cpu::THETA_FOLD (theta's decay is accumulated, then folded in).
-const THETA_FOLD: f32 = 0.0009765625;
-
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.total) { return; }
-    let l = learn[0];
-    var gei = ge[i] + ge_in[i];
-    var gii = gi[i] + gi_in[i];
+    let c = DcConsts(p.dt, p.v_rest, p.v_reset, p.v_thresh, p.e_exc, p.e_inh, p.dt_over_tau,
+        p.decay_ge, p.decay_gi, p.k_theta, p.theta_plus, p.theta_offset, p.ref_steps);
+    let r = dc_one(c, learn[0], v[i], ge[i], gi[i], theta[i], theta_decay[i], refr[i], ge_in[i], gi_in[i]);
     ge_in[i] = 0.0;
     gi_in[i] = 0.0;
-    var rf = refr[i];
-    var vi = v[i];
-    let refractory = rf > 0.5;
-    if (refractory) {
-        rf = rf - 1.0;
-    } else {
-        let g = 1.0 + gei + gii;
-        let v_inf = (p.v_rest + gei * p.e_exc + gii * p.e_inh) / g;
-        vi = v_inf + (vi - v_inf) * exp(-p.dt_over_tau * g);
-    }
-    gei = gei * p.decay_ge;
-    gii = gii * p.decay_gi;
-    var th = theta[i];
-    var acc = theta_decay[i];
-    if (l != 0.0) {
-        acc = acc + (th - acc) * p.k_theta;
-        if (acc >= THETA_FOLD) {
-            th = th - acc;
-            acc = 0.0;
-        }
-    }
-    let spike = !refractory && vi > p.v_thresh + (th - acc) - p.theta_offset;
-    var o = 0.0;
-    if (spike) {
-        vi = p.v_reset;
-        rf = p.ref_steps;
-        if (l != 0.0) {
-            th = th + p.theta_plus;
-        }
-        o = 1.0 / p.dt;
-    }
-    out[i] = o;
-    v[i] = vi;
-    ge[i] = gei;
-    gi[i] = gii;
-    theta[i] = th;
-    theta_decay[i] = acc;
-    refr[i] = rf;
+    out[i] = r.out;
+    v[i] = r.v;
+    ge[i] = r.ge;
+    gi[i] = r.gi;
+    theta[i] = r.theta;
+    theta_decay[i] = r.theta_decay;
+    refr[i] = r.refr;
 }

@@ -10,10 +10,5 @@
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.total) { return; }
-    let ji = j[i];
-    var o = 0.0;
-    if (ji > 1.0) {
-        o = p.amplitude / (p.tau_ref + p.tau_rc * log1p_(1.0 / (ji - 1.0)));
-    }
-    out[i] = o;
+    out[i] = lif_rate_one(p, j[i]);
 }

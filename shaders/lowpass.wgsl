@@ -1,4 +1,5 @@
 //!include common/index.wgsl
+//!include common/elementwise.wgsl
 // lowpass: y = a*y + (1 - a)*x. Twin: backend::cpu::lowpass.
 struct Params { total: u32, a: f32, _p1: u32, _p2: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -9,5 +10,5 @@ struct Params { total: u32, a: f32, _p1: u32, _p2: u32 }
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.total) { return; }
-    y[i] = p.a * y[i] + (1.0 - p.a) * x[i];
+    y[i] = lowpass_one(p.a, y[i], x[i]);
 }

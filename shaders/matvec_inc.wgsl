@@ -1,4 +1,5 @@
 //!include common/index.wgsl
+//!include common/matvec_row.wgsl
 // matvec_inc: y[b, r] += scale * sum_c m[r, c] * x[b, c], summed in column order skipping x == 0
 // like the CPU. m is shared (m_stride 0) or one matrix per instance (m_stride rows*cols).
 // One invocation per (instance, row). Twin: backend::cpu::matvec_inc.
@@ -8,6 +9,9 @@ struct Params { total: u32, rows: u32, cols: u32, scale: f32, m_stride: u32, _p0
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+fn mv_m(i: u32) -> f32 { return m[i]; }
+fn mv_x(i: u32) -> f32 { return x[i]; }
+
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
@@ -16,12 +20,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let r = i % p.rows;
     let m0 = b * p.m_stride + r * p.cols;
     let x0 = b * p.cols;
-    var acc = 0.0;
-    for (var c = 0u; c < p.cols; c = c + 1u) {
-        let xv = x[x0 + c];
-        if (xv != 0.0) {
-            acc = acc + m[m0 + c] * xv;
-        }
-    }
-    y[i] = y[i] + p.scale * acc;
+    y[i] = y[i] + p.scale * matvec_row(m0, x0, p.cols);
 }

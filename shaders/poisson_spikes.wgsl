@@ -1,5 +1,5 @@
 //!include common/index.wgsl
-//!include common/philox.wgsl
+//!include common/draws.wgsl
 // poisson_spikes: out[b, i] = 1/dt if uniform(seed, stream, step, b*n + i) < rate[b, i] * dt.
 // Twin: backend::cpu::poisson_spikes.
 struct Params { total: u32, n: u32, stream: u32, dt: f32, seed_lo: u32, seed_hi: u32, _p0: u32, _p1: u32 }
@@ -13,7 +13,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let i = flat_index(gid, nwg);
     if (i >= p.total) { return; }
     let step = global_step(ctrl[0], ctrl[1], ctrl[2]);
-    let u = uniform01(vec2<u32>(p.seed_lo, p.seed_hi), p.stream, step, i);
-    let prob = rates[i] * p.dt;
-    out[i] = select(0.0, 1.0 / p.dt, u < prob);
+    out[i] = poisson_one(vec2<u32>(p.seed_lo, p.seed_hi), p.stream, step, i, rates[i], p.dt);
 }

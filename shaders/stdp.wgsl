@@ -1,5 +1,5 @@
 //!include common/index.wgsl
-//!include common/stdp_synapse.wgsl
+//!include common/stdp_row.wgsl
 // stdp: event-driven triplet STDP on per-instance weights (rows = post, cols = pre). One
 // invocation per (instance, post row): it alone writes that row, so updates are deterministic.
 // A row whose post neuron did not spike only visits columns whose pre neuron spiked.
@@ -33,6 +33,15 @@ struct Params {
 @group(0) @binding(7) var<storage, read> learn: array<f32>;
 @group(0) @binding(8) var<storage, read_write> w: array<f32>;
 
+fn st_pre(i: u32) -> f32 { return pre[i]; }
+fn st_r1(i: u32) -> f32 { return r1s[i]; }
+fn st_r2(i: u32) -> f32 { return r2s[i]; }
+fn st_w(i: u32) -> f32 { return w[i]; }
+fn st_set_w(i: u32, v: f32) { w[i] = v; }
+fn stdp_rule() -> StdpRule {
+    return StdpRule(p.flags, p.decay_r1, p.decay_r2, p.a2_plus, p.a3_plus, p.a2_minus, p.a3_minus, p.w_min, p.w_max);
+}
+
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let row = flat_index(gid, nwg);
@@ -45,9 +54,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let o2 = o2s[row] * p.decay_o2;
     let w0 = row * p.cols;
     let c0 = b * p.cols;
-    for (var j = 0u; j < p.cols; j = j + 1u) {
-        let pre_spike = pre[c0 + j] != 0.0;
-        if (!pre_spike && !post_spike) { continue; }
-        w[w0 + j] = stdp_synapse(w[w0 + j], pre_spike, post_spike, r1s[c0 + j], r2s[c0 + j], o1, o2, l);
-    }
+    stdp_row(stdp_rule(), w0, c0, c0, c0, p.cols, post_spike, o1, o2, l);
 }

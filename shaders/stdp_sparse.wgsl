@@ -48,11 +48,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let o2 = o2s[row] * p.decay_o2;
     let w0 = b * p.w_stride;
     let c0 = b * p.cols;
+    let rule = StdpRule(p.flags, p.decay_r1, p.decay_r2, p.a2_plus, p.a3_plus, p.a2_minus, p.a3_minus, p.w_min, p.w_max);
     let k_end = indptr[i + 1u];
     for (var k = indptr[i]; k < k_end; k = k + 1u) {
         let j = indices[k];
         let pre_spike = pre[c0 + j] != 0.0;
         if (!pre_spike && !post_spike) { continue; }
-        w[w0 + k] = stdp_synapse(w[w0 + k], pre_spike, post_spike, r1s[c0 + j], r2s[c0 + j], o1, o2, l);
+        w[w0 + k] = stdp_synapse(rule, w[w0 + k], pre_spike, post_spike, r1s[c0 + j], r2s[c0 + j], o1, o2, l);
     }
 }

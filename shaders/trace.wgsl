@@ -1,4 +1,5 @@
 //!include common/index.wgsl
+//!include common/elementwise.wgsl
 // trace: x = x * decay, then at a spike x = 1 (nearest) or x += 1 (all-to-all).
 // Twin: backend::cpu::trace.
 struct Params { total: u32, decay: f32, nearest: u32, _p: u32 }
@@ -10,12 +11,5 @@ struct Params { total: u32, decay: f32, nearest: u32, _p: u32 }
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.total) { return; }
-    let d = x[i] * p.decay;
-    if (spikes[i] == 0.0) {
-        x[i] = d;
-    } else if (p.nearest != 0u) {
-        x[i] = 1.0;
-    } else {
-        x[i] = d + 1.0;
-    }
+    x[i] = trace_one(x[i], spikes[i], p.decay, p.nearest != 0u);
 }

@@ -1,5 +1,5 @@
 //!include common/index.wgsl
-//!include common/philox.wgsl
+//!include common/draws.wgsl
 // uniform_noise: out[i] = low + (high - low) * uniform(seed, stream, step, i).
 // Twin: backend::cpu::uniform_noise.
 struct Params { total: u32, stream: u32, low: f32, high: f32, seed_lo: u32, seed_hi: u32, _p0: u32, _p1: u32 }
@@ -12,6 +12,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let i = flat_index(gid, nwg);
     if (i >= p.total) { return; }
     let step = global_step(ctrl[0], ctrl[1], ctrl[2]);
-    let u = uniform01(vec2<u32>(p.seed_lo, p.seed_hi), p.stream, step, i);
-    out[i] = p.low + (p.high - p.low) * u;
+    out[i] = uniform_noise_one(vec2<u32>(p.seed_lo, p.seed_hi), p.stream, step, i, p.low, p.high);
 }

@@ -1,4 +1,5 @@
-// One LIF neuron for one step (Nengo's semantics); needs a `p: LifParams` uniform in scope.
+// One LIF neuron for one step (Nengo's semantics), with the parameters `q` passed in (the
+// per-op kernels pass their uniform `p`, the fused interpreter the op's descriptor).
 // Twin: backend::cpu::lif_one. Returns (output, voltage, refractory_time).
 // Twin struct: backend::gpu::kernels::LifParams.
 struct LifParams {
@@ -12,16 +13,32 @@ struct LifParams {
     inc_n: f32,
 }
 
-fn lif_one(j: f32, v0: f32, refr0: f32) -> vec3<f32> {
-    let refr = refr0 - p.dt;
-    let delta_t = clamp(p.dt - refr, 0.0, p.dt);
-    var v = v0 - (j - v0) * expm1_(-delta_t / p.tau_rc);
+fn lif_one(q: LifParams, j: f32, v0: f32, refr0: f32) -> vec3<f32> {
+    let refr = refr0 - q.dt;
+    let delta_t = clamp(q.dt - refr, 0.0, q.dt);
+    var v = v0 - (j - v0) * expm1_(-delta_t / q.tau_rc);
     if (v > 1.0) {
-        let t_spike = p.dt + p.tau_rc * log1p_(-(v - 1.0) / (j - 1.0));
-        return vec3<f32>(p.amplitude / p.dt, 0.0, p.tau_ref + t_spike);
+        let t_spike = q.dt + q.tau_rc * log1p_(-(v - 1.0) / (j - 1.0));
+        return vec3<f32>(q.amplitude / q.dt, 0.0, q.tau_ref + t_spike);
     }
-    if (v < p.min_voltage) {
-        v = p.min_voltage;
+    if (v < q.min_voltage) {
+        v = q.min_voltage;
     }
     return vec3<f32>(0.0, v, refr);
+}
+
+// LIF rate: amplitude / (tau_ref + tau_rc * log1p(1 / (J - 1))) for J > 1, else 0.
+// Twin: backend::cpu::lif_rate.
+fn lif_rate_one(q: LifParams, j: f32) -> f32 {
+    var o = 0.0;
+    if (j > 1.0) {
+        o = q.amplitude / (q.tau_ref + q.tau_rc * log1p_(1.0 / (j - 1.0)));
+    }
+    return o;
+}
+
+// Adaptive LIF's adaptation state after a step with output `out`: n += dt/tau_n * (inc_n * out - n).
+// Twin: backend::cpu::adaptive_lif.
+fn adaptive_n_one(q: LifParams, n: f32, out: f32) -> f32 {
+    return n + (q.dt / q.tau_n) * (q.inc_n * out - n);
 }

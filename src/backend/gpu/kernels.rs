@@ -49,6 +49,7 @@ shader_table!(
     "alpha",
     "probe",
     "advance_step",
+    "fused_steps",
 );
 
 /// Shared WGSL files that kernels include.
@@ -76,6 +77,34 @@ const COMMON: &[(&str, &str)] = &[
     (
         "common/stdp_synapse.wgsl",
         include_str!("../../../shaders/common/stdp_synapse.wgsl"),
+    ),
+    (
+        "common/elementwise.wgsl",
+        include_str!("../../../shaders/common/elementwise.wgsl"),
+    ),
+    (
+        "common/draws.wgsl",
+        include_str!("../../../shaders/common/draws.wgsl"),
+    ),
+    (
+        "common/matvec_row.wgsl",
+        include_str!("../../../shaders/common/matvec_row.wgsl"),
+    ),
+    (
+        "common/sum_all.wgsl",
+        include_str!("../../../shaders/common/sum_all.wgsl"),
+    ),
+    (
+        "common/normalize_row.wgsl",
+        include_str!("../../../shaders/common/normalize_row.wgsl"),
+    ),
+    (
+        "common/stdp_row.wgsl",
+        include_str!("../../../shaders/common/stdp_row.wgsl"),
+    ),
+    (
+        "common/dc_one.wgsl",
+        include_str!("../../../shaders/common/dc_one.wgsl"),
     ),
 ];
 
@@ -180,4 +209,27 @@ pub struct LearnParams {
 /// Words of an f32 as u32 (for the float fields of [`Params4`]).
 pub fn f(x: f32) -> u32 {
     x.to_bits()
+}
+
+/// Parameters of the fused step interpreter (`shaders/fused_steps.wgsl`). Twin: `FusedParams`
+/// there.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct FusedParams {
+    /// Steps to run in this dispatch.
+    pub n_steps: u32,
+    /// First op descriptor to run each step.
+    pub op_begin: u32,
+    /// One past the last op descriptor.
+    pub op_end: u32,
+    /// Instances (one workgroup each).
+    pub batch: u32,
+    /// Low word of the plan's seed.
+    pub seed_lo: u32,
+    /// High word of the plan's seed.
+    pub seed_hi: u32,
+    /// Padding.
+    pub _p0: u32,
+    /// Padding.
+    pub _p1: u32,
 }

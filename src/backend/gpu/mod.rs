@@ -2,19 +2,28 @@
 //! the same name (see `shaders/`). Pipelines, buffers and bind groups are created once at load;
 //! a run only records dispatches — a whole chunk of timesteps per submission — and reads the probes
 //! back once per chunk from GPU-side buffers.
+//!
+//! Two ways to run the steps of a chunk (see [`GpuPath`]):
+//! - per op: one dispatch per op per step (plus `advance_step`), each op binding its own buffers;
+//! - fused: every buffer packed into one arena and the whole chunk run by one dispatch of the step
+//!   interpreter `shaders/fused_steps.wgsl` (one workgroup per instance, barriers between ops),
+//!   which removes the per-step launch and barrier overhead that dominates small networks. Chosen
+//!   automatically when the interpreter supports every op and the arena fits the adapter's limits.
 
 mod context;
+mod fused;
 pub mod kernels;
 pub mod shader_source;
 
 pub use context::{AdapterSummary, NO_ADAPTER_HELP, list_adapters};
+pub use fused::{FUSED_WG, unsupported_reason as fused_unsupported_reason};
 
 use super::{Backend, HostInputs, ProbeRecords};
 use crate::compile::{BufId, Op, Plan};
 use crate::error::{Error, Result};
 use crate::model::NeuronType;
 use context::Gpu;
-use kernels::{IzhParams, LearnParams, LifParams, Params4, WG_SIZE, f, kernel_source};
+use kernels::{FusedParams, IzhParams, LearnParams, LifParams, Params4, WG_SIZE, f, kernel_source};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
@@ -28,6 +37,50 @@ pub enum AdapterPolicy {
     HardwareOnly,
 }
 
+/// How the GPU backend runs the steps of a chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GpuPath {
+    /// Per op for now (the fused path is opt-in until its early end on llvmpipe is understood;
+    /// the intent is fused whenever the plan allows it).
+    Auto,
+    /// One dispatch of the step interpreter per chunk; loading fails if the plan does not allow it.
+    Fused,
+    /// One dispatch per op per step.
+    PerOp,
+}
+
+impl GpuPath {
+    /// The environment variable that chooses the path: `fused`, `per-op` or `auto` (the default).
+    pub const ENV: &'static str = "VOLLEY_GPU_PATH";
+
+    /// The path `VOLLEY_GPU_PATH` asks for ([`GpuPath::Auto`] when unset).
+    pub fn from_env() -> Result<Self> {
+        match std::env::var(Self::ENV) {
+            Err(_) => Ok(GpuPath::Auto),
+            Ok(v) => match v.trim() {
+                "" | "auto" => Ok(GpuPath::Auto),
+                "fused" => Ok(GpuPath::Fused),
+                "per-op" | "per_op" | "perop" => Ok(GpuPath::PerOp),
+                other => Err(backend_err(format!(
+                    "{}={other:?} is not one of fused, per-op, auto",
+                    Self::ENV
+                ))),
+            },
+        }
+    }
+}
+
+/// The fused path's pipeline and bindings.
+struct FusedRun {
+    pipeline: wgpu::ComputePipeline,
+    /// Uniform [`FusedParams`] of the step dispatch (n_steps written per chunk).
+    step_params: wgpu::Buffer,
+    params: FusedParams,
+    step_bind: wgpu::BindGroup,
+    boundary_bind: Option<wgpu::BindGroup>,
+    groups: (u32, u32),
+}
+
 /// One recorded dispatch.
 struct Dispatch {
     pipeline: usize,
@@ -39,10 +92,18 @@ struct Dispatch {
 pub struct GpuBackend {
     plan: Plan,
     gpu: Gpu,
+    /// Per op: one buffer per plan buffer. Fused: the arena alone.
     bufs: Vec<wgpu::Buffer>,
+    /// Where each plan buffer lives: (index into `bufs`, byte offset).
+    locs: Vec<(usize, u64)>,
     ctrl: wgpu::Buffer,
     host_bufs: Vec<wgpu::Buffer>,
+    /// Where each host slot's values live: (index into `host_bufs`, byte offset).
+    host_locs: Vec<(usize, u64)>,
     rings: Vec<wgpu::Buffer>,
+    /// Where each probe's ring lives: (index into `rings`, byte offset).
+    ring_locs: Vec<(usize, u64)>,
+    fused: Option<FusedRun>,
     staging: wgpu::Buffer,
     pipelines: Vec<wgpu::ComputePipeline>,
     step: Vec<Dispatch>,
@@ -69,8 +130,19 @@ impl GpuBackend {
     }
 
     /// Loads `plan` on a GPU: checks limits, allocates and uploads every buffer, creates every
-    /// pipeline and bind group. `max_chunk` is the most steps one submission records.
+    /// pipeline and bind group. `max_chunk` is the most steps one submission records. The path
+    /// is chosen by `VOLLEY_GPU_PATH` (see [`GpuPath::from_env`]), automatically by default.
     pub fn new(plan: &Plan, policy: AdapterPolicy, max_chunk: usize) -> Result<Self> {
+        Self::with_path(plan, policy, max_chunk, GpuPath::from_env()?)
+    }
+
+    /// [`GpuBackend::new`] on the given path.
+    pub fn with_path(
+        plan: &Plan,
+        policy: AdapterPolicy,
+        max_chunk: usize,
+        path: GpuPath,
+    ) -> Result<Self> {
         let adapter = context::pick_adapter(policy == AdapterPolicy::HardwareOnly)?
             .ok_or_else(|| backend_err(NO_ADAPTER_HELP))?;
         let gpu = context::open(adapter)?;
@@ -128,58 +200,135 @@ impl GpuBackend {
             check(&format!("probe{}.ring", p.probe), s)?;
         }
 
+        // The fused path packs the buffers, the host values and the rings into one buffer each.
+        let limit = max_binding.min(max_buffer);
+        let packed = |sizes: &[u64]| -> (Vec<u64>, u64) {
+            let mut offs = Vec::with_capacity(sizes.len());
+            let mut total = 0u64;
+            for &s in sizes {
+                offs.push(total);
+                total += s;
+            }
+            (offs, total)
+        };
+        let (arena_offs, arena_bytes) = packed(&sizes);
+        let (host_offs, host_bytes) = packed(&host_sizes);
+        let (ring_offs, ring_bytes) = packed(&ring_sizes);
+        let max_wg = gpu.limits.max_compute_workgroups_per_dimension.max(1) as u64;
+        let misfit = if let Some(r) = fused::unsupported_reason(plan) {
+            Some(format!("the step interpreter does not support {r}"))
+        } else if let Some(bytes) = [arena_bytes, host_bytes, ring_bytes]
+            .into_iter()
+            .find(|&b| b > limit.min(u32::MAX as u64))
+        {
+            Some(format!(
+                "a packed buffer needs {bytes} bytes, more than the {limit} bytes adapter {} allows per storage buffer",
+                gpu.summary.name
+            ))
+        } else if gpu.limits.max_storage_buffers_per_shader_stage < fused::STORAGE_BINDINGS {
+            Some(format!(
+                "the step interpreter binds {} storage buffers but adapter {} allows {}",
+                fused::STORAGE_BINDINGS,
+                gpu.summary.name,
+                gpu.limits.max_storage_buffers_per_shader_stage
+            ))
+        } else if gpu.limits.max_compute_invocations_per_workgroup < fused::FUSED_WG
+            || gpu.limits.max_compute_workgroup_size_x < fused::FUSED_WG
+        {
+            Some(format!(
+                "adapter {} runs fewer than {} invocations per workgroup",
+                gpu.summary.name,
+                fused::FUSED_WG
+            ))
+        } else if batch > max_wg * max_wg {
+            Some(format!("batch {batch} needs too many workgroups"))
+        } else {
+            None
+        };
+        let use_fused = match (path, misfit) {
+            (GpuPath::PerOp, _) => false,
+            // Not chosen automatically yet: on llvmpipe, dispatches of the interpreter that run
+            // for more than a few milliseconds end early (without an error), so the fused path
+            // is opt-in (`VOLLEY_GPU_PATH=fused`) until that is understood.
+            (GpuPath::Auto, _) => false,
+            (GpuPath::Fused, None) => true,
+            (GpuPath::Fused, Some(m)) => {
+                return Err(backend_err(format!(
+                    "the fused GPU path was requested ({}=fused or GpuPath::Fused) but {m}",
+                    GpuPath::ENV
+                )));
+            }
+        };
+
         let device = &gpu.device;
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let storage = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_DST
             | wgpu::BufferUsages::COPY_SRC;
-        let bufs: Vec<wgpu::Buffer> = plan
-            .buffers
-            .iter()
-            .map(|b| {
-                let copies = if b.batched() { plan.batch } else { 1 };
-                let mut data: Vec<f32> = Vec::with_capacity(b.len * copies);
-                for _ in 0..copies {
-                    data.extend_from_slice(&b.init);
-                }
-                if data.is_empty() {
-                    data.push(0.0);
-                }
-                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(&b.name),
-                    contents: bytemuck::cast_slice(&data),
-                    usage: storage,
-                })
+        let init_data = |b: &crate::compile::Buffer, data: &mut Vec<f32>| {
+            let copies = if b.batched() { plan.batch } else { 1 };
+            for _ in 0..copies {
+                data.extend_from_slice(&b.init);
+            }
+        };
+        let create = |label: &str, contents: &[f32]| {
+            let one = [0.0f32];
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(if contents.is_empty() { &one } else { contents }),
+                usage: storage,
             })
-            .collect();
+        };
+        let empty = |label: &str, size: u64| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: size.max(4),
+                usage: storage,
+                mapped_at_creation: false,
+            })
+        };
+        let (bufs, locs, host_bufs, host_locs, rings, ring_locs) = if use_fused {
+            let mut data: Vec<f32> = Vec::with_capacity((arena_bytes / 4) as usize);
+            for b in &plan.buffers {
+                init_data(b, &mut data);
+            }
+            (
+                vec![create("arena", &data)],
+                arena_offs.iter().map(|&o| (0, o)).collect(),
+                vec![empty("host_values", host_bytes)],
+                host_offs.iter().map(|&o| (0, o)).collect(),
+                vec![empty("probe_rings", ring_bytes)],
+                ring_offs.iter().map(|&o| (0, o)).collect(),
+            )
+        } else {
+            let bufs: Vec<wgpu::Buffer> = plan
+                .buffers
+                .iter()
+                .map(|b| {
+                    let mut data = Vec::new();
+                    init_data(b, &mut data);
+                    create(&b.name, &data)
+                })
+                .collect();
+            let each = |n: usize| (0..n).map(|i| (i, 0)).collect::<Vec<_>>();
+            (
+                bufs,
+                each(plan.buffers.len()),
+                host_sizes
+                    .iter()
+                    .map(|&s| empty("host_values", s))
+                    .collect(),
+                each(host_sizes.len()),
+                ring_sizes.iter().map(|&s| empty("probe_ring", s)).collect(),
+                each(ring_sizes.len()),
+            )
+        };
         let ctrl = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("ctrl"),
             size: 4 * (3 + plan.probes.len() as u64),
             usage: storage,
             mapped_at_creation: false,
         });
-        let host_bufs: Vec<wgpu::Buffer> = host_sizes
-            .iter()
-            .map(|&s| {
-                device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("host_values"),
-                    size: s.max(4),
-                    usage: storage,
-                    mapped_at_creation: false,
-                })
-            })
-            .collect();
-        let rings: Vec<wgpu::Buffer> = ring_sizes
-            .iter()
-            .map(|&s| {
-                device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("probe_ring"),
-                    size: s.max(4),
-                    usage: storage,
-                    mapped_at_creation: false,
-                })
-            })
-            .collect();
         let staging_size = ring_sizes.iter().sum::<u64>().max(4);
         let staging = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("probe_staging"),
@@ -198,9 +347,13 @@ impl GpuBackend {
             plan: plan.clone(),
             gpu,
             bufs,
+            locs,
             ctrl,
             host_bufs,
+            host_locs,
             rings,
+            ring_locs,
+            fused: None,
             staging,
             pipelines: Vec::new(),
             step: Vec::new(),
@@ -209,9 +362,129 @@ impl GpuBackend {
             max_chunk,
             error,
         };
-        backend.build_dispatches()?;
+        if use_fused {
+            let layout = fused::Layout {
+                plan,
+                arena: &arena_offs.iter().map(|o| o / 4).collect::<Vec<_>>(),
+                host: &host_offs.iter().map(|o| o / 4).collect::<Vec<_>>(),
+                rings: &ring_offs.iter().map(|o| o / 4).collect::<Vec<_>>(),
+            };
+            backend.build_fused(&layout)?;
+        } else {
+            backend.build_dispatches()?;
+        }
         backend.check_error("loading the plan")?;
         Ok(backend)
+    }
+
+    /// The path this backend runs on: [`GpuPath::Fused`] or [`GpuPath::PerOp`].
+    pub fn path(&self) -> GpuPath {
+        if self.fused.is_some() {
+            GpuPath::Fused
+        } else {
+            GpuPath::PerOp
+        }
+    }
+
+    /// Creates the step interpreter's pipeline, op descriptors and bind groups.
+    fn build_fused(&mut self, layout: &fused::Layout) -> Result<()> {
+        let device = &self.gpu.device;
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut words: Vec<u32> = Vec::new();
+        for op in self.plan.step.iter().chain(&self.plan.boundary) {
+            words.extend_from_slice(&fused::descriptor(layout, op));
+        }
+        if words.is_empty() {
+            words.push(0);
+        }
+        let ops = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("fused_ops"),
+            contents: bytemuck::cast_slice(&words),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+        let src = kernel_source("fused_steps")
+            .ok_or_else(|| backend_err("no kernel named fused_steps"))?;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("fused_steps"),
+            source: wgpu::ShaderSource::Wgsl(src.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("fused_steps"),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let n_step = self.plan.step.len() as u32;
+        let n_boundary = self.plan.boundary.len() as u32;
+        let params = FusedParams {
+            n_steps: 0,
+            op_begin: 0,
+            op_end: n_step,
+            batch: self.plan.batch as u32,
+            seed_lo: self.plan.seed as u32,
+            seed_hi: (self.plan.seed >> 32) as u32,
+            _p0: 0,
+            _p1: 0,
+        };
+        let bind = |label: &str, p: &FusedParams| {
+            let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::bytes_of(p),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            });
+            let entries: Vec<wgpu::BindGroupEntry> = [
+                &uniform,
+                &ops,
+                &self.ctrl,
+                &self.host_bufs[0],
+                &self.bufs[0],
+                &self.rings[0],
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+            let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(label),
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            });
+            (uniform, group)
+        };
+        let (step_params, step_bind) = bind("fused_steps", &params);
+        let boundary_bind = (n_boundary > 0).then(|| {
+            let p = FusedParams {
+                n_steps: 1,
+                op_begin: n_step,
+                op_end: n_step + n_boundary,
+                ..params
+            };
+            bind("fused_boundary", &p).1
+        });
+        let max = self.gpu.limits.max_compute_workgroups_per_dimension.max(1);
+        let batch = (self.plan.batch as u32).max(1);
+        let groups = if batch <= max {
+            (batch, 1)
+        } else {
+            (max, batch.div_ceil(max))
+        };
+        self.fused = Some(FusedRun {
+            pipeline,
+            step_params,
+            params,
+            step_bind,
+            boundary_bind,
+            groups,
+        });
+        if let Some(e) = pollster::block_on(validation.pop()) {
+            return Err(backend_err(format!("fused kernel setup failed: {e}")));
+        }
+        Ok(())
     }
 
     fn groups(&self, total: u32) -> (u32, u32) {
@@ -862,7 +1135,8 @@ impl GpuBackend {
             let per_step = slot.size * batch;
             let src = &host.values[i][host_offset * per_step..(host_offset + n) * per_step];
             if !src.is_empty() {
-                queue.write_buffer(&self.host_bufs[i], 0, bytemuck::cast_slice(src));
+                let (b, off) = self.host_locs[i];
+                queue.write_buffer(&self.host_bufs[b], off, bytemuck::cast_slice(src));
             }
         }
         let mut ctrl = vec![0u32, first_step as u32, (first_step >> 32) as u32];
@@ -890,20 +1164,33 @@ impl GpuBackend {
                 label: Some("steps"),
                 timestamp_writes: None,
             });
-            for _ in 0..n {
-                for d in self.step.iter().chain(self.advance.iter()) {
-                    pass.set_pipeline(&self.pipelines[d.pipeline]);
-                    pass.set_bind_group(0, &d.bind_group, &[]);
-                    pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+            if let Some(fr) = &self.fused {
+                let params = FusedParams {
+                    n_steps: n as u32,
+                    ..fr.params
+                };
+                queue.write_buffer(&fr.step_params, 0, bytemuck::bytes_of(&params));
+                pass.set_pipeline(&fr.pipeline);
+                pass.set_bind_group(0, &fr.step_bind, &[]);
+                pass.dispatch_workgroups(fr.groups.0, fr.groups.1, 1);
+            } else {
+                for _ in 0..n {
+                    for d in self.step.iter().chain(self.advance.iter()) {
+                        pass.set_pipeline(&self.pipelines[d.pipeline]);
+                        pass.set_bind_group(0, &d.bind_group, &[]);
+                        pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+                    }
                 }
             }
         }
         let mut offsets = Vec::new();
         let mut off = 0u64;
-        for ((p, ring), &count) in self.plan.probes.iter().zip(&self.rings).zip(&counts) {
+        for ((p, &(ring, ring_off)), &count) in
+            self.plan.probes.iter().zip(&self.ring_locs).zip(&counts)
+        {
             let bytes = (count * batch * p.len * 4) as u64;
             if bytes > 0 {
-                enc.copy_buffer_to_buffer(ring, 0, &self.staging, off, bytes);
+                enc.copy_buffer_to_buffer(&self.rings[ring], ring_off, &self.staging, off, bytes);
             }
             offsets.push((off, bytes));
             off += bytes;
@@ -1012,7 +1299,7 @@ impl Backend for GpuBackend {
     }
 
     fn reset(&mut self) -> Result<()> {
-        for (b, buf) in self.plan.buffers.iter().zip(&self.bufs) {
+        for (b, &(buf, off)) in self.plan.buffers.iter().zip(&self.locs) {
             if b.batched() {
                 let mut data = Vec::with_capacity(b.len * self.plan.batch);
                 for _ in 0..self.plan.batch {
@@ -1021,7 +1308,7 @@ impl Backend for GpuBackend {
                 if !data.is_empty() {
                     self.gpu
                         .queue
-                        .write_buffer(buf, 0, bytemuck::cast_slice(&data));
+                        .write_buffer(&self.bufs[buf], off, bytemuck::cast_slice(&data));
                 }
             }
         }
@@ -1044,16 +1331,17 @@ impl Backend for GpuBackend {
             )));
         }
         if !data.is_empty() {
+            let (b, off) = self.locs[buf.0];
             self.gpu
                 .queue
-                .write_buffer(&self.bufs[buf.0], 0, bytemuck::cast_slice(data));
+                .write_buffer(&self.bufs[b], off, bytemuck::cast_slice(data));
         }
         self.gpu.queue.submit(None);
         self.check_error("writing a buffer")
     }
 
     fn boundary(&mut self) -> Result<()> {
-        if self.boundary.is_empty() {
+        if self.plan.boundary.is_empty() {
             return Ok(());
         }
         let mut enc = self
@@ -1067,6 +1355,15 @@ impl Backend for GpuBackend {
                 label: Some("boundary"),
                 timestamp_writes: None,
             });
+            if let Some((fr, bind)) = self
+                .fused
+                .as_ref()
+                .and_then(|fr| fr.boundary_bind.as_ref().map(|b| (fr, b)))
+            {
+                pass.set_pipeline(&fr.pipeline);
+                pass.set_bind_group(0, bind, &[]);
+                pass.dispatch_workgroups(fr.groups.0, fr.groups.1, 1);
+            }
             for d in &self.boundary {
                 pass.set_pipeline(&self.pipelines[d.pipeline]);
                 pass.set_bind_group(0, &d.bind_group, &[]);
@@ -1092,7 +1389,8 @@ impl Backend for GpuBackend {
             mapped_at_creation: false,
         });
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(&self.bufs[buf.0], 0, &staging, 0, bytes);
+        let (src, off) = self.locs[buf.0];
+        enc.copy_buffer_to_buffer(&self.bufs[src], off, &staging, 0, bytes);
         self.gpu.queue.submit(Some(enc.finish()));
         let slice = staging.slice(0..bytes);
         let (tx, rx) = std::sync::mpsc::channel();

@@ -1,0 +1,17 @@
+//!include common/philox.wgsl
+// Random per-element ops, shared by their per-op kernels and the fused interpreter.
+
+// poisson_spikes: 1/dt if uniform(seed, stream, step, index) < rate * dt, else 0.
+// Twin: backend::cpu::poisson_spikes.
+fn poisson_one(seed: vec2<u32>, stream: u32, step: vec2<u32>, index: u32, rate: f32, dt: f32) -> f32 {
+    let u = uniform01(seed, stream, step, index);
+    let prob = rate * dt;
+    return select(0.0, 1.0 / dt, u < prob);
+}
+
+// uniform_noise: low + (high - low) * uniform(seed, stream, step, index).
+// Twin: backend::cpu::uniform_noise.
+fn uniform_noise_one(seed: vec2<u32>, stream: u32, step: vec2<u32>, index: u32, low: f32, high: f32) -> f32 {
+    let u = uniform01(seed, stream, step, index);
+    return low + (high - low) * u;
+}

@@ -1,0 +1,288 @@
+//!include common/math.wgsl
+//!include common/lif_one.wgsl
+//!include common/dc_one.wgsl
+//!include common/stdp_row.wgsl
+//!include common/elementwise.wgsl
+//!include common/draws.wgsl
+//!include common/matvec_row.wgsl
+//!include common/sum_all.wgsl
+//!include common/normalize_row.wgsl
+// fused_steps: a step interpreter that runs a whole chunk of timesteps in one dispatch. One
+// workgroup per instance (b = workgroup index); for each step, each op of the plan (a
+// descriptor in `ops`) loops over its elements with stride FUSED_WG, and a storage + workgroup
+// barrier separates consecutive ops. Every plan buffer lives in `arena` at a fixed offset
+// (batched buffers laid out [instance][len], Index buffers as f32 bits); an op only touches its
+// own instance's slices and shared read-only parameters, so workgroups never interact.
+// The per-element maths are the functions of shaders/common shared with the per-op kernels.
+// Twin: backend::gpu (FusedOp codes and descriptor layout, `fused_descriptor`).
+
+const FUSED_WG: u32 = 64u;
+// Words per op descriptor: [0] code, [1] n (elements or rows per instance), [2..8] u32
+// parameters, [8 + 2k], [9 + 2k] offset and per-instance stride of buffer k (k < 12),
+// [32..64] f32 parameters.
+const OP_WORDS: u32 = 64u;
+
+const OP_ZERO: u32 = 1u;
+const OP_BROADCAST: u32 = 2u;
+const OP_HOST_INPUT: u32 = 3u;
+const OP_POISSON: u32 = 4u;
+const OP_UNIFORM_NOISE: u32 = 5u;
+const OP_ADD_INC: u32 = 6u;
+const OP_SCALE_INC: u32 = 7u;
+const OP_MATVEC_INC: u32 = 8u;
+const OP_ALL_BUT_SELF_INC: u32 = 9u;
+const OP_STDP: u32 = 10u;
+const OP_TRACE: u32 = 11u;
+const OP_LIF: u32 = 12u;
+const OP_LIF_RATE: u32 = 13u;
+const OP_ADAPTIVE_LIF: u32 = 14u;
+const OP_DIEHL_COOK: u32 = 15u;
+const OP_LOWPASS: u32 = 16u;
+const OP_ALPHA: u32 = 17u;
+const OP_PROBE: u32 = 18u;
+const OP_NORMALIZE_ROWS: u32 = 19u;
+
+// Twin: backend::gpu::kernels::FusedParams.
+struct FusedParams {
+    n_steps: u32,
+    op_begin: u32,
+    op_end: u32,
+    batch: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    _p0: u32,
+    _p1: u32,
+}
+@group(0) @binding(0) var<uniform> fp: FusedParams;
+@group(0) @binding(1) var<storage, read> ops: array<u32>;
+// ctrl[1], ctrl[2]: the chunk's first step (lo, hi); ctrl[3 + slot]: probe first-sample offsets.
+@group(0) @binding(2) var<storage, read> ctrl: array<u32>;
+@group(0) @binding(3) var<storage, read> host: array<f32>;
+@group(0) @binding(4) var<storage, read_write> arena: array<f32>;
+@group(0) @binding(5) var<storage, read_write> rings: array<f32>;
+
+fn mv_m(i: u32) -> f32 { return arena[i]; }
+fn mv_x(i: u32) -> f32 { return arena[i]; }
+fn abs_x(i: u32) -> f32 { return arena[i]; }
+fn nr_w(i: u32) -> f32 { return arena[i]; }
+fn nr_set_w(i: u32, v: f32) { arena[i] = v; }
+fn st_pre(i: u32) -> f32 { return arena[i]; }
+fn st_r1(i: u32) -> f32 { return arena[i]; }
+fn st_r2(i: u32) -> f32 { return arena[i]; }
+fn st_w(i: u32) -> f32 { return arena[i]; }
+fn st_set_w(i: u32, v: f32) { arena[i] = v; }
+
+// u32 parameter `i` of the op at `o`.
+fn pu(o: u32, i: u32) -> u32 { return ops[o + 2u + i]; }
+// f32 parameter `i` of the op at `o`.
+fn pf(o: u32, i: u32) -> f32 { return bitcast<f32>(ops[o + 32u + i]); }
+// Arena offset of instance b's slice of buffer `k` of the op at `o`.
+fn at(o: u32, k: u32, b: u32) -> u32 { return ops[o + 8u + 2u * k] + b * ops[o + 9u + 2u * k]; }
+
+fn lif_params(o: u32) -> LifParams {
+    return LifParams(0u, pf(o, 0u), pf(o, 1u), pf(o, 2u), pf(o, 3u), pf(o, 4u), pf(o, 5u), pf(o, 6u));
+}
+
+fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32) {
+    let code = ops[o];
+    let n = ops[o + 1u];
+    switch code {
+        case OP_ZERO: {
+            let y = at(o, 0u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) { arena[y + e] = 0.0; }
+        }
+        case OP_BROADCAST: {
+            let s = at(o, 0u, b);
+            let y = at(o, 1u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) { arena[y + e] = arena[s + e]; }
+        }
+        case OP_HOST_INPUT: {
+            let y = at(o, 0u, b);
+            let h = pu(o, 0u) + k * fp.batch * n + b * n;
+            for (var e = lid; e < n; e = e + FUSED_WG) { arena[y + e] = host[h + e]; }
+        }
+        case OP_POISSON: {
+            let r = at(o, 0u, b);
+            let y = at(o, 1u, b);
+            let seed = vec2<u32>(fp.seed_lo, fp.seed_hi);
+            for (var e = lid; e < n; e = e + FUSED_WG) {
+                arena[y + e] = poisson_one(seed, pu(o, 0u), step, b * n + e, arena[r + e], pf(o, 0u));
+            }
+        }
+        case OP_UNIFORM_NOISE: {
+            let y = at(o, 0u, b);
+            let seed = vec2<u32>(fp.seed_lo, fp.seed_hi);
+            for (var e = lid; e < n; e = e + FUSED_WG) {
+                arena[y + e] = uniform_noise_one(seed, pu(o, 0u), step, b * n + e, pf(o, 0u), pf(o, 1u));
+            }
+        }
+        case OP_ADD_INC: {
+            let x = at(o, 0u, b);
+            let y = at(o, 1u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) { arena[y + e] = add_inc_one(arena[y + e], arena[x + e]); }
+        }
+        case OP_SCALE_INC: {
+            let s = at(o, 0u, b);
+            let x = at(o, 1u, b);
+            let y = at(o, 2u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) {
+                arena[y + e] = scale_inc_one(arena[y + e], arena[s + e], arena[x + e]);
+            }
+        }
+        case OP_MATVEC_INC: {
+            let cols = pu(o, 0u);
+            let m = at(o, 0u, b);
+            let x = at(o, 1u, b);
+            let y = at(o, 2u, b);
+            for (var r = lid; r < n; r = r + FUSED_WG) {
+                arena[y + r] = arena[y + r] + pf(o, 0u) * matvec_row(m + r * cols, x, cols);
+            }
+        }
+        case OP_ALL_BUT_SELF_INC: {
+            let s = at(o, 0u, b);
+            let x = at(o, 1u, b);
+            let y = at(o, 2u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) {
+                let total = sum_all(x, n);
+                arena[y + e] = arena[y + e] + arena[s + e] * (total - arena[x + e]);
+            }
+        }
+        case OP_STDP: {
+            let l = arena[at(o, 6u, b)];
+            if (l != 0.0) {
+                let cols = pu(o, 0u);
+                let rule = StdpRule(pu(o, 1u), pf(o, 0u), pf(o, 1u), pf(o, 4u), pf(o, 5u), pf(o, 6u), pf(o, 7u), pf(o, 8u), pf(o, 9u));
+                let pre = at(o, 0u, b);
+                let post = at(o, 1u, b);
+                let r1 = at(o, 2u, b);
+                let r2 = at(o, 3u, b);
+                let o1s = at(o, 4u, b);
+                let o2s = at(o, 5u, b);
+                let w = at(o, 7u, b);
+                for (var r = lid; r < n; r = r + FUSED_WG) {
+                    let post_spike = arena[post + r] != 0.0;
+                    let o1 = arena[o1s + r] * pf(o, 2u);
+                    let o2 = arena[o2s + r] * pf(o, 3u);
+                    stdp_row(rule, w + r * cols, pre, r1, r2, cols, post_spike, o1, o2, l);
+                }
+            }
+        }
+        case OP_TRACE: {
+            let s = at(o, 0u, b);
+            let x = at(o, 1u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) {
+                arena[x + e] = trace_one(arena[x + e], arena[s + e], pf(o, 0u), pu(o, 0u) != 0u);
+            }
+        }
+        case OP_LIF: {
+            let q = lif_params(o);
+            let j = at(o, 0u, b);
+            let y = at(o, 1u, b);
+            let v = at(o, 2u, b);
+            let rf = at(o, 3u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) {
+                let r = lif_one(q, arena[j + e], arena[v + e], arena[rf + e]);
+                arena[y + e] = r.x;
+                arena[v + e] = r.y;
+                arena[rf + e] = r.z;
+            }
+        }
+        case OP_LIF_RATE: {
+            let q = lif_params(o);
+            let j = at(o, 0u, b);
+            let y = at(o, 1u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) { arena[y + e] = lif_rate_one(q, arena[j + e]); }
+        }
+        case OP_ADAPTIVE_LIF: {
+            let q = lif_params(o);
+            let j = at(o, 0u, b);
+            let y = at(o, 1u, b);
+            let v = at(o, 2u, b);
+            let rf = at(o, 3u, b);
+            let na = at(o, 4u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) {
+                let r = lif_one(q, arena[j + e] - arena[na + e], arena[v + e], arena[rf + e]);
+                arena[y + e] = r.x;
+                arena[v + e] = r.y;
+                arena[rf + e] = r.z;
+                arena[na + e] = adaptive_n_one(q, arena[na + e], r.x);
+            }
+        }
+        case OP_DIEHL_COOK: {
+            let c = DcConsts(pf(o, 0u), pf(o, 1u), pf(o, 2u), pf(o, 3u), pf(o, 4u), pf(o, 5u), pf(o, 6u),
+                pf(o, 7u), pf(o, 8u), pf(o, 9u), pf(o, 10u), pf(o, 11u), pf(o, 12u));
+            let l = arena[at(o, 0u, b)];
+            let y = at(o, 1u, b);
+            let v = at(o, 2u, b);
+            let ge = at(o, 3u, b);
+            let gi = at(o, 4u, b);
+            let th = at(o, 5u, b);
+            let td = at(o, 6u, b);
+            let rf = at(o, 7u, b);
+            let gei = at(o, 8u, b);
+            let gii = at(o, 9u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) {
+                let r = dc_one(c, l, arena[v + e], arena[ge + e], arena[gi + e], arena[th + e],
+                    arena[td + e], arena[rf + e], arena[gei + e], arena[gii + e]);
+                arena[gei + e] = 0.0;
+                arena[gii + e] = 0.0;
+                arena[y + e] = r.out;
+                arena[v + e] = r.v;
+                arena[ge + e] = r.ge;
+                arena[gi + e] = r.gi;
+                arena[th + e] = r.theta;
+                arena[td + e] = r.theta_decay;
+                arena[rf + e] = r.refr;
+            }
+        }
+        case OP_LOWPASS: {
+            let x = at(o, 0u, b);
+            let y = at(o, 1u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) { arena[y + e] = lowpass_one(pf(o, 0u), arena[y + e], arena[x + e]); }
+        }
+        case OP_ALPHA: {
+            let x = at(o, 0u, b);
+            let z = at(o, 1u, b);
+            let y = at(o, 2u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) {
+                let yz = alpha_one(pf(o, 0u), pf(o, 1u), pf(o, 2u), arena[x + e], arena[z + e], arena[y + e]);
+                arena[y + e] = yz.x;
+                arena[z + e] = yz.y;
+            }
+        }
+        case OP_PROBE: {
+            // Records when k >= first_k and (k - first_k) % every == 0 (twin: probe.wgsl).
+            let every = pu(o, 1u);
+            let first_k = ctrl[3u + pu(o, 2u)];
+            if (k >= first_k && (k - first_k) % every == 0u) {
+                let sample = (k - first_k) / every;
+                let s = at(o, 0u, b);
+                let dst = pu(o, 0u) + sample * fp.batch * n + b * n;
+                for (var e = lid; e < n; e = e + FUSED_WG) { rings[dst + e] = arena[s + e]; }
+            }
+        }
+        case OP_NORMALIZE_ROWS: {
+            let cols = pu(o, 0u);
+            let w = at(o, 0u, b);
+            for (var r = lid; r < n; r = r + FUSED_WG) { normalize_row(w + r * cols, cols, pf(o, 0u)); }
+        }
+        default: {}
+    }
+}
+
+@compute @workgroup_size(FUSED_WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let b = wid.x + wid.y * nwg.x;
+    // Every invocation reaches every barrier (no early return); spare workgroups do no work.
+    let in_batch = b < fp.batch;
+    for (var k = 0u; k < fp.n_steps; k = k + 1u) {
+        let step = global_step(k, ctrl[1], ctrl[2]);
+        for (var op = fp.op_begin; op < fp.op_end; op = op + 1u) {
+            if (in_batch) {
+                run_op(op * OP_WORDS, b, k, step, lid);
+            }
+            storageBarrier();
+            workgroupBarrier();
+        }
+    }
+}

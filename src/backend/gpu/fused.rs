@@ -1,0 +1,314 @@
+//! The fused path: a whole chunk of timesteps in one dispatch of the step interpreter
+//! `shaders/fused_steps.wgsl`, one workgroup per instance. This file turns a Plan's ops into the
+//! interpreter's op descriptors and says which plans the interpreter can take.
+
+use super::kernels::f;
+use crate::compile::{BufId, Op, Plan};
+use crate::model::NeuronType;
+
+/// Words per op descriptor; twin: `OP_WORDS` in `shaders/fused_steps.wgsl`.
+pub(crate) const OP_WORDS: usize = 64;
+/// Buffer slots per descriptor.
+const SLOTS: usize = 12;
+/// Invocations per workgroup of the interpreter; twin: `FUSED_WG` in `shaders/fused_steps.wgsl`.
+pub const FUSED_WG: u32 = 64;
+/// Storage buffers the interpreter binds (ops, ctrl, host values, arena, probe rings).
+pub(crate) const STORAGE_BINDINGS: u32 = 5;
+
+/// Op codes; twins: the `OP_*` constants in `shaders/fused_steps.wgsl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+enum Code {
+    Zero = 1,
+    Broadcast = 2,
+    HostInput = 3,
+    Poisson = 4,
+    UniformNoise = 5,
+    AddInc = 6,
+    ScaleInc = 7,
+    MatVecInc = 8,
+    AllButSelfInc = 9,
+    Stdp = 10,
+    Trace = 11,
+    Lif = 12,
+    LifRate = 13,
+    AdaptiveLif = 14,
+    DiehlCook = 15,
+    Lowpass = 16,
+    Alpha = 17,
+    Probe = 18,
+    NormalizeRows = 19,
+}
+
+/// Where things live for the interpreter: each plan buffer's offset in the arena, each host
+/// slot's offset in the packed host-values buffer, each probe's offset in the packed rings
+/// (all in f32 elements).
+pub(crate) struct Layout<'a> {
+    pub plan: &'a Plan,
+    pub arena: &'a [u64],
+    pub host: &'a [u64],
+    pub rings: &'a [u64],
+}
+
+/// One descriptor being filled in.
+struct Desc {
+    words: [u32; OP_WORDS],
+    n_slots: usize,
+    n_u32: usize,
+    n_f32: usize,
+}
+
+impl Desc {
+    fn new(code: Code, n: usize) -> Self {
+        let mut words = [0; OP_WORDS];
+        words[0] = code as u32;
+        words[1] = n as u32;
+        Desc {
+            words,
+            n_slots: 0,
+            n_u32: 0,
+            n_f32: 0,
+        }
+    }
+    fn u(mut self, x: u32) -> Self {
+        assert!(self.n_u32 < 6, "too many u32 parameters");
+        self.words[2 + self.n_u32] = x;
+        self.n_u32 += 1;
+        self
+    }
+    fn f(mut self, x: f32) -> Self {
+        assert!(self.n_f32 < 32, "too many f32 parameters");
+        self.words[32 + self.n_f32] = f(x);
+        self.n_f32 += 1;
+        self
+    }
+}
+
+/// Why the interpreter cannot run `op`, if it cannot (it supports the ops listed in [`Code`],
+/// writing only batched buffers).
+pub(crate) fn unsupported(plan: &Plan, op: &Op) -> Option<String> {
+    let written: Vec<BufId> = match op {
+        Op::Zero { dst } | Op::Broadcast { dst, .. } | Op::HostInput { dst, .. } => vec![*dst],
+        Op::PoissonSpikes { out, .. } | Op::UniformNoise { out, .. } => vec![*out],
+        Op::AddInc { y, .. }
+        | Op::ScaleInc { y, .. }
+        | Op::MatVecInc { y, .. }
+        | Op::AllButSelfInc { y, .. }
+        | Op::Lowpass { y, .. } => vec![*y],
+        Op::Alpha { z, y, .. } => vec![*z, *y],
+        Op::Stdp { w, .. } | Op::NormalizeRows { w, .. } => vec![*w],
+        Op::Trace { x, .. } => vec![*x],
+        Op::Probe { .. } => vec![],
+        Op::Neurons {
+            neuron, out, state, ..
+        } => match neuron {
+            NeuronType::Lif(_)
+            | NeuronType::LifRate(_)
+            | NeuronType::AdaptiveLif { .. }
+            | NeuronType::DiehlCook(_) => {
+                let mut w = vec![*out];
+                w.extend(state.iter().copied());
+                w
+            }
+            _ => return Some(format!("neuron type {}", op.name())),
+        },
+        _ => return Some(format!("op {}", op.name())),
+    };
+    if let Some(b) = written.iter().find(|b| !plan.buffer(**b).batched()) {
+        return Some(format!(
+            "op {} writes the shared buffer {}",
+            op.name(),
+            plan.buffer(*b).name
+        ));
+    }
+    None
+}
+
+/// Why the interpreter cannot run `plan`, if it cannot: the first unsupported op.
+pub fn unsupported_reason(plan: &Plan) -> Option<String> {
+    plan.step
+        .iter()
+        .chain(&plan.boundary)
+        .find_map(|op| unsupported(plan, op))
+}
+
+/// The descriptor of `op` (which [`unsupported`] accepts).
+pub(crate) fn descriptor(l: &Layout, op: &Op) -> [u32; OP_WORDS] {
+    let plan = l.plan;
+    let blen = |b: &BufId| plan.buffer(*b).len;
+    let d = match op {
+        Op::Zero { dst } => Desc::new(Code::Zero, blen(dst)).slots(l, &[*dst]),
+        Op::Broadcast { src, dst } => Desc::new(Code::Broadcast, blen(dst)).slots(l, &[*src, *dst]),
+        Op::HostInput { slot, dst } => Desc::new(Code::HostInput, blen(dst))
+            .u(l.host[*slot] as u32)
+            .slots(l, &[*dst]),
+        Op::PoissonSpikes { rates, out, stream } => Desc::new(Code::Poisson, blen(out))
+            .u(*stream)
+            .f(plan.dt as f32)
+            .slots(l, &[*rates, *out]),
+        Op::UniformNoise {
+            low,
+            high,
+            out,
+            stream,
+        } => Desc::new(Code::UniformNoise, blen(out))
+            .u(*stream)
+            .f(*low)
+            .f(*high)
+            .slots(l, &[*out]),
+        Op::AddInc { x, y } => Desc::new(Code::AddInc, blen(y)).slots(l, &[*x, *y]),
+        Op::ScaleInc { s, x, y } => Desc::new(Code::ScaleInc, blen(y)).slots(l, &[*s, *x, *y]),
+        Op::MatVecInc {
+            m,
+            rows,
+            cols,
+            x,
+            y,
+            scale,
+        } => Desc::new(Code::MatVecInc, *rows)
+            .u(*cols as u32)
+            .f(*scale)
+            .slots(l, &[*m, *x, *y]),
+        Op::AllButSelfInc { s, x, y } => {
+            Desc::new(Code::AllButSelfInc, blen(y)).slots(l, &[*s, *x, *y])
+        }
+        Op::Stdp {
+            rule,
+            w,
+            rows,
+            cols,
+            pre,
+            post,
+            traces,
+            learn,
+        } => {
+            let flags = rule.nearest as u32 | ((rule.multiplicative as u32) << 1);
+            Desc::new(Code::Stdp, *rows)
+                .u(*cols as u32)
+                .u(flags)
+                .f(rule.decay_r1)
+                .f(rule.decay_r2)
+                .f(rule.decay_o1)
+                .f(rule.decay_o2)
+                .f(rule.a2_plus)
+                .f(rule.a3_plus)
+                .f(rule.a2_minus)
+                .f(rule.a3_minus)
+                .f(rule.w_min)
+                .f(rule.w_max)
+                .slots(
+                    l,
+                    &[
+                        *pre, *post, traces[0], traces[1], traces[2], traces[3], *learn, *w,
+                    ],
+                )
+        }
+        Op::Trace {
+            x,
+            spikes,
+            decay,
+            nearest,
+        } => Desc::new(Code::Trace, blen(x))
+            .u(*nearest as u32)
+            .f(*decay)
+            .slots(l, &[*spikes, *x]),
+        Op::Neurons {
+            neuron,
+            n,
+            j,
+            out,
+            state,
+            learn,
+        } => {
+            let dt = plan.dt as f32;
+            let lif = |code: Code, p: &crate::model::LifParams, tau_n: f32, inc_n: f32| {
+                Desc::new(code, *n)
+                    .f(dt)
+                    .f(p.tau_rc as f32)
+                    .f(p.tau_ref as f32)
+                    .f(p.min_voltage as f32)
+                    .f(p.amplitude as f32)
+                    .f(tau_n)
+                    .f(inc_n)
+            };
+            let mut bufs = vec![*j, *out];
+            let d = match neuron {
+                NeuronType::Lif(p) => lif(Code::Lif, p, 1.0, 0.0),
+                NeuronType::LifRate(p) => lif(Code::LifRate, p, 1.0, 0.0),
+                NeuronType::AdaptiveLif {
+                    lif: p,
+                    tau_n,
+                    inc_n,
+                } => lif(Code::AdaptiveLif, p, *tau_n as f32, *inc_n as f32),
+                NeuronType::DiehlCook(p) => {
+                    // diehl_cook reads the learning switch instead of a current.
+                    bufs[0] = learn.expect("diehl_cook op without a learning switch");
+                    let c = crate::backend::cpu::DcConsts::new(p, plan.dt);
+                    [
+                        c.dt,
+                        c.v_rest,
+                        c.v_reset,
+                        c.v_thresh,
+                        c.e_exc,
+                        c.e_inh,
+                        c.dt_over_tau,
+                        c.decay_ge,
+                        c.decay_gi,
+                        c.k_theta,
+                        c.theta_plus,
+                        c.theta_offset,
+                        c.ref_steps,
+                    ]
+                    .into_iter()
+                    .fold(Desc::new(Code::DiehlCook, *n), Desc::f)
+                }
+                _ => unreachable!("checked by `unsupported`"),
+            };
+            bufs.extend(state.iter().copied());
+            d.slots(l, &bufs)
+        }
+        Op::Lowpass { a, x, y } => Desc::new(Code::Lowpass, blen(y)).f(*a).slots(l, &[*x, *y]),
+        Op::Alpha { a, c1, c2, x, z, y } => Desc::new(Code::Alpha, blen(y))
+            .f(*a)
+            .f(*c1)
+            .f(*c2)
+            .slots(l, &[*x, *z, *y]),
+        Op::Probe { probe, src, every } => {
+            let slot = plan
+                .probes
+                .iter()
+                .position(|p| p.probe == *probe)
+                .expect("every probe op has a slot");
+            Desc::new(Code::Probe, blen(src))
+                .u(l.rings[slot] as u32)
+                .u(*every as u32)
+                .u(slot as u32)
+                .slots(l, &[*src])
+        }
+        Op::NormalizeRows {
+            w,
+            rows,
+            cols,
+            target,
+        } => Desc::new(Code::NormalizeRows, *rows)
+            .u(*cols as u32)
+            .f(*target)
+            .slots(l, &[*w]),
+        _ => unreachable!("checked by `unsupported`"),
+    };
+    d.words
+}
+
+impl Desc {
+    /// Appends buffer slots: each buffer's arena offset and per-instance stride (0 if shared).
+    fn slots(mut self, l: &Layout, bufs: &[BufId]) -> Self {
+        for b in bufs {
+            assert!(self.n_slots < SLOTS, "too many buffers");
+            let buf = l.plan.buffer(*b);
+            self.words[8 + 2 * self.n_slots] = l.arena[b.0] as u32;
+            self.words[9 + 2 * self.n_slots] = if buf.batched() { buf.len as u32 } else { 0 };
+            self.n_slots += 1;
+        }
+        self
+    }
+}

