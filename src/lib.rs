@@ -30,6 +30,7 @@ pub mod networks;
 pub mod plot;
 pub mod rng;
 pub mod sim;
+pub mod stdp_window;
 
 pub use error::{Error, Result};
 pub use sim::{BackendChoice, SimConfig, Simulator, Snapshot};
