@@ -102,7 +102,14 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // One line, so that scripts and logs keep the whole message together.
+            let msg = e.to_string();
+            let one_line: Vec<&str> = msg
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("error: {}", one_line.join(" "));
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,122 @@
+//! The `volley` command line refuses bad flags with a non-zero exit and a one-line message that
+//! names the flag and what is allowed, and creates no output files when it does.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn volley(args: &[&str], out: &Path) -> (bool, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .env("VOLLEY_DATA_DIR", out.join("no-such-data"))
+        .output()
+        .expect("runs");
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("volley-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn numeric_flags_refuse_zero_negative_and_non_numbers() {
+    let out = scratch("flags");
+    let o = out.join("out");
+    let o = o.to_str().unwrap();
+    for flag in [
+        "--neurons",
+        "--train-images",
+        "--epochs",
+        "--eval-batch",
+        "--label-images",
+    ] {
+        for value in ["0", "-3", "abc", "1.5"] {
+            let (ok, err) = volley(&["mnist", "train", "--out", o, flag, value], &out);
+            assert!(!ok, "mnist train {flag} {value} must fail");
+            let msg = err.trim();
+            assert!(
+                msg.contains(flag.trim_start_matches("--")) || msg.contains(value),
+                "mnist train {flag} {value}: message does not name the flag or value: {msg}"
+            );
+        }
+    }
+    for flag in ["--steps", "--train-images", "--eval-images", "--eval-batch"] {
+        for value in ["0", "-1", "x"] {
+            let (ok, err) = volley(&["bench", "lif-step-1k", flag, value], &out);
+            assert!(!ok, "bench {flag} {value} must fail: {err}");
+        }
+    }
+    assert!(
+        !out.join("out").exists(),
+        "a refused command must not create its output directory"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn unknown_backend_workload_and_network_are_named() {
+    let out = scratch("names");
+    let (ok, err) = volley(&["bench", "lif-step-1k", "--backend", "tpu"], &out);
+    assert!(
+        !ok && err.contains("tpu") && err.contains("cpu, gpu, auto"),
+        "{err}"
+    );
+    let (ok, err) = volley(&["bench", "no-such-workload"], &out);
+    assert!(!ok && err.contains("no-such-workload"), "{err}");
+    let (ok, err) = volley(&["plan", "no-such-network"], &out);
+    assert!(!ok && err.contains("no-such-network"), "{err}");
+    let o = out.join("out");
+    let (ok, err) = volley(
+        &[
+            "mnist",
+            "train",
+            "--backend",
+            "tpu",
+            "--out",
+            o.to_str().unwrap(),
+        ],
+        &out,
+    );
+    assert!(!ok && err.contains("tpu"), "{err}");
+    assert!(!o.exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn missing_data_says_what_to_run_and_writes_nothing() {
+    let out = scratch("data");
+    let o = out.join("out");
+    let (ok, err) = volley(&["mnist", "train", "--out", o.to_str().unwrap()], &out);
+    assert!(!ok);
+    assert!(
+        err.contains("fetch-mnist.sh"),
+        "the message must say what to run: {err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(!o.exists(), "no output before the data is found");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn eval_without_a_checkpoint_and_with_a_corrupt_one() {
+    let out = scratch("ckpt");
+    let o = out.join("out");
+    let (ok, err) = volley(&["mnist", "eval", "--out", o.to_str().unwrap()], &out);
+    assert!(!ok && err.contains("checkpoint.bin"), "{err}");
+    std::fs::create_dir_all(&o).unwrap();
+    std::fs::write(o.join("checkpoint.bin"), b"VOLLEYCK garbage").unwrap();
+    let (ok, err) = volley(&["mnist", "eval", "--out", o.to_str().unwrap()], &out);
+    assert!(!ok && err.contains("checkpoint"), "{err}");
+    assert_eq!(
+        std::fs::read(o.join("checkpoint.bin")).unwrap(),
+        b"VOLLEYCK garbage",
+        "a refused checkpoint is left as it was"
+    );
+    assert!(!o.join("metrics.json").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
