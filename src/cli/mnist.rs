@@ -75,6 +75,10 @@ pub struct TrainArgs {
     /// Continue the run whose checkpoint is in --out (same flags); starts afresh if none.
     #[arg(long)]
     resume: bool,
+    /// Per-synapse delays on the input connection, drawn uniformly from 0 to this many
+    /// milliseconds (Diehl & Cook's code uses 10); 0: no delays.
+    #[arg(long, default_value_t = 0.0)]
+    input_delay_max_ms: f64,
 }
 
 #[derive(Args)]
@@ -121,9 +125,19 @@ fn run_train(a: TrainArgs) -> Result<()> {
     let dir = find_data_dir(a.common.data.as_deref())?;
     volley::fsutil::ensure_writable_dir(&a.common.out)?;
     let data = load_dir(&dir)?;
+    if !(a.input_delay_max_ms.is_finite() && a.input_delay_max_ms >= 0.0) {
+        return Err(Error::invalid(
+            "volley mnist",
+            "--input-delay-max-ms",
+            a.input_delay_max_ms,
+            "a number of milliseconds >= 0",
+        ));
+    }
+    let input_delays = (a.input_delay_max_ms > 0.0).then_some((0.0, a.input_delay_max_ms / 1000.0));
     let cfg = TrainConfig {
         network: DiehlCookConfig {
             n_exc: a.neurons,
+            input_delays,
             ..Default::default()
         },
         protocol: Protocol::default(),
@@ -187,7 +201,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
         Some(run_evaluation(
             &a.common,
             backend,
-            a.neurons,
+            &cfg.network,
             &trained.weights,
             &trained.theta,
             &data,
@@ -235,7 +249,12 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         ndarray::Array2::from_shape_vec((state.n_exc, n_input), find("conn0.weights")?)
             .map_err(|e| Error::Other(format!("checkpoint {}: weights: {e}", ckpt.display())))?;
     let theta = find("ens0.theta")?;
-    let eval = run_evaluation(&a.common, backend, state.n_exc, &weights, &theta, &data)?;
+    let network = DiehlCookConfig {
+        n_exc: state.n_exc,
+        input_delays: state.input_delays,
+        ..Default::default()
+    };
+    let eval = run_evaluation(&a.common, backend, &network, &weights, &theta, &data)?;
     let mut m = json!({
         "command": "mnist eval",
         "n_exc": state.n_exc,
@@ -249,15 +268,11 @@ fn run_eval(a: EvalArgs) -> Result<()> {
 fn run_evaluation(
     c: &Common,
     backend: BackendChoice,
-    n_exc: usize,
+    network: &DiehlCookConfig,
     weights: &ndarray::Array2<f32>,
     theta: &[f32],
     data: &volley::data::Dataset,
 ) -> Result<Evaluation> {
-    let network = DiehlCookConfig {
-        n_exc,
-        ..Default::default()
-    };
     if !c.quiet {
         eprintln!(
             "evaluating: labels from {} training images, then {} test images, {} at a time",
@@ -267,7 +282,7 @@ fn run_evaluation(
         );
     }
     evaluate(
-        &network,
+        network,
         &Protocol::default(),
         weights,
         theta,

@@ -79,6 +79,10 @@ pub struct TrainState {
     pub fingerprint: String,
     /// Excitatory neurons.
     pub n_exc: usize,
+    /// Per-synapse delays on the input connection, drawn from `[min, max]` seconds (`None`: none);
+    /// evaluation rebuilds the network with the same delays.
+    #[serde(default)]
+    pub input_delays: Option<(f64, f64)>,
     /// Images to present in all (train_images x epochs).
     pub total_images: usize,
     /// Images presented so far.
@@ -165,6 +169,7 @@ pub fn train(
     let mut state = TrainState {
         fingerprint: cfg.fingerprint(),
         n_exc: cfg.network.n_exc,
+        input_delays: cfg.network.input_delays,
         total_images: total,
         images_done: 0,
         presentations: 0,
