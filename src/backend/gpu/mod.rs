@@ -19,7 +19,7 @@ pub use context::{AdapterSummary, NO_ADAPTER_HELP, list_adapters};
 pub use fused::{FUSED_WG, unsupported_reason as fused_unsupported_reason};
 
 use super::{Backend, HostInputs, ProbeRecords};
-use crate::compile::{BufId, Op, Plan};
+use crate::compile::{BufId, Op, Plan, StdpConsts};
 use crate::error::{Error, Result};
 use crate::model::NeuronType;
 use context::Gpu;
@@ -745,42 +745,21 @@ impl GpuBackend {
                     post,
                     traces,
                     learn,
-                } => {
-                    let flags = rule.nearest as u32 | ((rule.multiplicative as u32) << 1);
-                    let words: [u32; 16] = [
-                        *rows as u32 * batch,
-                        *rows as u32,
-                        *cols as u32,
-                        flags,
-                        f(rule.decay_r1),
-                        f(rule.decay_r2),
-                        f(rule.decay_o1),
-                        f(rule.decay_o2),
-                        f(rule.a2_plus),
-                        f(rule.a3_plus),
-                        f(rule.a2_minus),
-                        f(rule.a3_minus),
-                        f(rule.w_min),
-                        f(rule.w_max),
-                        stride(w, blen(indices)),
-                        0,
-                    ];
-                    (
-                        bytemuck::cast_slice(&words).to_vec(),
-                        vec![
-                            &self.bufs[pre.0],
-                            &self.bufs[post.0],
-                            &self.bufs[traces[0].0],
-                            &self.bufs[traces[1].0],
-                            &self.bufs[traces[2].0],
-                            &self.bufs[traces[3].0],
-                            &self.bufs[learn.0],
-                            &self.bufs[indptr.0],
-                            &self.bufs[indices.0],
-                            &self.bufs[w.0],
-                        ],
-                    )
-                }
+                } => (
+                    stdp_params(rule, *rows, *cols, batch, stride(w, blen(indices))),
+                    vec![
+                        &self.bufs[pre.0],
+                        &self.bufs[post.0],
+                        &self.bufs[traces[0].0],
+                        &self.bufs[traces[1].0],
+                        &self.bufs[traces[2].0],
+                        &self.bufs[traces[3].0],
+                        &self.bufs[learn.0],
+                        &self.bufs[indptr.0],
+                        &self.bufs[indices.0],
+                        &self.bufs[w.0],
+                    ],
+                ),
                 Op::NormalizeRowsSparse {
                     indptr,
                     w,
@@ -815,40 +794,19 @@ impl GpuBackend {
                     post,
                     traces,
                     learn,
-                } => {
-                    let flags = rule.nearest as u32 | ((rule.multiplicative as u32) << 1);
-                    let words: [u32; 16] = [
-                        *rows as u32 * batch,
-                        *rows as u32,
-                        *cols as u32,
-                        flags,
-                        f(rule.decay_r1),
-                        f(rule.decay_r2),
-                        f(rule.decay_o1),
-                        f(rule.decay_o2),
-                        f(rule.a2_plus),
-                        f(rule.a3_plus),
-                        f(rule.a2_minus),
-                        f(rule.a3_minus),
-                        f(rule.w_min),
-                        f(rule.w_max),
-                        0,
-                        0,
-                    ];
-                    (
-                        bytemuck::cast_slice(&words).to_vec(),
-                        vec![
-                            &self.bufs[pre.0],
-                            &self.bufs[post.0],
-                            &self.bufs[traces[0].0],
-                            &self.bufs[traces[1].0],
-                            &self.bufs[traces[2].0],
-                            &self.bufs[traces[3].0],
-                            &self.bufs[learn.0],
-                            &self.bufs[w.0],
-                        ],
-                    )
-                }
+                } => (
+                    stdp_params(rule, *rows, *cols, batch, 0),
+                    vec![
+                        &self.bufs[pre.0],
+                        &self.bufs[post.0],
+                        &self.bufs[traces[0].0],
+                        &self.bufs[traces[1].0],
+                        &self.bufs[traces[2].0],
+                        &self.bufs[traces[3].0],
+                        &self.bufs[learn.0],
+                        &self.bufs[w.0],
+                    ],
+                ),
                 Op::Pes {
                     alpha,
                     rows,
@@ -1232,6 +1190,31 @@ impl GpuBackend {
         }
         self.check_error("running a chunk of steps")
     }
+}
+
+/// The 16-word parameters of `stdp` and `stdp_sparse` (twin: `Params` in `shaders/stdp.wgsl`);
+/// word 14 is the sparse kernel's weight stride per instance (0 for dense).
+fn stdp_params(rule: &StdpConsts, rows: usize, cols: usize, batch: u32, word14: u32) -> Vec<u8> {
+    let flags = rule.nearest as u32 | ((rule.multiplicative as u32) << 1);
+    let words: [u32; 16] = [
+        rows as u32 * batch,
+        rows as u32,
+        cols as u32,
+        flags,
+        f(rule.decay_r1),
+        f(rule.decay_r2),
+        f(rule.decay_o1),
+        f(rule.decay_o2),
+        f(rule.a2_plus),
+        f(rule.a3_plus),
+        f(rule.a2_minus),
+        f(rule.a3_minus),
+        f(rule.w_min),
+        f(rule.w_max),
+        word14,
+        0,
+    ];
+    bytemuck::cast_slice(&words).to_vec()
 }
 
 fn p8(words: [u32; 8]) -> Vec<u8> {
