@@ -9,18 +9,28 @@
 //!include common/normalize_row.wgsl
 // fused_steps: a step interpreter that runs a whole chunk of timesteps in one dispatch. One
 // workgroup per instance (b = workgroup index); for each step, each op of the plan (a
-// descriptor in `ops`) loops over its elements with stride FUSED_WG, and a storage + workgroup
-// barrier separates consecutive ops. Every plan buffer lives in `arena` at a fixed offset
+// descriptor in `ops`) loops over its elements with stride FUSED_WG; a storage + workgroup
+// barrier comes before the ops whose descriptor asks for one (those that depend on an earlier
+// op of the current phase, see fused::descriptors). Matvec, STDP and all-but-self sums first
+// build a bit mask of their input's non-zeros in workgroup memory and visit only those
+// (event-driven: O(spikes x fan-out) per step). Every plan buffer lives in `arena` at a fixed offset
 // (batched buffers laid out [instance][len], Index buffers as f32 bits); an op only touches its
 // own instance's slices and shared read-only parameters, so workgroups never interact.
 // The per-element maths are the functions of shaders/common shared with the per-op kernels.
 // Twin: backend::gpu (FusedOp codes and descriptor layout, `fused_descriptor`).
 
-const FUSED_WG: u32 = 64u;
+const FUSED_WG: u32 = 256u;
+// Columns up to MASK_WORDS * 32 go through the workgroup spike mask (event-driven matvec, STDP
+// and all-but-self sums); wider ones take the dense loops of shaders/common.
+const MASK_WORDS: u32 = 256u;
 // Words per op descriptor: [0] code, [1] n (elements or rows per instance), [2..8] u32
 // parameters, [8 + 2k], [9 + 2k] offset and per-instance stride of buffer k (k < 12),
 // [32..64] f32 parameters.
 const OP_WORDS: u32 = 64u;
+// Set in word [0] above the op code when a storage + workgroup barrier must precede the op
+// (twin: fused::BARRIER_BEFORE, which decides where from the ops' buffers).
+const BARRIER_BEFORE: u32 = 65536u;
+fn op_code(o: u32) -> u32 { return ops[o] & 65535u; }
 
 const OP_ZERO: u32 = 1u;
 const OP_BROADCAST: u32 = 2u;
@@ -50,7 +60,7 @@ struct FusedParams {
     batch: u32,
     seed_lo: u32,
     seed_hi: u32,
-    _p0: u32,
+    k_begin: u32,
     _p1: u32,
 }
 @group(0) @binding(0) var<uniform> fp: FusedParams;
@@ -60,6 +70,10 @@ struct FusedParams {
 @group(0) @binding(3) var<storage, read> host: array<f32>;
 @group(0) @binding(4) var<storage, read_write> arena: array<f32>;
 @group(0) @binding(5) var<storage, read_write> rings: array<f32>;
+
+// Bit c % 32 of wmask[c / 32] is set where the op's input vector (matvec x, STDP pre spikes,
+// all-but-self x) is non-zero; built by `prepare_op` for the op that runs next.
+var<workgroup> wmask: array<u32, MASK_WORDS>;
 
 fn mv_m(i: u32) -> f32 { return arena[i]; }
 fn mv_x(i: u32) -> f32 { return arena[i]; }
@@ -83,8 +97,68 @@ fn lif_params(o: u32) -> LifParams {
     return LifParams(0u, pf(o, 0u), pf(o, 1u), pf(o, 2u), pf(o, 3u), pf(o, 4u), pf(o, 5u), pf(o, 6u));
 }
 
+// Whether the op at `o` reads the spike mask (and so needs `prepare_op` and a barrier first).
+fn uses_mask(o: u32) -> bool {
+    let code = op_code(o);
+    return code == OP_MATVEC_INC || code == OP_STDP || code == OP_ALL_BUT_SELF_INC;
+}
+
+// The vector (arena offset, length) whose non-zeros the mask holds for the op at `o`.
+fn mask_source(o: u32, b: u32) -> vec2<u32> {
+    let code = op_code(o);
+    if (code == OP_MATVEC_INC) { return vec2<u32>(at(o, 1u, b), pu(o, 0u)); }
+    if (code == OP_STDP) { return vec2<u32>(at(o, 0u, b), pu(o, 0u)); }
+    return vec2<u32>(at(o, 1u, b), ops[o + 1u]);
+}
+
+fn mask_fits(len: u32) -> bool { return len <= MASK_WORDS * 32u; }
+
+fn prepare_op(o: u32, b: u32, lid: u32) {
+    let src = mask_source(o, b);
+    if (!mask_fits(src.y)) { return; }
+    let words = (src.y + 31u) / 32u;
+    for (var wd = lid; wd < words; wd = wd + FUSED_WG) {
+        var bits = 0u;
+        let c0 = wd * 32u;
+        let nb = min(32u, src.y - c0);
+        for (var j = 0u; j < nb; j = j + 1u) {
+            if (arena[src.x + c0 + j] != 0.0) { bits = bits | (1u << j); }
+        }
+        wmask[wd] = bits;
+    }
+}
+
+// matvec_row over the mask: the same terms in the same (column) order, visiting only non-zero x.
+fn matvec_row_masked(m0: u32, x0: u32, cols: u32) -> f32 {
+    var acc = 0.0;
+    let words = (cols + 31u) / 32u;
+    for (var wd = 0u; wd < words; wd = wd + 1u) {
+        var bits = wmask[wd];
+        while (bits != 0u) {
+            let c = wd * 32u + firstTrailingBit(bits);
+            acc = acc + mv_m(m0 + c) * mv_x(x0 + c);
+            bits = bits & (bits - 1u);
+        }
+    }
+    return acc;
+}
+
+// sum_all over the mask (adding the skipped zeros would not change the sum).
+fn sum_all_masked(x0: u32, n: u32) -> f32 {
+    var total = 0.0;
+    let words = (n + 31u) / 32u;
+    for (var wd = 0u; wd < words; wd = wd + 1u) {
+        var bits = wmask[wd];
+        while (bits != 0u) {
+            total = total + abs_x(x0 + wd * 32u + firstTrailingBit(bits));
+            bits = bits & (bits - 1u);
+        }
+    }
+    return total;
+}
+
 fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32) {
-    let code = ops[o];
+    let code = op_code(o);
     let n = ops[o + 1u];
     switch code {
         case OP_ZERO: {
@@ -134,16 +208,23 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32) {
             let m = at(o, 0u, b);
             let x = at(o, 1u, b);
             let y = at(o, 2u, b);
-            for (var r = lid; r < n; r = r + FUSED_WG) {
-                arena[y + r] = arena[y + r] + pf(o, 0u) * matvec_row(m + r * cols, x, cols);
+            if (mask_fits(cols)) {
+                for (var r = lid; r < n; r = r + FUSED_WG) {
+                    arena[y + r] = arena[y + r] + pf(o, 0u) * matvec_row_masked(m + r * cols, x, cols);
+                }
+            } else {
+                for (var r = lid; r < n; r = r + FUSED_WG) {
+                    arena[y + r] = arena[y + r] + pf(o, 0u) * matvec_row(m + r * cols, x, cols);
+                }
             }
         }
         case OP_ALL_BUT_SELF_INC: {
             let s = at(o, 0u, b);
             let x = at(o, 1u, b);
             let y = at(o, 2u, b);
+            var total = 0.0;
+            if (mask_fits(n)) { total = sum_all_masked(x, n); } else { total = sum_all(x, n); }
             for (var e = lid; e < n; e = e + FUSED_WG) {
-                let total = sum_all(x, n);
                 arena[y + e] = arena[y + e] + arena[s + e] * (total - arena[x + e]);
             }
         }
@@ -159,11 +240,26 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32) {
                 let o1s = at(o, 4u, b);
                 let o2s = at(o, 5u, b);
                 let w = at(o, 7u, b);
+                let masked = mask_fits(cols);
+                let words = (cols + 31u) / 32u;
                 for (var r = lid; r < n; r = r + FUSED_WG) {
                     let post_spike = arena[post + r] != 0.0;
                     let o1 = arena[o1s + r] * pf(o, 2u);
                     let o2 = arena[o2s + r] * pf(o, 3u);
-                    stdp_row(rule, w + r * cols, pre, r1, r2, cols, post_spike, o1, o2, l);
+                    let w0 = w + r * cols;
+                    if (post_spike || !masked) {
+                        stdp_row(rule, w0, pre, r1, r2, cols, post_spike, o1, o2, l);
+                    } else {
+                        // Only the columns whose pre neuron spiked change (as in stdp_row).
+                        for (var wd = 0u; wd < words; wd = wd + 1u) {
+                            var bits = wmask[wd];
+                            while (bits != 0u) {
+                                let j = wd * 32u + firstTrailingBit(bits);
+                                st_set_w(w0 + j, stdp_synapse(rule, st_w(w0 + j), true, false, st_r1(r1 + j), st_r2(r2 + j), o1, o2, l));
+                                bits = bits & (bits - 1u);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -275,14 +371,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let b = wid.x + wid.y * nwg.x;
     // Every invocation reaches every barrier (no early return); spare workgroups do no work.
     let in_batch = b < fp.batch;
-    for (var k = 0u; k < fp.n_steps; k = k + 1u) {
+    for (var k = fp.k_begin; k < fp.k_begin + fp.n_steps; k = k + 1u) {
         let step = global_step(k, ctrl[1], ctrl[2]);
         for (var op = fp.op_begin; op < fp.op_end; op = op + 1u) {
-            if (in_batch) {
-                run_op(op * OP_WORDS, b, k, step, lid);
+            let o = op * OP_WORDS;
+            if ((ops[o] & BARRIER_BEFORE) != 0u) {
+                storageBarrier();
+                workgroupBarrier();
             }
-            storageBarrier();
-            workgroupBarrier();
+            if (uses_mask(o)) {
+                if (in_batch) {
+                    prepare_op(o, b, lid);
+                }
+                workgroupBarrier();
+            }
+            if (in_batch) {
+                run_op(o, b, k, step, lid);
+            }
         }
     }
 }

@@ -190,7 +190,12 @@ fn check_plan(name: &str, plan: &Plan, steps: usize, writes: &[(BufId, Vec<f32>)
     assert_bit_identical(plan, &fused, &per_op);
     let cpu = run(plan, Engine::Cpu, steps, writes);
     let (cc, fc) = (spike_counts(plan, &cpu), spike_counts(plan, &fused));
-    assert!(!cc.is_empty(), "{name}: no spike probe");
+    if cc.is_empty() {
+        // No spike probe (e.g. Diehl & Cook counts spikes in a state buffer): the caller
+        // compares the state it cares about.
+        eprintln!("{name}: no spike probe; fused == per-op checked bit for bit");
+        return (cpu, fused);
+    }
     let total: f32 = cc.iter().flatten().sum();
     assert!(total > 0.0, "{name}: nothing spiked");
     for (i, (c, g)) in cc.iter().zip(&fc).enumerate() {
@@ -200,7 +205,6 @@ fn check_plan(name: &str, plan: &Plan, steps: usize, writes: &[(BufId, Vec<f32>)
 }
 
 #[test]
-#[ignore = "fused dispatches end early on llvmpipe (see GpuPath::Auto)"]
 fn nef_minimal_fused_matches() {
     if !gpu_wanted() {
         return;
@@ -211,7 +215,6 @@ fn nef_minimal_fused_matches() {
 }
 
 #[test]
-#[ignore = "fused dispatches end early on llvmpipe (see GpuPath::Auto)"]
 fn communication_channel_fused_matches() {
     if !gpu_wanted() {
         return;
@@ -224,7 +227,6 @@ fn communication_channel_fused_matches() {
 }
 
 #[test]
-#[ignore = "fused dispatches end early on llvmpipe (see GpuPath::Auto)"]
 fn recurrent_lif_fused_matches() {
     if !gpu_wanted() {
         return;
@@ -237,6 +239,10 @@ fn recurrent_lif_fused_matches() {
 /// A small Diehl & Cook network (49 inputs, 13 excitatory neurons) learning, `batch` instances
 /// with the given input rates.
 fn dc_plan(batch: usize) -> (Plan, BufId) {
+    dc_plan_learning(batch, true)
+}
+
+fn dc_plan_learning(batch: usize, learning: bool) -> (Plan, BufId) {
     let cfg = volley::networks::DiehlCookConfig {
         n_input: 49,
         n_exc: 13,
@@ -244,7 +250,7 @@ fn dc_plan(batch: usize) -> (Plan, BufId) {
         ..Default::default()
     };
     let dc = volley::networks::diehl_cook(&cfg, 5).unwrap();
-    let (plan, _) = compile_with(&dc.net, 0.0005, batch, true).unwrap();
+    let (plan, _) = compile_with(&dc.net, 0.0005, batch, learning).unwrap();
     let rates = plan
         .step
         .iter()
@@ -263,7 +269,6 @@ fn dc_rates(seed: u32) -> Vec<f32> {
 }
 
 #[test]
-#[ignore = "fused dispatches end early on llvmpipe (see GpuPath::Auto)"]
 fn diehl_cook_learning_fused_matches() {
     if !gpu_wanted() {
         return;
@@ -294,7 +299,6 @@ fn diehl_cook_learning_fused_matches() {
 }
 
 #[test]
-#[ignore = "fused dispatches end early on llvmpipe (see GpuPath::Auto)"]
 fn instances_are_independent() {
     if !gpu_wanted() {
         return;
@@ -457,4 +461,24 @@ fn short_poisson_plan_fused_matches_per_op() {
         let c = run(&plan, Engine::Cpu, 150, &[]);
         assert_bit_identical(&plan, &f, &c);
     }
+}
+
+#[test]
+fn frozen_batched_diehl_cook_fused_matches() {
+    // Evaluation: learning off (shared weights, theta frozen), several instances.
+    if !gpu_wanted() {
+        return;
+    }
+    let (plan, rates) = dc_plan_learning(3, false);
+    let r: Vec<f32> = [dc_rates(0), dc_rates(1), dc_rates(2)].concat();
+    let (cpu, fused) = check_plan("frozen diehl_cook", &plan, 600, &[(rates, r)]);
+    let count = plan
+        .buffers
+        .iter()
+        .position(|b| b.name.ends_with(".count"))
+        .expect("a spike count");
+    let (c, g) = (&cpu.buffers[count], &fused.buffers[count]);
+    eprintln!("frozen diehl_cook: spike counts cpu {c:?} fused {g:?}");
+    assert!(c.iter().sum::<f32>() > 0.0, "nothing spiked");
+    assert_counts_within_one("frozen diehl_cook counts", c, g);
 }

@@ -11,7 +11,7 @@ pub(crate) const OP_WORDS: usize = 64;
 /// Buffer slots per descriptor.
 const SLOTS: usize = 12;
 /// Invocations per workgroup of the interpreter; twin: `FUSED_WG` in `shaders/fused_steps.wgsl`.
-pub const FUSED_WG: u32 = 64;
+pub const FUSED_WG: u32 = 256;
 /// Storage buffers the interpreter binds (ops, ctrl, host values, arena, probe rings).
 pub(crate) const STORAGE_BINDINGS: u32 = 5;
 
@@ -53,6 +53,7 @@ pub(crate) struct Layout<'a> {
 /// One descriptor being filled in.
 struct Desc {
     words: [u32; OP_WORDS],
+    bufs: Vec<BufId>,
     n_slots: usize,
     n_u32: usize,
     n_f32: usize,
@@ -65,6 +66,7 @@ impl Desc {
         words[1] = n as u32;
         Desc {
             words,
+            bufs: Vec::new(),
             n_slots: 0,
             n_u32: 0,
             n_f32: 0,
@@ -87,7 +89,23 @@ impl Desc {
 /// Why the interpreter cannot run `op`, if it cannot (it supports the ops listed in [`Code`],
 /// writing only batched buffers).
 pub(crate) fn unsupported(plan: &Plan, op: &Op) -> Option<String> {
-    let written: Vec<BufId> = match op {
+    let written = match written(op) {
+        Ok(w) => w,
+        Err(why) => return Some(why),
+    };
+    if let Some(b) = written.iter().find(|b| !plan.buffer(**b).batched()) {
+        return Some(format!(
+            "op {} writes the shared buffer {}",
+            op.name(),
+            plan.buffer(*b).name
+        ));
+    }
+    None
+}
+
+/// The buffers `op` writes, or why the interpreter cannot run it.
+fn written(op: &Op) -> std::result::Result<Vec<BufId>, String> {
+    Ok(match op {
         Op::Zero { dst } | Op::Broadcast { dst, .. } | Op::HostInput { dst, .. } => vec![*dst],
         Op::PoissonSpikes { out, .. } | Op::UniformNoise { out, .. } => vec![*out],
         Op::AddInc { y, .. }
@@ -110,18 +128,56 @@ pub(crate) fn unsupported(plan: &Plan, op: &Op) -> Option<String> {
                 w.extend(state.iter().copied());
                 w
             }
-            _ => return Some(format!("neuron type {}", op.name())),
+            _ => return Err(format!("neuron type {}", op.name())),
         },
-        _ => return Some(format!("op {}", op.name())),
-    };
-    if let Some(b) = written.iter().find(|b| !plan.buffer(**b).batched()) {
-        return Some(format!(
-            "op {} writes the shared buffer {}",
-            op.name(),
-            plan.buffer(*b).name
-        ));
+        _ => return Err(format!("op {}", op.name())),
+    })
+}
+
+/// Set in a descriptor's code word when a storage + workgroup barrier must come before the op;
+/// twin: `BARRIER_BEFORE` in `shaders/fused_steps.wgsl`.
+const BARRIER_BEFORE: u32 = 1 << 16;
+
+/// The descriptors of a run of ops executed in order every step (the step ops, or the boundary
+/// ops), with a barrier before an op only where it must wait for an earlier op: where it reads
+/// or writes a buffer that an op since the last barrier writes, or writes one that such an op
+/// reads (ops in one phase touch disjoint data or only read the same data, so their elements
+/// may run in any order). The first op always waits (for the previous step's last phase), and
+/// so does every op that uses the workgroup spike mask (its preparation overwrites the mask).
+pub(crate) fn descriptors(l: &Layout, ops: &[Op]) -> Vec<u32> {
+    let mut words = Vec::with_capacity(ops.len() * OP_WORDS);
+    let mut phase_touched: Vec<BufId> = Vec::new();
+    let mut phase_written: Vec<BufId> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let (mut d, touched) = descriptor(l, op);
+        let wr = written(op).expect("checked by `unsupported`");
+        let code = d[0];
+        let uses_mask = code == Code::MatVecInc as u32
+            || code == Code::Stdp as u32
+            || code == Code::AllButSelfInc as u32;
+        let hazard = touched.iter().any(|b| phase_written.contains(b))
+            || wr.iter().any(|b| phase_touched.contains(b));
+        if i == 0 || uses_mask || hazard {
+            d[0] |= BARRIER_BEFORE;
+            phase_touched.clear();
+            phase_written.clear();
+        }
+        phase_touched.extend(touched);
+        phase_written.extend(wr);
+        words.extend_from_slice(&d);
     }
-    None
+    words
+}
+
+/// Whether [`super::GpuPath::Auto`] may choose the interpreter for `plan` (on a hardware
+/// adapter): only plans without probe and host-input ops, the ones validated bit-identical to
+/// the per-op path on llvmpipe and NVIDIA (Diehl & Cook training and evaluation). With ring
+/// probes, long fused dispatches diverge on llvmpipe; the cause is not found yet.
+pub(crate) fn auto_eligible(plan: &Plan) -> bool {
+    plan.step
+        .iter()
+        .chain(&plan.boundary)
+        .all(|op| !matches!(op, Op::Probe { .. } | Op::HostInput { .. }))
 }
 
 /// Why the interpreter cannot run `plan`, if it cannot: the first unsupported op.
@@ -132,8 +188,8 @@ pub fn unsupported_reason(plan: &Plan) -> Option<String> {
         .find_map(|op| unsupported(plan, op))
 }
 
-/// The descriptor of `op` (which [`unsupported`] accepts).
-pub(crate) fn descriptor(l: &Layout, op: &Op) -> [u32; OP_WORDS] {
+/// The descriptor of `op` (which [`unsupported`] accepts) and the buffers it touches.
+fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
     let plan = l.plan;
     let blen = |b: &BufId| plan.buffer(*b).len;
     let d = match op {
@@ -296,7 +352,7 @@ pub(crate) fn descriptor(l: &Layout, op: &Op) -> [u32; OP_WORDS] {
             .slots(l, &[*w]),
         _ => unreachable!("checked by `unsupported`"),
     };
-    d.words
+    (d.words, d.bufs)
 }
 
 impl Desc {
@@ -308,6 +364,7 @@ impl Desc {
             self.words[8 + 2 * self.n_slots] = l.arena[b.0] as u32;
             self.words[9 + 2 * self.n_slots] = if buf.batched() { buf.len as u32 } else { 0 };
             self.n_slots += 1;
+            self.bufs.push(*b);
         }
         self
     }

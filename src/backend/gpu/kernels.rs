@@ -228,8 +228,9 @@ pub struct FusedParams {
     pub seed_lo: u32,
     /// High word of the plan's seed.
     pub seed_hi: u32,
-    /// Padding.
-    pub _p0: u32,
+    /// Index within the chunk of this dispatch's first step (a chunk may take several
+    /// dispatches, see `SOFTWARE_FUSED_STEPS`).
+    pub k_begin: u32,
     /// Padding.
     pub _p1: u32,
 }
