@@ -62,6 +62,20 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A state variable became NaN or infinite during a run.
+    #[error(
+        "{buffer}: value {value} at index {index} after step {step} is not finite; the run was stopped before it could be saved"
+    )]
+    NonFinite {
+        /// The buffer (state variable) holding the value.
+        buffer: String,
+        /// Flat index (instances x length) of the first non-finite value.
+        index: usize,
+        /// The value.
+        value: f32,
+        /// Steps run when it was found.
+        step: u64,
+    },
     /// Something else, with an explanation.
     #[error("{0}")]
     Other(String),

@@ -506,6 +506,30 @@ impl Simulator {
         })
     }
 
+    /// Checks that every value of every state buffer (everything [`Simulator::snapshot`] saves)
+    /// is finite (integer index buffers excepted); returns how many values were checked, or
+    /// [`Error::NonFinite`] naming the first buffer and index that is not.
+    pub fn check_finite(&mut self) -> Result<usize> {
+        use crate::compile::BufferKind;
+        let mut checked = 0;
+        for (i, b) in self.plan.buffers.iter().enumerate() {
+            if matches!(b.kind, BufferKind::Temp | BufferKind::Index) {
+                continue;
+            }
+            let data = self.backend.read(BufId(i))?;
+            if let Some((index, &value)) = data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::NonFinite {
+                    buffer: b.name.clone(),
+                    index,
+                    value,
+                    step: self.n_steps,
+                });
+            }
+            checked += data.len();
+        }
+        Ok(checked)
+    }
+
     /// Restores a [`Snapshot`] taken from a simulator of the same network and batch size.
     pub fn restore(&mut self, snap: &Snapshot) -> Result<()> {
         for (name, data) in &snap.buffers {

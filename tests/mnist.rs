@@ -36,6 +36,7 @@ fn small_config(n_exc: usize, images: usize, backend: BackendChoice) -> TrainCon
         backend,
         checkpoint_every: 0,
         update_interval: 100,
+        check_finite: true,
     }
 }
 

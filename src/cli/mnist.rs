@@ -79,6 +79,10 @@ pub struct TrainArgs {
     /// milliseconds (Diehl & Cook's code uses 10); 0: no delays.
     #[arg(long, default_value_t = 0.0)]
     input_delay_max_ms: f64,
+    /// Check every state variable, weight and threshold for NaN/Inf after every image; the run
+    /// stops with an error naming the variable before anything non-finite is saved.
+    #[arg(long)]
+    check_finite: bool,
 }
 
 #[derive(Args)]
@@ -97,6 +101,14 @@ fn positive(name: &str, v: usize) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A picture that cannot be drawn (no fonts, say) must not cost the run its results: say so on
+/// stderr and go on.
+fn warn_on_err(r: Result<()>) {
+    if let Err(e) = r {
+        eprintln!("warning: {e}; the other outputs are written");
+    }
 }
 
 fn checkpoint_path(out: &Path) -> PathBuf {
@@ -147,6 +159,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
         backend,
         checkpoint_every: a.checkpoint_every,
         update_interval: 1000.min(a.train_images.min(data.train.len())),
+        check_finite: a.check_finite,
     };
     let ckpt = checkpoint_path(&a.common.out);
     if !a.resume && ckpt.exists() {
@@ -184,17 +197,22 @@ fn run_train(a: TrainArgs) -> Result<()> {
         &out.join("theta.npy"),
         &ndarray::Array1::from(trained.theta.clone()),
     )?;
-    report::receptive_fields(&out.join("receptive_fields.png"), &trained.weights, 28, 3)?;
+    warn_on_err(report::receptive_fields(
+        &out.join("receptive_fields.png"),
+        &trained.weights,
+        28,
+        3,
+    ));
     let hist_x: Vec<f64> = trained.state.history.iter().map(|h| h.0 as f64).collect();
     let hist_y: Vec<f64> = trained.state.history.iter().map(|h| 100.0 * h.1).collect();
     if hist_x.len() >= 2 {
-        volley::plot::line_plot(
+        warn_on_err(volley::plot::line_plot(
             out.join("accuracy_over_training.png"),
             "running accuracy during training (last 1000 images)",
             "training images",
             "accuracy (%)",
             &[("running accuracy", &hist_x, &hist_y)],
-        )?;
+        ));
     }
     let train_images = trained.state.images_done;
     let eval = if a.common.test_images > 0 {
@@ -222,6 +240,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
         "train_wall_s": trained.state.train_wall_s,
         "train_images_per_s": train_images as f64 / trained.state.train_wall_s.max(1e-9),
         "history": trained.state.history,
+        "finite_values_checked": trained.state.finite_values_checked,
         "data": dir.display().to_string(),
     });
     finish(&a.common, eval.as_ref(), &mut m, wall_s)
@@ -248,7 +267,14 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     let weights =
         ndarray::Array2::from_shape_vec((state.n_exc, n_input), find("conn0.weights")?)
             .map_err(|e| Error::Other(format!("checkpoint {}: weights: {e}", ckpt.display())))?;
-    let theta = find("ens0.theta")?;
+    // The effective threshold adaptation: theta minus its not yet folded-in decay (as training
+    // reports it).
+    let theta_decay = find("ens0.theta_decay").unwrap_or_default();
+    let theta: Vec<f32> = find("ens0.theta")?
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t - theta_decay.get(i).copied().unwrap_or(0.0))
+        .collect();
     let network = DiehlCookConfig {
         n_exc: state.n_exc,
         input_delays: state.input_delays,
@@ -338,7 +364,10 @@ fn finish(
                     .collect::<Vec<_>>()
             ),
         );
-        report::confusion_png(&c.out.join("confusion.png"), &e.confusion)?;
+        warn_on_err(report::confusion_png(
+            &c.out.join("confusion.png"),
+            &e.confusion,
+        ));
     } else {
         obj.insert("test_images".into(), json!(0));
     }

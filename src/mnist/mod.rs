@@ -43,6 +43,9 @@ pub struct TrainConfig {
     /// Running accuracy: assignments are recomputed every this many images from the last
     /// `2 * update_interval` images' responses, and accuracy is over the last `update_interval`.
     pub update_interval: usize,
+    /// Check every state variable, weight and threshold for NaN/Inf after every presentation
+    /// (the run stops with [`Error::NonFinite`] before anything non-finite is saved).
+    pub check_finite: bool,
 }
 
 impl TrainConfig {
@@ -99,6 +102,9 @@ pub struct TrainState {
     pub history: Vec<(usize, f64)>,
     /// Wall time spent training so far (s).
     pub train_wall_s: f64,
+    /// Values checked for NaN/Inf so far (0 unless `check_finite`).
+    #[serde(default)]
+    pub finite_values_checked: u64,
 }
 
 /// What training produced.
@@ -178,6 +184,7 @@ pub fn train(
         recent_correct: Vec::new(),
         history: Vec::new(),
         train_wall_s: 0.0,
+        finite_values_checked: 0,
     };
     if resume {
         let path = checkpoint.ok_or_else(|| {
@@ -221,6 +228,9 @@ pub fn train(
             .pop()
             .expect("one response");
         state.presentations += r.repeats as u64;
+        if cfg.check_finite {
+            state.finite_values_checked += sim.check_finite()? as u64;
+        }
         record(&mut state, cfg, label, &r.counts);
         state.images_done += 1;
         state.train_wall_s = base_wall + started.elapsed().as_secs_f64();
