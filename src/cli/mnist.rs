@@ -111,6 +111,20 @@ fn warn_on_err(r: Result<()>) {
     }
 }
 
+/// A failed training run (device lost, out of memory, a non-finite value...) says what is left:
+/// the last checkpoint, which `--resume` continues on any backend.
+fn kept_checkpoint_hint(e: Error, ckpt: &Path) -> Error {
+    match checkpoint::load(ckpt) {
+        Ok((state, _)) => Error::Other(format!(
+            "{e}; the last checkpoint {} ({} of {} images) is kept: run the same command with --resume to continue (any --backend)",
+            ckpt.display(),
+            state.images_done,
+            state.total_images
+        )),
+        Err(_) => e,
+    }
+}
+
 fn checkpoint_path(out: &Path) -> PathBuf {
     out.join("checkpoint.bin")
 }
@@ -187,7 +201,8 @@ fn run_train(a: TrainArgs) -> Result<()> {
             }
             true
         },
-    )?;
+    )
+    .map_err(|e| kept_checkpoint_hint(e, &ckpt))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

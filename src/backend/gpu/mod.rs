@@ -115,7 +115,14 @@ pub struct GpuBackend {
     advance: Option<Dispatch>,
     max_chunk: usize,
     error: Arc<Mutex<Option<String>>>,
+    /// Fault injection for the reliability tests: destroy the device (a real device loss, as
+    /// wgpu reports it) when a chunk would run past this step (`VOLLEY_GPU_LOSE_DEVICE_AT_STEP`).
+    lose_device_at: Option<u64>,
 }
+
+/// Environment variable that makes the GPU backend lose its device at a given step (testing the
+/// handling of device loss: error message, last checkpoint kept, resume elsewhere).
+pub const LOSE_DEVICE_ENV: &str = "VOLLEY_GPU_LOSE_DEVICE_AT_STEP";
 
 fn backend_err(reason: impl Into<String>) -> Error {
     Error::Backend {
@@ -161,7 +168,13 @@ impl GpuBackend {
             let e = error.clone();
             gpu.device.set_device_lost_callback(move |reason, msg| {
                 let mut slot = e.lock().unwrap_or_else(|p| p.into_inner());
-                slot.get_or_insert_with(|| format!("device lost ({reason:?}): {msg}"));
+                slot.get_or_insert_with(|| {
+                    if msg.trim().is_empty() {
+                        format!("device lost ({reason:?})")
+                    } else {
+                        format!("device lost ({reason:?}): {msg}")
+                    }
+                });
             });
         }
         let batch = plan.batch as u64;
@@ -368,6 +381,9 @@ impl GpuBackend {
             advance: None,
             max_chunk,
             error,
+            lose_device_at: std::env::var(LOSE_DEVICE_ENV)
+                .ok()
+                .and_then(|v| v.trim().parse().ok()),
         };
         if use_fused {
             let layout = fused::Layout {
@@ -1315,6 +1331,11 @@ impl Backend for GpuBackend {
         let mut done = 0;
         while done < n_steps {
             let n = (n_steps - done).min(self.max_chunk);
+            if let Some(at) = self.lose_device_at
+                && first_step + (done + n) as u64 > at
+            {
+                self.gpu.device.destroy();
+            }
             self.run_chunk(first_step + done as u64, n, host, done, records)?;
             done += n;
         }
