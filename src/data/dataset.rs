@@ -186,15 +186,47 @@ pub(crate) fn decide(files: &[(&Path, Checksum)], verify: Verify) -> Result<bool
 /// SHA-256: a mismatch is reported as corrupt. (To read another dataset with MNIST's exact layout,
 /// such as Fashion-MNIST, use [`load_dir`].)
 pub fn read_images(path: &Path) -> Result<Images> {
-    let raw = idx::read_raw(path, Kind::Images)?;
-    decide(&[(path, checksum(path, &raw))], Verify::Strict)?;
-    Ok(raw.into_images())
+    finish_images(path, idx::read_raw(path, Kind::Images)?)
 }
 
 /// Reads an IDX labels file (`magic 2049`, `n` bytes, each in `0..=9`), gzip-compressed or not.
 /// Checksums as for [`read_images`].
 pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
-    let raw = idx::read_raw(path, Kind::Labels)?;
+    finish_labels(path, idx::read_raw(path, Kind::Labels)?)
+}
+
+/// [`read_images`] on the bytes of a file already in memory (gzip-compressed or not, detected
+/// from the content); `name` stands for the file in error messages, and its file name decides, as
+/// for [`read_images`], whether MNIST's checksum applies. The same parser and checks as
+/// [`read_images`]: malformed bytes are an error, never a panic nor an allocation larger than
+/// the data.
+///
+/// ```
+/// use std::path::Path;
+/// let mut bytes = vec![0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2]; // 1 image of 1 x 2
+/// bytes.extend_from_slice(&[7, 9]);
+/// let images = volley::data::images_from_bytes(Path::new("tiny"), &bytes)?;
+/// assert_eq!((images.n, images.rows, images.cols, images.image(0)), (1, 1, 2, &[7u8, 9][..]));
+/// let e = volley::data::images_from_bytes(Path::new("tiny"), &bytes[..17]).unwrap_err();
+/// assert!(e.to_string().starts_with("tiny: truncated"), "{e}");
+/// # Ok::<(), volley::Error>(())
+/// ```
+pub fn images_from_bytes(name: &Path, bytes: &[u8]) -> Result<Images> {
+    finish_images(name, idx::raw_from_bytes(name, bytes, Kind::Images)?)
+}
+
+/// [`read_labels`] on the bytes of a file already in memory; `name` as for
+/// [`images_from_bytes`].
+pub fn labels_from_bytes(name: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    finish_labels(name, idx::raw_from_bytes(name, bytes, Kind::Labels)?)
+}
+
+fn finish_images(path: &Path, raw: Raw) -> Result<Images> {
+    decide(&[(path, checksum(path, &raw))], Verify::Strict)?;
+    Ok(raw.into_images())
+}
+
+fn finish_labels(path: &Path, raw: Raw) -> Result<Vec<u8>> {
     idx::check_labels(path, &raw.data)?;
     decide(&[(path, checksum(path, &raw))], Verify::Strict)?;
     Ok(raw.data)

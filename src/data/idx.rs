@@ -226,6 +226,27 @@ pub(crate) fn read_raw(path: &Path, kind: Kind) -> Result<Raw> {
     };
     let file = File::open(path).map_err(io_err)?;
     let file_len = file.metadata().map_err(io_err)?.len();
+    parse_raw(
+        path,
+        BufReader::with_capacity(1 << 16, file),
+        file_len,
+        kind,
+    )
+}
+
+/// [`read_raw`] on bytes already in memory; `name` stands for the file in error messages.
+pub(crate) fn raw_from_bytes(name: &Path, bytes: &[u8], kind: Kind) -> Result<Raw> {
+    parse_raw(name, bytes, bytes.len() as u64, kind)
+}
+
+/// The IDX parser behind [`read_raw`] and [`raw_from_bytes`]: `file` gives the `file_len` bytes
+/// of a file (gzip-compressed or not), `path` names it in error messages. Never allocates more
+/// than the data actually in the input.
+fn parse_raw(path: &Path, mut file: impl BufRead, file_len: u64, kind: Kind) -> Result<Raw> {
+    let io_err = |source: io::Error| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let what = kind.what();
     if file_len == 0 {
         return Err(data_error(
@@ -233,9 +254,8 @@ pub(crate) fn read_raw(path: &Path, kind: Kind) -> Result<Raw> {
             format!("empty file (0 bytes); expected an IDX {what} file"),
         ));
     }
-    let mut file = BufReader::with_capacity(1 << 16, file);
     let gz = file.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
-    let mut reader: Box<dyn Read> = if gz {
+    let mut reader: Box<dyn Read + '_> = if gz {
         Box::new(MultiGzDecoder::new(file))
     } else {
         Box::new(file)

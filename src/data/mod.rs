@@ -8,6 +8,8 @@
 //! dimensions against lengths (with checked arithmetic, never allocating more than the file
 //! holds), gzip integrity, one label per image, labels in `0..=9`, and the SHA-256 of MNIST's
 //! files. Every problem is a [`crate::Error`] that names the file and says what is wrong.
+//! [`images_from_bytes`] and [`labels_from_bytes`] read files already in memory with the same
+//! parser (the fuzz target `fuzz/fuzz_targets/idx.rs` feeds them arbitrary bytes).
 //!
 //! ```no_run
 //! use volley::data;
@@ -23,7 +25,8 @@ mod idx;
 mod locate;
 
 pub use dataset::{
-    Dataset, KnownFile, MNIST_FILES, Verify, load_dir, load_dir_with, read_images, read_labels,
+    Dataset, KnownFile, MNIST_FILES, Verify, images_from_bytes, labels_from_bytes, load_dir,
+    load_dir_with, read_images, read_labels,
 };
 pub use idx::{IMAGES_MAGIC, Images, LABELS_MAGIC, MAX_LABEL, Split};
 pub use locate::{DATA_DIR_ENV, FILE_NAMES, cache_dir, find_data_dir, find_data_dir_from};

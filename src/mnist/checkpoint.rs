@@ -6,7 +6,7 @@
 //! header, every buffer's f32 values (LE) in header order, and the SHA-256 of everything before
 //! it (32 bytes). A truncated, edited or foreign file is refused with a message saying why.
 
-use super::TrainState;
+use super::{N_CLASSES, TrainState};
 use crate::error::{Error, Result};
 use crate::sim::Snapshot;
 use sha2::{Digest, Sha256};
@@ -55,37 +55,110 @@ pub fn encode(state: &TrainState, snap: &Snapshot) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Parses and verifies a checkpoint's bytes.
+/// Bytes before the JSON header: magic (8), format version (4), header length (8).
+const PREAMBLE: usize = 8 + 4 + 8;
+/// Bytes of the SHA-256 at the end.
+const DIGEST: usize = 32;
+
+/// The size in bytes of a file holding `header` (`hlen` bytes of JSON), if it fits in a `usize`.
+fn described_len(hlen: usize, header: &Header) -> Option<usize> {
+    header
+        .buffers
+        .iter()
+        .try_fold(PREAMBLE + DIGEST, |acc, (_, len)| {
+            len.checked_mul(4)?.checked_add(acc)
+        })?
+        .checked_add(hlen)
+}
+
+/// Parses and verifies a checkpoint's bytes; `path` names the file in error messages. The
+/// bytes-based half of [`load`] (which reads the file and calls this).
+///
+/// Every malformed input is an error saying what is wrong (truncated, not a checkpoint, a newer
+/// format version, checksum mismatch, an inconsistent header...), never a panic, and nothing is
+/// allocated beyond what the bytes hold. A returned state is consistent: one assignment and, in
+/// every window entry, one spike count per excitatory neuron, classes and labels below
+/// [`super::N_CLASSES`], and no more images done than in all.
 pub fn decode(path: &Path, bytes: &[u8]) -> Result<(TrainState, Snapshot)> {
-    if bytes.len() < 8 + 4 + 8 + 32 {
-        return Err(bad(path, format!("truncated ({} bytes)", bytes.len())));
+    let n = bytes.len();
+    if n < MAGIC.len() {
+        return Err(if MAGIC.starts_with(bytes) {
+            bad(
+                path,
+                format!("truncated: {n} bytes, shorter than the {PREAMBLE}-byte preamble"),
+            )
+        } else {
+            bad(path, "not a volley checkpoint (wrong magic bytes)")
+        });
     }
     if &bytes[..8] != MAGIC {
         return Err(bad(path, "not a volley checkpoint (wrong magic bytes)"));
     }
+    if n < PREAMBLE {
+        return Err(bad(
+            path,
+            format!("truncated: {n} bytes, shorter than the {PREAMBLE}-byte preamble"),
+        ));
+    }
     let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version > FORMAT_VERSION {
+        return Err(bad(
+            path,
+            format!(
+                "format version {version} is newer than this build of volley, which reads \
+                 version {FORMAT_VERSION} only; use a newer volley (or start the run afresh)"
+            ),
+        ));
+    }
     if version != FORMAT_VERSION {
         return Err(bad(
             path,
             format!(
-                "format version {version}; this build of volley reads version {FORMAT_VERSION} only"
+                "format version {version} is unknown; this build of volley reads version \
+                 {FORMAT_VERSION} only"
             ),
         ));
     }
-    let (body, digest) = bytes.split_at(bytes.len() - 32);
+    let hlen = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+    let hend = usize::try_from(hlen)
+        .ok()
+        .and_then(|h| h.checked_add(PREAMBLE))
+        .filter(|&e| e.checked_add(DIGEST).is_some_and(|total| total <= n))
+        .ok_or_else(|| {
+            bad(
+                path,
+                format!(
+                    "truncated or corrupt: its header length field says {hlen} bytes, but the \
+                     file holds only {n} bytes in all"
+                ),
+            )
+        })?;
+    let (body, digest) = bytes.split_at(n - DIGEST);
+    let header = serde_json::from_slice::<Header>(&bytes[PREAMBLE..hend]);
     if Sha256::digest(body).as_slice() != digest {
+        // A header that still parses tells how long the file should be.
+        if let Ok(header) = &header
+            && let Some(expected) = described_len(hend - PREAMBLE, header)
+            && expected != n
+        {
+            return Err(bad(
+                path,
+                if expected > n {
+                    format!("truncated: {n} bytes, but its header describes {expected}")
+                } else {
+                    format!(
+                        "{} bytes more than the {expected} its header describes: it is corrupt",
+                        n - expected
+                    )
+                },
+            ));
+        }
         return Err(bad(
             path,
-            "checksum mismatch: the file is truncated, corrupt or was edited",
+            "checksum mismatch (SHA-256): the file is corrupt or was edited",
         ));
     }
-    let hlen = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-    let hend = 20usize
-        .checked_add(usize::try_from(hlen).map_err(|_| bad(path, "header length overflows"))?)
-        .filter(|&e| e <= body.len())
-        .ok_or_else(|| bad(path, "header length beyond the end of the file"))?;
-    let header: Header = serde_json::from_slice(&bytes[20..hend])
-        .map_err(|e| bad(path, format!("header is not valid: {e}")))?;
+    let header = header.map_err(|e| bad(path, format!("header is not valid: {e}")))?;
     let mut at = hend;
     let mut buffers = Vec::with_capacity(header.buffers.len());
     for (name, len) in header.buffers {
@@ -104,6 +177,12 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<(TrainState, Snapshot)> {
     if at != body.len() {
         return Err(bad(path, "unexpected bytes after the last buffer"));
     }
+    check_state(&header.state).map_err(|why| {
+        bad(
+            path,
+            format!("inconsistent training state: {why}; the file was edited or is corrupt"),
+        )
+    })?;
     Ok((
         header.state,
         Snapshot {
@@ -113,12 +192,58 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<(TrainState, Snapshot)> {
     ))
 }
 
+/// What training indexes with after a resume (found by the fuzz target `checkpoint`: a re-sealed
+/// header with 3 excitatory neurons and 2 assignments decoded without complaint). The checksum
+/// only proves that the bytes are those written; a file re-sealed after an edit gets here.
+fn check_state(s: &TrainState) -> std::result::Result<(), String> {
+    let n = s.n_exc;
+    if n == 0 {
+        return Err("0 excitatory neurons".to_string());
+    }
+    if s.assignments.len() != n {
+        return Err(format!(
+            "{} neuron assignments for {n} excitatory neurons",
+            s.assignments.len()
+        ));
+    }
+    if let Some((i, c)) = s
+        .assignments
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| c.filter(|&c| c as usize >= N_CLASSES).map(|c| (i, c)))
+    {
+        return Err(format!(
+            "neuron {i} is assigned class {c}; classes are 0..{N_CLASSES}"
+        ));
+    }
+    for (i, (label, counts)) in s.window.iter().enumerate() {
+        if *label as usize >= N_CLASSES {
+            return Err(format!(
+                "window entry {i} has label {label}; labels are 0..{N_CLASSES}"
+            ));
+        }
+        if counts.len() != n {
+            return Err(format!(
+                "window entry {i} holds {} spike counts for {n} excitatory neurons",
+                counts.len()
+            ));
+        }
+    }
+    if s.images_done > s.total_images {
+        return Err(format!(
+            "{} images done of {}",
+            s.images_done, s.total_images
+        ));
+    }
+    Ok(())
+}
+
 /// Writes a checkpoint atomically.
 pub fn save(path: &Path, state: &TrainState, snap: &Snapshot) -> Result<()> {
     crate::fsutil::write_atomic(path, &encode(state, snap)?)
 }
 
-/// Reads and verifies a checkpoint.
+/// Reads and verifies a checkpoint (the file is only read, never changed); see [`decode`].
 pub fn load(path: &Path) -> Result<(TrainState, Snapshot)> {
     let bytes = std::fs::read(path).map_err(|e| Error::Io {
         path: path.display().to_string(),
