@@ -99,7 +99,33 @@ fn run(cli: Cli) -> volley::Result<()> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version: clap's own output on stdout.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // A bad command line: clap's first line (it names the argument, the value and what
+            // is allowed) without the usage block, so the message stays on one line.
+            let msg = e.to_string();
+            let first = msg.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            // Rust's number-parsing messages, said as what is allowed.
+            let first = first
+                .trim()
+                .trim_start_matches("error:")
+                .trim()
+                .replace(
+                    "invalid digit found in string",
+                    "allowed: a whole number >= 0",
+                )
+                .replace("invalid float literal", "allowed: a number");
+            eprintln!("error: {first} (see `volley --help`)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line, so that scripts and logs keep the whole message together.

@@ -45,6 +45,33 @@ fn numeric_flags_refuse_zero_negative_and_non_numbers() {
             );
         }
     }
+    // Flags where 0 means something (no evaluation, checkpoint only at the end, no delays,
+    // seed 0) still refuse negative numbers and non-numbers, in train and in eval.
+    for (cmd, flag) in [
+        ("train", "--test-images"),
+        ("train", "--checkpoint-every"),
+        ("train", "--input-delay-max-ms"),
+        ("train", "--seed"),
+        ("eval", "--test-images"),
+        ("eval", "--label-images"),
+        ("eval", "--eval-batch"),
+        ("eval", "--seed"),
+    ] {
+        for value in ["-3", "abc", "nan"] {
+            let (ok, err) = volley(&["mnist", cmd, "--out", o, flag, value], &out);
+            assert!(!ok, "mnist {cmd} {flag} {value} must fail");
+            let msg = err.trim();
+            assert_eq!(msg.lines().count(), 1, "one line: {msg}");
+            assert!(
+                msg.contains(flag.trim_start_matches("--")) || msg.contains(value),
+                "mnist {cmd} {flag} {value}: message does not name the flag or value: {msg}"
+            );
+        }
+    }
+    for value in ["0", "-3", "abc"] {
+        let (ok, _) = volley(&["mnist", "eval", "--out", o, "--eval-batch", value], &out);
+        assert!(!ok, "mnist eval --eval-batch {value} must fail");
+    }
     for flag in ["--steps", "--train-images", "--eval-images", "--eval-batch"] {
         for value in ["0", "-1", "x"] {
             let (ok, err) = volley(&["bench", "lif-step-1k", flag, value], &out);

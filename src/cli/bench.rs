@@ -24,16 +24,16 @@ pub struct BenchArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Images per dc-train measurement.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 20)]
     train_images: usize,
     /// Images per dc-eval measurement.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 200)]
     eval_images: usize,
     /// Instances presented at once in dc-eval.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
     eval_batch: usize,
     /// Timesteps per lif-step measurement.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1000)]
     steps: u64,
 }
 

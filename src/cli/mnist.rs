@@ -37,16 +37,16 @@ pub struct Common {
     out: PathBuf,
     /// Training images whose responses assign each neuron its label (from the start of the
     /// training set).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 10_000)]
     label_images: usize,
     /// Test images to evaluate (from the start of the test set); 0 skips the evaluation.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 10_000)]
     test_images: usize,
     /// Images presented at once during evaluation (independent copies, shared frozen weights).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
     eval_batch: usize,
     /// Seed of every random choice.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0)]
     seed: u64,
     /// Print the result as one JSON object on the last line of stdout.
     #[arg(long)]
@@ -61,23 +61,23 @@ pub struct TrainArgs {
     #[command(flatten)]
     common: Common,
     /// Excitatory neurons (the paper: 100, 400, 1600, 6400).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
     neurons: usize,
     /// Training images per epoch.
-    #[arg(long, default_value_t = 60_000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 60_000)]
     train_images: usize,
     /// Epochs over the training images.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     epochs: usize,
     /// Checkpoint every this many images (and at the end); 0: only at the end.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1000)]
     checkpoint_every: usize,
     /// Continue the run whose checkpoint is in --out (same flags); starts afresh if none.
     #[arg(long)]
     resume: bool,
     /// Per-synapse delays on the input connection, drawn uniformly from 0 to this many
     /// milliseconds (Diehl & Cook's code uses 10); 0: no delays.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     input_delay_max_ms: f64,
     /// Check every state variable, weight and threshold for NaN/Inf after every image; the run
     /// stops with an error naming the variable before anything non-finite is saved.
@@ -148,9 +148,6 @@ fn run_train(a: TrainArgs) -> Result<()> {
     ] {
         positive(n, v)?;
     }
-    let dir = find_data_dir(a.common.data.as_deref())?;
-    volley::fsutil::ensure_writable_dir(&a.common.out)?;
-    let data = load_dir(&dir)?;
     if !(a.input_delay_max_ms.is_finite() && a.input_delay_max_ms >= 0.0) {
         return Err(Error::invalid(
             "volley mnist",
@@ -159,6 +156,9 @@ fn run_train(a: TrainArgs) -> Result<()> {
             "a number of milliseconds >= 0",
         ));
     }
+    let dir = find_data_dir(a.common.data.as_deref())?;
+    volley::fsutil::ensure_writable_dir(&a.common.out)?;
+    let data = load_dir(&dir)?;
     let input_delays = (a.input_delay_max_ms > 0.0).then_some((0.0, a.input_delay_max_ms / 1000.0));
     let cfg = TrainConfig {
         network: DiehlCookConfig {
