@@ -147,3 +147,57 @@ fn eval_without_a_checkpoint_and_with_a_corrupt_one() {
     assert!(!o.join("metrics.json").exists());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A valid dataset of two 28x28 images per split (IDX, uncompressed).
+fn tiny_dataset(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for split in ["train", "t10k"] {
+        let mut images = vec![0u8, 0, 8, 3];
+        for d in [2u32, 28, 28] {
+            images.extend(d.to_be_bytes());
+        }
+        images.extend((0..2 * 784).map(|i| (i % 251) as u8));
+        std::fs::write(dir.join(format!("{split}-images-idx3-ubyte")), images).unwrap();
+        let mut labels = vec![0u8, 0, 8, 1];
+        labels.extend(2u32.to_be_bytes());
+        labels.extend([3u8, 7]);
+        std::fs::write(dir.join(format!("{split}-labels-idx1-ubyte")), labels).unwrap();
+    }
+}
+
+#[test]
+fn an_output_directory_that_cannot_be_written_is_named() {
+    let out = scratch("unwritable");
+    let data = out.join("data");
+    tiny_dataset(&data);
+    // A file where the output directory would go: nothing can be created below it (whoever
+    // runs the test, root included).
+    let blocker = out.join("blocker");
+    std::fs::write(&blocker, b"keep me").unwrap();
+    let target = blocker.join("run");
+    let (ok, err) = volley(
+        &[
+            "mnist",
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            target.to_str().unwrap(),
+            "--train-images",
+            "1",
+            "--test-images",
+            "0",
+            "--quiet",
+        ],
+        &out,
+    );
+    assert!(!ok, "must fail");
+    let msg = err.trim();
+    assert_eq!(msg.lines().count(), 1, "one line: {msg}");
+    assert!(
+        msg.contains(blocker.to_str().unwrap()),
+        "names the path: {msg}"
+    );
+    assert_eq!(std::fs::read(&blocker).unwrap(), b"keep me");
+    let _ = std::fs::remove_dir_all(&out);
+}
