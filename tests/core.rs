@@ -820,3 +820,46 @@ fn zero_delay_cycle_is_a_build_error_naming_the_ensembles() {
         other => panic!("expected Error::Build, got {other:?}"),
     }
 }
+
+/// The CPU backend spreads large ops over threads (rayon); the results must not depend on how
+/// many there are. A batched Diehl & Cook evaluation (200 neurons x 100 instances, 784 x 100
+/// Poisson inputs) is large enough for every parallel op.
+#[test]
+fn cpu_results_do_not_depend_on_the_thread_count() {
+    let cfg = volley::networks::DiehlCookConfig {
+        n_exc: 200,
+        ..Default::default()
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let dc = volley::networks::diehl_cook(&cfg, 3).unwrap();
+            let mut sim = Simulator::new(
+                &dc.net,
+                SimConfig::default()
+                    .dt(0.0005)
+                    .backend(BackendChoice::Cpu)
+                    .batch(100)
+                    .learning(false),
+            )
+            .unwrap();
+            let rates: Vec<f32> = (0..100 * 784)
+                .map(|i| ((i * 7919) % 64) as f32 * 2.0)
+                .collect();
+            sim.set_poisson_rates(dc.input, &rates).unwrap();
+            sim.run_steps(300).unwrap();
+            let counts = sim.take_counts(dc.p_exc_count).unwrap();
+            let v = sim.neuron_state(dc.exc, "voltage").unwrap();
+            (counts, v)
+        })
+    };
+    let (c1, v1) = run(1);
+    let (c3, v3) = run(3);
+    assert!(c1.sum() > 0.0, "nothing spiked");
+    assert_eq!(c1, c3);
+    let bits = |a: &ndarray::Array2<f32>| a.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&v1), bits(&v3));
+}

@@ -7,6 +7,7 @@ use super::{Backend, HostInputs, ProbeRecords};
 use crate::compile::{BufId, Op, Plan};
 use crate::error::{Error, Result};
 use crate::model::{LifParams, NeuronType};
+use rayon::prelude::*;
 
 /// The CPU backend: owns every buffer of a plan in host memory.
 pub struct CpuBackend {
@@ -576,12 +577,31 @@ fn cpu_model() -> String {
 /// Poisson spikes from the counter-based generator: `out[b, i] = 1/dt` when
 /// `uniform(seed, stream, step, b*n + i) < rate[b, i] * dt` (rates per instance).
 pub fn poisson_spikes(seed: u64, stream: u32, step: u64, dt: f32, rates: &[f32], out: &mut [f32]) {
-    for (idx, o) in out.iter_mut().enumerate() {
-        let p = rates[idx] * dt;
-        let u = crate::rng::uniform(seed, stream, step, idx as u32);
-        *o = if u < p { 1.0 / dt } else { 0.0 };
+    // Every element is its own counter-based draw, so splitting the work across threads gives
+    // the same values (the draw index stays the element's index).
+    let run = |first: usize, out: &mut [f32]| {
+        for (k, o) in out.iter_mut().enumerate() {
+            let idx = first + k;
+            let p = rates[idx] * dt;
+            let u = crate::rng::uniform(seed, stream, step, idx as u32);
+            *o = if u < p { 1.0 / dt } else { 0.0 };
+        }
+    };
+    if out.len() >= PARALLEL_MIN {
+        out.par_chunks_mut(PARALLEL_CHUNK)
+            .enumerate()
+            .for_each(|(c, o)| run(c * PARALLEL_CHUNK, o));
+    } else {
+        run(0, out);
     }
 }
+
+/// Element counts from which the CPU backend spreads an op over threads (rayon), and the piece
+/// each thread takes at a time. Only ops whose elements are independent are split, so results
+/// are bit-identical whatever the thread count; below this size (one-instance training) the
+/// per-step synchronisation would cost more than it saves.
+const PARALLEL_MIN: usize = 16_384;
+const PARALLEL_CHUNK: usize = 4_096;
 
 /// Uniform noise: `out[idx] = low + (high - low) * uniform(seed, stream, step, idx)`.
 pub fn uniform_noise(seed: u64, stream: u32, step: u64, low: f32, high: f32, out: &mut [f32]) {
@@ -623,7 +643,7 @@ pub fn scale_inc(s: &[f32], x: &[f32], y: &mut [f32]) {
 /// instance). Sums in column order, skipping columns where x is 0 (event-driven for spikes).
 pub fn matvec_inc(m: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32], scale: f32) {
     let per_instance = m.len() > rows * cols;
-    for (b, (yb, xb)) in y.chunks_mut(rows).zip(x.chunks(cols)).enumerate() {
+    let one = |b: usize, yb: &mut [f32], xb: &[f32]| {
         let mb = if per_instance {
             &m[b * rows * cols..(b + 1) * rows * cols]
         } else {
@@ -644,6 +664,17 @@ pub fn matvec_inc(m: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32],
                 acc += row[c] * x;
             }
             *y += scale * acc;
+        }
+    };
+    // Instances are independent: several at once when there are many (evaluation batches).
+    if y.len() >= PARALLEL_MIN && y.len() > rows {
+        y.par_chunks_mut(rows)
+            .zip(x.par_chunks(cols))
+            .enumerate()
+            .for_each(|(b, (yb, xb))| one(b, yb, xb));
+    } else {
+        for (b, (yb, xb)) in y.chunks_mut(rows).zip(x.chunks(cols)).enumerate() {
+            one(b, yb, xb);
         }
     }
 }
@@ -1176,25 +1207,56 @@ impl DcConsts {
 /// State order: voltage, ge, gi, theta, theta_decay, refractory_steps, ge_in, gi_in.
 pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f32>; 8]) {
     let [v, ge, gi, theta, acc, refr, ge_in, gi_in] = state;
-    for i in 0..out.len() {
-        let (o, vi, gei, gii, th, ac, rf) = dc_one(
-            p,
-            learn,
-            v[i],
-            ge[i] + ge_in[i],
-            gi[i] + gi_in[i],
-            (theta[i], acc[i]),
-            refr[i],
-        );
-        out[i] = o;
-        v[i] = vi;
-        ge[i] = gei;
-        gi[i] = gii;
-        theta[i] = th;
-        acc[i] = ac;
-        refr[i] = rf;
-        ge_in[i] = 0.0;
-        gi_in[i] = 0.0;
+    #[allow(clippy::type_complexity)]
+    let run = |(out, v, ge, gi, theta, acc, refr, ge_in, gi_in): (
+        &mut [f32],
+        &mut [f32],
+        &mut [f32],
+        &mut [f32],
+        &mut [f32],
+        &mut [f32],
+        &mut [f32],
+        &mut [f32],
+        &mut [f32],
+    )| {
+        for i in 0..out.len() {
+            let (o, vi, gei, gii, th, ac, rf) = dc_one(
+                p,
+                learn,
+                v[i],
+                ge[i] + ge_in[i],
+                gi[i] + gi_in[i],
+                (theta[i], acc[i]),
+                refr[i],
+            );
+            out[i] = o;
+            v[i] = vi;
+            ge[i] = gei;
+            gi[i] = gii;
+            theta[i] = th;
+            acc[i] = ac;
+            refr[i] = rf;
+            ge_in[i] = 0.0;
+            gi_in[i] = 0.0;
+        }
+    };
+    if out.len() >= PARALLEL_MIN {
+        let c = PARALLEL_CHUNK;
+        (
+            out.par_chunks_mut(c),
+            v.par_chunks_mut(c),
+            ge.par_chunks_mut(c),
+            gi.par_chunks_mut(c),
+            theta.par_chunks_mut(c),
+            acc.par_chunks_mut(c),
+            refr.par_chunks_mut(c),
+            ge_in.par_chunks_mut(c),
+            gi_in.par_chunks_mut(c),
+        )
+            .into_par_iter()
+            .for_each(run);
+    } else {
+        run((out, v, ge, gi, theta, acc, refr, ge_in, gi_in));
     }
 }
 
@@ -1406,5 +1468,56 @@ pub fn alpha(a: f32, c1: f32, c2: f32, x: &[f32], z: &mut [f32], y: &mut [f32]) 
     for i in 0..x.len() {
         y[i] = a * y[i] + c1 * z[i] + c2 * x[i];
         z[i] = a * z[i] + (1.0 - a) * x[i];
+    }
+}
+
+#[cfg(test)]
+mod parallel_tests {
+    use super::*;
+
+    /// The threaded ops equal the plain element loops they replace, bit for bit, on sizes that
+    /// take the parallel path (chunk boundaries mid-instance included).
+    #[test]
+    fn parallel_ops_equal_serial_loops() {
+        let n = PARALLEL_MIN * 2 + 777;
+        let rates: Vec<f32> = (0..n).map(|i| ((i * 31) % 97) as f32 * 1.5).collect();
+        let mut out = vec![0.0f32; n];
+        poisson_spikes(9, 2, 123_456, 0.0005, &rates, &mut out);
+        let serial: Vec<f32> = (0..n)
+            .map(|idx| {
+                let u = crate::rng::uniform(9, 2, 123_456, idx as u32);
+                if u < rates[idx] * 0.0005 {
+                    1.0 / 0.0005
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        assert_eq!(out, serial);
+        assert!(out.iter().any(|&x| x != 0.0));
+
+        let (rows, cols, batch) = (37, 53, 500);
+        let m: Vec<f32> = (0..rows * cols)
+            .map(|i| (i % 13) as f32 * 0.25 - 1.0)
+            .collect();
+        let x: Vec<f32> = (0..batch * cols)
+            .map(|i| if i % 7 == 0 { 2.0 } else { 0.0 })
+            .collect();
+        let mut y = vec![0.5f32; batch * rows];
+        matvec_inc(&m, rows, cols, &x, &mut y, 0.1);
+        let mut want = vec![0.5f32; batch * rows];
+        for b in 0..batch {
+            for r in 0..rows {
+                let mut acc = 0.0f32;
+                for c in 0..cols {
+                    let xv = x[b * cols + c];
+                    if xv != 0.0 {
+                        acc += m[r * cols + c] * xv;
+                    }
+                }
+                want[b * rows + r] += 0.1 * acc;
+            }
+        }
+        assert_eq!(y, want);
     }
 }
