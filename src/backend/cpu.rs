@@ -1219,7 +1219,19 @@ pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f3
         &mut [f32],
         &mut [f32],
     )| {
-        for i in 0..out.len() {
+        // Every slice cut to the same length, so that the loop carries no bounds checks.
+        let n = out.len();
+        let (v, ge, gi, theta, acc, refr, ge_in, gi_in) = (
+            &mut v[..n],
+            &mut ge[..n],
+            &mut gi[..n],
+            &mut theta[..n],
+            &mut acc[..n],
+            &mut refr[..n],
+            &mut ge_in[..n],
+            &mut gi_in[..n],
+        );
+        for i in 0..n {
             let (o, vi, gei, gii, th, ac, rf) = dc_one(
                 p,
                 learn,
