@@ -5,13 +5,13 @@
 //! CPU only, no MNIST: the checkpoints are written here by short training runs on synthetic
 //! images (10-step presentations), the IDX files are built byte by byte.
 
+mod common;
+
+use common::{TempDir, gz, images_header, labels_bytes, write_dataset};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 use volley::data::{
     Dataset, FILE_NAMES, Images, Split, images_from_bytes, labels_from_bytes, load_dir,
@@ -25,34 +25,6 @@ use volley::{BackendChoice, Error, SimConfig, Simulator};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// A fresh directory under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("volley-bad-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The error's message, checked to name `file`, with `file` replaced by `<file>` (so that words
 /// in the path cannot satisfy the checks on the message).
@@ -69,12 +41,6 @@ fn assert_contains(msg: &str, parts: &[&str]) {
     for p in parts {
         assert!(msg.contains(p), "expected {p:?} in: {msg}");
     }
-}
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
 }
 
 /// A checkpoint file's bytes, compared with the file after each attempt to read it.
@@ -447,40 +413,6 @@ fn resealed_but_inconsistent_checkpoint_is_refused() {
 // ---------------------------------------------------------------------------------------------
 // IDX files (what tests/idx.rs does not cover)
 
-fn images_header(n: u32, rows: u32, cols: u32) -> Vec<u8> {
-    [2051, n, rows, cols]
-        .iter()
-        .flat_map(|v| v.to_be_bytes())
-        .collect()
-}
-
-fn labels_bytes(labels: &[u8]) -> Vec<u8> {
-    let mut b = 2049u32.to_be_bytes().to_vec();
-    b.extend_from_slice(&(labels.len() as u32).to_be_bytes());
-    b.extend_from_slice(labels);
-    b
-}
-
-/// Writes a small dataset (train 6, test 4 images of 3 x 2), plain or gzip-compressed.
-fn write_dataset(dir: &Path, compress: bool) {
-    let images = |n: u32| {
-        let mut b = images_header(n, 3, 2);
-        b.extend((0..n * 6).map(|i| (i * 13 % 256) as u8));
-        b
-    };
-    let labels = |n: u8| labels_bytes(&(0..n).collect::<Vec<u8>>());
-    for (name, bytes) in FILE_NAMES
-        .iter()
-        .zip([images(6), labels(6), images(4), labels(4)])
-    {
-        if compress {
-            fs::write(dir.join(format!("{name}.gz")), gz(&bytes)).unwrap();
-        } else {
-            fs::write(dir.join(name), bytes).unwrap();
-        }
-    }
-}
-
 #[test]
 fn dimensions_whose_product_wraps_around_are_an_overflow_not_an_empty_file() {
     // 2^31 x 2^31 x 4 = 2^64 wraps to 0 in 64-bit arithmetic: unchecked, this header would
@@ -493,7 +425,7 @@ fn dimensions_whose_product_wraps_around_are_an_overflow_not_an_empty_file() {
         (u32::MAX, u32::MAX, 2, "4294967295 x 4294967295 x 2"),
     ];
     for (n, rows, cols, dims) in cases {
-        let bytes = images_header(n, rows, cols);
+        let bytes = images_header(2051, n, rows, cols);
         for (name, bytes) in [("wrap", bytes.clone()), ("wrap.gz", gz(&bytes))] {
             let path = tmp.write(name, &bytes);
             let (_, msg) = err_naming(read_images(&path), &path);
@@ -548,7 +480,7 @@ fn labels_outside_0_to_9_first_last_and_in_the_test_split() {
 #[test]
 fn corrupt_gzip_streams_not_covered_by_tests_idx() {
     let tmp = TempDir::new("idx-gzip");
-    let mut plain = images_header(3, 4, 4);
+    let mut plain = images_header(2051, 3, 4, 4);
     plain.extend((0..48).map(|i| i as u8));
     let good = gz(&plain);
     let n = good.len();
@@ -655,7 +587,7 @@ fn write_fuzz_seeds() {
     fs::create_dir_all(&idx).unwrap();
     fs::create_dir_all(&ckpt).unwrap();
     // Two images of 3 x 2 and their labels, raw and gzip-compressed.
-    let mut images = images_header(2, 3, 2);
+    let mut images = images_header(2051, 2, 3, 2);
     images.extend_from_slice(&[0, 64, 128, 255, 7, 9, 1, 2, 3, 4, 5, 6]);
     let labels = labels_bytes(&[3, 9]);
     for (name, bytes) in [("images.idx", &images), ("labels.idx", &labels)] {

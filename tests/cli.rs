@@ -1,6 +1,8 @@
 //! The `volley` command line refuses bad flags with a non-zero exit and a one-line message that
 //! names the flag and what is allowed, and creates no output files when it does.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -152,15 +154,9 @@ fn eval_without_a_checkpoint_and_with_a_corrupt_one() {
 fn tiny_dataset(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     for split in ["train", "t10k"] {
-        let mut images = vec![0u8, 0, 8, 3];
-        for d in [2u32, 28, 28] {
-            images.extend(d.to_be_bytes());
-        }
-        images.extend((0..2 * 784).map(|i| (i % 251) as u8));
+        let images = common::images_bytes(2, 28, 28, &common::pixels(2 * 784, 0));
         std::fs::write(dir.join(format!("{split}-images-idx3-ubyte")), images).unwrap();
-        let mut labels = vec![0u8, 0, 8, 1];
-        labels.extend(2u32.to_be_bytes());
-        labels.extend([3u8, 7]);
+        let labels = common::labels_bytes(&[3, 7]);
         std::fs::write(dir.join(format!("{split}-labels-idx1-ubyte")), labels).unwrap();
     }
 }

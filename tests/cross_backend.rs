@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Tol, requested};
+use common::{Tol, assert_counts_within_one, requested};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use volley::backend::cpu::CpuBackend;
@@ -457,20 +457,6 @@ fn run_net(net: &Network, backend: BackendChoice, seconds: f64) -> Simulator {
         .unwrap_or_else(|e| panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)"));
     sim.run(seconds).unwrap();
     sim
-}
-
-fn assert_counts_within_one(name: &str, c: &[f32], g: &[f32]) {
-    let ok = c
-        .iter()
-        .zip(g)
-        .filter(|(a, b)| (*a - *b).abs() <= 1.0 + 1e-3)
-        .count();
-    eprintln!("{name}: {ok} of {} neurons within one spike", c.len());
-    assert!(
-        ok * 100 >= 99 * c.len(),
-        "{name}: only {ok} of {} neurons within one spike",
-        c.len()
-    );
 }
 
 fn assert_rmse_close(name: &str, c: f64, g: f64) {

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::requested;
+use common::{assert_counts_within_one, requested};
 use volley::backend::cpu::CpuBackend;
 use volley::backend::gpu::{AdapterPolicy, GpuBackend, GpuPath, fused_unsupported_reason};
 use volley::backend::{Backend, HostInputs, ProbeRecords};
@@ -161,20 +161,6 @@ fn spike_counts(plan: &Plan, r: &Run) -> Vec<Vec<f32>> {
             c
         })
         .collect()
-}
-
-fn assert_counts_within_one(name: &str, c: &[f32], g: &[f32]) {
-    let ok = c
-        .iter()
-        .zip(g)
-        .filter(|(a, b)| (*a - *b).abs() <= 1.0 + 1e-3)
-        .count();
-    eprintln!("{name}: {ok} of {} neurons within one spike", c.len());
-    assert!(
-        ok * 100 >= 99 * c.len(),
-        "{name}: only {ok} of {} neurons within one spike",
-        c.len()
-    );
 }
 
 /// Runs `plan` on the CPU and on both GPU paths: fused == per-op bit for bit, and the spike

@@ -1,109 +1,19 @@
 //! The IDX reader and the dataset lookup, on small files built here (never on a real dataset).
 
+mod common;
+
+use common::{
+    TempDir, gz, images_bytes, images_header, labels, labels_bytes, pixels, write_dataset,
+};
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use volley::Error;
 use volley::data::{
     self, DATA_DIR_ENV, FILE_NAMES, MNIST_FILES, Verify, find_data_dir, find_data_dir_from,
     load_dir, load_dir_with, read_images, read_labels,
 };
-
-/// A fresh directory under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("volley-idx-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        fs::write(&path, bytes).unwrap();
-        path
-    }
-
-    fn sub(&self, name: &str) -> PathBuf {
-        let dir = self.0.join(name);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn images_header(magic: u32, n: u32, rows: u32, cols: u32) -> Vec<u8> {
-    [magic, n, rows, cols]
-        .iter()
-        .flat_map(|v| v.to_be_bytes())
-        .collect()
-}
-
-fn images_bytes(n: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
-    let mut b = images_header(2051, n, rows, cols);
-    b.extend_from_slice(pixels);
-    b
-}
-
-fn labels_bytes(labels: &[u8]) -> Vec<u8> {
-    let mut b = 2049u32.to_be_bytes().to_vec();
-    b.extend_from_slice(&(labels.len() as u32).to_be_bytes());
-    b.extend_from_slice(labels);
-    b
-}
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
-/// Deterministic, distinct pixel values.
-fn pixels(count: usize, seed: usize) -> Vec<u8> {
-    (0..count)
-        .map(|i| ((i * 31 + seed * 7) % 251) as u8)
-        .collect()
-}
-
-fn labels(n: usize, seed: usize) -> Vec<u8> {
-    (0..n).map(|i| ((i + seed) % 10) as u8).collect()
-}
-
-/// Writes a small dataset (train n=6, test n=4, 3x2 images) to `dir`, gzip-compressed or not.
-/// Returns the expected (train pixels, train labels, test pixels, test labels).
-fn write_dataset(dir: &Path, compress: bool) -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
-    let (trp, trl) = (pixels(6 * 3 * 2, 1), labels(6, 1));
-    let (tep, tel) = (pixels(4 * 3 * 2, 2), labels(4, 5));
-    let files = [
-        images_bytes(6, 3, 2, &trp),
-        labels_bytes(&trl),
-        images_bytes(4, 3, 2, &tep),
-        labels_bytes(&tel),
-    ];
-    for (name, bytes) in FILE_NAMES.iter().zip(files) {
-        if compress {
-            fs::write(dir.join(format!("{name}.gz")), gz(&bytes)).unwrap();
-        } else {
-            fs::write(dir.join(name), bytes).unwrap();
-        }
-    }
-    (trp, trl, tep, tel)
-}
 
 /// The error's message, checked to name `file`, with `file` replaced by `<file>`.
 fn err_naming(result: Result<impl std::fmt::Debug, Error>, file: &Path) -> String {
