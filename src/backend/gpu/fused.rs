@@ -53,8 +53,8 @@ pub(crate) struct Layout<'a> {
 /// One descriptor being filled in.
 struct Desc {
     words: [u32; OP_WORDS],
+    /// The buffers of the slots filled so far.
     bufs: Vec<BufId>,
-    n_slots: usize,
     n_u32: usize,
     n_f32: usize,
 }
@@ -67,7 +67,6 @@ impl Desc {
         Desc {
             words,
             bufs: Vec::new(),
-            n_slots: 0,
             n_u32: 0,
             n_f32: 0,
         }
@@ -170,9 +169,8 @@ pub(crate) fn descriptors(l: &Layout, ops: &[Op]) -> Vec<u32> {
 }
 
 /// Whether [`super::GpuPath::Auto`] may choose the interpreter for `plan` (on a hardware
-/// adapter): only plans without probe and host-input ops, the ones validated bit-identical to
-/// the per-op path on llvmpipe and NVIDIA (Diehl & Cook training and evaluation). With ring
-/// probes, long fused dispatches diverge on llvmpipe; the cause is not found yet.
+/// adapter): only plans without probe and host-input ops (Diehl & Cook training and
+/// evaluation), see the reason where `GpuBackend` chooses its path.
 pub(crate) fn auto_eligible(plan: &Plan) -> bool {
     plan.step
         .iter()
@@ -359,11 +357,11 @@ impl Desc {
     /// Appends buffer slots: each buffer's arena offset and per-instance stride (0 if shared).
     fn slots(mut self, l: &Layout, bufs: &[BufId]) -> Self {
         for b in bufs {
-            assert!(self.n_slots < SLOTS, "too many buffers");
+            let k = self.bufs.len();
+            assert!(k < SLOTS, "too many buffers");
             let buf = l.plan.buffer(*b);
-            self.words[8 + 2 * self.n_slots] = l.arena[b.0] as u32;
-            self.words[9 + 2 * self.n_slots] = if buf.batched() { buf.len as u32 } else { 0 };
-            self.n_slots += 1;
+            self.words[8 + 2 * k] = l.arena[b.0] as u32;
+            self.words[9 + 2 * k] = if buf.batched() { buf.len as u32 } else { 0 };
             self.bufs.push(*b);
         }
         self

@@ -85,6 +85,28 @@ struct FusedRun {
     groups: (u32, u32),
 }
 
+impl FusedRun {
+    /// Records one dispatch of steps `k_begin..k_begin + n_steps` of the chunk (its parameters
+    /// are written to the queue, so one submission holds at most one such dispatch).
+    fn dispatch(
+        &self,
+        queue: &wgpu::Queue,
+        pass: &mut wgpu::ComputePass,
+        k_begin: usize,
+        n_steps: usize,
+    ) {
+        let params = FusedParams {
+            n_steps: n_steps as u32,
+            k_begin: k_begin as u32,
+            ..self.params
+        };
+        queue.write_buffer(&self.step_params, 0, bytemuck::bytes_of(&params));
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.step_bind, &[]);
+        pass.dispatch_workgroups(self.groups.0, self.groups.1, 1);
+    }
+}
+
 /// One recorded dispatch.
 struct Dispatch {
     pipeline: usize,
@@ -264,11 +286,11 @@ impl GpuBackend {
         };
         let use_fused = match (path, misfit) {
             (GpuPath::PerOp, _) => false,
-            // Automatically only on hardware adapters and for plans without probes and host
-            // inputs (Diehl & Cook networks): those are bit-identical to the per-op path on
-            // llvmpipe and on an NVIDIA H200, and 5-8x faster there. Plans with ring probes
-            // diverge in long fused dispatches on llvmpipe, and Simulator-level tests of such
-            // plans did not finish on the H200: not understood yet (see tests/fused.rs).
+            // Automatically only on hardware adapters (on llvmpipe the 8-step dispatches make
+            // it slower than per-op) and for plans without probes and host inputs (Diehl & Cook
+            // networks), 5-8x faster on an NVIDIA H200. Plans with probes are bit-identical
+            // too, but their Simulator-level tests, run 16 at once on the H200, did not finish
+            // in 30 s (one at a time they took under a second): not understood yet.
             (GpuPath::Auto, None) => !gpu.summary.software && fused::auto_eligible(plan),
             (GpuPath::Auto, Some(_)) => false,
             (GpuPath::Fused, None) => true,
@@ -1142,19 +1164,13 @@ impl GpuBackend {
             && self.gpu.summary.software
         {
             while n - k_begin > SOFTWARE_FUSED_STEPS {
-                let params = FusedParams {
-                    n_steps: SOFTWARE_FUSED_STEPS as u32,
-                    k_begin: k_begin as u32,
-                    ..fr.params
-                };
-                queue.write_buffer(&fr.step_params, 0, bytemuck::bytes_of(&params));
                 let mut enc = self.gpu.device.create_command_encoder(&Default::default());
-                {
-                    let mut pass = enc.begin_compute_pass(&Default::default());
-                    pass.set_pipeline(&fr.pipeline);
-                    pass.set_bind_group(0, &fr.step_bind, &[]);
-                    pass.dispatch_workgroups(fr.groups.0, fr.groups.1, 1);
-                }
+                fr.dispatch(
+                    queue,
+                    &mut enc.begin_compute_pass(&Default::default()),
+                    k_begin,
+                    SOFTWARE_FUSED_STEPS,
+                );
                 queue.submit(Some(enc.finish()));
                 k_begin += SOFTWARE_FUSED_STEPS;
             }
@@ -1171,15 +1187,7 @@ impl GpuBackend {
                 timestamp_writes: None,
             });
             if let Some(fr) = &self.fused {
-                let params = FusedParams {
-                    n_steps: (n - k_begin) as u32,
-                    k_begin: k_begin as u32,
-                    ..fr.params
-                };
-                queue.write_buffer(&fr.step_params, 0, bytemuck::bytes_of(&params));
-                pass.set_pipeline(&fr.pipeline);
-                pass.set_bind_group(0, &fr.step_bind, &[]);
-                pass.dispatch_workgroups(fr.groups.0, fr.groups.1, 1);
+                fr.dispatch(queue, &mut pass, k_begin, n - k_begin);
             } else {
                 for _ in 0..n {
                     for d in self.step.iter().chain(self.advance.iter()) {
