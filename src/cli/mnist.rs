@@ -282,14 +282,10 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     let weights =
         ndarray::Array2::from_shape_vec((state.n_exc, n_input), find("conn0.weights")?)
             .map_err(|e| Error::Other(format!("checkpoint {}: weights: {e}", ckpt.display())))?;
-    // The effective threshold adaptation: theta minus its not yet folded-in decay (as training
-    // reports it).
-    let theta_decay = find("ens0.theta_decay").unwrap_or_default();
-    let theta: Vec<f32> = find("ens0.theta")?
-        .iter()
-        .enumerate()
-        .map(|(i, t)| t - theta_decay.get(i).copied().unwrap_or(0.0))
-        .collect();
+    let theta = volley::mnist::effective_theta(
+        &find("ens0.theta")?,
+        &find("ens0.theta_decay").unwrap_or_default(),
+    );
     let network = DiehlCookConfig {
         n_exc: state.n_exc,
         input_delays: state.input_delays,

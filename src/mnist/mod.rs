@@ -251,15 +251,10 @@ pub fn train(
     let weights = sim
         .weights(dc.conn_input)?
         .index_axis_move(ndarray::Axis(0), 0);
-    // The effective threshold adaptation: theta minus its not yet folded-in decay.
-    let theta_decay = sim.neuron_state(dc.exc, "theta_decay")?;
-    let theta: Vec<f32> = sim
-        .neuron_state(dc.exc, "theta")?
-        .row(0)
-        .iter()
-        .zip(theta_decay.row(0))
-        .map(|(t, d)| t - d)
-        .collect();
+    let theta = effective_theta(
+        &sim.neuron_state(dc.exc, "theta")?.row(0).to_vec(),
+        &sim.neuron_state(dc.exc, "theta_decay")?.row(0).to_vec(),
+    );
     let (b, d) = sim.backend_name();
     Ok(Trained {
         state,
@@ -267,6 +262,17 @@ pub fn train(
         theta,
         backend: (b.to_string(), d),
     })
+}
+
+/// The effective threshold adaptation of the Diehl & Cook excitatory neurons: the state `theta`
+/// minus its accumulated, not yet folded-in decay `theta_decay` (missing entries count as 0, as
+/// in checkpoints written before that state existed).
+pub fn effective_theta(theta: &[f32], unfolded_decay: &[f32]) -> Vec<f32> {
+    theta
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t - unfolded_decay.get(i).copied().unwrap_or(0.0))
+        .collect()
 }
 
 /// Records one training image's response for the running accuracy.
