@@ -1175,6 +1175,26 @@ pub struct DcConsts {
 }
 
 impl DcConsts {
+    /// The constants in field order, the order of the WGSL struct `DcConsts`
+    /// (`shaders/common/dc_one.wgsl`) that both GPU paths fill from this.
+    pub fn values(&self) -> [f32; 13] {
+        [
+            self.dt,
+            self.v_rest,
+            self.v_reset,
+            self.v_thresh,
+            self.e_exc,
+            self.e_inh,
+            self.dt_over_tau,
+            self.decay_ge,
+            self.decay_gi,
+            self.k_theta,
+            self.theta_plus,
+            self.theta_offset,
+            self.ref_steps,
+        ]
+    }
+
     /// For the given parameters and dt.
     pub fn new(p: &crate::model::DcParams, dt: f64) -> Self {
         DcConsts {

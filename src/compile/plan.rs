@@ -506,6 +506,30 @@ pub struct StdpConsts {
     pub multiplicative: bool,
 }
 
+impl StdpConsts {
+    /// Bit 0: nearest-spike traces; bit 1: multiplicative bounds (the kernels' `flags`).
+    pub fn flags(&self) -> u32 {
+        self.nearest as u32 | ((self.multiplicative as u32) << 1)
+    }
+
+    /// The f32 constants in the order the STDP kernels take them (after `flags` in
+    /// `shaders/stdp.wgsl`'s `Params`, and in the fused interpreter's descriptor).
+    pub fn values(&self) -> [f32; 10] {
+        [
+            self.decay_r1,
+            self.decay_r2,
+            self.decay_o1,
+            self.decay_o2,
+            self.a2_plus,
+            self.a3_plus,
+            self.a2_minus,
+            self.a3_minus,
+            self.w_min,
+            self.w_max,
+        ]
+    }
+}
+
 /// How the host feeds a node's values to the backend.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HostInputSlot {

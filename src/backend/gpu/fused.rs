@@ -235,28 +235,19 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
             post,
             traces,
             learn,
-        } => {
-            let flags = rule.nearest as u32 | ((rule.multiplicative as u32) << 1);
-            Desc::new(Code::Stdp, *rows)
-                .u(*cols as u32)
-                .u(flags)
-                .f(rule.decay_r1)
-                .f(rule.decay_r2)
-                .f(rule.decay_o1)
-                .f(rule.decay_o2)
-                .f(rule.a2_plus)
-                .f(rule.a3_plus)
-                .f(rule.a2_minus)
-                .f(rule.a3_minus)
-                .f(rule.w_min)
-                .f(rule.w_max)
-                .slots(
-                    l,
-                    &[
-                        *pre, *post, traces[0], traces[1], traces[2], traces[3], *learn, *w,
-                    ],
-                )
-        }
+        } => rule
+            .values()
+            .into_iter()
+            .fold(
+                Desc::new(Code::Stdp, *rows).u(*cols as u32).u(rule.flags()),
+                Desc::f,
+            )
+            .slots(
+                l,
+                &[
+                    *pre, *post, traces[0], traces[1], traces[2], traces[3], *learn, *w,
+                ],
+            ),
         Op::Trace {
             x,
             spikes,
@@ -297,24 +288,10 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
                 NeuronType::DiehlCook(p) => {
                     // diehl_cook reads the learning switch instead of a current.
                     bufs[0] = learn.expect("diehl_cook op without a learning switch");
-                    let c = crate::backend::cpu::DcConsts::new(p, plan.dt);
-                    [
-                        c.dt,
-                        c.v_rest,
-                        c.v_reset,
-                        c.v_thresh,
-                        c.e_exc,
-                        c.e_inh,
-                        c.dt_over_tau,
-                        c.decay_ge,
-                        c.decay_gi,
-                        c.k_theta,
-                        c.theta_plus,
-                        c.theta_offset,
-                        c.ref_steps,
-                    ]
-                    .into_iter()
-                    .fold(Desc::new(Code::DiehlCook, *n), Desc::f)
+                    crate::backend::cpu::DcConsts::new(p, plan.dt)
+                        .values()
+                        .into_iter()
+                        .fold(Desc::new(Code::DiehlCook, *n), Desc::f)
                 }
                 _ => unreachable!("checked by `unsupported`"),
             };

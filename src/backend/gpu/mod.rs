@@ -984,24 +984,9 @@ impl GpuBackend {
                         .to_vec(),
                         NeuronType::DiehlCook(p) => {
                             let c = crate::backend::cpu::DcConsts::new(p, self.plan.dt);
-                            let words: [u32; 16] = [
-                                total,
-                                f(c.dt),
-                                f(c.v_rest),
-                                f(c.v_reset),
-                                f(c.v_thresh),
-                                f(c.e_exc),
-                                f(c.e_inh),
-                                f(c.dt_over_tau),
-                                f(c.decay_ge),
-                                f(c.decay_gi),
-                                f(c.k_theta),
-                                f(c.theta_plus),
-                                f(c.theta_offset),
-                                f(c.ref_steps),
-                                0,
-                                0,
-                            ];
+                            let mut words = vec![total];
+                            words.extend(c.values().map(f));
+                            words.extend([0, 0]);
                             bytemuck::cast_slice(&words).to_vec()
                         }
                     };
@@ -1252,25 +1237,9 @@ impl GpuBackend {
 /// The 16-word parameters of `stdp` and `stdp_sparse` (twin: `Params` in `shaders/stdp.wgsl`);
 /// word 14 is the sparse kernel's weight stride per instance (0 for dense).
 fn stdp_params(rule: &StdpConsts, rows: usize, cols: usize, batch: u32, word14: u32) -> Vec<u8> {
-    let flags = rule.nearest as u32 | ((rule.multiplicative as u32) << 1);
-    let words: [u32; 16] = [
-        rows as u32 * batch,
-        rows as u32,
-        cols as u32,
-        flags,
-        f(rule.decay_r1),
-        f(rule.decay_r2),
-        f(rule.decay_o1),
-        f(rule.decay_o2),
-        f(rule.a2_plus),
-        f(rule.a3_plus),
-        f(rule.a2_minus),
-        f(rule.a3_minus),
-        f(rule.w_min),
-        f(rule.w_max),
-        word14,
-        0,
-    ];
+    let mut words = vec![rows as u32 * batch, rows as u32, cols as u32, rule.flags()];
+    words.extend(rule.values().map(f));
+    words.extend([word14, 0]);
     bytemuck::cast_slice(&words).to_vec()
 }
 
