@@ -5,23 +5,14 @@
 //! Needs MNIST (`bash scripts/fetch-mnist.sh`, or `VOLLEY_DATA_DIR`).
 //! `cargo bench --bench mnist` (`VOLLEY_BENCH_BACKENDS=cpu` for the CPU only).
 
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::time::Duration;
 use volley::data::{find_data_dir, load_dir};
 use volley::mnist::protocol::{Protocol, Wiring, present};
 use volley::networks::{DiehlCookConfig, diehl_cook};
-use volley::{BackendChoice, SimConfig, Simulator};
-
-fn backends() -> Vec<BackendChoice> {
-    let v = std::env::var("VOLLEY_BENCH_BACKENDS").unwrap_or_else(|_| "cpu,gpu".into());
-    v.split(',')
-        .filter_map(|b| match b.trim() {
-            "cpu" => Some(BackendChoice::Cpu),
-            "gpu" => Some(BackendChoice::Gpu),
-            _ => None,
-        })
-        .collect()
-}
+use volley::{SimConfig, Simulator};
 
 fn mnist(c: &mut Criterion) {
     let dir = find_data_dir(None).unwrap_or_else(|e| panic!("{e}"));
@@ -29,7 +20,7 @@ fn mnist(c: &mut Criterion) {
     let p = Protocol::default();
     let mut g = c.benchmark_group("mnist");
     g.sample_size(10).measurement_time(Duration::from_secs(15));
-    for be in backends() {
+    for (_, be) in common::backends() {
         for n_exc in [100, 400] {
             for (mode, batch, images) in [("train", 1usize, 1usize), ("eval", 100, 100)] {
                 let cfg = DiehlCookConfig {

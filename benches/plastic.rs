@@ -4,21 +4,12 @@
 //!
 //! `cargo bench --bench plastic` (set `VOLLEY_BENCH_BACKENDS=cpu` to skip the GPU).
 
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::time::Duration;
 use volley::networks::{DiehlCookConfig, diehl_cook};
-use volley::{BackendChoice, SimConfig, Simulator};
-
-fn backends() -> Vec<BackendChoice> {
-    let v = std::env::var("VOLLEY_BENCH_BACKENDS").unwrap_or_else(|_| "cpu,gpu".into());
-    v.split(',')
-        .filter_map(|b| match b.trim() {
-            "cpu" => Some(BackendChoice::Cpu),
-            "gpu" => Some(BackendChoice::Gpu),
-            _ => None,
-        })
-        .collect()
-}
+use volley::{SimConfig, Simulator};
 
 fn plastic(c: &mut Criterion) {
     let mut g = c.benchmark_group("plastic_784x400");
@@ -26,7 +17,7 @@ fn plastic(c: &mut Criterion) {
     // 0.1 simulated second per iteration: 200 steps.
     let steps = 200u64;
     g.throughput(Throughput::Elements(steps));
-    for be in backends() {
+    for (_, be) in common::backends() {
         let cfg = DiehlCookConfig {
             n_exc: 400,
             ..Default::default()

@@ -8,6 +8,8 @@
 //! VOLLEY_BENCH_BACKENDS=cpu cargo bench --bench step    # cpu only
 //! ```
 
+mod common;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
@@ -33,20 +35,8 @@ fn simulator(n: usize, backend: BackendChoice) -> Simulator {
         .unwrap_or_else(|e| panic!("{e} (set VOLLEY_BENCH_BACKENDS=cpu to measure the CPU only)"))
 }
 
-/// Backends to measure: `VOLLEY_BENCH_BACKENDS` (comma-separated), default `cpu,gpu`.
-fn backends() -> Vec<(&'static str, BackendChoice)> {
-    let v = std::env::var("VOLLEY_BENCH_BACKENDS").unwrap_or_else(|_| "cpu,gpu".into());
-    v.split(',')
-        .filter_map(|b| match b.trim() {
-            "cpu" => Some(("cpu", BackendChoice::Cpu)),
-            "gpu" => Some(("gpu", BackendChoice::Gpu)),
-            _ => None,
-        })
-        .collect()
-}
-
 fn lif_step(c: &mut Criterion) {
-    for (name, backend) in backends() {
+    for (name, backend) in common::backends() {
         let mut group = c.benchmark_group(format!("lif_step_{name}"));
         group
             .sample_size(10)
