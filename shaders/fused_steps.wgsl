@@ -157,6 +157,20 @@ fn sum_all_masked(x0: u32, n: u32) -> f32 {
     return total;
 }
 
+// stdp_row for a row whose post neuron did not spike, over the mask: only the columns whose pre
+// neuron spiked change, each exactly as in stdp_row.
+fn stdp_row_masked(q: StdpRule, w0: u32, r10: u32, r20: u32, cols: u32, o1: f32, o2: f32, l: f32) {
+    let words = (cols + 31u) / 32u;
+    for (var wd = 0u; wd < words; wd = wd + 1u) {
+        var bits = wmask[wd];
+        while (bits != 0u) {
+            let j = wd * 32u + firstTrailingBit(bits);
+            st_set_w(w0 + j, stdp_synapse(q, st_w(w0 + j), true, false, st_r1(r10 + j), st_r2(r20 + j), o1, o2, l));
+            bits = bits & (bits - 1u);
+        }
+    }
+}
+
 fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32) {
     let code = op_code(o);
     let n = ops[o + 1u];
@@ -241,7 +255,6 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32) {
                 let o2s = at(o, 5u, b);
                 let w = at(o, 7u, b);
                 let masked = mask_fits(cols);
-                let words = (cols + 31u) / 32u;
                 for (var r = lid; r < n; r = r + FUSED_WG) {
                     let post_spike = arena[post + r] != 0.0;
                     let o1 = arena[o1s + r] * pf(o, 2u);
@@ -250,15 +263,7 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32) {
                     if (post_spike || !masked) {
                         stdp_row(rule, w0, pre, r1, r2, cols, post_spike, o1, o2, l);
                     } else {
-                        // Only the columns whose pre neuron spiked change (as in stdp_row).
-                        for (var wd = 0u; wd < words; wd = wd + 1u) {
-                            var bits = wmask[wd];
-                            while (bits != 0u) {
-                                let j = wd * 32u + firstTrailingBit(bits);
-                                st_set_w(w0 + j, stdp_synapse(rule, st_w(w0 + j), true, false, st_r1(r1 + j), st_r2(r2 + j), o1, o2, l));
-                                bits = bits & (bits - 1u);
-                            }
-                        }
+                        stdp_row_masked(rule, w0, r1, r2, cols, o1, o2, l);
                     }
                 }
             }
