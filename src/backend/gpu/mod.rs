@@ -288,7 +288,7 @@ impl GpuBackend {
             (GpuPath::PerOp, _) => false,
             // Automatically only on hardware adapters (on llvmpipe the 8-step dispatches make
             // it slower than per-op) and for plans without probes and host inputs (Diehl & Cook
-            // networks), 5-8x faster on an NVIDIA H200. Plans with probes are bit-identical
+            // networks), 3-8x faster on an NVIDIA H200. Plans with probes are bit-identical
             // too, but their Simulator-level tests, run 16 at once on the H200, did not finish
             // in 30 s (one at a time they took under a second): not understood yet.
             (GpuPath::Auto, None) => !gpu.summary.software && fused::auto_eligible(plan),
