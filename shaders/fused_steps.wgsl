@@ -61,7 +61,8 @@ struct FusedParams {
     seed_lo: u32,
     seed_hi: u32,
     k_begin: u32,
-    _p1: u32,
+    // Profiling only (VOLLEY_FUSED_SKIP): bit c skips the ops of code c, bit 0 the mask builds.
+    skip: u32,
 }
 @group(0) @binding(0) var<uniform> fp: FusedParams;
 @group(0) @binding(1) var<storage, read> ops: array<u32>;
@@ -71,9 +72,13 @@ struct FusedParams {
 @group(0) @binding(4) var<storage, read_write> arena: array<f32>;
 @group(0) @binding(5) var<storage, read_write> rings: array<f32>;
 
-// Bit c % 32 of wmask[c / 32] is set where the op's input vector (matvec x, STDP pre spikes,
-// all-but-self x) is non-zero; built by `prepare_op` for the op that runs next.
-var<workgroup> wmask: array<u32, MASK_WORDS>;
+// Two spike masks, used in turn by the mask ops of a dispatch (mask m = words m * MASK_WORDS..):
+// bit c % 32 of word c / 32 is set where the op's input vector (matvec x, STDP pre spikes,
+// all-but-self x) is non-zero. `prepare_op` sets the bits of its op's mask in parallel (one
+// element per invocation) and clears the other mask, which the op before used; the barrier
+// after preparation separates that clearing from the next op's setting. Workgroup memory starts
+// zeroed, so both masks are clear when a dispatch begins.
+var<workgroup> wmask: array<atomic<u32>, 512>;
 
 fn mv_m(i: u32) -> f32 { return arena[i]; }
 fn mv_x(i: u32) -> f32 { return arena[i]; }
@@ -113,27 +118,23 @@ fn mask_source(o: u32, b: u32) -> vec2<u32> {
 
 fn mask_fits(len: u32) -> bool { return len <= MASK_WORDS * 32u; }
 
-fn prepare_op(o: u32, b: u32, lid: u32) {
+// Sets the bits of mask `m` (0 or MASK_WORDS) for the op at `o` and clears the other mask.
+fn prepare_op(o: u32, b: u32, lid: u32, m: u32) {
+    let other = MASK_WORDS - m;
+    for (var wd = lid; wd < MASK_WORDS; wd = wd + FUSED_WG) { atomicStore(&wmask[other + wd], 0u); }
     let src = mask_source(o, b);
     if (!mask_fits(src.y)) { return; }
-    let words = (src.y + 31u) / 32u;
-    for (var wd = lid; wd < words; wd = wd + FUSED_WG) {
-        var bits = 0u;
-        let c0 = wd * 32u;
-        let nb = min(32u, src.y - c0);
-        for (var j = 0u; j < nb; j = j + 1u) {
-            if (arena[src.x + c0 + j] != 0.0) { bits = bits | (1u << j); }
-        }
-        wmask[wd] = bits;
+    for (var c = lid; c < src.y; c = c + FUSED_WG) {
+        if (arena[src.x + c] != 0.0) { atomicOr(&wmask[m + c / 32u], 1u << (c % 32u)); }
     }
 }
 
 // matvec_row over the mask: the same terms in the same (column) order, visiting only non-zero x.
-fn matvec_row_masked(m0: u32, x0: u32, cols: u32) -> f32 {
+fn matvec_row_masked(mk: u32, m0: u32, x0: u32, cols: u32) -> f32 {
     var acc = 0.0;
     let words = (cols + 31u) / 32u;
     for (var wd = 0u; wd < words; wd = wd + 1u) {
-        var bits = wmask[wd];
+        var bits = atomicLoad(&wmask[mk + wd]);
         while (bits != 0u) {
             let c = wd * 32u + firstTrailingBit(bits);
             acc = acc + mv_m(m0 + c) * mv_x(x0 + c);
@@ -144,11 +145,11 @@ fn matvec_row_masked(m0: u32, x0: u32, cols: u32) -> f32 {
 }
 
 // sum_all over the mask (adding the skipped zeros would not change the sum).
-fn sum_all_masked(x0: u32, n: u32) -> f32 {
+fn sum_all_masked(mk: u32, x0: u32, n: u32) -> f32 {
     var total = 0.0;
     let words = (n + 31u) / 32u;
     for (var wd = 0u; wd < words; wd = wd + 1u) {
-        var bits = wmask[wd];
+        var bits = atomicLoad(&wmask[mk + wd]);
         while (bits != 0u) {
             total = total + abs_x(x0 + wd * 32u + firstTrailingBit(bits));
             bits = bits & (bits - 1u);
@@ -159,10 +160,10 @@ fn sum_all_masked(x0: u32, n: u32) -> f32 {
 
 // stdp_row for a row whose post neuron did not spike, over the mask: only the columns whose pre
 // neuron spiked change, each exactly as in stdp_row.
-fn stdp_row_masked(q: StdpRule, w0: u32, r10: u32, r20: u32, cols: u32, o1: f32, o2: f32, l: f32) {
+fn stdp_row_masked(mk: u32, q: StdpRule, w0: u32, r10: u32, r20: u32, cols: u32, o1: f32, o2: f32, l: f32) {
     let words = (cols + 31u) / 32u;
     for (var wd = 0u; wd < words; wd = wd + 1u) {
-        var bits = wmask[wd];
+        var bits = atomicLoad(&wmask[mk + wd]);
         while (bits != 0u) {
             let j = wd * 32u + firstTrailingBit(bits);
             st_set_w(w0 + j, stdp_synapse(q, st_w(w0 + j), true, false, st_r1(r10 + j), st_r2(r20 + j), o1, o2, l));
@@ -171,7 +172,8 @@ fn stdp_row_masked(q: StdpRule, w0: u32, r10: u32, r20: u32, cols: u32, o1: f32,
     }
 }
 
-fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32) {
+// `mk`: the mask the op reads (0 or MASK_WORDS), if it reads one.
+fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
     let code = op_code(o);
     let n = ops[o + 1u];
     switch code {
@@ -224,7 +226,7 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32) {
             let y = at(o, 2u, b);
             if (mask_fits(cols)) {
                 for (var r = lid; r < n; r = r + FUSED_WG) {
-                    arena[y + r] = arena[y + r] + pf(o, 0u) * matvec_row_masked(m + r * cols, x, cols);
+                    arena[y + r] = arena[y + r] + pf(o, 0u) * matvec_row_masked(mk, m + r * cols, x, cols);
                 }
             } else {
                 for (var r = lid; r < n; r = r + FUSED_WG) {
@@ -237,7 +239,7 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32) {
             let x = at(o, 1u, b);
             let y = at(o, 2u, b);
             var total = 0.0;
-            if (mask_fits(n)) { total = sum_all_masked(x, n); } else { total = sum_all(x, n); }
+            if (mask_fits(n)) { total = sum_all_masked(mk, x, n); } else { total = sum_all(x, n); }
             for (var e = lid; e < n; e = e + FUSED_WG) {
                 arena[y + e] = arena[y + e] + arena[s + e] * (total - arena[x + e]);
             }
@@ -263,7 +265,7 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32) {
                     if (post_spike || !masked) {
                         stdp_row(rule, w0, pre, r1, r2, cols, post_spike, o1, o2, l);
                     } else {
-                        stdp_row_masked(rule, w0, r1, r2, cols, o1, o2, l);
+                        stdp_row_masked(mk, rule, w0, r1, r2, cols, o1, o2, l);
                     }
                 }
             }
@@ -376,6 +378,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let b = wid.x + wid.y * nwg.x;
     // Every invocation reaches every barrier (no early return); spare workgroups do no work.
     let in_batch = b < fp.batch;
+    // The mask the next mask op fills (0 or MASK_WORDS); uniform across the workgroup.
+    var mk = 0u;
     for (var k = fp.k_begin; k < fp.k_begin + fp.n_steps; k = k + 1u) {
         let step = global_step(k, ctrl[1], ctrl[2]);
         for (var op = fp.op_begin; op < fp.op_end; op = op + 1u) {
@@ -384,14 +388,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 storageBarrier();
                 workgroupBarrier();
             }
+            let run = in_batch && (fp.skip & (1u << op_code(o))) == 0u;
             if (uses_mask(o)) {
-                if (in_batch) {
-                    prepare_op(o, b, lid);
+                mk = MASK_WORDS - mk;
+                if (run && (fp.skip & 1u) == 0u) {
+                    prepare_op(o, b, lid, mk);
                 }
                 workgroupBarrier();
             }
-            if (in_batch) {
-                run_op(o, b, k, step, lid);
+            if (run) {
+                run_op(o, b, k, step, lid, mk);
             }
         }
     }

@@ -1,11 +1,14 @@
 //!include common/philox.wgsl
 // Random per-element ops, shared by their per-op kernels and the fused interpreter.
 
-// poisson_spikes: 1/dt if uniform(seed, stream, step, index) < rate * dt, else 0.
-// Twin: backend::cpu::poisson_spikes.
+// poisson_spikes: 1/dt if uniform(seed, stream, step, index) < rate * dt, else 0; no draw
+// where the probability is not positive (no uniform is below it). Twin: backend::cpu::poisson_spikes.
 fn poisson_one(seed: vec2<u32>, stream: u32, step: vec2<u32>, index: u32, rate: f32, dt: f32) -> f32 {
-    let u = uniform01(seed, stream, step, index);
     let prob = rate * dt;
+    if (!(prob > 0.0)) {
+        return 0.0;
+    }
+    let u = uniform01(seed, stream, step, index);
     return select(0.0, 1.0 / dt, u < prob);
 }
 

@@ -576,6 +576,10 @@ fn cpu_model() -> String {
 
 /// Poisson spikes from the counter-based generator: `out[b, i] = 1/dt` when
 /// `uniform(seed, stream, step, b*n + i) < rate[b, i] * dt` (rates per instance).
+///
+/// A uniform draw is never below a probability that is not positive, so elements with rate 0
+/// (most MNIST pixels, and every input during the rest between images) skip the draw: the
+/// same spikes for a fraction of the Philox calls.
 pub fn poisson_spikes(seed: u64, stream: u32, step: u64, dt: f32, rates: &[f32], out: &mut [f32]) {
     // Every element is its own counter-based draw, so splitting the work across threads gives
     // the same values (the draw index stays the element's index).
@@ -583,8 +587,8 @@ pub fn poisson_spikes(seed: u64, stream: u32, step: u64, dt: f32, rates: &[f32],
         for (k, o) in out.iter_mut().enumerate() {
             let idx = first + k;
             let p = rates[idx] * dt;
-            let u = crate::rng::uniform(seed, stream, step, idx as u32);
-            *o = if u < p { 1.0 / dt } else { 0.0 };
+            let spike = p > 0.0 && crate::rng::uniform(seed, stream, step, idx as u32) < p;
+            *o = if spike { 1.0 / dt } else { 0.0 };
         }
     };
     if out.len() >= PARALLEL_MIN {
@@ -1512,7 +1516,14 @@ mod parallel_tests {
     #[test]
     fn parallel_ops_equal_serial_loops() {
         let n = PARALLEL_MIN * 2 + 777;
-        let rates: Vec<f32> = (0..n).map(|i| ((i * 31) % 97) as f32 * 1.5).collect();
+        // Zero, negative and NaN rates included: those skip the draw, which must not matter.
+        let rates: Vec<f32> = (0..n)
+            .map(|i| match i % 101 {
+                0 => -3.0,
+                1 => f32::NAN,
+                _ => ((i * 31) % 97) as f32 * 1.5,
+            })
+            .collect();
         let mut out = vec![0.0f32; n];
         poisson_spikes(9, 2, 123_456, 0.0005, &rates, &mut out);
         let serial: Vec<f32> = (0..n)

@@ -10,8 +10,16 @@ use crate::model::NeuronType;
 pub(crate) const OP_WORDS: usize = 64;
 /// Buffer slots per descriptor.
 const SLOTS: usize = 12;
-/// Invocations per workgroup of the interpreter; twin: `FUSED_WG` in `shaders/fused_steps.wgsl`.
+/// Invocations per workgroup of the interpreter by default (the least it runs with); twin:
+/// `FUSED_WG` in `shaders/fused_steps.wgsl`, which [`with_workgroup_size`] may raise.
 pub const FUSED_WG: u32 = 256;
+/// The most invocations per workgroup the interpreter asks for.
+const FUSED_WG_MAX: u32 = 1024;
+/// Batches up to this size get workgroups as wide as their widest op (see [`workgroup_size`]).
+const WIDE_BATCH_MAX: usize = 256;
+/// Environment variable that sets the interpreter's invocations per workgroup (a power of two
+/// from 32 to the adapter's limit), for measurements; unset: [`workgroup_size`] chooses.
+pub const WG_ENV: &str = "VOLLEY_FUSED_WG";
 /// Storage buffers the interpreter binds (ops, ctrl, host values, arena, probe rings).
 pub(crate) const STORAGE_BINDINGS: u32 = 5;
 
@@ -38,6 +46,124 @@ enum Code {
     Alpha = 17,
     Probe = 18,
     NormalizeRows = 19,
+}
+
+impl Code {
+    const ALL: [Code; 19] = [
+        Code::Zero,
+        Code::Broadcast,
+        Code::HostInput,
+        Code::Poisson,
+        Code::UniformNoise,
+        Code::AddInc,
+        Code::ScaleInc,
+        Code::MatVecInc,
+        Code::AllButSelfInc,
+        Code::Stdp,
+        Code::Trace,
+        Code::Lif,
+        Code::LifRate,
+        Code::AdaptiveLif,
+        Code::DiehlCook,
+        Code::Lowpass,
+        Code::Alpha,
+        Code::Probe,
+        Code::NormalizeRows,
+    ];
+
+    /// The name `VOLLEY_FUSED_SKIP` uses: the op's name in snake case.
+    fn name(self) -> String {
+        let debug = format!("{self:?}");
+        let mut name = String::new();
+        for (i, c) in debug.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                name.push('_');
+            }
+            name.push(c.to_ascii_lowercase());
+        }
+        name
+    }
+}
+
+/// Invocations per workgroup for `plan`. An instance's elements are spread over the invocations
+/// of its workgroup, each taking every `wg`-th element (or row) in turn, so the longest serial
+/// chain per step is ceil(n / wg) elements: with one or a few instances (training), a workgroup
+/// as wide as the widest op (up to 1024 and the adapter's limits) shortens the step; with many
+/// instances (batched evaluation) the GPU is full anyway and 256 keeps more workgroups resident.
+/// Software adapters keep 256. Results do not depend on it: every element and every row's sum
+/// is computed by one invocation in the same order whatever the width.
+pub(crate) fn workgroup_size(
+    plan: &Plan,
+    limits: &wgpu::Limits,
+    software: bool,
+) -> crate::Result<u32> {
+    let limit = limits
+        .max_compute_invocations_per_workgroup
+        .min(limits.max_compute_workgroup_size_x);
+    if let Ok(v) = std::env::var(WG_ENV) {
+        return match v.trim().parse::<u32>() {
+            Ok(wg) if wg.is_power_of_two() && (32..=limit).contains(&wg) => Ok(wg),
+            _ => Err(crate::Error::Other(format!(
+                "{WG_ENV}={v:?}: allowed: a power of two from 32 to {limit} (this adapter's limit)"
+            ))),
+        };
+    }
+    if software || plan.batch > WIDE_BATCH_MAX {
+        return Ok(FUSED_WG);
+    }
+    let widest = plan
+        .step
+        .iter()
+        .chain(&plan.boundary)
+        .filter_map(|op| written(op).ok().map(|w| (op, w)))
+        .map(|(op, w)| match op {
+            Op::MatVecInc { rows, .. } | Op::Stdp { rows, .. } | Op::NormalizeRows { rows, .. } => {
+                *rows
+            }
+            _ => w.iter().map(|b| plan.buffer(*b).len).max().unwrap_or(0),
+        })
+        .max()
+        .unwrap_or(0) as u32;
+    let cap = FUSED_WG_MAX.min(limit).max(FUSED_WG);
+    Ok(widest.next_power_of_two().clamp(FUSED_WG, cap))
+}
+
+/// The interpreter's source with `wg` invocations per workgroup.
+pub(crate) fn with_workgroup_size(src: &str, wg: u32) -> String {
+    const DECL: &str = "const FUSED_WG: u32 = 256u;";
+    assert!(src.contains(DECL), "fused_steps.wgsl declares FUSED_WG");
+    src.replace(DECL, &format!("const FUSED_WG: u32 = {wg}u;"))
+}
+
+/// Environment variable for profiling the interpreter: a comma-separated list of op names
+/// (`poisson`, `mat_vec_inc`, `stdp`, `diehl_cook`, ...; `masks` for the spike-mask builds)
+/// whose work every step skips. Results are wrong; only timings mean something (BENCHMARKS.md's
+/// time per phase comes from it).
+pub const SKIP_ENV: &str = "VOLLEY_FUSED_SKIP";
+
+/// The skip bits of [`SKIP_ENV`] (0 when unset).
+pub(crate) fn skip_from_env() -> crate::Result<u32> {
+    let Ok(list) = std::env::var(SKIP_ENV) else {
+        return Ok(0);
+    };
+    let mut bits = 0u32;
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if item == "masks" {
+            bits |= 1;
+            continue;
+        }
+        match Code::ALL.iter().find(|c| c.name() == item) {
+            Some(c) => bits |= 1 << (*c as u32),
+            None => {
+                let names: Vec<String> = Code::ALL.iter().map(|c| c.name()).collect();
+                return Err(crate::Error::Other(format!(
+                    "{SKIP_ENV}: no op named {item:?}; allowed: masks, {}",
+                    names.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(bits)
 }
 
 /// Where things live for the interpreter: each plan buffer's offset in the arena, each host

@@ -231,6 +231,7 @@ pub struct FusedParams {
     /// Index within the chunk of this dispatch's first step (a chunk may take several
     /// dispatches, see `SOFTWARE_FUSED_STEPS`).
     pub k_begin: u32,
-    /// Padding.
-    pub _p1: u32,
+    /// Profiling only: bit c skips the ops of code c, bit 0 the spike-mask builds (results are
+    /// wrong; see `fused::skip_from_env`).
+    pub skip: u32,
 }

@@ -445,8 +445,12 @@ impl GpuBackend {
             contents: bytemuck::cast_slice(&words),
             usage: wgpu::BufferUsages::STORAGE,
         });
-        let src = kernel_source("fused_steps")
-            .ok_or_else(|| backend_err("no kernel named fused_steps"))?;
+        let wg = fused::workgroup_size(&self.plan, &self.gpu.limits, self.gpu.summary.software)?;
+        let src = fused::with_workgroup_size(
+            &kernel_source("fused_steps")
+                .ok_or_else(|| backend_err("no kernel named fused_steps"))?,
+            wg,
+        );
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("fused_steps"),
             source: wgpu::ShaderSource::Wgsl(src.into()),
@@ -469,7 +473,7 @@ impl GpuBackend {
             seed_lo: self.plan.seed as u32,
             seed_hi: (self.plan.seed >> 32) as u32,
             k_begin: 0,
-            _p1: 0,
+            skip: fused::skip_from_env()?,
         };
         let bind = |label: &str, p: &FusedParams| {
             let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
