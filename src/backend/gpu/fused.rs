@@ -87,11 +87,15 @@ impl Code {
 
 /// Invocations per workgroup for `plan`. An instance's elements are spread over the invocations
 /// of its workgroup, each taking every `wg`-th element (or row) in turn, so the longest serial
-/// chain per step is ceil(n / wg) elements: with one or a few instances (training), a workgroup
-/// as wide as the widest op (up to 1024 and the adapter's limits) shortens the step; with many
-/// instances (batched evaluation) the GPU is full anyway and 256 keeps more workgroups resident.
-/// Software adapters keep 256. Results do not depend on it: every element and every row's sum
-/// is computed by one invocation in the same order whatever the width.
+/// chain per step is ceil(n / wg) elements. The costly loops are per neuron (neuron updates and
+/// the rows of matvec, STDP and normalisation), so with one or a few instances (training) the
+/// workgroup is as wide as the largest population (a power of two, 256 to 1024 within the
+/// adapter's limits): on an H200, D&C training at 400 / 1600 / 6400 neurons went from 34.3 /
+/// 14.1 / 4.78 images/s with 256 to 41.5 (512) / 21.2 / 7.69 (1024), while 100 neurons ran 7 %
+/// slower at 1024 (the width of its 784 inputs) than at 256 (BENCHMARKS.md). With
+/// many instances (batched evaluation) the GPU is full anyway and 256 keeps more workgroups
+/// resident; software adapters keep 256. Results do not depend on the width: every element and
+/// every row's sum is computed by one invocation, in the same order.
 pub(crate) fn workgroup_size(
     plan: &Plan,
     limits: &wgpu::Limits,
@@ -111,21 +115,21 @@ pub(crate) fn workgroup_size(
     if software || plan.batch > WIDE_BATCH_MAX {
         return Ok(FUSED_WG);
     }
-    let widest = plan
+    let largest = plan
         .step
         .iter()
         .chain(&plan.boundary)
-        .filter_map(|op| written(op).ok().map(|w| (op, w)))
-        .map(|(op, w)| match op {
+        .map(|op| match op {
             Op::MatVecInc { rows, .. } | Op::Stdp { rows, .. } | Op::NormalizeRows { rows, .. } => {
                 *rows
             }
-            _ => w.iter().map(|b| plan.buffer(*b).len).max().unwrap_or(0),
+            Op::Neurons { n, .. } => *n,
+            _ => 0,
         })
         .max()
         .unwrap_or(0) as u32;
     let cap = FUSED_WG_MAX.min(limit).max(FUSED_WG);
-    Ok(widest.next_power_of_two().clamp(FUSED_WG, cap))
+    Ok(largest.next_power_of_two().clamp(FUSED_WG, cap))
 }
 
 /// The interpreter's source with `wg` invocations per workgroup.
