@@ -100,17 +100,22 @@ pub(crate) fn workgroup_size(
     plan: &Plan,
     limits: &wgpu::Limits,
     software: bool,
+    requested: Option<u32>,
 ) -> crate::Result<u32> {
     let limit = limits
         .max_compute_invocations_per_workgroup
         .min(limits.max_compute_workgroup_size_x);
+    let check = |what: String, v: Option<u32>| match v {
+        Some(wg) if wg.is_power_of_two() && (32..=limit).contains(&wg) => Ok(wg),
+        _ => Err(crate::Error::Other(format!(
+            "{what}: allowed: a power of two from 32 to {limit} (this adapter's limit)"
+        ))),
+    };
+    if let Some(wg) = requested {
+        return check(format!("fused workgroup width {wg}"), Some(wg));
+    }
     if let Ok(v) = std::env::var(WG_ENV) {
-        return match v.trim().parse::<u32>() {
-            Ok(wg) if wg.is_power_of_two() && (32..=limit).contains(&wg) => Ok(wg),
-            _ => Err(crate::Error::Other(format!(
-                "{WG_ENV}={v:?}: allowed: a power of two from 32 to {limit} (this adapter's limit)"
-            ))),
-        };
+        return check(format!("{WG_ENV}={v:?}"), v.trim().parse::<u32>().ok());
     }
     if software || plan.batch > WIDE_BATCH_MAX {
         return Ok(FUSED_WG);

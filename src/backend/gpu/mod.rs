@@ -176,6 +176,19 @@ impl GpuBackend {
         max_chunk: usize,
         path: GpuPath,
     ) -> Result<Self> {
+        Self::with_options(plan, policy, max_chunk, path, None)
+    }
+
+    /// [`GpuBackend::with_path`] with the fused interpreter's invocations per workgroup set
+    /// (a power of two from 32 to the adapter's limit; `None`: `VOLLEY_FUSED_WG`, else chosen
+    /// from the plan, see `fused::workgroup_size`). Results do not depend on it.
+    pub fn with_options(
+        plan: &Plan,
+        policy: AdapterPolicy,
+        max_chunk: usize,
+        path: GpuPath,
+        fused_width: Option<u32>,
+    ) -> Result<Self> {
         let adapter = context::pick_adapter(policy == AdapterPolicy::HardwareOnly)?
             .ok_or_else(|| backend_err(NO_ADAPTER_HELP))?;
         let gpu = context::open(adapter)?;
@@ -414,7 +427,7 @@ impl GpuBackend {
                 host: &host_offs.iter().map(|o| o / 4).collect::<Vec<_>>(),
                 rings: &ring_offs.iter().map(|o| o / 4).collect::<Vec<_>>(),
             };
-            backend.build_fused(&layout)?;
+            backend.build_fused(&layout, fused_width)?;
         } else {
             backend.build_dispatches()?;
         }
@@ -432,7 +445,7 @@ impl GpuBackend {
     }
 
     /// Creates the step interpreter's pipeline, op descriptors and bind groups.
-    fn build_fused(&mut self, layout: &fused::Layout) -> Result<()> {
+    fn build_fused(&mut self, layout: &fused::Layout, width: Option<u32>) -> Result<()> {
         let device = &self.gpu.device;
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let mut words = fused::descriptors(layout, &self.plan.step);
@@ -445,7 +458,12 @@ impl GpuBackend {
             contents: bytemuck::cast_slice(&words),
             usage: wgpu::BufferUsages::STORAGE,
         });
-        let wg = fused::workgroup_size(&self.plan, &self.gpu.limits, self.gpu.summary.software)?;
+        let wg = fused::workgroup_size(
+            &self.plan,
+            &self.gpu.limits,
+            self.gpu.summary.software,
+            width,
+        )?;
         let src = fused::with_workgroup_size(
             &kernel_source("fused_steps")
                 .ok_or_else(|| backend_err("no kernel named fused_steps"))?,
