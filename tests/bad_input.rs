@@ -639,6 +639,18 @@ fn connections_and_probes_to_invalid_targets() {
         "target",
         "Ensemble 1 \"rate\"",
     );
+    let c = net
+        .connect(Connection::new(a, r).learning(LearningRule::Pes(Pes::default())))
+        .unwrap();
+    let msg = format!(
+        "{}",
+        net.probe(Probe::spike_count(c.learning_rule()))
+            .unwrap_err()
+    );
+    assert!(
+        msg.contains("Probe 0") && msg.contains("SpikeCount") && msg.contains("learning_rule"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -1750,3 +1750,32 @@ fn bad_delays_are_refused_at_build() {
     )
     .unwrap();
 }
+
+per_backend!(spike_count_of_a_poisson_node_sums_its_spikes, |be| {
+    // Probe::spike_count on a node counts its outputs (value x dt): for a Poisson input, its
+    // spikes, per instance, equal to the per-step record summed.
+    let mut net = Network::new(9);
+    let input = net.add_node(Node::poisson(vec![0.0; 13])).unwrap();
+    let counts = net.probe(Probe::spike_count(input)).unwrap();
+    let record = net.probe(Probe::decoded(input)).unwrap();
+    let mut sim = Simulator::new(&net, SimConfig::default().dt(0.0005).batch(2).backend(be))
+        .unwrap_or_else(|e| panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)"));
+    let rates: Vec<f32> = (0..26)
+        .map(|i| (i % 13) as f32 * 15.0 + (i / 13) as f32 * 40.0)
+        .collect();
+    sim.set_poisson_rates(input, &rates).unwrap();
+    sim.run_steps(301).unwrap();
+    let c = sim.take_counts(counts).unwrap();
+    let d = sim.data(record).unwrap();
+    assert_eq!(c.dim(), (2, 13));
+    for b in 0..2 {
+        for i in 0..13 {
+            let summed = (d.slice(ndarray::s![b, .., i]).sum() * 0.0005).round();
+            assert_eq!(c[[b, i]], summed, "instance {b}, input {i}");
+        }
+    }
+    assert_eq!(c[[0, 0]], 0.0, "rate 0 never spikes");
+    assert!(c.sum() > 50.0, "{} spikes in all", c.sum());
+    // take_counts resets.
+    assert_eq!(sim.take_counts(counts).unwrap().sum(), 0.0);
+});

@@ -1033,14 +1033,19 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 (buf, d)
             }
             ProbeTarget::Spikes(id) => (ens_bufs[id.index].out, net.ensembles[id.index].n_neurons),
-            ProbeTarget::SpikeCount(id) => {
+            ProbeTarget::SpikeCount(e) => {
                 // Accumulated every step (in units of 1/dt), read and zeroed by the host.
-                let n = net.ensembles[id.index].n_neurons;
+                let (x, n) = match e {
+                    Endpoint::Ensemble(id) | Endpoint::Neurons(id) => {
+                        (ens_bufs[id.index].out, net.ensembles[id.index].n_neurons)
+                    }
+                    Endpoint::Node(id) => (node_out[id.index], net.nodes[id.index].size_out()),
+                    Endpoint::LearningRule(_) => {
+                        return Err(Error::build(&object, "a learning rule has no spikes"));
+                    }
+                };
                 let count = b.zeros(format!("probe{pi}.count"), n, BufferKind::State);
-                step.push(Op::AddInc {
-                    x: ens_bufs[id.index].out,
-                    y: count,
-                });
+                step.push(Op::AddInc { x, y: count });
                 probes.push(ProbeSlot {
                     probe: pi,
                     src: count,

@@ -1263,9 +1263,11 @@ pub enum ProbeTarget {
     Voltage(EnsembleId),
     /// Input current J of an ensemble's neurons (bias included).
     InputCurrent(EnsembleId),
-    /// Spike counts of an ensemble's neurons, accumulated on the device and read (and reset)
-    /// with [`crate::Simulator::take_counts`]; nothing is sampled per step.
-    SpikeCount(EnsembleId),
+    /// Spike counts of an ensemble's neurons (`Endpoint::Ensemble` or `Endpoint::Neurons`) or
+    /// of a node's outputs (a Poisson node's spikes; any output counts as value x dt),
+    /// accumulated on the device and read (and reset) with [`crate::Simulator::take_counts`];
+    /// nothing is sampled per step.
+    SpikeCount(Endpoint),
 }
 
 /// Records a signal during simulation (Nengo's `Probe`).
@@ -1296,10 +1298,11 @@ impl Probe {
             sample_every: None,
         }
     }
-    /// Spike counts of an ensemble's neurons, kept on the device (see [`ProbeTarget::SpikeCount`]).
-    pub fn spike_count(ens: EnsembleId) -> Self {
+    /// Spike counts of an ensemble's neurons or of a node's outputs (e.g. a Poisson input), kept
+    /// on the device (see [`ProbeTarget::SpikeCount`]).
+    pub fn spike_count(target: impl Into<Endpoint>) -> Self {
         Probe {
-            target: ProbeTarget::SpikeCount(ens),
+            target: ProbeTarget::SpikeCount(target.into()),
             synapse: None,
             sample_every: None,
         }
@@ -1933,11 +1936,19 @@ impl Network {
                     ));
                 }
             }
-            ProbeTarget::Spikes(id)
-            | ProbeTarget::SpikeCount(id)
-            | ProbeTarget::Voltage(id)
-            | ProbeTarget::InputCurrent(id) => {
+            ProbeTarget::Spikes(id) | ProbeTarget::Voltage(id) | ProbeTarget::InputCurrent(id) => {
                 self.check_endpoint(&object, &Endpoint::Ensemble(*id))?
+            }
+            ProbeTarget::SpikeCount(e) => {
+                self.check_endpoint(&object, e)?;
+                if let Endpoint::LearningRule(_) = e {
+                    return Err(Error::invalid(
+                        &object,
+                        "target",
+                        format!("SpikeCount({})", self.endpoint_name(e)),
+                        "SpikeCount(ensemble, its neurons, or a node)",
+                    ));
+                }
             }
         }
         if let ProbeTarget::Voltage(id) = probe.target {
