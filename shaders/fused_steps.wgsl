@@ -74,11 +74,14 @@ struct FusedParams {
 
 // Two spike masks, used in turn by the mask ops of a dispatch (mask m = words m * MASK_WORDS..):
 // bit c % 32 of word c / 32 is set where the op's input vector (matvec x, STDP pre spikes,
-// all-but-self x) is non-zero. `prepare_op` sets the bits of its op's mask in parallel (one
-// element per invocation) and clears the other mask, which the op before used; the barrier
-// after preparation separates that clearing from the next op's setting. Workgroup memory starts
-// zeroed, so both masks are clear when a dispatch begins.
-var<workgroup> wmask: array<atomic<u32>, 512>;
+// all-but-self x) is non-zero. Before each mask op, `clear_mask` clears the other mask (the one
+// the previous mask op read: every mask op has a barrier before it, so those reads are done)
+// and `set_mask` sets this op's bits in parallel (one element per invocation); the barrier after
+// preparation separates that clearing from the next mask op's setting. Workgroup memory starts
+// zeroed (wgpu's default zero_initialize_workgroup_memory), so both masks are clear when a
+// dispatch begins. The clearing runs even for ops skipped by `fp.skip`, so a skipped op never
+// leaves stale bits for a later one.
+var<workgroup> wmask: array<atomic<u32>, 2u * MASK_WORDS>;
 
 fn mv_m(i: u32) -> f32 { return arena[i]; }
 fn mv_x(i: u32) -> f32 { return arena[i]; }
@@ -102,7 +105,7 @@ fn lif_params(o: u32) -> LifParams {
     return LifParams(0u, pf(o, 0u), pf(o, 1u), pf(o, 2u), pf(o, 3u), pf(o, 4u), pf(o, 5u), pf(o, 6u));
 }
 
-// Whether the op at `o` reads the spike mask (and so needs `prepare_op` and a barrier first).
+// Whether the op at `o` reads a spike mask (and so needs `clear_mask`, `set_mask` and a barrier first).
 fn uses_mask(o: u32) -> bool {
     let code = op_code(o);
     return code == OP_MATVEC_INC || code == OP_STDP || code == OP_ALL_BUT_SELF_INC;
@@ -118,10 +121,13 @@ fn mask_source(o: u32, b: u32) -> vec2<u32> {
 
 fn mask_fits(len: u32) -> bool { return len <= MASK_WORDS * 32u; }
 
-// Sets the bits of mask `m` (0 or MASK_WORDS) for the op at `o` and clears the other mask.
-fn prepare_op(o: u32, b: u32, lid: u32, m: u32) {
-    let other = MASK_WORDS - m;
-    for (var wd = lid; wd < MASK_WORDS; wd = wd + FUSED_WG) { atomicStore(&wmask[other + wd], 0u); }
+// Clears mask `m` (0 or MASK_WORDS).
+fn clear_mask(lid: u32, m: u32) {
+    for (var wd = lid; wd < MASK_WORDS; wd = wd + FUSED_WG) { atomicStore(&wmask[m + wd], 0u); }
+}
+
+// Sets the bits of mask `m` (0 or MASK_WORDS, cleared before) for the op at `o`.
+fn set_mask(o: u32, b: u32, lid: u32, m: u32) {
     let src = mask_source(o, b);
     if (!mask_fits(src.y)) { return; }
     for (var c = lid; c < src.y; c = c + FUSED_WG) {
@@ -391,8 +397,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let run = in_batch && (fp.skip & (1u << op_code(o))) == 0u;
             if (uses_mask(o)) {
                 mk = MASK_WORDS - mk;
-                if (run && (fp.skip & 1u) == 0u) {
-                    prepare_op(o, b, lid, mk);
+                if (in_batch) {
+                    clear_mask(lid, MASK_WORDS - mk);
+                    if (run && (fp.skip & 1u) == 0u) {
+                        set_mask(o, b, lid, mk);
+                    }
                 }
                 workgroupBarrier();
             }

@@ -465,7 +465,8 @@ impl Simulator {
     }
 
     /// Spike counts accumulated by a [`Probe::spike_count`](crate::model::Probe::spike_count)
-    /// probe since the last call, shape `(batch, n_neurons)`; resets them to zero.
+    /// probe since the last call, shape `(batch, n)` (n: the ensemble's neurons or the node's outputs); resets
+    /// them to zero.
     pub fn take_counts(&mut self, probe: ProbeId) -> Result<Array2<f64>> {
         self.network.check_probe(probe)?;
         if !matches!(

@@ -470,18 +470,18 @@ fn frozen_batched_diehl_cook_fused_matches() {
 }
 
 /// The interpreter's width (invocations per workgroup) changes who computes what, never the
-/// result: a Diehl & Cook network with learning, wider than 32 (each invocation takes several
-/// rows and inputs) and narrower than 1024 (most invocations idle), bit for bit at 32, 256 and
-/// 1024 invocations, also against the per-op path.
+/// result: a Diehl & Cook network with learning, 1,100 inputs (35 mask words, so at 32
+/// invocations the mask clearing takes several words each) and 77 neurons, bit for bit at 32,
+/// 256 and 1024 invocations (where the adapter allows), also against the per-op path.
 #[test]
 fn fused_results_do_not_depend_on_the_workgroup_width() {
     if !gpu_wanted() {
         return;
     }
     let cfg = volley::networks::DiehlCookConfig {
-        n_input: 101,
+        n_input: 1100,
         n_exc: 77,
-        normalize: 30.0,
+        normalize: 60.0,
         ..Default::default()
     };
     let dc = volley::networks::diehl_cook(&cfg, 3).unwrap();
@@ -494,24 +494,41 @@ fn fused_results_do_not_depend_on_the_workgroup_width() {
             _ => None,
         })
         .unwrap();
-    let r: Vec<f32> = (0..2 * 101u32)
-        .map(|i| ((i * 53) % 90) as f32 * 0.9)
+    let r: Vec<f32> = (0..2 * 1100u32)
+        .map(|i| {
+            if i % 3 == 0 {
+                ((i * 53) % 90) as f32 * 0.9
+            } else {
+                0.0
+            }
+        })
         .collect();
     let run_width = |path: GpuPath, width: Option<u32>| {
-        let mut g = GpuBackend::with_options(&plan, AdapterPolicy::Any, 97, path, width).unwrap();
+        let mut g = match GpuBackend::with_options(&plan, AdapterPolicy::Any, 97, path, width) {
+            Ok(g) => g,
+            Err(e) if e.to_string().contains("power of two") => return None,
+            Err(e) => panic!("{e}"),
+        };
         assert_eq!(g.path(), path);
+        if path == GpuPath::Fused {
+            assert_eq!(
+                g.fused_width(),
+                width,
+                "the width asked for is the width used"
+            );
+        }
         g.write(rates, &r).unwrap();
         g.boundary().unwrap();
         let mut records = ProbeRecords::default();
         g.run(0, 300, &HostInputs::default(), &mut records).unwrap();
-        Run {
+        Some(Run {
             buffers: (0..plan.buffers.len())
                 .map(|i| g.read(BufId(i)).unwrap())
                 .collect(),
             records,
-        }
+        })
     };
-    let per_op = run_width(GpuPath::PerOp, None);
+    let per_op = run_width(GpuPath::PerOp, None).unwrap();
     // Weights move only through post spikes (depression scales with the post trace), so a
     // change shows that the excitatory neurons fired and STDP ran.
     let w = plan
@@ -531,11 +548,16 @@ fn fused_results_do_not_depend_on_the_workgroup_width() {
         "the weights must learn"
     );
     for width in [32, 256, 1024] {
-        let fused = run_width(GpuPath::Fused, Some(width));
-        assert_bit_identical(&plan, &fused, &per_op);
+        match run_width(GpuPath::Fused, Some(width)) {
+            Some(fused) => assert_bit_identical(&plan, &fused, &per_op),
+            None => {
+                assert!(width > 256, "every adapter the interpreter takes runs 256");
+                eprintln!("width {width}: beyond this adapter's limit, skipped");
+            }
+        }
     }
-    let e = GpuBackend::with_options(&plan, AdapterPolicy::Any, 97, GpuPath::Fused, Some(100))
+    let e = GpuBackend::with_options(&plan, AdapterPolicy::Any, 97, GpuPath::PerOp, Some(100))
         .err()
-        .expect("width 100 is refused");
-    assert!(e.to_string().contains("power of two"), "{e}");
+        .expect("width 100 is refused, whatever the path");
+    assert!(e.to_string().contains("fused_width"), "{e}");
 }

@@ -10,12 +10,14 @@ use crate::model::NeuronType;
 pub(crate) const OP_WORDS: usize = 64;
 /// Buffer slots per descriptor.
 const SLOTS: usize = 12;
-/// Invocations per workgroup of the interpreter by default (the least it runs with); twin:
-/// `FUSED_WG` in `shaders/fused_steps.wgsl`, which [`with_workgroup_size`] may raise.
+/// Invocations per workgroup of the interpreter unless [`workgroup_size`] chooses a wider one
+/// (or a width is requested: 32 to 1024); twin: `FUSED_WG` in `shaders/fused_steps.wgsl`, which
+/// [`with_workgroup_size`] replaces.
 pub const FUSED_WG: u32 = 256;
 /// The most invocations per workgroup the interpreter asks for.
 const FUSED_WG_MAX: u32 = 1024;
-/// Batches up to this size get workgroups as wide as their widest op (see [`workgroup_size`]).
+/// Batches up to this size get workgroups as wide as their largest population (see
+/// [`workgroup_size`]).
 const WIDE_BATCH_MAX: usize = 256;
 /// Environment variable that sets the interpreter's invocations per workgroup (a power of two
 /// from 32 to the adapter's limit), for measurements; unset: [`workgroup_size`] chooses.
@@ -92,7 +94,7 @@ impl Code {
 /// workgroup is as wide as the largest population (a power of two, 256 to 1024 within the
 /// adapter's limits): on an H200, D&C training at 400 / 1600 / 6400 neurons went from 34.3 /
 /// 14.1 / 4.78 images/s with 256 to 41.5 (512) / 21.2 / 7.69 (1024), while 100 neurons ran 7 %
-/// slower at 1024 (the width of its 784 inputs) than at 256 (BENCHMARKS.md). With
+/// slower at 1024 than at 256 (BENCHMARKS.md). With
 /// many instances (batched evaluation) the GPU is full anyway and 256 keeps more workgroups
 /// resident; software adapters keep 256. Results do not depend on the width: every element and
 /// every row's sum is computed by one invocation, in the same order.
@@ -277,7 +279,8 @@ const BARRIER_BEFORE: u32 = 1 << 16;
 /// or writes a buffer that an op since the last barrier writes, or writes one that such an op
 /// reads (ops in one phase touch disjoint data or only read the same data, so their elements
 /// may run in any order). The first op always waits (for the previous step's last phase), and
-/// so does every op that uses the workgroup spike mask (its preparation overwrites the mask).
+/// so does every op that uses a workgroup spike mask (its preparation clears the mask that the
+/// previous mask op read).
 pub(crate) fn descriptors(l: &Layout, ops: &[Op]) -> Vec<u32> {
     let mut words = Vec::with_capacity(ops.len() * OP_WORDS);
     let mut phase_touched: Vec<BufId> = Vec::new();
@@ -477,5 +480,68 @@ impl Desc {
             self.bufs.push(*b);
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dc_plan(n_exc: usize, batch: usize) -> Plan {
+        let cfg = crate::networks::DiehlCookConfig {
+            n_exc,
+            ..Default::default()
+        };
+        let dc = crate::networks::diehl_cook(&cfg, 0).unwrap();
+        crate::compile::compile_with(&dc.net, 0.0005, batch, true)
+            .unwrap()
+            .0
+    }
+
+    fn limits(max: u32) -> wgpu::Limits {
+        wgpu::Limits {
+            max_compute_invocations_per_workgroup: max,
+            max_compute_workgroup_size_x: max,
+            ..Default::default()
+        }
+    }
+
+    /// The width follows the largest population (not the 784 inputs), within 256..=1024 and
+    /// the adapter's limits; many instances and software adapters keep 256; a requested width
+    /// must be a power of two within the limit.
+    #[test]
+    fn workgroup_width_rule() {
+        let hw = limits(1024);
+        let width =
+            |n, batch, software, req| workgroup_size(&dc_plan(n, batch), &hw, software, req);
+        assert_eq!(width(100, 1, false, None).unwrap(), 256);
+        assert_eq!(width(400, 1, false, None).unwrap(), 512);
+        assert_eq!(width(1600, 1, false, None).unwrap(), 1024);
+        assert_eq!(width(400, 300, false, None).unwrap(), 256);
+        assert_eq!(width(400, 1, true, None).unwrap(), 256);
+        assert_eq!(width(100, 1, false, Some(64)).unwrap(), 64);
+        let e = width(100, 1, false, Some(100)).unwrap_err().to_string();
+        assert!(e.contains("power of two from 32 to 1024"), "{e}");
+        let small = workgroup_size(&dc_plan(1600, 1), &limits(512), false, None).unwrap();
+        assert_eq!(small, 512, "capped by the adapter");
+        let e = workgroup_size(&dc_plan(100, 1), &limits(512), false, Some(1024))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("to 512"), "{e}");
+    }
+
+    #[test]
+    fn width_substitution_and_op_names() {
+        let src = "const FUSED_WG: u32 = 256u;\n@workgroup_size(FUSED_WG)";
+        assert_eq!(
+            with_workgroup_size(src, 1024),
+            "const FUSED_WG: u32 = 1024u;\n@workgroup_size(FUSED_WG)"
+        );
+        let wgsl = include_str!("../../../shaders/fused_steps.wgsl");
+        assert!(with_workgroup_size(wgsl, 512).contains("const FUSED_WG: u32 = 512u;"));
+        assert_eq!(Code::MatVecInc.name(), "mat_vec_inc");
+        assert_eq!(Code::AllButSelfInc.name(), "all_but_self_inc");
+        assert_eq!(Code::Poisson.name(), "poisson");
+        assert_eq!(Code::ALL.len(), Code::NormalizeRows as usize);
     }
 }

@@ -83,6 +83,8 @@ struct FusedRun {
     step_bind: wgpu::BindGroup,
     boundary_bind: Option<wgpu::BindGroup>,
     groups: (u32, u32),
+    /// Invocations per workgroup.
+    width: u32,
 }
 
 impl FusedRun {
@@ -189,6 +191,16 @@ impl GpuBackend {
         path: GpuPath,
         fused_width: Option<u32>,
     ) -> Result<Self> {
+        if let Some(w) = fused_width
+            && !(w.is_power_of_two() && (32..=1024).contains(&w))
+        {
+            return Err(Error::invalid(
+                "GpuBackend::with_options",
+                "fused_width",
+                w,
+                "a power of two from 32 to 1024 (and at most the adapter's limit)",
+            ));
+        }
         let adapter = context::pick_adapter(policy == AdapterPolicy::HardwareOnly)?
             .ok_or_else(|| backend_err(NO_ADAPTER_HELP))?;
         let gpu = context::open(adapter)?;
@@ -444,6 +456,11 @@ impl GpuBackend {
         }
     }
 
+    /// The fused interpreter's invocations per workgroup (`None` on the per-op path).
+    pub fn fused_width(&self) -> Option<u32> {
+        self.fused.as_ref().map(|f| f.width)
+    }
+
     /// Creates the step interpreter's pipeline, op descriptors and bind groups.
     fn build_fused(&mut self, layout: &fused::Layout, width: Option<u32>) -> Result<()> {
         let device = &self.gpu.device;
@@ -545,6 +562,7 @@ impl GpuBackend {
             step_bind,
             boundary_bind,
             groups,
+            width: wg,
         });
         if let Some(e) = pollster::block_on(validation.pop()) {
             return Err(backend_err(format!("fused kernel setup failed: {e}")));
