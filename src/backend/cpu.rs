@@ -13,11 +13,21 @@ use rayon::prelude::*;
 pub struct CpuBackend {
     plan: Plan,
     bufs: Vec<Vec<f32>>,
+    /// Per buffer: `(rows, cols)` where the buffer is kept presynaptic-major (see
+    /// [`presynaptic_major`]); `read` and `write` convert.
+    t_shape: Vec<Option<(usize, usize)>>,
 }
 
 impl CpuBackend {
     /// Allocates and initialises every buffer of `plan`.
     pub fn new(plan: &Plan) -> Result<Self> {
+        Self::with_layout(plan, true)
+    }
+
+    /// [`CpuBackend::new`] with the presynaptic-major layout of input weight matrices on or off
+    /// (off: every buffer row-major and only the plain functions; for tests and measurements:
+    /// the results are bit-identical either way).
+    pub fn with_layout(plan: &Plan, presynaptic_major_weights: bool) -> Result<Self> {
         let mut bufs = Vec::with_capacity(plan.buffers.len());
         for b in &plan.buffers {
             let copies = if b.batched() { plan.batch } else { 1 };
@@ -41,10 +51,29 @@ impl CpuBackend {
             }
             bufs.push(v);
         }
+        let t_shape = if presynaptic_major_weights {
+            presynaptic_major(plan)
+        } else {
+            vec![None; plan.buffers.len()]
+        };
+        for (v, s) in bufs.iter_mut().zip(&t_shape) {
+            if let Some((rows, cols)) = *s {
+                *v = transpose_blocks(v, rows, cols, false);
+            }
+        }
         Ok(CpuBackend {
             plan: plan.clone(),
             bufs,
+            t_shape,
         })
+    }
+
+    /// The buffers kept presynaptic-major on this backend (see [`CpuBackend::with_layout`]).
+    pub fn presynaptic_major_buffers(&self) -> Vec<BufId> {
+        (0..self.t_shape.len())
+            .filter(|&i| self.t_shape[i].is_some())
+            .map(BufId)
+            .collect()
     }
 
     /// Takes a buffer out (to write it while reading others); put it back with [`Self::put`].
@@ -114,7 +143,12 @@ impl CpuBackend {
                 scale,
             } => {
                 let mut yv = self.take(*y);
-                matvec_inc(
+                let f = if self.t_shape[m.0].is_some() {
+                    matvec_inc_t
+                } else {
+                    matvec_inc
+                };
+                f(
                     &self.bufs[m.0],
                     *rows,
                     *cols,
@@ -282,7 +316,12 @@ impl CpuBackend {
                     &self.bufs[traces[2].0][..],
                     &self.bufs[traces[3].0][..],
                 ];
-                stdp(
+                let f = if self.t_shape[w.0].is_some() {
+                    stdp_t
+                } else {
+                    stdp
+                };
+                f(
                     rule,
                     *rows,
                     *cols,
@@ -382,7 +421,14 @@ impl CpuBackend {
                 rows,
                 cols,
                 target,
-            } => normalize_rows(&mut self.bufs[w.0], *rows, *cols, *target),
+            } => {
+                let f = if self.t_shape[w.0].is_some() {
+                    normalize_rows_t
+                } else {
+                    normalize_rows
+                };
+                f(&mut self.bufs[w.0], *rows, *cols, *target)
+            }
             Op::Neurons {
                 neuron,
                 j,
@@ -512,10 +558,20 @@ impl Backend for CpuBackend {
     fn reset(&mut self) -> Result<()> {
         // Per-instance buffers only: shared parameters (weights, the learning switch) keep
         // their current values, as on the GPU.
-        for (b, v) in self.plan.buffers.iter().zip(self.bufs.iter_mut()) {
+        for ((b, v), s) in self
+            .plan
+            .buffers
+            .iter()
+            .zip(self.bufs.iter_mut())
+            .zip(&self.t_shape)
+        {
             if b.batched() {
+                let init = match *s {
+                    Some((rows, cols)) => transpose_blocks(&b.init, rows, cols, false),
+                    None => b.init.clone(),
+                };
                 for chunk in v.chunks_mut(b.len.max(1)) {
-                    chunk.copy_from_slice(&b.init);
+                    chunk.copy_from_slice(&init);
                 }
             }
         }
@@ -534,7 +590,10 @@ impl Backend for CpuBackend {
                 data.len()
             )));
         }
-        dst.copy_from_slice(data);
+        match self.t_shape[buf.0] {
+            Some((rows, cols)) => *dst = transpose_blocks(data, rows, cols, false),
+            None => dst.copy_from_slice(data),
+        }
         Ok(())
     }
 
@@ -549,10 +608,14 @@ impl Backend for CpuBackend {
     }
 
     fn read(&mut self, buf: BufId) -> Result<Vec<f32>> {
-        self.bufs
+        let v = self
+            .bufs
             .get(buf.0)
-            .cloned()
-            .ok_or_else(|| Error::Other(format!("no buffer {buf} in this plan")))
+            .ok_or_else(|| Error::Other(format!("no buffer {buf} in this plan")))?;
+        Ok(match self.t_shape[buf.0] {
+            Some((rows, cols)) => transpose_blocks(v, rows, cols, true),
+            None => v.clone(),
+        })
     }
 }
 
@@ -1507,6 +1570,189 @@ pub fn alpha(a: f32, c1: f32, c2: f32, x: &[f32], z: &mut [f32], y: &mut [f32]) 
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Presynaptic-major weights. A dense weight matrix used only by `matvec_inc`, `stdp` and
+// `normalize_rows` (Diehl & Cook's input connection) is kept column by column on this backend:
+// an input spike then reads and updates one contiguous column of `rows` weights instead of one
+// cache line per neuron. Every weight and every sum gets the same operations in the same order
+// as in the row-major functions above, so the results are bit-identical (tests below and
+// `tests/core.rs`); `Backend::read`/`write` convert, so nothing outside this file sees it.
+
+/// The buffers kept presynaptic-major, as `(rows, cols)`: dense matrices whose every use is the
+/// matrix of a `matvec_inc`, `stdp` or `normalize_rows` op, with one shape.
+fn presynaptic_major(plan: &Plan) -> Vec<Option<(usize, usize)>> {
+    let n = plan.buffers.len();
+    let mut shape: Vec<Option<(usize, usize)>> = vec![None; n];
+    let mut ok = vec![true; n];
+    for op in plan.step.iter().chain(&plan.boundary) {
+        let matrix = match op {
+            Op::MatVecInc { m, rows, cols, .. } => Some((*m, *rows, *cols)),
+            Op::Stdp { w, rows, cols, .. } | Op::NormalizeRows { w, rows, cols, .. } => {
+                Some((*w, *rows, *cols))
+            }
+            _ => None,
+        };
+        for b in op.buffers() {
+            match matrix {
+                Some((w, rows, cols)) if w == b => match shape[b.0] {
+                    None => shape[b.0] = Some((rows, cols)),
+                    Some(s) if s == (rows, cols) => {}
+                    Some(_) => ok[b.0] = false,
+                },
+                _ => ok[b.0] = false,
+            }
+        }
+    }
+    (0..n)
+        .map(|i| match shape[i] {
+            Some((rows, cols))
+                if ok[i] && rows > 1 && cols > 1 && plan.buffers[i].len == rows * cols =>
+            {
+                Some((rows, cols))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each `rows x cols` block of `v` (row-major) as `cols x rows` (presynaptic-major), or back
+/// when `back` is set.
+fn transpose_blocks(v: &[f32], rows: usize, cols: usize, back: bool) -> Vec<f32> {
+    let mut out = vec![0.0f32; v.len()];
+    let (r, c) = if back { (cols, rows) } else { (rows, cols) };
+    for (src, dst) in v.chunks(r * c).zip(out.chunks_mut(r * c)) {
+        for i in 0..r {
+            for j in 0..c {
+                dst[j * r + i] = src[i * c + j];
+            }
+        }
+    }
+    out
+}
+
+/// [`matvec_inc`] on a presynaptic-major matrix (`m_t[c * rows + r]` = row r, column c; one
+/// copy, or one per instance): each row's terms are added in the same (column) order.
+pub fn matvec_inc_t(m_t: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32], scale: f32) {
+    let per_instance = m_t.len() > rows * cols;
+    let one = |b: usize, yb: &mut [f32], xb: &[f32]| {
+        let mb = if per_instance {
+            &m_t[b * rows * cols..(b + 1) * rows * cols]
+        } else {
+            m_t
+        };
+        let mut acc = vec![0.0f32; rows];
+        for (c, &xc) in xb.iter().enumerate() {
+            if xc != 0.0 {
+                for (a, &m) in acc.iter_mut().zip(&mb[c * rows..(c + 1) * rows]) {
+                    *a += m * xc;
+                }
+            }
+        }
+        for (y, a) in yb.iter_mut().zip(&acc) {
+            *y += scale * a;
+        }
+    };
+    if y.len() >= PARALLEL_MIN && y.len() > rows {
+        y.par_chunks_mut(rows)
+            .zip(x.par_chunks(cols))
+            .enumerate()
+            .for_each(|(b, (yb, xb))| one(b, yb, xb));
+    } else {
+        for (b, (yb, xb)) in y.chunks_mut(rows).zip(x.chunks(cols)).enumerate() {
+            one(b, yb, xb);
+        }
+    }
+}
+
+/// [`stdp`] on presynaptic-major weights: every synapse gets the same single update.
+#[expect(clippy::too_many_arguments, reason = "mirrors stdp")]
+pub fn stdp_t(
+    r: &crate::compile::StdpConsts,
+    rows: usize,
+    cols: usize,
+    w_t: &mut [f32],
+    pre: &[f32],
+    post: &[f32],
+    traces: [&[f32]; 4],
+    learn: f32,
+) {
+    if learn == 0.0 {
+        return;
+    }
+    let [r1s, r2s, o1s, o2s] = traces;
+    let batch = pre.len() / cols;
+    for b in 0..batch {
+        let wb = &mut w_t[b * rows * cols..(b + 1) * rows * cols];
+        let (pre, post) = (
+            &pre[b * cols..(b + 1) * cols],
+            &post[b * rows..(b + 1) * rows],
+        );
+        let (r1s, r2s) = (
+            &r1s[b * cols..(b + 1) * cols],
+            &r2s[b * cols..(b + 1) * cols],
+        );
+        let o1: Vec<f32> = o1s[b * rows..(b + 1) * rows]
+            .iter()
+            .map(|o| o * r.decay_o1)
+            .collect();
+        let o2: Vec<f32> = o2s[b * rows..(b + 1) * rows]
+            .iter()
+            .map(|o| o * r.decay_o2)
+            .collect();
+        // Columns whose pre neuron spiked, in the rows whose post neuron did not.
+        for j in (0..cols).filter(|&j| pre[j] != 0.0) {
+            let col = &mut wb[j * rows..(j + 1) * rows];
+            for i in 0..rows {
+                if post[i] == 0.0 {
+                    col[i] =
+                        stdp_synapse(r, col[i], true, false, r1s[j], r2s[j], o1[i], o2[i], learn);
+                }
+            }
+        }
+        // Rows whose post neuron spiked: every column.
+        for i in (0..rows).filter(|&i| post[i] != 0.0) {
+            for j in 0..cols {
+                let k = j * rows + i;
+                wb[k] = stdp_synapse(
+                    r,
+                    wb[k],
+                    pre[j] != 0.0,
+                    true,
+                    r1s[j],
+                    r2s[j],
+                    o1[i],
+                    o2[i],
+                    learn,
+                );
+            }
+        }
+    }
+}
+
+/// [`normalize_rows`] on presynaptic-major weights: each row's sum taken in the same (column)
+/// order, the same factor applied.
+pub fn normalize_rows_t(w_t: &mut [f32], rows: usize, cols: usize, target: f32) {
+    for wb in w_t.chunks_mut(rows * cols) {
+        let mut sums = vec![0.0f32; rows];
+        for col in wb.chunks(rows) {
+            for (s, &v) in sums.iter_mut().zip(col) {
+                *s += v;
+            }
+        }
+        let factors: Vec<Option<f32>> = sums
+            .iter()
+            .map(|&s| (s > 0.0).then(|| target / s))
+            .collect();
+        for col in wb.chunks_mut(rows) {
+            for (v, f) in col.iter_mut().zip(&factors) {
+                if let Some(f) = f {
+                    *v *= f;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod parallel_tests {
     use super::*;
@@ -1562,5 +1808,104 @@ mod parallel_tests {
             }
         }
         assert_eq!(y, want);
+    }
+}
+
+#[cfg(test)]
+mod presynaptic_major_tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+        rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+    }
+
+    /// `matvec_inc_t`, `stdp_t` and `normalize_rows_t` on the transposed matrix give exactly
+    /// the row-major functions' results (odd sizes, several instances, seeded data with spikes,
+    /// post spikes, zero rows and negative sums).
+    #[test]
+    fn transposed_ops_equal_row_major_ones_bit_for_bit() {
+        let mut g = rng(7);
+        for &(rows, cols, batch) in &[(13usize, 29usize, 1usize), (37, 11, 3), (5, 101, 2)] {
+            let w: Vec<f32> = (0..batch * rows * cols)
+                .map(|_| g.random_range(-0.2f32..1.0))
+                .collect();
+            let x: Vec<f32> = (0..batch * cols)
+                .map(|_| if g.random_bool(0.2) { 2000.0 } else { 0.0 })
+                .collect();
+            let post: Vec<f32> = (0..batch * rows)
+                .map(|_| if g.random_bool(0.15) { 2000.0 } else { 0.0 })
+                .collect();
+            let y0: Vec<f32> = (0..batch * rows)
+                .map(|_| g.random_range(-1.0f32..1.0))
+                .collect();
+            let wt = transpose_blocks(&w, rows, cols, false);
+            assert_eq!(transpose_blocks(&wt, rows, cols, true), w);
+
+            // matvec, per-instance and shared matrices
+            for shared in [false, true] {
+                let (m, mt) = if shared {
+                    (w[..rows * cols].to_vec(), wt[..rows * cols].to_vec())
+                } else {
+                    (w.clone(), wt.clone())
+                };
+                let (mut a, mut b) = (y0.clone(), y0.clone());
+                matvec_inc(&m, rows, cols, &x, &mut a, 0.37);
+                matvec_inc_t(&mt, rows, cols, &x, &mut b, 0.37);
+                assert_eq!(
+                    a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                );
+            }
+
+            // STDP (Diehl & Cook's rule and a multiplicative triplet rule)
+            let tr: Vec<Vec<f32>> = [cols, cols, rows, rows]
+                .iter()
+                .map(|&n| {
+                    (0..batch * n)
+                        .map(|_| g.random_range(0.0f32..1.5))
+                        .collect()
+                })
+                .collect();
+            let trs = [&tr[0][..], &tr[1][..], &tr[2][..], &tr[3][..]];
+            let dc = crate::compile::StdpConsts {
+                decay_r1: 0.9753,
+                decay_r2: 0.9753,
+                decay_o1: 0.9753,
+                decay_o2: 0.9876,
+                a2_plus: 0.0,
+                a3_plus: 0.01,
+                a2_minus: 0.0001,
+                a3_minus: 0.0,
+                w_min: 0.0,
+                w_max: 1.0,
+                nearest: true,
+                multiplicative: false,
+            };
+            let tri = crate::compile::StdpConsts {
+                a2_plus: 0.004,
+                a3_minus: 0.003,
+                nearest: false,
+                multiplicative: true,
+                ..dc
+            };
+            for k in [dc, tri] {
+                let (mut a, mut b) = (w.clone(), wt.clone());
+                stdp(&k, rows, cols, &mut a, &x, &post, trs, 1.0);
+                stdp_t(&k, rows, cols, &mut b, &x, &post, trs, 1.0);
+                assert_eq!(transpose_blocks(&b, rows, cols, true), a);
+                assert_ne!(a, w, "the weights must change");
+            }
+
+            // normalisation, with a zero row and a row of negative sum left alone
+            let mut wz = w.clone();
+            wz[..cols].fill(0.0);
+            wz[cols..2 * cols].fill(-0.1);
+            let mut a = wz.clone();
+            let mut b = transpose_blocks(&wz, rows, cols, false);
+            normalize_rows(&mut a, rows, cols, 7.8);
+            normalize_rows_t(&mut b, rows, cols, 7.8);
+            assert_eq!(transpose_blocks(&b, rows, cols, true), a);
+        }
     }
 }

@@ -436,6 +436,108 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every buffer the op reads or writes (exhaustive: a new op must say which it touches).
+    pub fn buffers(&self) -> Vec<BufId> {
+        match self {
+            Op::PoissonSpikes { rates, out, .. } => vec![*rates, *out],
+            Op::UniformNoise { out, .. }
+            | Op::Zero { dst: out }
+            | Op::HostInput { dst: out, .. } => {
+                vec![*out]
+            }
+            Op::Broadcast { src, dst } => vec![*src, *dst],
+            Op::AddInc { x, y } | Op::Lowpass { x, y, .. } => vec![*x, *y],
+            Op::ScaleInc { s, x, y } | Op::AllButSelfInc { s, x, y } => vec![*s, *x, *y],
+            Op::MatVecInc { m, x, y, .. } => vec![*m, *x, *y],
+            Op::SparseInc {
+                indptr,
+                indices,
+                w,
+                x,
+                y,
+                ..
+            } => vec![*indptr, *indices, *w, *x, *y],
+            Op::DelayedMatVecInc {
+                m, delays, x, ring, ..
+            } => vec![*m, *delays, *x, *ring],
+            Op::DelayedSparseInc {
+                indptr,
+                indices,
+                w,
+                delays,
+                x,
+                ring,
+                ..
+            } => vec![*indptr, *indices, *w, *delays, *x, *ring],
+            Op::DelayWrite { x, ring, .. } => vec![*x, *ring],
+            Op::DelayRead { ring, y, .. } => vec![*ring, *y],
+            Op::Stdp {
+                w,
+                pre,
+                post,
+                traces,
+                learn,
+                ..
+            } => [vec![*w, *pre, *post, *learn], traces.to_vec()].concat(),
+            Op::StdpSparse {
+                indptr,
+                indices,
+                w,
+                pre,
+                post,
+                traces,
+                learn,
+                ..
+            } => [
+                vec![*indptr, *indices, *w, *pre, *post, *learn],
+                traces.to_vec(),
+            ]
+            .concat(),
+            Op::Pes {
+                error,
+                pre,
+                delta,
+                learn,
+                ..
+            } => vec![*error, *pre, *delta, *learn],
+            Op::Bcm {
+                pre,
+                post,
+                theta,
+                scale,
+                delta,
+                learn,
+                ..
+            } => vec![*pre, *post, *theta, *scale, *delta, *learn],
+            Op::Oja {
+                pre,
+                post,
+                scale,
+                w,
+                delta,
+                learn,
+                ..
+            } => vec![*pre, *post, *scale, *w, *delta, *learn],
+            Op::Trace { x, spikes, .. } => vec![*x, *spikes],
+            Op::NormalizeRows { w, .. } => vec![*w],
+            Op::NormalizeRowsSparse { indptr, w, .. } => vec![*indptr, *w],
+            Op::Neurons {
+                j,
+                out,
+                state,
+                learn,
+                ..
+            } => {
+                let mut v = vec![*j, *out];
+                v.extend(state.iter().copied());
+                v.extend(learn.iter().copied());
+                v
+            }
+            Op::Alpha { x, z, y, .. } => vec![*x, *z, *y],
+            Op::Probe { src, .. } => vec![*src],
+        }
+    }
+
     /// The op's name, which is also the name of its CPU function and of its WGSL kernel.
     pub fn name(&self) -> &'static str {
         match self {
