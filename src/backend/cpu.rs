@@ -529,7 +529,7 @@ impl CpuBackend {
 /// lives, restoring the previous mode when dropped. The CPU backend runs its ops under it: state
 /// that decays towards zero (conductances, traces) otherwise spends long stretches in the
 /// subnormal range, where x86 CPUs take a slow path for every operation (a 1,600-neuron
-/// Diehl & Cook run went 2.4x faster with it), and GPUs flush subnormals anyway. A subnormal
+/// Diehl & Cook run went 2.5x faster with it); WGSL lets GPUs flush them too. A subnormal
 /// value is below 1.2e-38: added to the normal numbers it meets here it changes nothing, so the
 /// dynamics do not change. On targets other than x86-64 and aarch64 it does nothing.
 pub(crate) struct FlushSubnormals {
