@@ -237,14 +237,7 @@ fn dc_plan_learning(batch: usize, learning: bool) -> (Plan, BufId) {
     };
     let dc = volley::networks::diehl_cook(&cfg, 5).unwrap();
     let (plan, _) = compile_with(&dc.net, 0.0005, batch, learning).unwrap();
-    let rates = plan
-        .step
-        .iter()
-        .find_map(|op| match op {
-            Op::PoissonSpikes { rates, .. } => Some(*rates),
-            _ => None,
-        })
-        .expect("a Poisson input");
+    let rates = common::poisson_rates_buffer(&plan);
     (plan, rates)
 }
 
@@ -262,14 +255,7 @@ fn diehl_cook_learning_fused_matches() {
     let (plan, rates) = dc_plan(1);
     let (cpu, fused) = check_plan("diehl_cook", &plan, 1000, &[(rates, dc_rates(0))]);
     // The learned weights agree with the CPU as in tests/cross_backend.rs.
-    let w = plan
-        .step
-        .iter()
-        .find_map(|op| match op {
-            Op::Stdp { w, .. } => Some(*w),
-            _ => None,
-        })
-        .unwrap();
+    let w = common::stdp_weights_buffer(&plan);
     let max_diff = cpu.buffers[w.0]
         .iter()
         .zip(&fused.buffers[w.0])
@@ -486,14 +472,7 @@ fn fused_results_do_not_depend_on_the_workgroup_width() {
     };
     let dc = volley::networks::diehl_cook(&cfg, 3).unwrap();
     let (plan, _) = compile_with(&dc.net, 0.0005, 2, true).unwrap();
-    let rates = plan
-        .step
-        .iter()
-        .find_map(|op| match op {
-            Op::PoissonSpikes { rates, .. } => Some(*rates),
-            _ => None,
-        })
-        .unwrap();
+    let rates = common::poisson_rates_buffer(&plan);
     let r: Vec<f32> = (0..2 * 1100u32)
         .map(|i| {
             if i % 3 == 0 {
@@ -531,14 +510,7 @@ fn fused_results_do_not_depend_on_the_workgroup_width() {
     let per_op = run_width(GpuPath::PerOp, None).unwrap();
     // Weights move only through post spikes (depression scales with the post trace), so a
     // change shows that the excitatory neurons fired and STDP ran.
-    let w = plan
-        .step
-        .iter()
-        .find_map(|op| match op {
-            Op::Stdp { w, .. } => Some(*w),
-            _ => None,
-        })
-        .unwrap();
+    let w = common::stdp_weights_buffer(&plan);
     let init = &plan.buffers[w.0].init;
     assert!(
         per_op.buffers[w.0]

@@ -395,7 +395,7 @@ per_backend!(theta_decay_folds_alike_on_every_backend, |be| {
 fn cpu_weight_layouts_train_bit_identically() {
     use volley::backend::cpu::CpuBackend;
     use volley::backend::{Backend, HostInputs, ProbeRecords};
-    use volley::compile::{BufId, Op, compile_with};
+    use volley::compile::{BufId, compile_with};
     let cfg = DiehlCookConfig {
         n_input: 101,
         n_exc: 23,
@@ -404,14 +404,7 @@ fn cpu_weight_layouts_train_bit_identically() {
     };
     let dc = diehl_cook(&cfg, 4).unwrap();
     let (plan, _) = compile_with(&dc.net, 0.0005, 2, true).unwrap();
-    let rates = plan
-        .step
-        .iter()
-        .find_map(|op| match op {
-            Op::PoissonSpikes { rates, .. } => Some(*rates),
-            _ => None,
-        })
-        .unwrap();
+    let rates = common::poisson_rates_buffer(&plan);
     let r: Vec<f32> = (0..2 * 101u32)
         .map(|i| {
             if i % 4 == 1 {
@@ -439,14 +432,7 @@ fn cpu_weight_layouts_train_bit_identically() {
         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(x), bits(y), "buffer {} differs", plan.buffers[i].name);
     }
-    let w = plan
-        .step
-        .iter()
-        .find_map(|op| match op {
-            Op::Stdp { w, .. } => Some(*w),
-            _ => None,
-        })
-        .unwrap();
+    let w = common::stdp_weights_buffer(&plan);
     assert_ne!(
         a[w.0][..plan.buffers[w.0].len],
         plan.buffers[w.0].init,

@@ -629,9 +629,9 @@ impl Backend for CpuBackend {
             .zip(&self.t_shape)
         {
             if b.batched() {
-                let init = match *s {
-                    Some((rows, cols)) => transpose_blocks(&b.init, rows, cols, false),
-                    None => b.init.clone(),
+                let init: std::borrow::Cow<[f32]> = match *s {
+                    Some((rows, cols)) => transpose_blocks(&b.init, rows, cols, false).into(),
+                    None => (&b.init[..]).into(),
                 };
                 for chunk in v.chunks_mut(b.len.max(1)) {
                     chunk.copy_from_slice(&init);
@@ -773,6 +773,31 @@ pub fn scale_inc(s: &[f32], x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// Calls `one(b, y_b, x_b)` for every instance `b` (its `rows` outputs and `cols` inputs):
+/// several instances at once on rayon's threads when there are many (evaluation batches), since
+/// instances are independent. Serves both matvec layouts.
+fn for_each_instance(
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    y: &mut [f32],
+    one: impl Fn(usize, &mut [f32], &[f32]) + Sync,
+) {
+    if y.len() >= PARALLEL_MIN && y.len() > rows {
+        y.par_chunks_mut(rows)
+            .zip(x.par_chunks(cols))
+            .enumerate()
+            .for_each(|(b, (yb, xb))| {
+                let _flush = FlushSubnormals::new();
+                one(b, yb, xb)
+            });
+    } else {
+        for (b, (yb, xb)) in y.chunks_mut(rows).zip(x.chunks(cols)).enumerate() {
+            one(b, yb, xb);
+        }
+    }
+}
+
 /// `y[b, r] += scale * sum_c m[r, c] * x[b, c]` (m row-major, rows x cols, shared or one per
 /// instance). Sums in column order, skipping columns where x is 0 (event-driven for spikes).
 pub fn matvec_inc(m: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32], scale: f32) {
@@ -800,20 +825,7 @@ pub fn matvec_inc(m: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32],
             *y += scale * acc;
         }
     };
-    // Instances are independent: several at once when there are many (evaluation batches).
-    if y.len() >= PARALLEL_MIN && y.len() > rows {
-        y.par_chunks_mut(rows)
-            .zip(x.par_chunks(cols))
-            .enumerate()
-            .for_each(|(b, (yb, xb))| {
-                let _flush = FlushSubnormals::new();
-                one(b, yb, xb)
-            });
-    } else {
-        for (b, (yb, xb)) in y.chunks_mut(rows).zip(x.chunks(cols)).enumerate() {
-            one(b, yb, xb);
-        }
-    }
+    for_each_instance(rows, cols, x, y, one);
 }
 
 /// An index stored bit for bit in an f32 slot (see [`crate::compile::index_to_f32`]).
@@ -1725,19 +1737,7 @@ pub fn matvec_inc_t(m_t: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f
             *y += scale * a;
         }
     };
-    if y.len() >= PARALLEL_MIN && y.len() > rows {
-        y.par_chunks_mut(rows)
-            .zip(x.par_chunks(cols))
-            .enumerate()
-            .for_each(|(b, (yb, xb))| {
-                let _flush = FlushSubnormals::new();
-                one(b, yb, xb)
-            });
-    } else {
-        for (b, (yb, xb)) in y.chunks_mut(rows).zip(x.chunks(cols)).enumerate() {
-            one(b, yb, xb);
-        }
-    }
+    for_each_instance(rows, cols, x, y, one);
 }
 
 /// [`stdp`] on presynaptic-major weights: every synapse gets the same single update.

@@ -179,3 +179,25 @@ pub fn assert_counts_within_one(name: &str, c: &[f32], g: &[f32]) {
         c.len()
     );
 }
+
+/// The rates buffer of `plan`'s (first) Poisson input.
+pub fn poisson_rates_buffer(plan: &volley::compile::Plan) -> volley::compile::BufId {
+    plan.step
+        .iter()
+        .find_map(|op| match op {
+            volley::compile::Op::PoissonSpikes { rates, .. } => Some(*rates),
+            _ => None,
+        })
+        .expect("a Poisson input")
+}
+
+/// The weights of `plan`'s (first) STDP op.
+pub fn stdp_weights_buffer(plan: &volley::compile::Plan) -> volley::compile::BufId {
+    plan.step
+        .iter()
+        .find_map(|op| match op {
+            volley::compile::Op::Stdp { w, .. } => Some(*w),
+            _ => None,
+        })
+        .expect("an STDP op")
+}
