@@ -1400,26 +1400,7 @@ pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f3
             &mut ge_in[..n],
             &mut gi_in[..n],
         );
-        for i in 0..n {
-            let (o, vi, gei, gii, th, ac, rf) = dc_one(
-                p,
-                learn,
-                v[i],
-                ge[i] + ge_in[i],
-                gi[i] + gi_in[i],
-                (theta[i], acc[i]),
-                refr[i],
-            );
-            out[i] = o;
-            v[i] = vi;
-            ge[i] = gei;
-            gi[i] = gii;
-            theta[i] = th;
-            acc[i] = ac;
-            refr[i] = rf;
-            ge_in[i] = 0.0;
-            gi_in[i] = 0.0;
-        }
+        dc_block(p, learn, out, [v, ge, gi, theta, acc, refr, ge_in, gi_in]);
     };
     if out.len() >= PARALLEL_MIN {
         let c = PARALLEL_CHUNK;
@@ -1444,7 +1425,84 @@ pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f3
     }
 }
 
-#[inline]
+/// `dc_one` over whole slices (all of length `out.len()`), bit for bit, in blocks of
+/// [`DC_BLOCK`] neurons and three passes so that only the `exp` stays scalar: conductances and
+/// the voltage's fixed point (vectorised), `exp` of the non-refractory neurons, then the
+/// voltage, decays, theta and threshold with selects (vectorised). Same operations in the same
+/// order as `dc_one`, which stays the definition (and the twin of `shaders/common/dc_one.wgsl`).
+#[allow(clippy::needless_range_loop)]
+fn dc_block(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
+    let [v, ge, gi, theta, acc, refr, ge_in, gi_in] = state;
+    let n = out.len();
+    let mut start = 0;
+    while start < n {
+        let m = DC_BLOCK.min(n - start);
+        let end = start + m;
+        let (out, v, ge, gi, theta, acc, refr, ge_in, gi_in) = (
+            &mut out[start..end],
+            &mut v[start..end],
+            &mut ge[start..end],
+            &mut gi[start..end],
+            &mut theta[start..end],
+            &mut acc[start..end],
+            &mut refr[start..end],
+            &mut ge_in[start..end],
+            &mut gi_in[start..end],
+        );
+        let mut v_inf = [0f32; DC_BLOCK];
+        let mut decay = [0f32; DC_BLOCK];
+        for k in 0..m {
+            let (e, i) = (ge[k] + ge_in[k], gi[k] + gi_in[k]);
+            let g = 1.0 + e + i;
+            v_inf[k] = (p.v_rest + e * p.e_exc + i * p.e_inh) / g;
+            decay[k] = -p.dt_over_tau * g;
+            ge[k] = e * p.decay_ge;
+            gi[k] = i * p.decay_gi;
+            ge_in[k] = 0.0;
+            gi_in[k] = 0.0;
+        }
+        for k in 0..m {
+            if refr[k] <= 0.5 {
+                decay[k] = decay[k].exp();
+            }
+        }
+        for k in 0..m {
+            let refractory = refr[k] > 0.5;
+            let mut vk = if refractory {
+                v[k]
+            } else {
+                v_inf[k] + (v[k] - v_inf[k]) * decay[k]
+            };
+            let mut rf = if refractory { refr[k] - 1.0 } else { refr[k] };
+            let (mut th, mut ac) = (theta[k], acc[k]);
+            if learn != 0.0 {
+                ac += (th - ac) * p.k_theta;
+                let fold = ac >= THETA_FOLD;
+                th = if fold { th - ac } else { th };
+                ac = if fold { 0.0 } else { ac };
+            }
+            let spike = !refractory && vk > p.v_thresh + (th - ac) - p.theta_offset;
+            vk = if spike { p.v_reset } else { vk };
+            rf = if spike { p.ref_steps } else { rf };
+            if learn != 0.0 {
+                th = if spike { th + p.theta_plus } else { th };
+            }
+            out[k] = if spike { 1.0 / p.dt } else { 0.0 };
+            v[k] = vk;
+            theta[k] = th;
+            acc[k] = ac;
+            refr[k] = rf;
+        }
+        start = end;
+    }
+}
+
+/// Neurons per block of [`dc_block`].
+const DC_BLOCK: usize = 64;
+
+/// One neuron, one step: the scalar definition that [`diehl_cook`]'s blocked passes reproduce
+/// bit for bit (checked in `dc_block_tests`), and the twin of `shaders/common/dc_one.wgsl`.
+#[cfg(test)]
 fn dc_one(
     p: &DcConsts,
     learn: f32,
@@ -2009,5 +2067,111 @@ mod flush_tests {
             black_box(tiny) * black_box(half) > 0.0,
             "restored after the guard"
         );
+    }
+}
+
+#[cfg(test)]
+mod dc_block_tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The blocked, vectorised neuron update equals `dc_one` element by element, bit for bit:
+    /// odd sizes around the block length, both neuron types, learning on and off, neurons near
+    /// threshold, refractory ones, theta decay about to fold, zero and large conductances.
+    #[test]
+    #[allow(clippy::needless_range_loop)]
+    fn blocked_update_equals_dc_one_bit_for_bit() {
+        let mut g = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for params in [
+            crate::model::DcParams::excitatory(),
+            crate::model::DcParams::inhibitory(),
+        ] {
+            let p = DcConsts::new(&params, 0.0005);
+            for &n in &[1usize, 63, 64, 65, 131, 1001] {
+                for learn in [0.0f32, 1.0] {
+                    let mut st: Vec<Vec<f32>> = (0..8).map(|_| vec![0.0; n]).collect();
+                    for i in 0..n {
+                        st[0][i] = g.random_range(-70.0f32..-30.0);
+                        st[1][i] = if g.random_bool(0.2) {
+                            0.0
+                        } else {
+                            g.random_range(0.0..3.0)
+                        };
+                        st[2][i] = if g.random_bool(0.3) {
+                            0.0
+                        } else {
+                            g.random_range(0.0..5.0)
+                        };
+                        st[3][i] = g.random_range(0.0..25.0);
+                        st[4][i] = if g.random_bool(0.3) {
+                            THETA_FOLD * g.random_range(0.99f32..1.0)
+                        } else {
+                            g.random_range(0.0..THETA_FOLD)
+                        };
+                        st[5][i] = [0.0, 0.0, 1.0, 3.0, 10.0][g.random_range(0..5)];
+                        st[6][i] = if g.random_bool(0.5) {
+                            0.0
+                        } else {
+                            g.random_range(0.0..1.0)
+                        };
+                        st[7][i] = if g.random_bool(0.5) {
+                            0.0
+                        } else {
+                            g.random_range(0.0..1.0)
+                        };
+                        if g.random_bool(0.15) {
+                            // At the threshold: spikes only if theta_decay is subtracted.
+                            let (v, a) = (st[0][i], THETA_FOLD * 0.5);
+                            let v_new = p.v_rest + (v - p.v_rest) * (-p.dt_over_tau).exp();
+                            st[1][i] = 0.0;
+                            st[2][i] = 0.0;
+                            st[6][i] = 0.0;
+                            st[7][i] = 0.0;
+                            st[5][i] = 0.0;
+                            st[4][i] = a;
+                            st[3][i] = v_new - (p.v_thresh - p.theta_offset) + a * 0.5;
+                        }
+                    }
+                    let mut want = st.clone();
+                    let mut want_out = vec![0.0f32; n];
+                    for i in 0..n {
+                        let (o, v, ge, gi, th, ac, rf) = dc_one(
+                            &p,
+                            learn,
+                            want[0][i],
+                            want[1][i] + want[6][i],
+                            want[2][i] + want[7][i],
+                            (want[3][i], want[4][i]),
+                            want[5][i],
+                        );
+                        want_out[i] = o;
+                        for (k, x) in [v, ge, gi, th, ac, rf, 0.0, 0.0].into_iter().enumerate() {
+                            want[k][i] = x;
+                        }
+                    }
+                    let mut out = vec![f32::NAN; n];
+                    let [a, b, c, d, e, f, h, k] = &mut st[..] else {
+                        unreachable!()
+                    };
+                    diehl_cook(&p, learn, &mut out, [a, b, c, d, e, f, h, k]);
+                    let spikes = want_out.iter().filter(|&&o| o != 0.0).count();
+                    assert_eq!(
+                        out.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        want_out.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        "spikes, n {n}, learn {learn}"
+                    );
+                    for k in 0..8 {
+                        assert_eq!(
+                            st[k].iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                            want[k].iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                            "state {k}, n {n}, learn {learn}"
+                        );
+                    }
+                    if n > 100 {
+                        assert!(spikes > 0 && spikes < n, "{spikes} spikes of {n}");
+                    }
+                }
+            }
+        }
     }
 }
