@@ -1434,6 +1434,8 @@ pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f3
 fn dc_block(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
     let [v, ge, gi, theta, acc, refr, ge_in, gi_in] = state;
     let n = out.len();
+    let arg_g1 = -p.dt_over_tau * 1.0;
+    let exp_g1 = arg_g1.exp();
     let mut start = 0;
     while start < n {
         let m = DC_BLOCK.min(n - start);
@@ -1463,7 +1465,13 @@ fn dc_block(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
         }
         for k in 0..m {
             if refr[k] <= 0.5 {
-                decay[k] = decay[k].exp();
+                // exp of the same argument, same bits: most of the time g is exactly 1 (an
+                // inhibitory neuron without recent input; every neuron during rest).
+                decay[k] = if decay[k] == arg_g1 {
+                    exp_g1
+                } else {
+                    decay[k].exp()
+                };
             }
         }
         for k in 0..m {
@@ -1834,12 +1842,26 @@ pub fn stdp_t(
             .map(|o| o * r.decay_o2)
             .collect();
         // Columns whose pre neuron spiked, in the rows whose post neuron did not.
+        // `stdp_synapse(r, w, true, false, ..)` written out so that it vectorises: the same
+        // operations in the same order, the row's factor hoisted, a select instead of a branch.
+        let post = &post[..rows];
+        let o1 = &o1[..rows];
         for j in (0..cols).filter(|&j| pre[j] != 0.0) {
             let col = &mut wb[j * rows..(j + 1) * rows];
-            for i in 0..rows {
-                if post[i] == 0.0 {
-                    col[i] =
-                        stdp_synapse(r, col[i], true, false, r1s[j], r2s[j], o1[i], o2[i], learn);
+            let f = r.a2_minus + r.a3_minus * (r2s[j] * r.decay_r2);
+            if r.multiplicative {
+                for i in 0..rows {
+                    let w = col[i];
+                    let dw = -o1[i] * f * (w - r.w_min);
+                    let nw = (w + learn * dw).clamp(r.w_min, r.w_max);
+                    col[i] = if post[i] == 0.0 { nw } else { w };
+                }
+            } else {
+                for i in 0..rows {
+                    let w = col[i];
+                    let dw = -o1[i] * f;
+                    let nw = (w + learn * dw).clamp(r.w_min, r.w_max);
+                    col[i] = if post[i] == 0.0 { nw } else { w };
                 }
             }
         }
