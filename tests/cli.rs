@@ -36,6 +36,7 @@ fn numeric_flags_refuse_zero_negative_and_non_numbers() {
         "--epochs",
         "--eval-batch",
         "--label-images",
+        "--instances",
     ] {
         for value in ["0", "-3", "abc", "1.5"] {
             let (ok, err) = volley(&["mnist", "train", "--out", o, flag, value], &out);
@@ -195,5 +196,91 @@ fn an_output_directory_that_cannot_be_written_is_named() {
         "names the path: {msg}"
     );
     assert_eq!(std::fs::read(&blocker).unwrap(), b"keep me");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+fn run_ok(args: &[String]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .output()
+        .expect("runs");
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    );
+    assert!(o.status.success(), "volley {args:?} failed: {err}");
+    out
+}
+
+/// `--instances K` trains K networks (seeds --seed ..): each instance's weights and thresholds
+/// are bit-identical to the same seed trained alone, the instances differ from each other, the
+/// summary holds every instance, and a second run refuses the directories unless --resume.
+#[test]
+fn instances_equal_the_same_seeds_trained_alone() {
+    let out = scratch("instances");
+    let data = out.join("data");
+    tiny_dataset(&data);
+    let args = |dir: &Path, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "mnist",
+            "train",
+            "--backend",
+            "cpu",
+            "--neurons",
+            "7",
+            "--train-images",
+            "2",
+            "--label-images",
+            "2",
+            "--test-images",
+            "2",
+            "--quiet",
+            "--json",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let many = out.join("many");
+    let line = run_ok(&args(&many, &["--instances", "3", "--seed", "4"]));
+    let summary: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["instances"], 3);
+    assert_eq!(summary["seeds"], serde_json::json!([4, 5, 6]));
+    assert!(summary["accuracy"].is_number(), "{summary}");
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(many.join("instances.json")).unwrap()).unwrap();
+    assert_eq!(file["per_instance"].as_array().unwrap().len(), 3);
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    for seed in [4, 6] {
+        let alone = out.join(format!("alone-{seed}"));
+        run_ok(&args(&alone, &["--seed", &seed.to_string()]));
+        let inst = many.join(format!("seed-{seed}"));
+        for f in ["weights.npy", "theta.npy"] {
+            assert_eq!(read(&inst, f), read(&alone, f), "seed {seed}: {f}");
+        }
+    }
+    assert_ne!(
+        read(&many.join("seed-4"), "weights.npy"),
+        read(&many.join("seed-5"), "weights.npy")
+    );
+    // Again without --resume: refused, naming a directory; with it: the same weights.
+    let before = read(&many.join("seed-5"), "weights.npy");
+    let o = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args(&many, &["--instances", "3", "--seed", "4"]))
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("seed-4") && err.contains("--resume"), "{err}");
+    run_ok(&args(&many, &["--instances", "3", "--seed", "4", "--resume"]));
+    assert_eq!(read(&many.join("seed-5"), "weights.npy"), before);
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -83,6 +83,11 @@ pub struct TrainArgs {
     /// stops with an error naming the variable before anything non-finite is saved.
     #[arg(long)]
     check_finite: bool,
+    /// Train this many independent networks, seeds --seed, --seed + 1, ..., as many at once as
+    /// there are CPU cores, each in --out/seed-<seed>/ (its own checkpoint, metrics and
+    /// pictures, the same as a run of that seed alone), with a summary in --out/instances.json.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
+    instances: usize,
 }
 
 #[derive(Args)]
@@ -145,8 +150,21 @@ fn run_train(a: TrainArgs) -> Result<()> {
         ("epochs", a.epochs),
         ("eval-batch", a.common.eval_batch),
         ("label-images", a.common.label_images),
+        ("instances", a.instances),
     ] {
         positive(n, v)?;
+    }
+    if a.common.seed.checked_add(a.instances as u64 - 1).is_none() {
+        return Err(Error::invalid(
+            "volley mnist",
+            "--instances",
+            a.instances,
+            format!(
+                "at most {} with --seed {} (seeds --seed .. --seed + instances - 1 must fit in 64 bits)",
+                u64::MAX - a.common.seed + 1,
+                a.common.seed
+            ),
+        ));
     }
     if !(a.input_delay_max_ms.is_finite() && a.input_delay_max_ms >= 0.0) {
         return Err(Error::invalid(
@@ -175,21 +193,199 @@ fn run_train(a: TrainArgs) -> Result<()> {
         update_interval: 1000.min(a.train_images.min(data.train.len())),
         check_finite: a.check_finite,
     };
-    let ckpt = checkpoint_path(&a.common.out);
+    if a.instances == 1 {
+        let bar = progress_bar(
+            a.common.quiet,
+            (cfg.train_images * cfg.epochs) as u64,
+            "training",
+        );
+        let mut m = train_instance(&a, &cfg, &a.common.out, &data, bar)?;
+        m["wall_s"] = json!(t0.elapsed().as_secs_f64());
+        m["data"] = json!(dir.display().to_string());
+        report::write_json(&a.common.out.join("metrics.json"), &m)?;
+        return print_result(&a.common, &m);
+    }
+    let seeds: Vec<u64> = (0..a.instances as u64)
+        .map(|k| a.common.seed + k)
+        .collect();
+    let dirs: Vec<PathBuf> = seeds
+        .iter()
+        .map(|s| a.common.out.join(format!("seed-{s}")))
+        .collect();
+    for d in &dirs {
+        volley::fsutil::ensure_writable_dir(d)?;
+        if !a.resume && checkpoint_path(d).exists() {
+            return Err(Error::Other(format!(
+                "{} already holds a checkpoint; pass --resume to continue those runs, or choose another --out",
+                d.display()
+            )));
+        }
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(a.instances);
+    let bars = (!a.common.quiet).then(indicatif::MultiProgress::new);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<serde_json::Value>>>> =
+        seeds.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if k >= seeds.len() {
+                        break;
+                    }
+                    let cfg_k = TrainConfig {
+                        seed: seeds[k],
+                        ..cfg.clone()
+                    };
+                    let bar = bars.as_ref().map(|mp| {
+                        let len = (cfg.train_images * cfg.epochs) as u64;
+                        let what = format!("seed {}", seeds[k]);
+                        mp.add(progress_bar(false, len, &what).expect("not quiet"))
+                    });
+                    let t = Instant::now();
+                    let r = train_instance(&a, &cfg_k, &dirs[k], &data, bar).and_then(|mut m| {
+                        m["wall_s"] = json!(t.elapsed().as_secs_f64());
+                        m["data"] = json!(dir.display().to_string());
+                        report::write_json(&dirs[k].join("metrics.json"), &m)?;
+                        Ok(m)
+                    });
+                    *results[k].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                }
+            });
+        }
+    });
+    let mut per = Vec::new();
+    let mut failed = Vec::new();
+    for (k, r) in results.into_iter().enumerate() {
+        match r.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(Ok(m)) => per.push(m),
+            Some(Err(e)) => failed.push(format!("seed {}: {e}", seeds[k])),
+            None => failed.push(format!("seed {}: not run", seeds[k])),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(Error::Other(format!(
+            "{} of {} instances failed ({}); the others' results are in their directories",
+            failed.len(),
+            seeds.len(),
+            failed.join("; ")
+        )));
+    }
+    let m = instances_summary(&per, threads, t0.elapsed().as_secs_f64());
+    report::write_json(&a.common.out.join("instances.json"), &m)?;
+    if a.common.json {
+        let mut line = m.clone();
+        if let Some(o) = line.as_object_mut() {
+            o.remove("per_instance");
+        }
+        println!("{line}");
+    } else {
+        for p in &per {
+            println!(
+                "seed {}: accuracy (all activity) {}   (proportion weighting) {}",
+                p["seed"],
+                pct(&p["accuracy"]),
+                pct(&p["accuracy_proportion"])
+            );
+        }
+        println!(
+            "{} instances: accuracy (all activity) {} mean, {} sd; (proportion weighting) {} mean, {} sd",
+            per.len(),
+            pct(&m["accuracy"]),
+            pct(&m["accuracy_sd"]),
+            pct(&m["accuracy_proportion"]),
+            pct(&m["accuracy_proportion_sd"])
+        );
+        println!("outputs in {}", a.common.out.display());
+    }
+    Ok(())
+}
+
+fn pct(v: &serde_json::Value) -> String {
+    v.as_f64()
+        .map(|x| format!("{:.2}%", 100.0 * x))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Mean and sample standard deviation (None when empty; sd None below two values).
+fn mean_sd(xs: &[f64]) -> (Option<f64>, Option<f64>) {
+    if xs.is_empty() {
+        return (None, None);
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let sd = (xs.len() >= 2)
+        .then(|| (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
+    (Some(mean), sd)
+}
+
+/// `instances.json`: the instances' metrics and their accuracies' mean, sd, min and max.
+fn instances_summary(per: &[serde_json::Value], threads: usize, wall_s: f64) -> serde_json::Value {
+    let get = |key: &str| -> Vec<f64> { per.iter().filter_map(|m| m[key].as_f64()).collect() };
+    let (acc, acc_p) = (get("accuracy"), get("accuracy_proportion"));
+    let (m, sd) = mean_sd(&acc);
+    let (mp, sdp) = mean_sd(&acc_p);
+    let fold = |xs: &[f64], f: fn(f64, f64) -> f64| xs.iter().copied().reduce(f);
+    let images: f64 = get("train_images").iter().sum();
+    let slim: Vec<serde_json::Value> = per
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            if let Some(o) = p.as_object_mut() {
+                o.remove("history");
+                o.remove("assignments");
+                o.remove("confusion");
+            }
+            p
+        })
+        .collect();
+    json!({
+        "command": "mnist train",
+        "instances": per.len(),
+        "threads": threads,
+        "seeds": per.iter().map(|p| p["seed"].clone()).collect::<Vec<_>>(),
+        "n_exc": per.first().map(|p| p["n_exc"].clone()),
+        "train_images": per.first().map(|p| p["train_images"].clone()),
+        "test_images": per.first().map(|p| p["test_images"].clone()),
+        "backend": per.first().map(|p| p["backend"].clone()),
+        "adapter": per.first().map(|p| p["adapter"].clone()),
+        "accuracy": m,
+        "accuracy_sd": sd,
+        "accuracy_min": fold(&acc, f64::min),
+        "accuracy_max": fold(&acc, f64::max),
+        "accuracy_proportion": mp,
+        "accuracy_proportion_sd": sdp,
+        "accuracy_proportion_min": fold(&acc_p, f64::min),
+        "accuracy_proportion_max": fold(&acc_p, f64::max),
+        "wall_s": wall_s,
+        "train_images_per_s_total": images / wall_s.max(1e-9),
+        "per_instance": slim,
+    })
+}
+
+/// Trains one network (`cfg.seed`) into `out` and evaluates it: the checkpoint, weights.npy,
+/// theta.npy, pictures, and the metrics object (written by the caller).
+fn train_instance(
+    a: &TrainArgs,
+    cfg: &TrainConfig,
+    out: &Path,
+    data: &volley::data::Dataset,
+    bar: Option<ProgressBar>,
+) -> Result<serde_json::Value> {
+    let ckpt = checkpoint_path(out);
     if !a.resume && ckpt.exists() {
         return Err(Error::Other(format!(
             "{} already holds a checkpoint; pass --resume to continue that run, or choose another --out",
-            a.common.out.display()
+            out.display()
         )));
     }
-    let bar = progress_bar(
-        a.common.quiet,
-        (cfg.train_images * cfg.epochs) as u64,
-        "training",
-    );
     let trained = train(
-        &cfg,
-        &data,
+        cfg,
+        data,
         Some(&ckpt),
         a.resume,
         &mut |done, _total, acc| {
@@ -203,10 +399,13 @@ fn run_train(a: TrainArgs) -> Result<()> {
         },
     )
     .map_err(|e| kept_checkpoint_hint(e, &ckpt))?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
+    if let Some(b) = &bar {
+        if a.instances == 1 {
+            b.finish_and_clear();
+        } else {
+            b.set_message("evaluating");
+        }
     }
-    let out = &a.common.out;
     report::write_npy(&out.join("weights.npy"), &trained.weights)?;
     report::write_npy(
         &out.join("theta.npy"),
@@ -233,32 +432,36 @@ fn run_train(a: TrainArgs) -> Result<()> {
     let eval = if a.common.test_images > 0 {
         Some(run_evaluation(
             &a.common,
-            backend,
+            cfg.seed,
+            !a.common.quiet && a.instances == 1,
+            cfg.backend,
             &cfg.network,
             &trained.weights,
             &trained.theta,
-            &data,
+            data,
         )?)
     } else {
         None
     };
-    let wall_s = t0.elapsed().as_secs_f64();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     let mut m = json!({
         "command": "mnist train",
-        "n_exc": a.neurons,
+        "n_exc": cfg.network.n_exc,
         "train_images": train_images,
-        "epochs": a.epochs,
+        "epochs": cfg.epochs,
         "presentations": trained.state.presentations,
-        "seed": a.common.seed,
+        "seed": cfg.seed,
         "backend": trained.backend.0,
         "adapter": trained.backend.1,
         "train_wall_s": trained.state.train_wall_s,
         "train_images_per_s": train_images as f64 / trained.state.train_wall_s.max(1e-9),
         "history": trained.state.history,
         "finite_values_checked": trained.state.finite_values_checked,
-        "data": dir.display().to_string(),
     });
-    finish(&a.common, eval.as_ref(), &mut m, wall_s)
+    add_evaluation(eval.as_ref(), &mut m, out);
+    Ok(m)
 }
 
 fn run_eval(a: EvalArgs) -> Result<()> {
@@ -291,7 +494,16 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         input_delays: state.input_delays,
         ..Default::default()
     };
-    let eval = run_evaluation(&a.common, backend, &network, &weights, &theta, &data)?;
+    let eval = run_evaluation(
+        &a.common,
+        a.common.seed,
+        !a.common.quiet,
+        backend,
+        &network,
+        &weights,
+        &theta,
+        &data,
+    )?;
     let mut m = json!({
         "command": "mnist eval",
         "n_exc": state.n_exc,
@@ -299,18 +511,24 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         "seed": a.common.seed,
         "data": dir.display().to_string(),
     });
-    finish(&a.common, Some(&eval), &mut m, t0.elapsed().as_secs_f64())
+    add_evaluation(Some(&eval), &mut m, &a.common.out);
+    m["wall_s"] = json!(t0.elapsed().as_secs_f64());
+    report::write_json(&a.common.out.join("metrics.json"), &m)?;
+    print_result(&a.common, &m)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_evaluation(
     c: &Common,
+    seed: u64,
+    say: bool,
     backend: BackendChoice,
     network: &DiehlCookConfig,
     weights: &ndarray::Array2<f32>,
     theta: &[f32],
     data: &volley::data::Dataset,
 ) -> Result<Evaluation> {
-    if !c.quiet {
+    if say {
         eprintln!(
             "evaluating: labels from {} training images, then {} test images, {} at a time",
             c.label_images.min(data.train.len()),
@@ -329,19 +547,14 @@ fn run_evaluation(
             test_images: c.test_images,
             batch: c.eval_batch,
             backend,
-            seed: c.seed.wrapping_add(1),
+            seed: seed.wrapping_add(1),
         },
     )
 }
 
-fn finish(
-    c: &Common,
-    eval: Option<&Evaluation>,
-    m: &mut serde_json::Value,
-    wall_s: f64,
-) -> Result<()> {
+/// Adds an evaluation's figures to the metrics object and draws its confusion matrix in `out`.
+fn add_evaluation(eval: Option<&Evaluation>, m: &mut serde_json::Value, out: &Path) {
     let obj = m.as_object_mut().expect("an object");
-    obj.insert("wall_s".into(), json!(wall_s));
     if let Some(e) = eval {
         obj.insert("accuracy".into(), json!(e.accuracy));
         obj.insert("accuracy_proportion".into(), json!(e.accuracy_proportion));
@@ -376,13 +589,16 @@ fn finish(
             ),
         );
         warn_on_err(report::confusion_png(
-            &c.out.join("confusion.png"),
+            &out.join("confusion.png"),
             &e.confusion,
         ));
     } else {
         obj.insert("test_images".into(), json!(0));
     }
-    report::write_json(&c.out.join("metrics.json"), m)?;
+}
+
+/// Prints a run's metrics: one JSON line with `--json`, else the accuracies.
+fn print_result(c: &Common, m: &serde_json::Value) -> Result<()> {
     if c.json {
         // Without the bulky fields, on one line.
         let mut line = m.clone();
@@ -392,12 +608,12 @@ fn finish(
             o.remove("confusion");
         }
         println!("{line}");
-    } else if let Some(e) = eval {
+    } else if m["accuracy"].is_number() {
         println!(
-            "accuracy (all activity): {:.2}%   accuracy (proportion weighting): {:.2}%   test images: {}",
-            100.0 * e.accuracy,
-            100.0 * e.accuracy_proportion,
-            e.test_images
+            "accuracy (all activity): {}   accuracy (proportion weighting): {}   test images: {}",
+            pct(&m["accuracy"]),
+            pct(&m["accuracy_proportion"]),
+            m["test_images"]
         );
         println!("outputs in {}", c.out.display());
     }
