@@ -280,7 +280,10 @@ fn instances_equal_the_same_seeds_trained_alone() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("seed-4") && err.contains("--resume"), "{err}");
-    run_ok(&args(&many, &["--instances", "3", "--seed", "4", "--resume"]));
+    run_ok(&args(
+        &many,
+        &["--instances", "3", "--seed", "4", "--resume"],
+    ));
     assert_eq!(read(&many.join("seed-5"), "weights.npy"), before);
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -205,9 +205,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
         report::write_json(&a.common.out.join("metrics.json"), &m)?;
         return print_result(&a.common, &m);
     }
-    let seeds: Vec<u64> = (0..a.instances as u64)
-        .map(|k| a.common.seed + k)
-        .collect();
+    let seeds: Vec<u64> = (0..a.instances as u64).map(|k| a.common.seed + k).collect();
     let dirs: Vec<PathBuf> = seeds
         .iter()
         .map(|s| a.common.out.join(format!("seed-{s}")))
