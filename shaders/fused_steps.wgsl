@@ -136,14 +136,14 @@ fn set_mask(o: u32, b: u32, lid: u32, m: u32) {
 }
 
 // matvec_row over the mask: the same terms in the same (column) order, visiting only non-zero x.
-fn matvec_row_masked(mk: u32, m0: u32, x0: u32, cols: u32) -> f32 {
+fn matvec_row_masked(mk: u32, m0: u32, m_step: u32, x0: u32, cols: u32) -> f32 {
     var acc = 0.0;
     let words = (cols + 31u) / 32u;
     for (var wd = 0u; wd < words; wd = wd + 1u) {
         var bits = atomicLoad(&wmask[mk + wd]);
         while (bits != 0u) {
             let c = wd * 32u + firstTrailingBit(bits);
-            acc = acc + mv_m(m0 + c) * mv_x(x0 + c);
+            acc = acc + mv_m(m0 + c * m_step) * mv_x(x0 + c);
             bits = bits & (bits - 1u);
         }
     }
@@ -166,13 +166,13 @@ fn sum_all_masked(mk: u32, x0: u32, n: u32) -> f32 {
 
 // stdp_row for a row whose post neuron did not spike, over the mask: only the columns whose pre
 // neuron spiked change, each exactly as in stdp_row.
-fn stdp_row_masked(mk: u32, q: StdpRule, w0: u32, r10: u32, r20: u32, cols: u32, o1: f32, o2: f32, l: f32) {
+fn stdp_row_masked(mk: u32, q: StdpRule, w0: u32, w_step: u32, r10: u32, r20: u32, cols: u32, o1: f32, o2: f32, l: f32) {
     let words = (cols + 31u) / 32u;
     for (var wd = 0u; wd < words; wd = wd + 1u) {
         var bits = atomicLoad(&wmask[mk + wd]);
         while (bits != 0u) {
             let j = wd * 32u + firstTrailingBit(bits);
-            st_set_w(w0 + j, stdp_synapse(q, st_w(w0 + j), true, false, st_r1(r10 + j), st_r2(r20 + j), o1, o2, l));
+            st_set_w(w0 + j * w_step, stdp_synapse(q, st_w(w0 + j * w_step), true, false, st_r1(r10 + j), st_r2(r20 + j), o1, o2, l));
             bits = bits & (bits - 1u);
         }
     }
@@ -227,16 +227,19 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
         }
         case OP_MATVEC_INC: {
             let cols = pu(o, 0u);
+            // Row r, column c at m + r * row_step + c * col_step (row-major or presynaptic-major).
+            let row_step = pu(o, 1u);
+            let col_step = pu(o, 2u);
             let m = at(o, 0u, b);
             let x = at(o, 1u, b);
             let y = at(o, 2u, b);
             if (mask_fits(cols)) {
                 for (var r = lid; r < n; r = r + FUSED_WG) {
-                    arena[y + r] = arena[y + r] + pf(o, 0u) * matvec_row_masked(mk, m + r * cols, x, cols);
+                    arena[y + r] = arena[y + r] + pf(o, 0u) * matvec_row_masked(mk, m + r * row_step, col_step, x, cols);
                 }
             } else {
                 for (var r = lid; r < n; r = r + FUSED_WG) {
-                    arena[y + r] = arena[y + r] + pf(o, 0u) * matvec_row(m + r * cols, x, cols);
+                    arena[y + r] = arena[y + r] + pf(o, 0u) * matvec_row(m + r * row_step, col_step, x, cols);
                 }
             }
         }
@@ -262,16 +265,18 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
                 let o1s = at(o, 4u, b);
                 let o2s = at(o, 5u, b);
                 let w = at(o, 7u, b);
+                let row_step = pu(o, 2u);
+                let col_step = pu(o, 3u);
                 let masked = mask_fits(cols);
                 for (var r = lid; r < n; r = r + FUSED_WG) {
                     let post_spike = arena[post + r] != 0.0;
                     let o1 = arena[o1s + r] * pf(o, 2u);
                     let o2 = arena[o2s + r] * pf(o, 3u);
-                    let w0 = w + r * cols;
+                    let w0 = w + r * row_step;
                     if (post_spike || !masked) {
-                        stdp_row(rule, w0, pre, r1, r2, cols, post_spike, o1, o2, l);
+                        stdp_row(rule, w0, col_step, pre, r1, r2, cols, post_spike, o1, o2, l);
                     } else {
-                        stdp_row_masked(mk, rule, w0, r1, r2, cols, o1, o2, l);
+                        stdp_row_masked(mk, rule, w0, col_step, r1, r2, cols, o1, o2, l);
                     }
                 }
             }
@@ -373,7 +378,7 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
         case OP_NORMALIZE_ROWS: {
             let cols = pu(o, 0u);
             let w = at(o, 0u, b);
-            for (var r = lid; r < n; r = r + FUSED_WG) { normalize_row(w + r * cols, cols, pf(o, 0u)); }
+            for (var r = lid; r < n; r = r + FUSED_WG) { normalize_row(w + r * pu(o, 1u), pu(o, 2u), cols, pf(o, 0u)); }
         }
         default: {}
     }

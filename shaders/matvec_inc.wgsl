@@ -20,5 +20,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let r = i % p.rows;
     let m0 = b * p.m_stride + r * p.cols;
     let x0 = b * p.cols;
-    y[i] = y[i] + p.scale * matvec_row(m0, x0, p.cols);
+    y[i] = y[i] + p.scale * matvec_row(m0, 1u, x0, p.cols);
 }

@@ -14,5 +14,5 @@ fn nr_set_w(i: u32, v: f32) { w[i] = v; }
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let r = flat_index(gid, nwg);
     if (r >= p.total) { return; }
-    normalize_row(r * p.cols, p.cols, p.row_sum);
+    normalize_row(r * p.cols, 1u, p.cols, p.row_sum);
 }

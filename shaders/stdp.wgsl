@@ -54,5 +54,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let o2 = o2s[row] * p.decay_o2;
     let w0 = row * p.cols;
     let c0 = b * p.cols;
-    stdp_row(stdp_rule(), w0, c0, c0, c0, p.cols, post_spike, o1, o2, l);
+    stdp_row(stdp_rule(), w0, 1u, c0, c0, c0, p.cols, post_spike, o1, o2, l);
 }

@@ -10,7 +10,9 @@ mod common;
 
 use common::{assert_counts_within_one, requested};
 use volley::backend::cpu::CpuBackend;
-use volley::backend::gpu::{AdapterPolicy, GpuBackend, GpuPath, fused_unsupported_reason};
+use volley::backend::gpu::{
+    AdapterPolicy, FusedOptions, GpuBackend, GpuPath, fused_unsupported_reason,
+};
 use volley::backend::{Backend, HostInputs, ProbeRecords};
 use volley::compile::{BufId, Buffer, BufferKind, Op, Plan, compile_with};
 use volley::model::NeuronType;
@@ -455,10 +457,11 @@ fn frozen_batched_diehl_cook_fused_matches() {
     assert_counts_within_one("frozen diehl_cook counts", c, g);
 }
 
-/// The interpreter's width (invocations per workgroup) changes who computes what, never the
-/// result: a Diehl & Cook network with learning, 1,100 inputs (35 mask words, so at 32
-/// invocations the mask clearing takes several words each) and 77 neurons, bit for bit at 32,
-/// 256 and 1024 invocations (where the adapter allows), also against the per-op path.
+/// The interpreter's width (invocations per workgroup) and weight layout change who computes
+/// what and where the weights lie, never the result: a Diehl & Cook network with learning, 1,100
+/// inputs (35 mask words, so at 32 invocations the mask clearing takes several words each) and
+/// 77 neurons, bit for bit at 32, 256 and 1024 invocations (where the adapter allows), with the
+/// input weights presynaptic-major (the default) and row-major, also against the per-op path.
 #[test]
 fn fused_results_do_not_depend_on_the_workgroup_width() {
     if !gpu_wanted() {
@@ -482,8 +485,13 @@ fn fused_results_do_not_depend_on_the_workgroup_width() {
             }
         })
         .collect();
-    let run_width = |path: GpuPath, width: Option<u32>| {
-        let mut g = match GpuBackend::with_options(&plan, AdapterPolicy::Any, 97, path, width) {
+    let w = common::stdp_weights_buffer(&plan);
+    let run_width = |path: GpuPath, width: Option<u32>, presynaptic_major: bool| {
+        let opts = FusedOptions {
+            width,
+            presynaptic_major,
+        };
+        let mut g = match GpuBackend::with_options(&plan, AdapterPolicy::Any, 97, path, opts) {
             Ok(g) => g,
             Err(e) if e.to_string().contains("power of two") => return None,
             Err(e) => panic!("{e}"),
@@ -496,6 +504,11 @@ fn fused_results_do_not_depend_on_the_workgroup_width() {
                 "the width asked for is the width used"
             );
         }
+        assert_eq!(
+            g.presynaptic_major_buffers().contains(&w),
+            path == GpuPath::Fused && presynaptic_major,
+            "the layout asked for is the layout used"
+        );
         g.write(rates, &r).unwrap();
         g.boundary().unwrap();
         let mut records = ProbeRecords::default();
@@ -507,10 +520,9 @@ fn fused_results_do_not_depend_on_the_workgroup_width() {
             records,
         })
     };
-    let per_op = run_width(GpuPath::PerOp, None).unwrap();
+    let per_op = run_width(GpuPath::PerOp, None, true).unwrap();
     // Weights move only through post spikes (depression scales with the post trace), so a
     // change shows that the excitatory neurons fired and STDP ran.
-    let w = common::stdp_weights_buffer(&plan);
     let init = &plan.buffers[w.0].init;
     assert!(
         per_op.buffers[w.0]
@@ -520,15 +532,21 @@ fn fused_results_do_not_depend_on_the_workgroup_width() {
         "the weights must learn"
     );
     for width in [32, 256, 1024] {
-        match run_width(GpuPath::Fused, Some(width)) {
-            Some(fused) => assert_bit_identical(&plan, &fused, &per_op),
-            None => {
-                assert!(width > 256, "every adapter the interpreter takes runs 256");
-                eprintln!("width {width}: beyond this adapter's limit, skipped");
+        for presynaptic_major in [true, false] {
+            match run_width(GpuPath::Fused, Some(width), presynaptic_major) {
+                Some(fused) => assert_bit_identical(&plan, &fused, &per_op),
+                None => {
+                    assert!(width > 256, "every adapter the interpreter takes runs 256");
+                    eprintln!("width {width}: beyond this adapter's limit, skipped");
+                }
             }
         }
     }
-    let e = GpuBackend::with_options(&plan, AdapterPolicy::Any, 97, GpuPath::PerOp, Some(100))
+    let opts = FusedOptions {
+        width: Some(100),
+        ..Default::default()
+    };
+    let e = GpuBackend::with_options(&plan, AdapterPolicy::Any, 97, GpuPath::PerOp, opts)
         .err()
         .expect("width 100 is refused, whatever the path");
     assert!(e.to_string().contains("fused_width"), "{e}");

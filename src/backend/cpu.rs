@@ -1731,7 +1731,7 @@ pub fn alpha(a: f32, c1: f32, c2: f32, x: &[f32], z: &mut [f32], y: &mut [f32]) 
 
 /// The buffers kept presynaptic-major, as `(rows, cols)`: dense matrices whose every use is the
 /// matrix of a `matvec_inc`, `stdp` or `normalize_rows` op, with one shape.
-fn presynaptic_major(plan: &Plan) -> Vec<Option<(usize, usize)>> {
+pub(crate) fn presynaptic_major(plan: &Plan) -> Vec<Option<(usize, usize)>> {
     let n = plan.buffers.len();
     let mut shape: Vec<Option<(usize, usize)>> = vec![None; n];
     let mut ok = vec![true; n];
@@ -1768,7 +1768,7 @@ fn presynaptic_major(plan: &Plan) -> Vec<Option<(usize, usize)>> {
 
 /// Each `rows x cols` block of `v` (row-major) as `cols x rows` (presynaptic-major), or back
 /// when `back` is set.
-fn transpose_blocks(v: &[f32], rows: usize, cols: usize, back: bool) -> Vec<f32> {
+pub(crate) fn transpose_blocks(v: &[f32], rows: usize, cols: usize, back: bool) -> Vec<f32> {
     let mut out = vec![0.0f32; v.len()];
     let (r, c) = if back { (cols, rows) } else { (rows, cols) };
     for (src, dst) in v.chunks(r * c).zip(out.chunks_mut(r * c)) {

@@ -182,6 +182,9 @@ pub(crate) fn skip_from_env() -> crate::Result<u32> {
 /// (all in f32 elements).
 pub(crate) struct Layout<'a> {
     pub plan: &'a Plan,
+    /// Each buffer's (rows, cols) where the arena holds it presynaptic-major (column c of row r
+    /// at c * rows + r, per instance), else None (see `GpuBackend`'s `t_shape`).
+    pub t_shape: &'a [Option<(usize, usize)>],
     pub arena: &'a [u64],
     pub host: &'a [u64],
     pub rings: &'a [u64],
@@ -328,6 +331,13 @@ pub fn unsupported_reason(plan: &Plan) -> Option<String> {
 fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
     let plan = l.plan;
     let blen = |b: &BufId| plan.buffer(*b).len;
+    // (row step, column step) of a matrix in the arena.
+    let steps = |m: &BufId, rows: usize, cols: usize| -> (u32, u32) {
+        match l.t_shape.get(m.0).copied().flatten() {
+            Some(_) => (1, rows as u32),
+            None => (cols as u32, 1),
+        }
+    };
     let d = match op {
         Op::Zero { dst } => Desc::new(Code::Zero, blen(dst)).slots(l, &[*dst]),
         Op::Broadcast { src, dst } => Desc::new(Code::Broadcast, blen(dst)).slots(l, &[*src, *dst]),
@@ -359,6 +369,8 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
             scale,
         } => Desc::new(Code::MatVecInc, *rows)
             .u(*cols as u32)
+            .u(steps(m, *rows, *cols).0)
+            .u(steps(m, *rows, *cols).1)
             .f(*scale)
             .slots(l, &[*m, *x, *y]),
         Op::AllButSelfInc { s, x, y } => {
@@ -377,7 +389,11 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
             .values()
             .into_iter()
             .fold(
-                Desc::new(Code::Stdp, *rows).u(*cols as u32).u(rule.flags()),
+                Desc::new(Code::Stdp, *rows)
+                    .u(*cols as u32)
+                    .u(rule.flags())
+                    .u(steps(w, *rows, *cols).0)
+                    .u(steps(w, *rows, *cols).1),
                 Desc::f,
             )
             .slots(
@@ -461,6 +477,8 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
             target,
         } => Desc::new(Code::NormalizeRows, *rows)
             .u(*cols as u32)
+            .u(steps(w, *rows, *cols).0)
+            .u(steps(w, *rows, *cols).1)
             .f(*target)
             .slots(l, &[*w]),
         _ => unreachable!("checked by `unsupported`"),

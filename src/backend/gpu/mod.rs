@@ -49,6 +49,56 @@ pub enum GpuPath {
     PerOp,
 }
 
+/// Options of the fused step interpreter (the per-op path ignores them). Results do not depend
+/// on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FusedOptions {
+    /// Invocations per workgroup: a power of two from 32 to the adapter's limit (`None`:
+    /// `VOLLEY_FUSED_WG`, else chosen from the plan, see `fused::workgroup_size`).
+    pub width: Option<u32>,
+    /// Keep the matrices that only matvec, STDP and row normalisation use (Diehl & Cook's input
+    /// weights) presynaptic-major in the arena, as the CPU backend does: the invocations of a
+    /// workgroup (one per postsynaptic neuron) then read and update one spiking input's weights
+    /// at consecutive addresses. Reads, writes and checkpoints see the usual row-major layout.
+    pub presynaptic_major: bool,
+}
+
+impl Default for FusedOptions {
+    fn default() -> Self {
+        FusedOptions {
+            width: None,
+            presynaptic_major: true,
+        }
+    }
+}
+
+impl FusedOptions {
+    /// The environment variable that chooses the weight layout on the fused path:
+    /// `presynaptic-major` (the default) or `row-major` (for measurements).
+    pub const WEIGHTS_ENV: &'static str = "VOLLEY_FUSED_WEIGHTS";
+
+    /// The defaults, with the weight layout `VOLLEY_FUSED_WEIGHTS` asks for.
+    pub fn from_env() -> Result<Self> {
+        let presynaptic_major = match std::env::var(Self::WEIGHTS_ENV) {
+            Err(_) => true,
+            Ok(v) => match v.trim() {
+                "" | "presynaptic-major" => true,
+                "row-major" => false,
+                other => {
+                    return Err(backend_err(format!(
+                        "{}={other:?} is not one of presynaptic-major, row-major",
+                        Self::WEIGHTS_ENV
+                    )));
+                }
+            },
+        };
+        Ok(FusedOptions {
+            presynaptic_major,
+            ..Default::default()
+        })
+    }
+}
+
 impl GpuPath {
     /// The environment variable that chooses the path: `fused`, `per-op` or `auto` (the default).
     pub const ENV: &'static str = "VOLLEY_GPU_PATH";
@@ -119,6 +169,8 @@ struct Dispatch {
 /// The GPU backend.
 pub struct GpuBackend {
     plan: Plan,
+    /// Each buffer's (rows, cols) where the device holds it presynaptic-major (fused path).
+    t_shape: Vec<Option<(usize, usize)>>,
     gpu: Gpu,
     /// Per op: one buffer per plan buffer. Fused: the arena alone.
     bufs: Vec<wgpu::Buffer>,
@@ -147,6 +199,15 @@ pub struct GpuBackend {
 /// Environment variable that makes the GPU backend lose its device at a given step (testing the
 /// handling of device loss: error message, last checkpoint kept, resume elsewhere).
 pub const LOSE_DEVICE_ENV: &str = "VOLLEY_GPU_LOSE_DEVICE_AT_STEP";
+
+/// `data` (row-major, whole instances) in the device's layout: transposed per instance where
+/// the buffer is kept presynaptic-major.
+fn to_device_layout(t_shape: Option<(usize, usize)>, data: &[f32]) -> std::borrow::Cow<'_, [f32]> {
+    match t_shape {
+        Some((rows, cols)) => crate::backend::cpu::transpose_blocks(data, rows, cols, false).into(),
+        None => data.into(),
+    }
+}
 
 fn backend_err(reason: impl Into<String>) -> Error {
     Error::Backend {
@@ -178,7 +239,7 @@ impl GpuBackend {
         max_chunk: usize,
         path: GpuPath,
     ) -> Result<Self> {
-        Self::with_options(plan, policy, max_chunk, path, None)
+        Self::with_options(plan, policy, max_chunk, path, FusedOptions::from_env()?)
     }
 
     /// [`GpuBackend::with_path`] with the fused interpreter's invocations per workgroup set
@@ -189,8 +250,9 @@ impl GpuBackend {
         policy: AdapterPolicy,
         max_chunk: usize,
         path: GpuPath,
-        fused_width: Option<u32>,
+        options: FusedOptions,
     ) -> Result<Self> {
+        let fused_width = options.width;
         if let Some(w) = fused_width
             && !(w.is_power_of_two() && (32..=1024).contains(&w))
         {
@@ -327,15 +389,23 @@ impl GpuBackend {
             }
         };
 
+        // Where the arena holds a matrix presynaptic-major (see `FusedOptions`).
+        let t_shape = if use_fused && options.presynaptic_major {
+            crate::backend::cpu::presynaptic_major(plan)
+        } else {
+            vec![None; plan.buffers.len()]
+        };
         let device = &gpu.device;
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let storage = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_DST
             | wgpu::BufferUsages::COPY_SRC;
-        let init_data = |b: &crate::compile::Buffer, data: &mut Vec<f32>| {
+        let init_data = |i: usize, data: &mut Vec<f32>| {
+            let b = &plan.buffers[i];
             let copies = if b.batched() { plan.batch } else { 1 };
+            let init = to_device_layout(t_shape[i], &b.init);
             for _ in 0..copies {
-                data.extend_from_slice(&b.init);
+                data.extend_from_slice(&init);
             }
         };
         let create = |label: &str, contents: &[f32]| {
@@ -356,8 +426,8 @@ impl GpuBackend {
         };
         let (bufs, locs, host_bufs, host_locs, rings, ring_locs) = if use_fused {
             let mut data: Vec<f32> = Vec::with_capacity((arena_bytes / 4) as usize);
-            for b in &plan.buffers {
-                init_data(b, &mut data);
+            for i in 0..plan.buffers.len() {
+                init_data(i, &mut data);
             }
             (
                 vec![create("arena", &data)],
@@ -371,9 +441,10 @@ impl GpuBackend {
             let bufs: Vec<wgpu::Buffer> = plan
                 .buffers
                 .iter()
-                .map(|b| {
+                .enumerate()
+                .map(|(i, b)| {
                     let mut data = Vec::new();
-                    init_data(b, &mut data);
+                    init_data(i, &mut data);
                     create(&b.name, &data)
                 })
                 .collect();
@@ -412,6 +483,7 @@ impl GpuBackend {
 
         let mut backend = GpuBackend {
             plan: plan.clone(),
+            t_shape: t_shape.clone(),
             gpu,
             bufs,
             locs,
@@ -435,6 +507,7 @@ impl GpuBackend {
         if use_fused {
             let layout = fused::Layout {
                 plan,
+                t_shape: &t_shape,
                 arena: &arena_offs.iter().map(|o| o / 4).collect::<Vec<_>>(),
                 host: &host_offs.iter().map(|o| o / 4).collect::<Vec<_>>(),
                 rings: &ring_offs.iter().map(|o| o / 4).collect::<Vec<_>>(),
@@ -445,6 +518,15 @@ impl GpuBackend {
         }
         backend.check_error("loading the plan")?;
         Ok(backend)
+    }
+
+    /// The buffers the device holds presynaptic-major (see [`FusedOptions`]); reads and writes
+    /// convert.
+    pub fn presynaptic_major_buffers(&self) -> Vec<BufId> {
+        (0..self.t_shape.len())
+            .filter(|&i| self.t_shape[i].is_some())
+            .map(BufId)
+            .collect()
     }
 
     /// The path this backend runs on: [`GpuPath::Fused`] or [`GpuPath::PerOp`].
@@ -1360,11 +1442,12 @@ impl Backend for GpuBackend {
     }
 
     fn reset(&mut self) -> Result<()> {
-        for (b, &(buf, off)) in self.plan.buffers.iter().zip(&self.locs) {
+        for (i, (b, &(buf, off))) in self.plan.buffers.iter().zip(&self.locs).enumerate() {
             if b.batched() {
                 let mut data = Vec::with_capacity(b.len * self.plan.batch);
+                let init = to_device_layout(self.t_shape[i], &b.init);
                 for _ in 0..self.plan.batch {
-                    data.extend_from_slice(&b.init);
+                    data.extend_from_slice(&init);
                 }
                 if !data.is_empty() {
                     self.gpu
@@ -1392,10 +1475,11 @@ impl Backend for GpuBackend {
             )));
         }
         if !data.is_empty() {
+            let data = to_device_layout(self.t_shape[buf.0], data);
             let (b, off) = self.locs[buf.0];
             self.gpu
                 .queue
-                .write_buffer(&self.bufs[b], off, bytemuck::cast_slice(data));
+                .write_buffer(&self.bufs[b], off, bytemuck::cast_slice(&data));
         }
         self.gpu.queue.submit(None);
         self.check_error("writing a buffer")
@@ -1473,6 +1557,9 @@ impl Backend for GpuBackend {
         .to_vec();
         staging.unmap();
         self.check_error("reading a buffer")?;
-        Ok(out)
+        Ok(match self.t_shape[buf.0] {
+            Some((rows, cols)) => crate::backend::cpu::transpose_blocks(&out, rows, cols, true),
+            None => out,
+        })
     }
 }
