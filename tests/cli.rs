@@ -285,5 +285,30 @@ fn instances_equal_the_same_seeds_trained_alone() {
         &["--instances", "3", "--seed", "4", "--resume"],
     ));
     assert_eq!(read(&many.join("seed-5"), "weights.npy"), before);
+    // One more instance than before, without --resume: refused before anything trains (the new
+    // seed-7 gets no checkpoint).
+    let o = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args(&many, &["--instances", "4", "--seed", "4"]))
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(!many.join("seed-7").join("checkpoint.bin").exists());
+    // Seeds past u64::MAX are refused, naming the flag.
+    let seed = u64::MAX.to_string();
+    let o = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args(
+            &out.join("overflow"),
+            &["--instances", "2", "--seed", &seed],
+        ))
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("instances") && err.contains("at most 1"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -195,6 +195,12 @@ fn run_train(a: TrainArgs) -> Result<()> {
         check_finite: a.check_finite,
     };
     if a.instances == 1 {
+        if !a.resume && checkpoint_path(&a.common.out).exists() {
+            return Err(Error::Other(format!(
+                "{} already holds a checkpoint; pass --resume to continue that run, or choose another --out",
+                a.common.out.display()
+            )));
+        }
         let bar = progress_bar(
             a.common.quiet,
             (cfg.train_images * cfg.epochs) as u64,
