@@ -30,9 +30,6 @@ const OP_WORDS: u32 = 64u;
 // Set in word [0] above the op code when a storage + workgroup barrier must precede the op
 // (twin: fused::BARRIER_BEFORE, which decides where from the ops' buffers).
 const BARRIER_BEFORE: u32 = 65536u;
-// Set on a mask op that may read the mask the previous mask op built (the same vector, not
-// written since; twin: fused::REUSE_MASK).
-const REUSE_MASK: u32 = 131072u;
 fn op_code(o: u32) -> u32 { return ops[o] & 65535u; }
 
 const OP_ZERO: u32 = 1u;
@@ -394,8 +391,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let in_batch = b < fp.batch;
     // The mask the next mask op fills (0 or MASK_WORDS); uniform across the workgroup.
     var mk = 0u;
-    // Whether the last mask op built its mask (a REUSE_MASK op reads it only then).
-    var mask_built = false;
     for (var k = fp.k_begin; k < fp.k_begin + fp.n_steps; k = k + 1u) {
         let step = global_step(k, ctrl[1], ctrl[2]);
         for (var op = fp.op_begin; op < fp.op_end; op = op + 1u) {
@@ -405,14 +400,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 workgroupBarrier();
             }
             let run = in_batch && (fp.skip & (1u << op_code(o))) == 0u;
-            if (uses_mask(o) && !((ops[o] & REUSE_MASK) != 0u && mask_built)) {
+            if (uses_mask(o)) {
                 mk = MASK_WORDS - mk;
-                mask_built = false;
                 if (in_batch) {
                     clear_mask(lid, MASK_WORDS - mk);
                     if (run && (fp.skip & 1u) == 0u) {
                         set_mask(o, b, lid, mk);
-                        mask_built = true;
                     }
                 }
                 workgroupBarrier();

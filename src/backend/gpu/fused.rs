@@ -277,22 +277,6 @@ fn written(op: &Op) -> std::result::Result<Vec<BufId>, String> {
 /// twin: `BARRIER_BEFORE` in `shaders/fused_steps.wgsl`.
 const BARRIER_BEFORE: u32 = 1 << 16;
 
-/// Set in a mask op's code word when it may read the spike mask the previous mask op of the same
-/// step built: the same vector (buffer and length), not written since; twin: `REUSE_MASK` in
-/// `shaders/fused_steps.wgsl` (which still builds it when the previous one was not built).
-const REUSE_MASK: u32 = 1 << 17;
-
-/// The vector (buffer, length) whose non-zeros a mask op's mask holds; twin: `mask_source` in
-/// `shaders/fused_steps.wgsl`.
-fn mask_source(plan: &Plan, op: &Op) -> Option<(BufId, usize)> {
-    match op {
-        Op::MatVecInc { x, cols, .. } => Some((*x, *cols)),
-        Op::Stdp { pre, cols, .. } => Some((*pre, *cols)),
-        Op::AllButSelfInc { x, y, .. } => Some((*x, plan.buffer(*y).len)),
-        _ => None,
-    }
-}
-
 /// The descriptors of a run of ops executed in order every step (the step ops, or the boundary
 /// ops), with a barrier before an op only where it must wait for an earlier op: where it reads
 /// or writes a buffer that an op since the last barrier writes, or writes one that such an op
@@ -304,29 +288,16 @@ pub(crate) fn descriptors(l: &Layout, ops: &[Op]) -> Vec<u32> {
     let mut words = Vec::with_capacity(ops.len() * OP_WORDS);
     let mut phase_touched: Vec<BufId> = Vec::new();
     let mut phase_written: Vec<BufId> = Vec::new();
-    // The previous mask op's source, while nothing has written it since.
-    let mut last_mask: Option<(BufId, usize)> = None;
     for (i, op) in ops.iter().enumerate() {
         let (mut d, touched) = descriptor(l, op);
         let wr = written(op).expect("checked by `unsupported`");
-        let source = mask_source(l.plan, op);
-        let reuse = source.is_some() && source == last_mask;
-        if reuse {
-            d[0] |= REUSE_MASK;
-        }
-        if source.is_some() {
-            last_mask = source;
-        }
-        if let Some((b, _)) = last_mask
-            && wr.contains(&b)
-        {
-            last_mask = None;
-        }
+        let code = d[0];
+        let uses_mask = code == Code::MatVecInc as u32
+            || code == Code::Stdp as u32
+            || code == Code::AllButSelfInc as u32;
         let hazard = touched.iter().any(|b| phase_written.contains(b))
             || wr.iter().any(|b| phase_touched.contains(b));
-        // A mask op may build its mask (a reusing one too, when the previous one was not built
-        // because it was skipped), which clears the mask the previous mask op read.
-        if i == 0 || source.is_some() || hazard {
+        if i == 0 || uses_mask || hazard {
             d[0] |= BARRIER_BEFORE;
             phase_touched.clear();
             phase_written.clear();
@@ -551,44 +522,6 @@ mod tests {
             max_compute_workgroup_size_x: max,
             ..Default::default()
         }
-    }
-
-    /// The STDP op that follows the input matvec reads the same spike vector, so it reuses the
-    /// matvec's mask; the all-but-self op (another vector) and the matvec build their own; an op
-    /// that writes the vector in between (a Poisson op) prevents reuse.
-    #[test]
-    fn stdp_reuses_the_input_matvec_mask() {
-        let plan = dc_plan(13, 1);
-        let zeros = vec![0u64; plan.buffers.len()];
-        let l = Layout {
-            plan: &plan,
-            t_shape: &vec![None; plan.buffers.len()],
-            arena: &zeros,
-            host: &[],
-            rings: &[],
-        };
-        let flags = |ops: &[Op]| -> Vec<(u32, bool)> {
-            descriptors(&l, ops)
-                .chunks(OP_WORDS)
-                .map(|d| (d[0] & 0xffff, d[0] & REUSE_MASK != 0))
-                .collect()
-        };
-        let f = flags(&plan.step);
-        let reused: Vec<u32> = f.iter().filter(|x| x.1).map(|x| x.0).collect();
-        assert_eq!(reused, vec![Code::Stdp as u32], "{f:?}");
-        // With the Poisson op moved between them, nothing is reused.
-        let mut ops = plan.step.clone();
-        let p = ops
-            .iter()
-            .position(|o| matches!(o, Op::PoissonSpikes { .. }))
-            .unwrap();
-        let poisson = ops.remove(p);
-        let m = ops
-            .iter()
-            .position(|o| matches!(o, Op::MatVecInc { .. }))
-            .unwrap();
-        ops.insert(m + 1, poisson);
-        assert!(flags(&ops).iter().all(|x| !x.1));
     }
 
     /// The width follows the largest population (not the 784 inputs), within 256..=1024 and
