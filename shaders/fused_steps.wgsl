@@ -83,13 +83,6 @@ struct FusedParams {
 // leaves stale bits for a later one.
 var<workgroup> wmask: array<atomic<u32>, 2u * MASK_WORDS>;
 
-// The rows of the current STDP op whose post neuron spiked (up to POST_CAP; more are updated in
-// place by their own invocation): their full-row updates run after the op on the whole workgroup
-// (`stdp_post_rows`) instead of one invocation walking all the columns. Reset after each use.
-const POST_CAP: u32 = 64u;
-var<workgroup> wpost: array<u32, POST_CAP>;
-var<workgroup> wpost_n: atomic<u32>;
-
 fn mv_m(i: u32) -> f32 { return arena[i]; }
 fn mv_x(i: u32) -> f32 { return arena[i]; }
 fn abs_x(i: u32) -> f32 { return arena[i]; }
@@ -280,17 +273,7 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
                     let o1 = arena[o1s + r] * pf(o, 2u);
                     let o2 = arena[o2s + r] * pf(o, 3u);
                     let w0 = w + r * row_step;
-                    var listed = false;
-                    if (post_spike && masked) {
-                        let slot = atomicAdd(&wpost_n, 1u);
-                        if (slot < POST_CAP) {
-                            wpost[slot] = r;
-                            listed = true;
-                        }
-                    }
-                    if (listed) {
-                        // Done by stdp_post_rows after the op.
-                    } else if (post_spike || !masked) {
+                    if (post_spike || !masked) {
                         stdp_row(rule, w0, col_step, pre, r1, r2, cols, post_spike, o1, o2, l);
                     } else {
                         stdp_row_masked(mk, rule, w0, col_step, r1, r2, cols, o1, o2, l);
@@ -401,35 +384,6 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
     }
 }
 
-// The full-row STDP updates of the rows the STDP op at `o` listed in `wpost`, spread over the
-// workgroup (invocation lid takes columns lid, lid + FUSED_WG, ...): each synapse gets exactly
-// the stdp_synapse call that stdp_row makes for a row whose post neuron spiked.
-fn stdp_post_rows(o: u32, b: u32, lid: u32) {
-    let l = arena[at(o, 6u, b)];
-    let count = min(atomicLoad(&wpost_n), POST_CAP);
-    if (l == 0.0 || count == 0u) { return; }
-    let cols = pu(o, 0u);
-    let rule = StdpRule(pu(o, 1u), pf(o, 0u), pf(o, 1u), pf(o, 4u), pf(o, 5u), pf(o, 6u), pf(o, 7u), pf(o, 8u), pf(o, 9u));
-    let pre = at(o, 0u, b);
-    let r1 = at(o, 2u, b);
-    let r2 = at(o, 3u, b);
-    let o1s = at(o, 4u, b);
-    let o2s = at(o, 5u, b);
-    let w = at(o, 7u, b);
-    let row_step = pu(o, 2u);
-    let col_step = pu(o, 3u);
-    for (var k = 0u; k < count; k = k + 1u) {
-        let r = wpost[k];
-        let o1 = arena[o1s + r] * pf(o, 2u);
-        let o2 = arena[o2s + r] * pf(o, 3u);
-        let w0 = w + r * row_step;
-        for (var j = lid; j < cols; j = j + FUSED_WG) {
-            let i = w0 + j * col_step;
-            arena[i] = stdp_synapse(rule, arena[i], arena[pre + j] != 0.0, true, arena[r1 + j], arena[r2 + j], o1, o2, l);
-        }
-    }
-}
-
 @compute @workgroup_size(FUSED_WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let b = wid.x + wid.y * nwg.x;
@@ -458,18 +412,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
             if (run) {
                 run_op(o, b, k, step, lid, mk);
-            }
-            if (op_code(o) == OP_STDP) {
-                storageBarrier();
-                workgroupBarrier();
-                if (run) {
-                    stdp_post_rows(o, b, lid);
-                }
-                storageBarrier();
-                workgroupBarrier();
-                if (lid == 0u) {
-                    atomicStore(&wpost_n, 0u);
-                }
             }
         }
     }
