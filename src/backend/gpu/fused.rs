@@ -10,9 +10,9 @@ use crate::model::NeuronType;
 pub(crate) const OP_WORDS: usize = 64;
 /// Buffer slots per descriptor.
 const SLOTS: usize = 12;
-/// Invocations per workgroup of the interpreter unless [`workgroup_size`] chooses a wider one
+/// Invocations per workgroup of the interpreter unless `fused::workgroup_size` chooses a wider one
 /// (or a width is requested: 32 to 1024); twin: `FUSED_WG` in `shaders/fused_steps.wgsl`, which
-/// [`with_workgroup_size`] replaces.
+/// `fused::with_workgroup_size` replaces.
 pub const FUSED_WG: u32 = 256;
 /// The most invocations per workgroup the interpreter asks for.
 const FUSED_WG_MAX: u32 = 1024;
