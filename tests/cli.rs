@@ -312,3 +312,79 @@ fn instances_equal_the_same_seeds_trained_alone() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A finished run resumed with more epochs continues where it stopped: the same weights as a run
+/// with that many epochs from the start, checkpoints that load again (`mnist eval`), and fewer
+/// epochs than already done are refused, naming the flag.
+#[test]
+fn resume_with_more_epochs_equals_the_longer_run() {
+    let out = scratch("more-epochs");
+    let data = out.join("data");
+    tiny_dataset(&data);
+    let args = |dir: &Path, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "mnist",
+            "train",
+            "--backend",
+            "cpu",
+            "--neurons",
+            "5",
+            "--train-images",
+            "2",
+            "--label-images",
+            "2",
+            "--test-images",
+            "2",
+            "--quiet",
+            "--json",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let (resumed, straight) = (out.join("resumed"), out.join("straight"));
+    run_ok(&args(&resumed, &["--epochs", "1"]));
+    run_ok(&args(&resumed, &["--epochs", "3", "--resume"]));
+    run_ok(&args(&straight, &["--epochs", "3"]));
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    for f in ["weights.npy", "theta.npy"] {
+        assert_eq!(read(&resumed, f), read(&straight, f), "{f}");
+    }
+    let eval: Vec<String> = [
+        "mnist",
+        "eval",
+        "--backend",
+        "cpu",
+        "--label-images",
+        "2",
+        "--test-images",
+        "2",
+        "--quiet",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        resumed.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    run_ok(&eval);
+    let o = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args(&resumed, &["--epochs", "2", "--resume"]))
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("epochs") && err.contains("at least 3"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -205,8 +205,25 @@ pub fn train(
                     state.fingerprint
                 )));
             }
+            if saved.images_done > total {
+                return Err(Error::invalid(
+                    "mnist train",
+                    "epochs",
+                    cfg.epochs,
+                    format!(
+                        "at least {} (checkpoint {} has {} images done, {} per epoch)",
+                        saved.images_done.div_ceil(cfg.train_images),
+                        path.display(),
+                        saved.images_done,
+                        cfg.train_images
+                    ),
+                ));
+            }
             sim.restore(&snap)?;
             state = saved;
+            // A run resumed with more (or fewer) epochs than it was started with: its
+            // checkpoints must say how many images this run presents in all.
+            state.total_images = total;
         }
     }
     let n_train = cfg.train_images.min(data.train.len());
