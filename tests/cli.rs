@@ -199,18 +199,63 @@ fn an_output_directory_that_cannot_be_written_is_named() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-fn run_ok(args: &[String]) -> String {
+/// Runs `volley args`: (success, stdout, stderr).
+fn run(args: &[String]) -> (bool, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_volley"))
         .args(args)
         .env("XDG_RUNTIME_DIR", "/tmp")
         .output()
         .expect("runs");
-    let (out, err) = (
+    (
+        o.status.success(),
         String::from_utf8_lossy(&o.stdout).to_string(),
         String::from_utf8_lossy(&o.stderr).to_string(),
-    );
-    assert!(o.status.success(), "volley {args:?} failed: {err}");
+    )
+}
+
+/// Runs `volley args`, which must succeed; its stdout.
+fn run_ok(args: &[String]) -> String {
+    let (ok, out, err) = run(args);
+    assert!(ok, "volley {args:?} failed: {err}");
     out
+}
+
+/// Runs `volley args`, which must fail; its stderr.
+fn run_err(args: &[String]) -> String {
+    let (ok, _, err) = run(args);
+    assert!(!ok, "volley {args:?} must fail");
+    err
+}
+
+fn strings(xs: &[&str]) -> Vec<String> {
+    xs.iter().map(|s| s.to_string()).collect()
+}
+
+/// `mnist train` on the tiny dataset in `data`: `neurons` neurons, both images for training,
+/// labelling and testing, CPU, `--json`, into `dir`, then `extra`.
+fn tiny_train(data: &Path, dir: &Path, neurons: &str, extra: &[&str]) -> Vec<String> {
+    let mut v = strings(&[
+        "mnist",
+        "train",
+        "--backend",
+        "cpu",
+        "--neurons",
+        neurons,
+        "--train-images",
+        "2",
+        "--label-images",
+        "2",
+        "--test-images",
+        "2",
+        "--quiet",
+        "--json",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    v.extend(strings(extra));
+    v
 }
 
 /// `--instances K` trains K networks (seeds --seed ..): each instance's weights and thresholds
@@ -221,33 +266,7 @@ fn instances_equal_the_same_seeds_trained_alone() {
     let out = scratch("instances");
     let data = out.join("data");
     tiny_dataset(&data);
-    let args = |dir: &Path, extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "mnist",
-            "train",
-            "--backend",
-            "cpu",
-            "--neurons",
-            "7",
-            "--train-images",
-            "2",
-            "--label-images",
-            "2",
-            "--test-images",
-            "2",
-            "--quiet",
-            "--json",
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
+    let args = |dir: &Path, extra: &[&str]| tiny_train(&data, dir, "7", extra);
     let many = out.join("many");
     let line = run_ok(&args(&many, &["--instances", "3", "--seed", "4"]));
     let summary: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
@@ -272,13 +291,7 @@ fn instances_equal_the_same_seeds_trained_alone() {
     );
     // Again without --resume: refused, naming a directory; with it: the same weights.
     let before = read(&many.join("seed-5"), "weights.npy");
-    let o = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args(&many, &["--instances", "3", "--seed", "4"]))
-        .env("XDG_RUNTIME_DIR", "/tmp")
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = run_err(&args(&many, &["--instances", "3", "--seed", "4"]));
     assert!(err.contains("seed-4") && err.contains("--resume"), "{err}");
     run_ok(&args(
         &many,
@@ -287,25 +300,14 @@ fn instances_equal_the_same_seeds_trained_alone() {
     assert_eq!(read(&many.join("seed-5"), "weights.npy"), before);
     // One more instance than before, without --resume: refused before anything trains (the new
     // seed-7 gets no checkpoint).
-    let o = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args(&many, &["--instances", "4", "--seed", "4"]))
-        .env("XDG_RUNTIME_DIR", "/tmp")
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
+    run_err(&args(&many, &["--instances", "4", "--seed", "4"]));
     assert!(!many.join("seed-7").join("checkpoint.bin").exists());
     // Seeds past u64::MAX are refused, naming the flag.
     let seed = u64::MAX.to_string();
-    let o = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args(
-            &out.join("overflow"),
-            &["--instances", "2", "--seed", &seed],
-        ))
-        .env("XDG_RUNTIME_DIR", "/tmp")
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = run_err(&args(
+        &out.join("overflow"),
+        &["--instances", "2", "--seed", &seed],
+    ));
     assert!(
         err.contains("instances") && err.contains("at most 1"),
         "{err}"
@@ -321,33 +323,7 @@ fn resume_with_more_epochs_equals_the_longer_run() {
     let out = scratch("more-epochs");
     let data = out.join("data");
     tiny_dataset(&data);
-    let args = |dir: &Path, extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "mnist",
-            "train",
-            "--backend",
-            "cpu",
-            "--neurons",
-            "5",
-            "--train-images",
-            "2",
-            "--label-images",
-            "2",
-            "--test-images",
-            "2",
-            "--quiet",
-            "--json",
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
+    let args = |dir: &Path, extra: &[&str]| tiny_train(&data, dir, "5", extra);
     let (resumed, straight) = (out.join("resumed"), out.join("straight"));
     run_ok(&args(&resumed, &["--epochs", "1"]));
     run_ok(&args(&resumed, &["--epochs", "3", "--resume"]));
@@ -356,7 +332,7 @@ fn resume_with_more_epochs_equals_the_longer_run() {
     for f in ["weights.npy", "theta.npy"] {
         assert_eq!(read(&resumed, f), read(&straight, f), "{f}");
     }
-    let eval: Vec<String> = [
+    let eval = strings(&[
         "mnist",
         "eval",
         "--backend",
@@ -370,18 +346,9 @@ fn resume_with_more_epochs_equals_the_longer_run() {
         data.to_str().unwrap(),
         "--out",
         resumed.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     run_ok(&eval);
-    let o = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args(args(&resumed, &["--epochs", "2", "--resume"]))
-        .env("XDG_RUNTIME_DIR", "/tmp")
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = run_err(&args(&resumed, &["--epochs", "2", "--resume"]));
     assert!(
         err.contains("epochs") && err.contains("at least 3"),
         "{err}"

@@ -70,10 +70,7 @@ impl CpuBackend {
 
     /// The buffers kept presynaptic-major on this backend (see [`CpuBackend::with_layout`]).
     pub fn presynaptic_major_buffers(&self) -> Vec<BufId> {
-        (0..self.t_shape.len())
-            .filter(|&i| self.t_shape[i].is_some())
-            .map(BufId)
-            .collect()
+        shaped_buffers(&self.t_shape)
     }
 
     /// Takes a buffer out (to write it while reading others); put it back with [`Self::put`].
@@ -1387,21 +1384,7 @@ pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f3
         &mut [f32],
         &mut [f32],
         &mut [f32],
-    )| {
-        // Every slice cut to the same length, so that the loop carries no bounds checks.
-        let n = out.len();
-        let (v, ge, gi, theta, acc, refr, ge_in, gi_in) = (
-            &mut v[..n],
-            &mut ge[..n],
-            &mut gi[..n],
-            &mut theta[..n],
-            &mut acc[..n],
-            &mut refr[..n],
-            &mut ge_in[..n],
-            &mut gi_in[..n],
-        );
-        dc_block(p, learn, out, [v, ge, gi, theta, acc, refr, ge_in, gi_in]);
-    };
+    )| dc_block(p, learn, out, [v, ge, gi, theta, acc, refr, ge_in, gi_in]);
     if out.len() >= PARALLEL_MIN {
         let c = PARALLEL_CHUNK;
         (
@@ -1769,6 +1752,14 @@ pub(crate) fn presynaptic_major(plan: &Plan) -> Vec<Option<(usize, usize)>> {
         .collect()
 }
 
+/// The buffers that `t_shape` (as from [`presynaptic_major`]) marks presynaptic-major.
+pub(crate) fn shaped_buffers(t_shape: &[Option<(usize, usize)>]) -> Vec<BufId> {
+    (0..t_shape.len())
+        .filter(|&i| t_shape[i].is_some())
+        .map(BufId)
+        .collect()
+}
+
 /// Each `rows x cols` block of `v` (row-major) as `cols x rows` (presynaptic-major), or back
 /// when `back` is set.
 pub(crate) fn transpose_blocks(v: &[f32], rows: usize, cols: usize, back: bool) -> Vec<f32> {
@@ -2116,6 +2107,15 @@ mod dc_block_tests {
     use super::*;
     use rand::{Rng, SeedableRng};
 
+    /// 0 with probability `p_zero`, else uniform in [0, hi).
+    fn zero_or(g: &mut impl Rng, p_zero: f64, hi: f32) -> f32 {
+        if g.random_bool(p_zero) {
+            0.0
+        } else {
+            g.random_range(0.0..hi)
+        }
+    }
+
     /// The blocked, vectorised neuron update equals `dc_one` element by element, bit for bit:
     /// odd sizes around the block length, both neuron types, learning on and off, neurons near
     /// threshold, refractory ones, theta decay about to fold, zero and large conductances.
@@ -2133,16 +2133,8 @@ mod dc_block_tests {
                     let mut st: Vec<Vec<f32>> = (0..8).map(|_| vec![0.0; n]).collect();
                     for i in 0..n {
                         st[0][i] = g.random_range(-70.0f32..-30.0);
-                        st[1][i] = if g.random_bool(0.2) {
-                            0.0
-                        } else {
-                            g.random_range(0.0..3.0)
-                        };
-                        st[2][i] = if g.random_bool(0.3) {
-                            0.0
-                        } else {
-                            g.random_range(0.0..5.0)
-                        };
+                        st[1][i] = zero_or(&mut g, 0.2, 3.0);
+                        st[2][i] = zero_or(&mut g, 0.3, 5.0);
                         st[3][i] = g.random_range(0.0..25.0);
                         st[4][i] = if g.random_bool(0.3) {
                             THETA_FOLD * g.random_range(0.99f32..1.0)
@@ -2150,16 +2142,8 @@ mod dc_block_tests {
                             g.random_range(0.0..THETA_FOLD)
                         };
                         st[5][i] = [0.0, 0.0, 1.0, 3.0, 10.0, f32::NAN][g.random_range(0..6)];
-                        st[6][i] = if g.random_bool(0.5) {
-                            0.0
-                        } else {
-                            g.random_range(0.0..1.0)
-                        };
-                        st[7][i] = if g.random_bool(0.5) {
-                            0.0
-                        } else {
-                            g.random_range(0.0..1.0)
-                        };
+                        st[6][i] = zero_or(&mut g, 0.5, 1.0);
+                        st[7][i] = zero_or(&mut g, 0.5, 1.0);
                         if g.random_bool(0.15) {
                             // At the threshold: spikes only if theta_decay is subtracted.
                             let (v, a) = (st[0][i], THETA_FOLD * 0.5);

@@ -195,21 +195,14 @@ fn run_train(a: TrainArgs) -> Result<()> {
         check_finite: a.check_finite,
     };
     if a.instances == 1 {
-        if !a.resume && checkpoint_path(&a.common.out).exists() {
-            return Err(Error::Other(format!(
-                "{} already holds a checkpoint; pass --resume to continue that run, or choose another --out",
-                a.common.out.display()
-            )));
-        }
+        refuse_existing_checkpoint(&a.common.out, a.resume)?;
         let bar = progress_bar(
             a.common.quiet,
             (cfg.train_images * cfg.epochs) as u64,
             "training",
         );
         let mut m = train_instance(&a, &cfg, &a.common.out, &data, bar)?;
-        m["wall_s"] = json!(t0.elapsed().as_secs_f64());
-        m["data"] = json!(dir.display().to_string());
-        report::write_json(&a.common.out.join("metrics.json"), &m)?;
+        save_metrics(&mut m, t0, &dir, &a.common.out)?;
         return print_result(&a.common, &m);
     }
     let seeds: Vec<u64> = (0..a.instances as u64).map(|k| a.common.seed + k).collect();
@@ -219,12 +212,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
         .collect();
     for d in &dirs {
         volley::fsutil::ensure_writable_dir(d)?;
-        if !a.resume && checkpoint_path(d).exists() {
-            return Err(Error::Other(format!(
-                "{} already holds a checkpoint; pass --resume to continue those runs, or choose another --out",
-                d.display()
-            )));
-        }
+        refuse_existing_checkpoint(d, a.resume)?;
     }
     // On a GPU one at a time: each instance opens its own device, and devices time-slice one
     // GPU (two at once on an NVIDIA H200 trained 40 images/s in all against 45 for one alone),
@@ -268,9 +256,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
                     });
                     let t = Instant::now();
                     let r = train_instance(&a, &cfg_k, &dirs[k], &data, bar).and_then(|mut m| {
-                        m["wall_s"] = json!(t.elapsed().as_secs_f64());
-                        m["data"] = json!(dir.display().to_string());
-                        report::write_json(&dirs[k].join("metrics.json"), &m)?;
+                        save_metrics(&mut m, t, &dir, &dirs[k])?;
                         Ok(m)
                     });
                     *results[k].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
@@ -298,11 +284,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
     let m = instances_summary(&per, threads, t0.elapsed().as_secs_f64());
     report::write_json(&a.common.out.join("instances.json"), &m)?;
     if a.common.json {
-        let mut line = m.clone();
-        if let Some(o) = line.as_object_mut() {
-            o.remove("per_instance");
-        }
-        println!("{line}");
+        println!("{}", without(&m, &["per_instance"]));
     } else {
         for p in &per {
             println!(
@@ -323,6 +305,44 @@ fn run_train(a: TrainArgs) -> Result<()> {
         println!("outputs in {}", a.common.out.display());
     }
     Ok(())
+}
+
+/// A run refuses an output directory that holds a checkpoint unless it resumes it.
+fn refuse_existing_checkpoint(out: &Path, resume: bool) -> Result<()> {
+    if !resume && checkpoint_path(out).exists() {
+        return Err(Error::Other(format!(
+            "{} already holds a checkpoint; pass --resume to continue that run, or choose another --out",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Completes a run's metrics (wall time since `started`, data directory) and writes them to
+/// `out/metrics.json`.
+fn save_metrics(
+    m: &mut serde_json::Value,
+    started: Instant,
+    data: &Path,
+    out: &Path,
+) -> Result<()> {
+    m["wall_s"] = json!(started.elapsed().as_secs_f64());
+    m["data"] = json!(data.display().to_string());
+    report::write_json(&out.join("metrics.json"), m)
+}
+
+/// The metrics fields too bulky for a one-line summary.
+const BULKY: &[&str] = &["history", "assignments", "confusion"];
+
+/// `m` without the fields `keys`.
+fn without(m: &serde_json::Value, keys: &[&str]) -> serde_json::Value {
+    let mut m = m.clone();
+    if let Some(o) = m.as_object_mut() {
+        for k in keys {
+            o.remove(*k);
+        }
+    }
+    m
 }
 
 fn pct(v: &serde_json::Value) -> String {
@@ -351,18 +371,7 @@ fn instances_summary(per: &[serde_json::Value], threads: usize, wall_s: f64) -> 
     let (mp, sdp) = mean_sd(&acc_p);
     let fold = |xs: &[f64], f: fn(f64, f64) -> f64| xs.iter().copied().reduce(f);
     let images: f64 = get("train_images").iter().sum();
-    let slim: Vec<serde_json::Value> = per
-        .iter()
-        .map(|p| {
-            let mut p = p.clone();
-            if let Some(o) = p.as_object_mut() {
-                o.remove("history");
-                o.remove("assignments");
-                o.remove("confusion");
-            }
-            p
-        })
-        .collect();
+    let slim: Vec<serde_json::Value> = per.iter().map(|p| without(p, BULKY)).collect();
     json!({
         "command": "mnist train",
         "instances": per.len(),
@@ -397,12 +406,6 @@ fn train_instance(
     bar: Option<ProgressBar>,
 ) -> Result<serde_json::Value> {
     let ckpt = checkpoint_path(out);
-    if !a.resume && ckpt.exists() {
-        return Err(Error::Other(format!(
-            "{} already holds a checkpoint; pass --resume to continue that run, or choose another --out",
-            out.display()
-        )));
-    }
     let trained = train(
         cfg,
         data,
@@ -529,11 +532,9 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         "n_exc": state.n_exc,
         "train_images": state.images_done,
         "seed": a.common.seed,
-        "data": dir.display().to_string(),
     });
     add_evaluation(Some(&eval), &mut m, &a.common.out);
-    m["wall_s"] = json!(t0.elapsed().as_secs_f64());
-    report::write_json(&a.common.out.join("metrics.json"), &m)?;
+    save_metrics(&mut m, t0, &dir, &a.common.out)?;
     print_result(&a.common, &m)
 }
 
@@ -621,13 +622,7 @@ fn add_evaluation(eval: Option<&Evaluation>, m: &mut serde_json::Value, out: &Pa
 fn print_result(c: &Common, m: &serde_json::Value) -> Result<()> {
     if c.json {
         // Without the bulky fields, on one line.
-        let mut line = m.clone();
-        if let Some(o) = line.as_object_mut() {
-            o.remove("history");
-            o.remove("assignments");
-            o.remove("confusion");
-        }
-        println!("{line}");
+        println!("{}", without(m, BULKY));
     } else if m["accuracy"].is_number() {
         println!(
             "accuracy (all activity): {}   accuracy (proportion weighting): {}   test images: {}",

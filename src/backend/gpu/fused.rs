@@ -331,13 +331,6 @@ pub fn unsupported_reason(plan: &Plan) -> Option<String> {
 fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
     let plan = l.plan;
     let blen = |b: &BufId| plan.buffer(*b).len;
-    // (row step, column step) of a matrix in the arena.
-    let steps = |m: &BufId, rows: usize, cols: usize| -> (u32, u32) {
-        match l.t_shape.get(m.0).copied().flatten() {
-            Some(_) => (1, rows as u32),
-            None => (cols as u32, 1),
-        }
-    };
     let d = match op {
         Op::Zero { dst } => Desc::new(Code::Zero, blen(dst)).slots(l, &[*dst]),
         Op::Broadcast { src, dst } => Desc::new(Code::Broadcast, blen(dst)).slots(l, &[*src, *dst]),
@@ -369,8 +362,7 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
             scale,
         } => Desc::new(Code::MatVecInc, *rows)
             .u(*cols as u32)
-            .u(steps(m, *rows, *cols).0)
-            .u(steps(m, *rows, *cols).1)
+            .steps(l, *m, *rows, *cols)
             .f(*scale)
             .slots(l, &[*m, *x, *y]),
         Op::AllButSelfInc { s, x, y } => {
@@ -392,8 +384,7 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
                 Desc::new(Code::Stdp, *rows)
                     .u(*cols as u32)
                     .u(rule.flags())
-                    .u(steps(w, *rows, *cols).0)
-                    .u(steps(w, *rows, *cols).1),
+                    .steps(l, *w, *rows, *cols),
                 Desc::f,
             )
             .slots(
@@ -477,8 +468,7 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
             target,
         } => Desc::new(Code::NormalizeRows, *rows)
             .u(*cols as u32)
-            .u(steps(w, *rows, *cols).0)
-            .u(steps(w, *rows, *cols).1)
+            .steps(l, *w, *rows, *cols)
             .f(*target)
             .slots(l, &[*w]),
         _ => unreachable!("checked by `unsupported`"),
@@ -487,6 +477,15 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
 }
 
 impl Desc {
+    /// Appends the row step and the column step of matrix `m` (rows x cols) in the arena:
+    /// (cols, 1) row-major, (1, rows) presynaptic-major.
+    fn steps(self, l: &Layout, m: BufId, rows: usize, cols: usize) -> Self {
+        let (row, col) = match l.t_shape.get(m.0).copied().flatten() {
+            Some(_) => (1, rows as u32),
+            None => (cols as u32, 1),
+        };
+        self.u(row).u(col)
+    }
     /// Appends buffer slots: each buffer's arena offset and per-instance stride (0 if shared).
     fn slots(mut self, l: &Layout, bufs: &[BufId]) -> Self {
         for b in bufs {

@@ -209,6 +209,14 @@ fn to_device_layout(t_shape: Option<(usize, usize)>, data: &[f32]) -> std::borro
     }
 }
 
+/// Buffer `i`'s initial contents on the device: its `init` once per instance (once if shared),
+/// in the device's layout.
+fn initial_data(plan: &Plan, t_shape: &[Option<(usize, usize)>], i: usize) -> Vec<f32> {
+    let b = &plan.buffers[i];
+    let copies = if b.batched() { plan.batch } else { 1 };
+    to_device_layout(t_shape[i], &b.init).repeat(copies)
+}
+
 fn backend_err(reason: impl Into<String>) -> Error {
     Error::Backend {
         backend: "gpu".into(),
@@ -400,14 +408,6 @@ impl GpuBackend {
         let storage = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_DST
             | wgpu::BufferUsages::COPY_SRC;
-        let init_data = |i: usize, data: &mut Vec<f32>| {
-            let b = &plan.buffers[i];
-            let copies = if b.batched() { plan.batch } else { 1 };
-            let init = to_device_layout(t_shape[i], &b.init);
-            for _ in 0..copies {
-                data.extend_from_slice(&init);
-            }
-        };
         let create = |label: &str, contents: &[f32]| {
             let one = [0.0f32];
             device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -427,7 +427,7 @@ impl GpuBackend {
         let (bufs, locs, host_bufs, host_locs, rings, ring_locs) = if use_fused {
             let mut data: Vec<f32> = Vec::with_capacity((arena_bytes / 4) as usize);
             for i in 0..plan.buffers.len() {
-                init_data(i, &mut data);
+                data.extend(initial_data(plan, &t_shape, i));
             }
             (
                 vec![create("arena", &data)],
@@ -442,11 +442,7 @@ impl GpuBackend {
                 .buffers
                 .iter()
                 .enumerate()
-                .map(|(i, b)| {
-                    let mut data = Vec::new();
-                    init_data(i, &mut data);
-                    create(&b.name, &data)
-                })
+                .map(|(i, b)| create(&b.name, &initial_data(plan, &t_shape, i)))
                 .collect();
             let each = |n: usize| (0..n).map(|i| (i, 0)).collect::<Vec<_>>();
             (
@@ -523,10 +519,7 @@ impl GpuBackend {
     /// The buffers the device holds presynaptic-major (see [`FusedOptions`]); reads and writes
     /// convert.
     pub fn presynaptic_major_buffers(&self) -> Vec<BufId> {
-        (0..self.t_shape.len())
-            .filter(|&i| self.t_shape[i].is_some())
-            .map(BufId)
-            .collect()
+        crate::backend::cpu::shaped_buffers(&self.t_shape)
     }
 
     /// The path this backend runs on: [`GpuPath::Fused`] or [`GpuPath::PerOp`].
@@ -1444,11 +1437,7 @@ impl Backend for GpuBackend {
     fn reset(&mut self) -> Result<()> {
         for (i, (b, &(buf, off))) in self.plan.buffers.iter().zip(&self.locs).enumerate() {
             if b.batched() {
-                let mut data = Vec::with_capacity(b.len * self.plan.batch);
-                let init = to_device_layout(self.t_shape[i], &b.init);
-                for _ in 0..self.plan.batch {
-                    data.extend_from_slice(&init);
-                }
+                let data = initial_data(&self.plan, &self.t_shape, i);
                 if !data.is_empty() {
                     self.gpu
                         .queue
