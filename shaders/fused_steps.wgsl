@@ -63,6 +63,11 @@ struct FusedParams {
     k_begin: u32,
     // Profiling only (VOLLEY_FUSED_SKIP): bit c skips the ops of code c, bit 0 the mask builds.
     skip: u32,
+    // 1: instance b draws with key seed + b, index e (see draw_key).
+    per_instance: u32,
+    _p0: u32,
+    _p1: u32,
+    _p2: u32,
 }
 @group(0) @binding(0) var<uniform> fp: FusedParams;
 @group(0) @binding(1) var<storage, read> ops: array<u32>;
@@ -202,14 +207,16 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
             let y = at(o, 1u, b);
             let seed = vec2<u32>(fp.seed_lo, fp.seed_hi);
             for (var e = lid; e < n; e = e + FUSED_WG) {
-                arena[y + e] = poisson_one(seed, pu(o, 0u), step, b * n + e, arena[r + e], pf(o, 0u));
+                let dk = draw_key(seed, fp.per_instance, b, n, e);
+                arena[y + e] = poisson_one(dk.seed, pu(o, 0u), step, dk.index, arena[r + e], pf(o, 0u));
             }
         }
         case OP_UNIFORM_NOISE: {
             let y = at(o, 0u, b);
             let seed = vec2<u32>(fp.seed_lo, fp.seed_hi);
             for (var e = lid; e < n; e = e + FUSED_WG) {
-                arena[y + e] = uniform_noise_one(seed, pu(o, 0u), step, b * n + e, pf(o, 0u), pf(o, 1u));
+                let dk = draw_key(seed, fp.per_instance, b, n, e);
+                arena[y + e] = uniform_noise_one(dk.seed, pu(o, 0u), step, dk.index, pf(o, 0u), pf(o, 1u));
             }
         }
         case OP_ADD_INC: {

@@ -44,5 +44,5 @@ pub mod prelude {
         ProbeId, Sparse, Stdp, Synapse, Transform,
     };
     pub use crate::nef::Solver;
-    pub use crate::sim::{BackendChoice, SimConfig, Simulator};
+    pub use crate::sim::{BackendChoice, Keying, SimConfig, Simulator, Snapshot};
 }

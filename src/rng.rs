@@ -53,11 +53,43 @@ pub fn uniform(seed: u64, stream: u32, step: u64, index: u32) -> f32 {
     to_unit_f32(draw_u32(seed, stream, step, index))
 }
 
+/// How the instances of a batch draw their random numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Keying {
+    /// One stream for the whole batch: element `i` of instance `b` draws with key `seed` and
+    /// index `b*n + i`. Evaluation's instances are copies of one network shown different
+    /// images, so they share the network's seed.
+    #[default]
+    Shared,
+    /// Instance `b` draws with key `seed + b` (wrapping) and index `i`: exactly what a lone run
+    /// with seed `seed + b` draws, so K networks trained in one batch are the K lone runs.
+    PerInstance,
+}
+
+impl Keying {
+    /// The key and index of element `idx` of a batched buffer with `n` values per instance.
+    #[inline]
+    pub fn key(self, seed: u64, n: usize, idx: usize) -> (u64, u32) {
+        match self {
+            Keying::Shared => (seed, idx as u32),
+            Keying::PerInstance => (seed.wrapping_add((idx / n) as u64), (idx % n) as u32),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Known-answer vectors of Philox4x32-10 from Random123's `kat_vectors`.
+    #[test]
+    fn per_instance_keys_are_the_lone_runs_keys() {
+        // Instance 2 of a batch keyed per instance draws what a lone run of seed + 2 draws.
+        assert_eq!(Keying::PerInstance.key(u64::MAX - 1, 7, 2 * 7 + 3), (0, 3));
+        assert_eq!(Keying::PerInstance.key(5, 7, 3), (5, 3));
+        assert_eq!(Keying::Shared.key(5, 7, 2 * 7 + 3), (5, 17));
+    }
+
     #[test]
     fn philox_known_answers() {
         assert_eq!(

@@ -6,6 +6,7 @@ use crate::backend::{Backend, HostInputs, ProbeRecords, cpu::CpuBackend};
 use crate::compile::{BufId, Built, Plan, compile_with};
 use crate::error::{Error, Result};
 use crate::model::{ConnectionId, EnsembleId, Network, NodeId, NodeOutput, ProbeId};
+pub use crate::rng::Keying;
 use ndarray::{Array1, Array2, Array3};
 use std::fmt;
 use std::str::FromStr;
@@ -64,6 +65,11 @@ pub struct SimConfig {
     /// Build learning ops (default true). With false, plastic weights are fixed and shared by
     /// all instances and adaptive thresholds are frozen (evaluation mode).
     pub learning: bool,
+    /// How the instances draw random numbers (default [`Keying::Shared`]: one stream for the
+    /// batch). [`Keying::PerInstance`] makes instance `b` draw as a lone run of seed
+    /// `network seed + b`; with [`Simulator::restore_instances`] a batch then trains K
+    /// independent networks, each bit-identical to its seed run alone.
+    pub keying: Keying,
 }
 
 impl Default for SimConfig {
@@ -74,6 +80,7 @@ impl Default for SimConfig {
             batch: 1,
             chunk_steps: 1000,
             learning: true,
+            keying: Keying::Shared,
         }
     }
 }
@@ -97,6 +104,11 @@ impl SimConfig {
     /// Builds with or without learning.
     pub fn learning(mut self, learning: bool) -> Self {
         self.learning = learning;
+        self
+    }
+    /// Sets how the instances draw random numbers.
+    pub fn keying(mut self, keying: Keying) -> Self {
+        self.keying = keying;
         self
     }
 }
@@ -133,7 +145,8 @@ impl Simulator {
                 "an integer >= 1",
             ));
         }
-        let (plan, built) = compile_with(network, config.dt, config.batch, config.learning)?;
+        let (mut plan, built) = compile_with(network, config.dt, config.batch, config.learning)?;
+        plan.keying = config.keying;
         let backend: Box<dyn Backend> = match config.backend {
             BackendChoice::Cpu => Box::new(CpuBackend::new(&plan)?),
             BackendChoice::Gpu => Box::new(GpuBackend::new(
@@ -556,6 +569,132 @@ impl Simulator {
             v.clear();
         }
         Ok(())
+    }
+
+    /// The state a new simulator of `network` with `config` but one instance starts from, as
+    /// [`Simulator::snapshot`] would return it (nothing is loaded on a backend).
+    pub fn initial_snapshot(network: &Network, config: SimConfig) -> Result<Snapshot> {
+        let (plan, _) = compile_with(network, config.dt, 1, config.learning)?;
+        Ok(Snapshot {
+            n_steps: 0,
+            buffers: plan
+                .buffers
+                .into_iter()
+                .filter(|b| b.kind != crate::compile::BufferKind::Temp)
+                .map(|b| (b.name, b.init))
+                .collect(),
+        })
+    }
+
+    /// Instance `k`'s part of `snap` (a snapshot of this simulator): the snapshot a lone
+    /// (batch 1) simulator of the same network would hold.
+    pub fn instance_snapshot(&self, snap: &Snapshot, k: usize) -> Result<Snapshot> {
+        if k >= self.config.batch {
+            return Err(Error::invalid(
+                "Simulator::instance_snapshot",
+                "instance",
+                k,
+                format!("an index < batch ({})", self.config.batch),
+            ));
+        }
+        let mut buffers = Vec::with_capacity(snap.buffers.len());
+        for (name, data) in &snap.buffers {
+            let id = self.buffer_id(name, "Simulator::instance_snapshot")?;
+            let b = &self.plan.buffers[id.0];
+            let part = if b.batched() {
+                data.get(k * b.len..(k + 1) * b.len).ok_or_else(|| {
+                    Error::invalid(
+                        "Simulator::instance_snapshot",
+                        name,
+                        format!("{} values", data.len()),
+                        format!("{} values", b.len * self.config.batch),
+                    )
+                })?
+            } else {
+                data
+            };
+            buffers.push((name.clone(), part.to_vec()));
+        }
+        Ok(Snapshot {
+            n_steps: snap.n_steps,
+            buffers,
+        })
+    }
+
+    /// Restores one lone (batch 1) snapshot per instance: instance `k` continues from
+    /// `snaps[k]`. The snapshots must be at the same step, and agree on every shared buffer
+    /// (parameters and indices, one copy for the batch); per-instance state may differ. With
+    /// [`Keying::PerInstance`] and network seed `s`, instance `k` then runs exactly as a lone
+    /// simulator of seed `s + k` restored from `snaps[k]`.
+    pub fn restore_instances(&mut self, snaps: &[Snapshot]) -> Result<()> {
+        let o = "Simulator::restore_instances";
+        let batch = self.config.batch;
+        if snaps.len() != batch {
+            return Err(Error::invalid(
+                o,
+                "snapshots",
+                snaps.len(),
+                format!("one per instance ({batch})"),
+            ));
+        }
+        let first = &snaps[0];
+        if let Some((k, s)) = snaps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.n_steps != first.n_steps)
+        {
+            return Err(Error::invalid(
+                o,
+                format!("snapshot {k} step"),
+                s.n_steps,
+                format!(
+                    "{} (the step of snapshot 0: instances run in lockstep)",
+                    first.n_steps
+                ),
+            ));
+        }
+        let mut merged = Vec::with_capacity(first.buffers.len());
+        for (i, (name, data)) in first.buffers.iter().enumerate() {
+            let id = self.buffer_id(name, o)?;
+            let b = &self.plan.buffers[id.0];
+            let mut all = Vec::with_capacity(if b.batched() { b.len * batch } else { b.len });
+            for (k, s) in snaps.iter().enumerate() {
+                let Some((n, d)) = s.buffers.get(i).filter(|(n, _)| n == name) else {
+                    return Err(Error::invalid(
+                        o,
+                        format!("snapshot {k}"),
+                        format!(
+                            "buffers {:?}",
+                            s.buffers.iter().map(|(n, _)| n).collect::<Vec<_>>()
+                        ),
+                        format!("the buffers of snapshot 0, in order ({name} at {i})"),
+                    ));
+                };
+                if d.len() != b.len {
+                    return Err(Error::invalid(
+                        o,
+                        format!("snapshot {k} buffer {n}"),
+                        format!("{} values", d.len()),
+                        format!("{} values (one instance)", b.len),
+                    ));
+                }
+                if b.batched() || k == 0 {
+                    all.extend_from_slice(d);
+                } else if d.iter().zip(data).any(|(x, y)| x.to_bits() != y.to_bits()) {
+                    return Err(Error::invalid(
+                        o,
+                        format!("snapshot {k} buffer {n}"),
+                        "values that differ from snapshot 0's",
+                        "the same values in every snapshot (a buffer shared by the batch; networks whose seeds draw different parameters, indices or delays cannot share a batch)",
+                    ));
+                }
+            }
+            merged.push((name.clone(), all));
+        }
+        self.restore(&Snapshot {
+            n_steps: first.n_steps,
+            buffers: merged,
+        })
     }
 
     /// Data of `probe` for one instance, shape `(samples, len)` (Nengo's `sim.data[probe]`).

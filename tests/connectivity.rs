@@ -80,6 +80,7 @@ fn plan(buffers: Vec<Buffer>, step: Vec<Op>, probes: Vec<ProbeSlot>) -> Plan {
         dt: DT,
         batch: BATCH,
         seed: 0x5EED_C0DE,
+        keying: Default::default(),
         buffers,
         step,
         boundary: vec![],

@@ -11,7 +11,7 @@ use common::{Tol, assert_counts_within_one, requested};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use volley::backend::cpu::CpuBackend;
-use volley::backend::gpu::{AdapterPolicy, GpuBackend};
+use volley::backend::gpu::{AdapterPolicy, GpuBackend, GpuPath};
 use volley::backend::{Backend, HostInputs, ProbeRecords};
 use volley::compile::{BufId, Buffer, BufferKind, Op, Plan, ProbeSlot};
 use volley::model::{LifParams, NeuronType};
@@ -51,6 +51,7 @@ fn plan(buffers: Vec<Buffer>, step: Vec<Op>, probes: Vec<ProbeSlot>) -> Plan {
         dt: 0.001,
         batch: BATCH,
         seed: 0xDEAD_BEEF_1234,
+        keying: Default::default(),
         buffers,
         step,
         boundary: vec![],
@@ -442,6 +443,81 @@ fn random_draws_agree_bit_for_bit_across_the_32_bit_step_boundary() {
         (total - expected).abs() < 5.0 * expected.sqrt(),
         "{total} spikes, expected {expected}"
     );
+}
+
+#[test]
+fn per_instance_draws_agree_and_are_the_lone_runs_draws() {
+    if !gpu_wanted() {
+        return;
+    }
+    // Keying::PerInstance: instance b draws with key seed + b and index i (the seed's high word
+    // carries), on the CPU and on both GPU paths (per-op kernels and the fused interpreter).
+    let n = 101;
+    let buffers = vec![
+        buf("noise", BufferKind::Temp, vec![0.0; n]),
+        buf("rates", BufferKind::State, vec![900.0; n]),
+        buf("spikes", BufferKind::Temp, vec![0.0; n]),
+    ];
+    let step = vec![
+        Op::UniformNoise {
+            low: -1.0,
+            high: 2.0,
+            out: BufId(0),
+            stream: 3,
+        },
+        Op::PoissonSpikes {
+            rates: BufId(1),
+            out: BufId(2),
+            stream: 4,
+        },
+        Op::Probe {
+            probe: 0,
+            src: BufId(0),
+            every: 1,
+        },
+        Op::Probe {
+            probe: 1,
+            src: BufId(2),
+            every: 1,
+        },
+    ];
+    let probes = (0..2)
+        .map(|k| ProbeSlot {
+            probe: k,
+            src: BufId(2 * k),
+            len: n,
+            every: 1,
+        })
+        .collect();
+    let mut p = plan(buffers, step, probes);
+    p.seed = u32::MAX as u64 - 1; // instance 2's key carries into the high word
+    p.keying = volley::rng::Keying::PerInstance;
+    let steps = 37;
+    let host = HostInputs::default();
+    let mut cr = ProbeRecords::default();
+    CpuBackend::new(&p)
+        .unwrap()
+        .run(1000, steps, &host, &mut cr)
+        .unwrap();
+    for path in [GpuPath::PerOp, GpuPath::Fused] {
+        let mut gpu = GpuBackend::with_path(&p, AdapterPolicy::Any, 13, path).unwrap_or_else(|e| {
+            panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)")
+        });
+        let mut gr = ProbeRecords::default();
+        gpu.run(1000, steps, &host, &mut gr).unwrap();
+        for k in 0..2 {
+            let c: Vec<u32> = cr.values[k].iter().map(|x| x.to_bits()).collect();
+            let g: Vec<u32> = gr.values[k].iter().map(|x| x.to_bits()).collect();
+            assert_eq!(c.len(), steps * BATCH * n);
+            assert!(c == g, "{path:?}, probe {k}: CPU and GPU draws differ");
+        }
+    }
+    // Sample t, instance b, element i is the lone draw of seed + b.
+    for (t, b, i) in [(0, 0, 0), (5, 2, 7), (36, 1, 100)] {
+        let v = cr.values[0][(t * BATCH + b) * n + i];
+        let u = volley::rng::uniform(p.seed + b as u64, 3, 1000 + t as u64, i as u32);
+        assert_eq!(v, -1.0 + 3.0 * u, "sample {t}, instance {b}, element {i}");
+    }
 }
 
 fn spike_counts(sim: &Simulator, p: ProbeId) -> Vec<f32> {

@@ -328,6 +328,7 @@ fn unsupported_op_falls_back_to_per_op() {
         dt: 0.001,
         batch: 2,
         seed: 3,
+        keying: Default::default(),
         buffers: vec![
             buf(
                 "err",
@@ -397,6 +398,7 @@ fn short_poisson_plan_fused_matches_per_op() {
             dt: 0.001,
             batch: 2,
             seed: 3,
+            keying: Default::default(),
             buffers: vec![
                 buf("out", BufferKind::Temp, vec![0.0; n]),
                 buf("rates", BufferKind::State, vec![300.0; n]),

@@ -7,6 +7,7 @@ use super::{Backend, HostInputs, ProbeRecords};
 use crate::compile::{BufId, Op, Plan};
 use crate::error::{Error, Result};
 use crate::model::{LifParams, NeuronType};
+use crate::rng::Keying;
 use rayon::prelude::*;
 
 /// The CPU backend: owns every buffer of a plan in host memory.
@@ -100,6 +101,8 @@ impl CpuBackend {
                 let mut o = self.take(*out);
                 poisson_spikes(
                     self.plan.seed,
+                    self.plan.keying,
+                    self.plan.buffers[out.0].len,
                     *stream,
                     step,
                     dt,
@@ -115,6 +118,8 @@ impl CpuBackend {
                 stream,
             } => uniform_noise(
                 self.plan.seed,
+                self.plan.keying,
+                self.plan.buffers[out.0].len,
                 *stream,
                 step,
                 *low,
@@ -698,20 +703,34 @@ fn cpu_model() -> String {
 // ---------------------------------------------------------------------------------------------
 // The ops. Same names as the Plan's ops and the WGSL kernels.
 
-/// Poisson spikes from the counter-based generator: `out[b, i] = 1/dt` when
-/// `uniform(seed, stream, step, b*n + i) < rate[b, i] * dt` (rates per instance).
+/// Poisson spikes from the counter-based generator: `out[b, i] = 1/dt` when the uniform draw of
+/// element `b*n + i` (key and index from `keying`: see [`crate::rng::Keying`]) is below
+/// `rate[b, i] * dt` (rates per instance, `n` values per instance).
 ///
 /// A uniform draw is never below a probability that is not positive, so elements with rate 0
 /// (most MNIST pixels, and every input during the rest between images) skip the draw: the
 /// same spikes for a fraction of the Philox calls.
-pub fn poisson_spikes(seed: u64, stream: u32, step: u64, dt: f32, rates: &[f32], out: &mut [f32]) {
+#[allow(clippy::too_many_arguments)]
+pub fn poisson_spikes(
+    seed: u64,
+    keying: Keying,
+    n: usize,
+    stream: u32,
+    step: u64,
+    dt: f32,
+    rates: &[f32],
+    out: &mut [f32],
+) {
     // Every element is its own counter-based draw, so splitting the work across threads gives
     // the same values (the draw index stays the element's index).
     let run = |first: usize, out: &mut [f32]| {
         for (k, o) in out.iter_mut().enumerate() {
             let idx = first + k;
             let p = rates[idx] * dt;
-            let spike = p > 0.0 && crate::rng::uniform(seed, stream, step, idx as u32) < p;
+            let spike = p > 0.0 && {
+                let (key, index) = keying.key(seed, n, idx);
+                crate::rng::uniform(key, stream, step, index) < p
+            };
             *o = if spike { 1.0 / dt } else { 0.0 };
         }
     };
@@ -734,10 +753,22 @@ pub fn poisson_spikes(seed: u64, stream: u32, step: u64, dt: f32, rates: &[f32],
 const PARALLEL_MIN: usize = 16_384;
 const PARALLEL_CHUNK: usize = 4_096;
 
-/// Uniform noise: `out[idx] = low + (high - low) * uniform(seed, stream, step, idx)`.
-pub fn uniform_noise(seed: u64, stream: u32, step: u64, low: f32, high: f32, out: &mut [f32]) {
+/// Uniform noise: `out[idx] = low + (high - low) * uniform(key, stream, step, index)`, with the
+/// key and index of element `idx` from `keying` (`n` values per instance).
+#[allow(clippy::too_many_arguments)]
+pub fn uniform_noise(
+    seed: u64,
+    keying: Keying,
+    n: usize,
+    stream: u32,
+    step: u64,
+    low: f32,
+    high: f32,
+    out: &mut [f32],
+) {
     for (idx, o) in out.iter_mut().enumerate() {
-        *o = low + (high - low) * crate::rng::uniform(seed, stream, step, idx as u32);
+        let (key, index) = keying.key(seed, n, idx);
+        *o = low + (high - low) * crate::rng::uniform(key, stream, step, index);
     }
 }
 
@@ -1933,19 +1964,29 @@ mod parallel_tests {
                 _ => ((i * 31) % 97) as f32 * 1.5,
             })
             .collect();
+        // Both keyings, 5,003 values per instance (instances straddle the threads' pieces).
+        let per = 5_003;
+        for keying in [Keying::Shared, Keying::PerInstance] {
+            let mut out = vec![0.0f32; n];
+            poisson_spikes(9, keying, per, 2, 123_456, 0.0005, &rates, &mut out);
+            let serial: Vec<f32> = (0..n)
+                .map(|idx| {
+                    let (key, index) = match keying {
+                        Keying::Shared => (9, idx as u32),
+                        Keying::PerInstance => (9 + (idx / per) as u64, (idx % per) as u32),
+                    };
+                    let u = crate::rng::uniform(key, 2, 123_456, index);
+                    if u < rates[idx] * 0.0005 {
+                        1.0 / 0.0005
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            assert_eq!(out, serial, "{keying:?}");
+        }
         let mut out = vec![0.0f32; n];
-        poisson_spikes(9, 2, 123_456, 0.0005, &rates, &mut out);
-        let serial: Vec<f32> = (0..n)
-            .map(|idx| {
-                let u = crate::rng::uniform(9, 2, 123_456, idx as u32);
-                if u < rates[idx] * 0.0005 {
-                    1.0 / 0.0005
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        assert_eq!(out, serial);
+        poisson_spikes(9, Keying::Shared, per, 2, 123_456, 0.0005, &rates, &mut out);
         assert!(out.iter().any(|&x| x != 0.0));
 
         let (rows, cols, batch) = (37, 53, 500);

@@ -1090,6 +1090,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         dt,
         batch,
         seed: net.seed,
+        keying: Default::default(),
         buffers: b.buffers,
         step,
         boundary,

@@ -64,7 +64,7 @@ impl Buffer {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// Poisson spikes: `out[b, i] = 1/dt` if `uniform(seed, stream, step, b*n + i) < rate[b, i] * dt`,
-    /// else 0 (uniform from [`crate::rng`]).
+    /// else 0 (uniform from [`crate::rng`]; key and index as [`Plan::keying`] says).
     PoissonSpikes {
         /// Rates in Hz, per instance.
         rates: BufId,
@@ -73,7 +73,8 @@ pub enum Op {
         /// Random stream (the node index).
         stream: u32,
     },
-    /// Uniform noise: `out[b, i] = low + (high - low) * uniform(seed, stream, step, b*n + i)`.
+    /// Uniform noise: `out[b, i] = low + (high - low) * uniform(seed, stream, step, b*n + i)` (key
+    /// and index as [`Plan::keying`] says).
     UniformNoise {
         /// Lower bound.
         low: f32,
@@ -663,6 +664,9 @@ pub struct Plan {
     pub batch: usize,
     /// Seed of the simulation's counter-based random draws.
     pub seed: u64,
+    /// How the instances' draws are keyed: one stream for the batch (evaluation), or instance
+    /// `b` as a lone run of seed `seed + b` (training K networks at once).
+    pub keying: crate::rng::Keying,
     /// Every array.
     pub buffers: Vec<Buffer>,
     /// The ops of one timestep, in order.

@@ -234,4 +234,12 @@ pub struct FusedParams {
     /// Profiling only: bit c skips the ops of code c, bit 0 the spike-mask builds (results are
     /// wrong; see `fused::skip_from_env`).
     pub skip: u32,
+    /// 1 when instance b draws with key seed + b and index e ([`crate::rng::Keying::PerInstance`]).
+    pub per_instance: u32,
+    /// Padding.
+    pub _p0: u32,
+    /// Padding.
+    pub _p1: u32,
+    /// Padding.
+    pub _p2: u32,
 }

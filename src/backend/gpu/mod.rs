@@ -584,6 +584,8 @@ impl GpuBackend {
             seed_hi: (self.plan.seed >> 32) as u32,
             k_begin: 0,
             skip: fused::skip_from_env()?,
+            per_instance: u32::from(self.plan.keying == crate::rng::Keying::PerInstance),
+            ..Default::default()
         };
         let bind = |label: &str, p: &FusedParams| {
             let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -691,6 +693,7 @@ impl GpuBackend {
         let batch = self.plan.batch as u32;
         let dt = self.plan.dt as f32;
         let (seed_lo, seed_hi) = (self.plan.seed as u32, (self.plan.seed >> 32) as u32);
+        let per_instance = u32::from(self.plan.keying == crate::rng::Keying::PerInstance);
         let mut lists: [Vec<Dispatch>; 2] = [Vec::new(), Vec::new()];
         let all_ops: Vec<(usize, Op)> = self
             .plan
@@ -730,7 +733,7 @@ impl GpuBackend {
                         f(dt),
                         seed_lo,
                         seed_hi,
-                        0,
+                        per_instance,
                         0,
                     ]),
                     vec![&self.ctrl, &self.bufs[rates.0], &self.bufs[out.0]],
@@ -748,8 +751,8 @@ impl GpuBackend {
                         f(*high),
                         seed_lo,
                         seed_hi,
-                        0,
-                        0,
+                        blen(out),
+                        per_instance,
                     ]),
                     vec![&self.ctrl, &self.bufs[out.0]],
                 ),
