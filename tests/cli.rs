@@ -315,6 +315,47 @@ fn instances_equal_the_same_seeds_trained_alone() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// On a GPU, `--instances K` trains the K networks as one batch: each instance's weights and
+/// thresholds are bit-identical to its seed trained alone on the GPU, and `--resume` of the
+/// finished batch gives them again.
+#[test]
+fn gpu_instances_train_as_one_batch_and_equal_the_seeds_alone() {
+    if !common::requested("gpu") {
+        eprintln!("gpu not in VOLLEY_TEST_BACKENDS: this run asked for the CPU only");
+        return;
+    }
+    let out = scratch("gpu-instances");
+    let data = out.join("data");
+    tiny_dataset(&data);
+    let args = |dir: &Path, extra: &[&str]| {
+        let mut v = tiny_train(&data, dir, "7", extra);
+        let b = v.iter().position(|a| a == "--backend").unwrap();
+        v[b + 1] = "gpu".into();
+        v
+    };
+    let many = out.join("many");
+    let line = run_ok(&args(&many, &["--instances", "3", "--seed", "9"]));
+    let summary: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["concurrency"], "one GPU batch", "{summary}");
+    assert_eq!(summary["backend"], "gpu", "{summary}");
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    for seed in [9, 11] {
+        let alone = out.join(format!("alone-{seed}"));
+        run_ok(&args(&alone, &["--seed", &seed.to_string()]));
+        let inst = many.join(format!("seed-{seed}"));
+        for f in ["weights.npy", "theta.npy"] {
+            assert_eq!(read(&inst, f), read(&alone, f), "seed {seed}: {f}");
+        }
+    }
+    let before = read(&many.join("seed-10"), "weights.npy");
+    run_ok(&args(
+        &many,
+        &["--instances", "3", "--seed", "9", "--resume"],
+    ));
+    assert_eq!(read(&many.join("seed-10"), "weights.npy"), before);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 /// A finished run resumed with more epochs continues where it stopped: the same weights as a run
 /// with that many epochs from the start, checkpoints that load again (`mnist eval`), and fewer
 /// epochs than already done are refused, naming the flag.

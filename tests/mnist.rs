@@ -155,3 +155,74 @@ fn a_100_neuron_network_learns_well_above_chance_on_the_gpu() {
     }
     learns_above_chance(BackendChoice::Gpu, 300, 300);
 }
+
+/// What must be equal between a network trained in a batch and alone.
+fn same(a: &volley::mnist::Trained, b: &volley::mnist::Trained, what: &str) {
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert!(
+        bits(a.weights.as_slice().unwrap()) == bits(b.weights.as_slice().unwrap()),
+        "{what}: weights differ"
+    );
+    assert!(bits(&a.theta) == bits(&b.theta), "{what}: theta differs");
+    assert_eq!(a.state.presentations, b.state.presentations, "{what}");
+    assert_eq!(a.state.images_done, b.state.images_done, "{what}");
+    assert_eq!(a.state.history, b.state.history, "{what}");
+    assert_eq!(a.state.window, b.state.window, "{what}");
+    assert_eq!(
+        a.state.finite_values_checked, b.state.finite_values_checked,
+        "{what}"
+    );
+}
+
+per_backend!(a_batch_of_networks_equals_each_seed_trained_alone, |be| {
+    // Three networks (seeds 11, 12, 13) in one batch, stopped twice and resumed from the
+    // checkpoints the batch wrote, against each seed trained alone without a stop. Retries
+    // differ between seeds, so the networks reach the checkpoint interval in different rounds.
+    let data = mnist();
+    let dir = std::env::temp_dir().join(format!("volley-batch-{be}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cfg = small_config(12, 14, be);
+    cfg.update_interval = 5;
+    cfg.checkpoint_every = 4;
+    let ckpts: Vec<Option<std::path::PathBuf>> = (0..3)
+        .map(|i| Some(dir.join(format!("ckpt{i}.bin"))))
+        .collect();
+    let mut seen = [0usize; 3];
+    let err = volley::mnist::train_batch(&cfg, 3, data, &ckpts, true, &mut |i, done, _, _| {
+        seen[i] = done;
+        done < 6
+    })
+    .err();
+    assert!(err.is_some(), "the batch must report that it stopped");
+    assert!(
+        seen.iter().all(|&d| d > 0),
+        "every network presented images: {seen:?}"
+    );
+    let _ = volley::mnist::train_batch(&cfg, 3, data, &ckpts, true, &mut |_, done, _, _| done < 11);
+    let batch =
+        volley::mnist::train_batch(&cfg, 3, data, &ckpts, true, &mut |_, _, _, _| true).unwrap();
+    for (i, b) in batch.iter().enumerate() {
+        let lone_cfg = volley::mnist::TrainConfig {
+            seed: 11 + i as u64,
+            ..cfg.clone()
+        };
+        let lone = train(&lone_cfg, data, None, false, &mut |_, _, _| true).unwrap();
+        same(b, &lone, &format!("seed {}", 11 + i));
+        // The final checkpoint is the lone run's final checkpoint.
+        let (state, snap) = volley::mnist::checkpoint::load(ckpts[i].as_ref().unwrap()).unwrap();
+        assert_eq!(state.images_done, 14);
+        let w = &snap
+            .buffers
+            .iter()
+            .find(|(n, _)| n == "conn0.weights")
+            .unwrap()
+            .1;
+        assert_eq!(w.as_slice(), lone.weights.as_slice().unwrap());
+    }
+    assert!(
+        batch[0].weights != batch[1].weights,
+        "seeds 11 and 12 must differ"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+});

@@ -23,9 +23,14 @@ pub struct BenchArgs {
     /// MNIST directory for the dc-* workloads (else $VOLLEY_DATA_DIR, else the cache).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Images per dc-train measurement.
+    /// Images per dc-train measurement (per network).
     #[arg(long, allow_negative_numbers = true, default_value_t = 20)]
     train_images: usize,
+    /// Networks trained at once in dc-train: one batch, each instance learning its own weights
+    /// (all starting from seed 0's) with its own random draws, the work of `volley mnist train
+    /// --instances K` on a GPU; images_per_s counts every network's images.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
+    train_instances: usize,
     /// Images per dc-eval measurement.
     #[arg(long, allow_negative_numbers = true, default_value_t = 200)]
     eval_images: usize,
@@ -87,6 +92,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         ("train-images", a.train_images),
         ("eval-images", a.eval_images),
         ("eval-batch", a.eval_batch),
+        ("train-instances", a.train_instances),
     ] {
         if v == 0 {
             return Err(Error::invalid(
@@ -112,7 +118,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 lif_step(&w, n, be, a.steps)?
             } else if let Some(n) = w.strip_prefix("dc-train-").and_then(parse_count) {
                 let d = load(&mut data, &a)?;
-                dc(&w, n, be, d, a.train_images, 1, true)?
+                let k = a.train_instances;
+                dc(&w, n, be, d, a.train_images * k, k, true)?
             } else if let Some(n) = w.strip_prefix("dc-eval-").and_then(parse_count) {
                 let d = load(&mut data, &a)?;
                 dc(&w, n, be, d, a.eval_images, a.eval_batch, false)?
@@ -194,7 +201,12 @@ fn dc(
             .dt(p.dt)
             .backend(be)
             .batch(batch)
-            .learning(learning),
+            .learning(learning)
+            .keying(if learning {
+                Keying::PerInstance
+            } else {
+                Keying::Shared
+            }),
     )?;
     let w = Wiring {
         input: dcn.input,

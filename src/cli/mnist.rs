@@ -86,7 +86,7 @@ pub struct TrainArgs {
     /// Train this many independent networks, seeds --seed, --seed + 1, ..., each in
     /// --out/seed-<seed>/ (its own checkpoint, metrics and pictures, the same as a run of that
     /// seed alone), with a summary in --out/instances.json; on the CPU as many at once as there
-    /// are cores, on a GPU one after another.
+    /// are cores, on a GPU all at once as one batch.
     #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
     instances: usize,
 }
@@ -214,9 +214,9 @@ fn run_train(a: TrainArgs) -> Result<()> {
         volley::fsutil::ensure_writable_dir(d)?;
         refuse_existing_checkpoint(d, a.resume)?;
     }
-    // On a GPU one at a time: each instance opens its own device, and devices time-slice one
-    // GPU (two at once on an NVIDIA H200 trained 40 images/s in all against 45 for one alone),
-    // while eight at once crashed its driver (segfault). On the CPU one instance per core.
+    // On a GPU all instances train as one batch (one device, one dispatch per chunk for all
+    // of them; separate devices time-slice one GPU, and eight at once crashed an NVIDIA
+    // driver). On the CPU one instance per core.
     let on_gpu = match backend {
         BackendChoice::Cpu => false,
         BackendChoice::Gpu => true,
@@ -225,15 +225,63 @@ fn run_train(a: TrainArgs) -> Result<()> {
         )?
         .is_some(),
     };
-    let threads = if on_gpu {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(a.instances)
-    };
     let bars = (!a.common.quiet).then(indicatif::MultiProgress::new);
+    let bar_for = |k: usize| {
+        bars.as_ref().map(|mp| {
+            let len = (cfg.train_images * cfg.epochs) as u64;
+            let what = format!("seed {}", seeds[k]);
+            mp.add(progress_bar(false, len, &what).expect("not quiet"))
+        })
+    };
+    if on_gpu {
+        let cfg = TrainConfig {
+            backend: BackendChoice::Gpu,
+            ..cfg
+        };
+        let ckpts: Vec<Option<PathBuf>> = dirs.iter().map(|d| Some(checkpoint_path(d))).collect();
+        let bars_k: Vec<Option<ProgressBar>> = (0..seeds.len()).map(bar_for).collect();
+        let t = Instant::now();
+        let trained = volley::mnist::train_batch(
+            &cfg,
+            seeds.len(),
+            &data,
+            &ckpts,
+            a.resume,
+            &mut |k, done, _total, acc| {
+                if let Some(b) = &bars_k[k] {
+                    b.set_position(done as u64);
+                    if let Some(acc) = acc {
+                        b.set_message(format!("running accuracy {:.1}%", 100.0 * acc));
+                    }
+                }
+                true
+            },
+        )
+        .map_err(|e| {
+            Error::Other(format!(
+                "{e} (each instance's checkpoint is in {}/seed-<seed>/; --resume continues them)",
+                a.common.out.display()
+            ))
+        })?;
+        let batch_wall = t.elapsed().as_secs_f64();
+        let mut per = Vec::new();
+        for (k, (tr, bar)) in trained.into_iter().zip(bars_k).enumerate() {
+            let cfg_k = TrainConfig {
+                seed: seeds[k],
+                ..cfg.clone()
+            };
+            let t = Instant::now();
+            let mut m = report_instance(&a, &cfg_k, &dirs[k], &data, tr, bar)?;
+            m["batch_train_wall_s"] = json!(batch_wall);
+            save_metrics(&mut m, t, &dir, &dirs[k])?;
+            per.push(m);
+        }
+        return finish_instances(&a, &per, "one GPU batch", t0);
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(a.instances);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<Result<serde_json::Value>>>> =
         seeds.iter().map(|_| std::sync::Mutex::new(None)).collect();
@@ -249,11 +297,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
                         seed: seeds[k],
                         ..cfg.clone()
                     };
-                    let bar = bars.as_ref().map(|mp| {
-                        let len = (cfg.train_images * cfg.epochs) as u64;
-                        let what = format!("seed {}", seeds[k]);
-                        mp.add(progress_bar(false, len, &what).expect("not quiet"))
-                    });
+                    let bar = bar_for(k);
                     let t = Instant::now();
                     let r = train_instance(&a, &cfg_k, &dirs[k], &data, bar).and_then(|mut m| {
                         save_metrics(&mut m, t, &dir, &dirs[k])?;
@@ -281,12 +325,22 @@ fn run_train(a: TrainArgs) -> Result<()> {
             failed.join("; ")
         )));
     }
-    let m = instances_summary(&per, threads, t0.elapsed().as_secs_f64());
+    finish_instances(&a, &per, &format!("{threads} threads"), t0)
+}
+
+/// Writes `instances.json` and prints the instances' results.
+fn finish_instances(
+    a: &TrainArgs,
+    per: &[serde_json::Value],
+    concurrency: &str,
+    t0: Instant,
+) -> Result<()> {
+    let m = instances_summary(per, concurrency, t0.elapsed().as_secs_f64());
     report::write_json(&a.common.out.join("instances.json"), &m)?;
     if a.common.json {
         println!("{}", without(&m, &["per_instance"]));
     } else {
-        for p in &per {
+        for p in per {
             println!(
                 "seed {}: accuracy (all activity) {}   (proportion weighting) {}",
                 p["seed"],
@@ -364,7 +418,11 @@ fn mean_sd(xs: &[f64]) -> (Option<f64>, Option<f64>) {
 }
 
 /// `instances.json`: the instances' metrics and their accuracies' mean, sd, min and max.
-fn instances_summary(per: &[serde_json::Value], threads: usize, wall_s: f64) -> serde_json::Value {
+fn instances_summary(
+    per: &[serde_json::Value],
+    concurrency: &str,
+    wall_s: f64,
+) -> serde_json::Value {
     let get = |key: &str| -> Vec<f64> { per.iter().filter_map(|m| m[key].as_f64()).collect() };
     let (acc, acc_p) = (get("accuracy"), get("accuracy_proportion"));
     let (m, sd) = mean_sd(&acc);
@@ -375,7 +433,7 @@ fn instances_summary(per: &[serde_json::Value], threads: usize, wall_s: f64) -> 
     json!({
         "command": "mnist train",
         "instances": per.len(),
-        "threads": threads,
+        "concurrency": concurrency,
         "seeds": per.iter().map(|p| p["seed"].clone()).collect::<Vec<_>>(),
         "n_exc": per.first().map(|p| p["n_exc"].clone()),
         "train_images": per.first().map(|p| p["train_images"].clone()),
@@ -422,6 +480,19 @@ fn train_instance(
         },
     )
     .map_err(|e| kept_checkpoint_hint(e, &ckpt))?;
+    report_instance(a, cfg, out, data, trained, bar)
+}
+
+/// Writes a trained network's weights.npy, theta.npy and pictures in `out`, evaluates it, and
+/// returns its metrics object (written by the caller).
+fn report_instance(
+    a: &TrainArgs,
+    cfg: &TrainConfig,
+    out: &Path,
+    data: &volley::data::Dataset,
+    trained: volley::mnist::Trained,
+    bar: Option<ProgressBar>,
+) -> Result<serde_json::Value> {
     if let Some(b) = &bar {
         if a.instances == 1 {
             b.finish_and_clear();

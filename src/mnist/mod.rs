@@ -152,6 +152,47 @@ pub fn train(
     resume: bool,
     progress: &mut dyn FnMut(usize, usize, Option<f64>) -> bool,
 ) -> Result<Trained> {
+    let mut out = train_batch(
+        cfg,
+        1,
+        data,
+        &[checkpoint.map(Path::to_path_buf)],
+        resume,
+        &mut |_, done, total, acc| progress(done, total, acc),
+    )?;
+    Ok(out.pop().expect("one network"))
+}
+
+/// One network of [`train_batch`] while it trains.
+struct Member {
+    seed: u64,
+    checkpoint: Option<PathBuf>,
+    state: TrainState,
+    /// The image being shown: (training set index, intensity, presentations so far).
+    slot: Option<(usize, f64, u32)>,
+    done: Option<Trained>,
+}
+
+/// Trains `k` networks, seeds `cfg.seed .. cfg.seed + k` (wrapping), each exactly as [`train`]
+/// trains that seed alone: the same weights, thresholds and running accuracies, bit for bit.
+/// They run as one batch of `k` instances ([`Keying::PerInstance`](crate::rng::Keying)), in
+/// lockstep: every round shows every unfinished network one presentation (its next image, or a
+/// repeat of it at higher intensity), so each network's steps are numbered as in its lone run.
+/// `checkpoints[i]` is network `i`'s checkpoint file (or `None`); when any network reaches a
+/// multiple of `cfg.checkpoint_every` images, every unfinished network writes its checkpoint
+/// in that round (so a resumed batch continues in lockstep), and each writes its final one
+/// when it finishes. With `resume`, each continues from its checkpoint when there is one;
+/// networks at different steps, and networks whose seeds draw different shared buffers (input
+/// delays), run as separate batches. `progress` gets (network, images done, total, running
+/// accuracy) after every image and returns false to stop the run.
+pub fn train_batch(
+    cfg: &TrainConfig,
+    k: usize,
+    data: &Dataset,
+    checkpoints: &[Option<PathBuf>],
+    resume: bool,
+    progress: &mut dyn FnMut(usize, usize, usize, Option<f64>) -> bool,
+) -> Result<Vec<Trained>> {
     cfg.validate()?;
     check_images(&data.train, cfg.network.n_input, "training")?;
     if data.train.is_empty() {
@@ -162,17 +203,87 @@ pub fn train(
             "at least one image",
         ));
     }
-    let dc = diehl_cook(&cfg.network, cfg.seed)?;
-    let mut sim = Simulator::new(
-        &dc.net,
-        SimConfig::default()
-            .dt(cfg.protocol.dt)
-            .backend(cfg.backend)
-            .learning(true),
-    )?;
-    let w = wiring(&dc, &cfg.network);
+    if k == 0 || checkpoints.len() != k {
+        return Err(Error::invalid(
+            "mnist train",
+            "networks",
+            format!("{k} with {} checkpoint paths", checkpoints.len()),
+            "at least 1, with one checkpoint path (or None) each",
+        ));
+    }
     let total = cfg.train_images * cfg.epochs;
-    let mut state = TrainState {
+    let sim_cfg = SimConfig::default()
+        .dt(cfg.protocol.dt)
+        .backend(cfg.backend)
+        .learning(true)
+        .keying(crate::rng::Keying::PerInstance);
+    let mut members = Vec::with_capacity(k);
+    let mut starts = Vec::with_capacity(k);
+    for (i, ckpt) in checkpoints.iter().enumerate() {
+        let seed = cfg.seed.wrapping_add(i as u64);
+        let c = TrainConfig {
+            seed,
+            ..cfg.clone()
+        };
+        let (state, snap) = match (resume, ckpt) {
+            (true, None) => {
+                return Err(Error::invalid(
+                    "mnist train",
+                    "resume",
+                    true,
+                    "a checkpoint path (--out DIR)",
+                ));
+            }
+            (true, Some(path)) if path.exists() => resumed(&c, total, path)?,
+            _ => (
+                fresh_state(&c, total),
+                Simulator::initial_snapshot(&diehl_cook(&c.network, seed)?.net, sim_cfg)?,
+            ),
+        };
+        members.push(Member {
+            seed,
+            checkpoint: ckpt.clone(),
+            state,
+            slot: None,
+            done: None,
+        });
+        starts.push(snap);
+    }
+    for (i, m) in members.iter().enumerate() {
+        if !progress(i, m.state.images_done, total, running_accuracy(&m.state)) {
+            return Err(stopped(m.state.images_done, total));
+        }
+    }
+    // Batches: runs of consecutive seeds at the same step (instance b of a batch draws as seed
+    // first + b) that share their shared buffers (no per-seed input delays).
+    let mut first = 0;
+    while first < k {
+        let mut end = first + 1;
+        while end < k
+            && cfg.network.input_delays.is_none()
+            && starts[end].n_steps == starts[first].n_steps
+        {
+            end += 1;
+        }
+        lockstep(
+            cfg,
+            data,
+            &mut members[first..end],
+            &starts[first..end],
+            sim_cfg,
+            first,
+            progress,
+        )?;
+        first = end;
+    }
+    Ok(members
+        .into_iter()
+        .map(|m| m.done.expect("every network finished"))
+        .collect())
+}
+
+fn fresh_state(cfg: &TrainConfig, total: usize) -> TrainState {
+    TrainState {
         fingerprint: cfg.fingerprint(),
         n_exc: cfg.network.n_exc,
         input_delays: cfg.network.input_delays,
@@ -185,100 +296,215 @@ pub fn train(
         history: Vec::new(),
         train_wall_s: 0.0,
         finite_values_checked: 0,
-    };
-    if resume {
-        let path = checkpoint.ok_or_else(|| {
-            Error::invalid(
-                "mnist train",
-                "resume",
-                true,
-                "a checkpoint path (--out DIR)",
+    }
+}
+
+/// The progress and state saved in `path`, checked against `cfg`.
+fn resumed(
+    cfg: &TrainConfig,
+    total: usize,
+    path: &Path,
+) -> Result<(TrainState, crate::sim::Snapshot)> {
+    let (mut saved, snap) = checkpoint::load(path)?;
+    let fingerprint = cfg.fingerprint();
+    if saved.fingerprint != fingerprint {
+        return Err(Error::Other(format!(
+            "checkpoint {}: it was written by a run with different settings ({}) than this one ({}); use the same flags or another --out",
+            path.display(),
+            saved.fingerprint,
+            fingerprint
+        )));
+    }
+    if saved.images_done > total {
+        return Err(Error::invalid(
+            "mnist train",
+            "epochs",
+            cfg.epochs,
+            format!(
+                "at least {} (checkpoint {} has {} images done, {} per epoch)",
+                saved.images_done.div_ceil(cfg.train_images),
+                path.display(),
+                saved.images_done,
+                cfg.train_images
+            ),
+        ));
+    }
+    // A run resumed with more (or fewer) epochs than it was started with: its checkpoints
+    // must say how many images this run presents in all.
+    saved.total_images = total;
+    Ok((saved, snap))
+}
+
+fn stopped(done: usize, total: usize) -> Error {
+    Error::Other(format!(
+        "training stopped after {done} of {total} images; the last checkpoint is kept"
+    ))
+}
+
+/// Trains `members` (consecutive seeds, all at the step of `starts`) as one batch; `offset` is
+/// the index of the first in the caller's list (for `progress`).
+fn lockstep(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    members: &mut [Member],
+    starts: &[crate::sim::Snapshot],
+    sim_cfg: SimConfig,
+    offset: usize,
+    progress: &mut dyn FnMut(usize, usize, usize, Option<f64>) -> bool,
+) -> Result<()> {
+    let total = cfg.train_images * cfg.epochs;
+    let p = &cfg.protocol;
+    let dc = diehl_cook(&cfg.network, members[0].seed)?;
+    let mut sim = Simulator::new(&dc.net, sim_cfg.batch(members.len()))?;
+    sim.restore_instances(starts)?;
+    let w = wiring(&dc, &cfg.network);
+    // Values one network's --check-finite counts (what `Simulator::check_finite` counts for a
+    // lone simulator).
+    let finite_per_network: u64 = sim
+        .plan()
+        .buffers
+        .iter()
+        .filter(|b| {
+            !matches!(
+                b.kind,
+                crate::compile::BufferKind::Temp | crate::compile::BufferKind::Index
             )
-        })?;
-        if path.exists() {
-            let (saved, snap) = checkpoint::load(path)?;
-            if saved.fingerprint != state.fingerprint {
-                return Err(Error::Other(format!(
-                    "checkpoint {}: it was written by a run with different settings ({}) than this one ({}); use the same flags or another --out",
-                    path.display(),
-                    saved.fingerprint,
-                    state.fingerprint
-                )));
-            }
-            if saved.images_done > total {
-                return Err(Error::invalid(
-                    "mnist train",
-                    "epochs",
-                    cfg.epochs,
-                    format!(
-                        "at least {} (checkpoint {} has {} images done, {} per epoch)",
-                        saved.images_done.div_ceil(cfg.train_images),
-                        path.display(),
-                        saved.images_done,
-                        cfg.train_images
-                    ),
-                ));
-            }
-            sim.restore(&snap)?;
-            state = saved;
-            // A run resumed with more (or fewer) epochs than it was started with: its
-            // checkpoints must say how many images this run presents in all.
-            state.total_images = total;
-        }
-    }
+        })
+        .map(|b| b.len as u64)
+        .sum();
     let n_train = cfg.train_images.min(data.train.len());
+    let n_input = w.n_input;
     let started = Instant::now();
-    let base_wall = state.train_wall_s;
-    let stop = |done: usize| {
-        Error::Other(format!(
-            "training stopped after {done} of {total} images; the last checkpoint is kept"
-        ))
+    let base_wall: Vec<f64> = members.iter().map(|m| m.state.train_wall_s).collect();
+    let mut rates = vec![0.0f32; members.len() * n_input];
+    let zeros = rates.clone();
+    let finish = |sim: &mut Simulator, m: &mut Member, b: usize, snap: &crate::sim::Snapshot| {
+        if let Some(path) = &m.checkpoint {
+            checkpoint::save(path, &m.state, &sim.instance_snapshot(snap, b)?)?;
+        }
+        let weights = sim
+            .weights(dc.conn_input)?
+            .index_axis_move(ndarray::Axis(0), b);
+        let theta = effective_theta(
+            &sim.neuron_state(dc.exc, "theta")?.row(b).to_vec(),
+            &sim.neuron_state(dc.exc, "theta_decay")?.row(b).to_vec(),
+        );
+        let (name, device) = sim.backend_name();
+        m.done = Some(Trained {
+            state: m.state.clone(),
+            weights,
+            theta,
+            backend: (name.to_string(), device),
+        });
+        Ok::<(), Error>(())
     };
-    if !progress(state.images_done, total, running_accuracy(&state)) {
-        return Err(stop(state.images_done));
+    // Networks resumed from a final checkpoint are finished already.
+    if members.iter().any(|m| m.state.images_done >= total) {
+        let snap = sim.snapshot()?;
+        for (b, m) in members.iter_mut().enumerate() {
+            if m.state.images_done >= total {
+                finish(&mut sim, m, b, &snap)?;
+            }
+        }
     }
-    while state.images_done < total {
-        let index = state.images_done % n_train;
-        let image = data.train.image(index);
-        let label = data.train.label(index);
-        let r = present(&mut sim, &w, &cfg.protocol, &[image])?
-            .pop()
-            .expect("one response");
-        state.presentations += r.repeats as u64;
+    loop {
+        rates.fill(0.0);
+        let mut busy = false;
+        for (b, m) in members.iter_mut().enumerate() {
+            if m.done.is_some() {
+                continue;
+            }
+            let slot = m
+                .slot
+                .get_or_insert((m.state.images_done % n_train, p.intensity, 0));
+            protocol::poisson_rates(
+                data.train.image(slot.0),
+                slot.1,
+                &mut rates[b * n_input..(b + 1) * n_input],
+            );
+            busy = true;
+        }
+        if !busy {
+            return Ok(());
+        }
+        sim.boundary()?;
+        sim.set_poisson_rates(w.input, &rates)?;
+        let _ = sim.take_counts(w.exc_count)?;
+        sim.run_steps(p.present_steps())?;
+        let counts: Array2<f64> = sim.take_counts(w.exc_count)?;
+        sim.set_poisson_rates(w.input, &zeros)?;
+        sim.run_steps(p.rest_steps())?;
+        let mut accepted = Vec::new();
+        for (b, m) in members.iter_mut().enumerate() {
+            let Some((index, intensity, repeats)) = m.slot.as_mut() else {
+                continue;
+            };
+            *repeats += 1;
+            if counts.row(b).sum() >= p.min_spikes as f64 || *repeats >= p.max_repeats {
+                m.state.presentations += *repeats as u64;
+                accepted.push((b, *index));
+                m.slot = None;
+            } else {
+                *intensity += p.intensity_step;
+            }
+        }
+        if accepted.is_empty() {
+            continue;
+        }
         if cfg.check_finite {
-            state.finite_values_checked += sim.check_finite()? as u64;
+            sim.check_finite()?;
         }
-        record(&mut state, cfg, label, &r.counts);
-        state.images_done += 1;
-        state.train_wall_s = base_wall + started.elapsed().as_secs_f64();
-        if cfg.checkpoint_every > 0
-            && state.images_done.is_multiple_of(cfg.checkpoint_every)
-            && state.images_done < total
-            && let Some(path) = checkpoint
-        {
-            checkpoint::save(path, &state, &sim.snapshot()?)?;
+        let mut save_all = false;
+        let mut finished = Vec::new();
+        for &(b, index) in &accepted {
+            let m = &mut members[b];
+            if cfg.check_finite {
+                m.state.finite_values_checked += finite_per_network;
+            }
+            let counts_b = counts.row(b).to_vec();
+            record(&mut m.state, cfg, data.train.label(index), &counts_b);
+            m.state.images_done += 1;
+            m.state.train_wall_s = base_wall[b] + started.elapsed().as_secs_f64();
+            if m.state.images_done == total {
+                finished.push(b);
+            } else if cfg.checkpoint_every > 0
+                && m.state.images_done.is_multiple_of(cfg.checkpoint_every)
+            {
+                save_all = true;
+            }
         }
-        if !progress(state.images_done, total, running_accuracy(&state)) {
-            return Err(stop(state.images_done));
+        let to_save: Vec<usize> = (0..members.len())
+            .filter(|&b| {
+                members[b].checkpoint.is_some()
+                    && members[b].done.is_none()
+                    && (finished.contains(&b) || (save_all && members[b].state.images_done < total))
+            })
+            .collect();
+        if !to_save.is_empty() || !finished.is_empty() {
+            let snap = sim.snapshot()?;
+            for &b in &to_save {
+                if !finished.contains(&b)
+                    && let Some(path) = &members[b].checkpoint
+                {
+                    checkpoint::save(path, &members[b].state, &sim.instance_snapshot(&snap, b)?)?;
+                }
+            }
+            for &b in &finished {
+                finish(&mut sim, &mut members[b], b, &snap)?;
+            }
+        }
+        for &(b, _) in &accepted {
+            let m = &members[b];
+            if !progress(
+                offset + b,
+                m.state.images_done,
+                total,
+                running_accuracy(&m.state),
+            ) {
+                return Err(stopped(m.state.images_done, total));
+            }
         }
     }
-    if let Some(path) = checkpoint {
-        checkpoint::save(path, &state, &sim.snapshot()?)?;
-    }
-    let weights = sim
-        .weights(dc.conn_input)?
-        .index_axis_move(ndarray::Axis(0), 0);
-    let theta = effective_theta(
-        &sim.neuron_state(dc.exc, "theta")?.row(0).to_vec(),
-        &sim.neuron_state(dc.exc, "theta_decay")?.row(0).to_vec(),
-    );
-    let (b, d) = sim.backend_name();
-    Ok(Trained {
-        state,
-        weights,
-        theta,
-        backend: (b.to_string(), d),
-    })
 }
 
 /// The effective threshold adaptation of the Diehl & Cook excitatory neurons: the state `theta`
