@@ -67,12 +67,13 @@ pub enum Keying {
 }
 
 impl Keying {
-    /// The key and index of element `idx` of a batched buffer with `n` values per instance.
+    /// The key and index of element `idx` of a batched buffer with `n` values per instance
+    /// (`n` = 0, a buffer without elements, keys as [`Keying::Shared`]).
     #[inline]
     pub fn key(self, seed: u64, n: usize, idx: usize) -> (u64, u32) {
         match self {
-            Keying::Shared => (seed, idx as u32),
-            Keying::PerInstance => (seed.wrapping_add((idx / n) as u64), (idx % n) as u32),
+            Keying::PerInstance if n > 0 => (seed.wrapping_add((idx / n) as u64), (idx % n) as u32),
+            _ => (seed, idx as u32),
         }
     }
 }
@@ -88,6 +89,7 @@ mod tests {
         assert_eq!(Keying::PerInstance.key(u64::MAX - 1, 7, 2 * 7 + 3), (0, 3));
         assert_eq!(Keying::PerInstance.key(5, 7, 3), (5, 3));
         assert_eq!(Keying::Shared.key(5, 7, 2 * 7 + 3), (5, 17));
+        assert_eq!(Keying::PerInstance.key(5, 0, 3), (5, 3));
     }
 
     #[test]

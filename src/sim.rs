@@ -601,15 +601,21 @@ impl Simulator {
         for (name, data) in &snap.buffers {
             let id = self.buffer_id(name, "Simulator::instance_snapshot")?;
             let b = &self.plan.buffers[id.0];
+            let total = if b.batched() {
+                b.len * self.config.batch
+            } else {
+                b.len
+            };
+            if data.len() != total {
+                return Err(Error::invalid(
+                    "Simulator::instance_snapshot",
+                    name,
+                    format!("{} values", data.len()),
+                    format!("{total} values (a snapshot of this simulator)"),
+                ));
+            }
             let part = if b.batched() {
-                data.get(k * b.len..(k + 1) * b.len).ok_or_else(|| {
-                    Error::invalid(
-                        "Simulator::instance_snapshot",
-                        name,
-                        format!("{} values", data.len()),
-                        format!("{} values", b.len * self.config.batch),
-                    )
-                })?
+                &data[k * b.len..(k + 1) * b.len]
             } else {
                 data
             };
@@ -651,6 +657,18 @@ impl Simulator {
                     "{} (the step of snapshot 0: instances run in lockstep)",
                     first.n_steps
                 ),
+            ));
+        }
+        if let Some((k, s)) = snaps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.buffers.len() != first.buffers.len())
+        {
+            return Err(Error::invalid(
+                o,
+                format!("snapshot {k}"),
+                format!("{} buffers", s.buffers.len()),
+                format!("{} buffers (as snapshot 0)", first.buffers.len()),
             ));
         }
         let mut merged = Vec::with_capacity(first.buffers.len());

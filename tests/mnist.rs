@@ -174,44 +174,107 @@ fn same(a: &volley::mnist::Trained, b: &volley::mnist::Trained, what: &str) {
     );
 }
 
+/// The one-network training loop as it was before `train_batch` (each image presented in
+/// turn with `present`): weights, effective thresholds and presentations.
+fn reference(cfg: &TrainConfig) -> (Vec<f32>, Vec<f32>, u64) {
+    let data = mnist();
+    let dc = diehl_cook(&cfg.network, cfg.seed).unwrap();
+    let mut sim = Simulator::new(
+        &dc.net,
+        SimConfig::default()
+            .dt(cfg.protocol.dt)
+            .backend(cfg.backend),
+    )
+    .unwrap();
+    let w = Wiring {
+        input: dc.input,
+        exc_count: dc.p_exc_count,
+        n_input: 784,
+        n_exc: cfg.network.n_exc,
+    };
+    let mut presentations = 0;
+    for i in 0..cfg.train_images * cfg.epochs {
+        let image = data.train.image(i % cfg.train_images);
+        let r = present(&mut sim, &w, &cfg.protocol, &[image]).unwrap();
+        presentations += r[0].repeats as u64;
+    }
+    let weights = sim
+        .weights(dc.conn_input)
+        .unwrap()
+        .into_raw_vec_and_offset()
+        .0;
+    let theta = volley::mnist::effective_theta(
+        &sim.neuron_state(dc.exc, "theta").unwrap().row(0).to_vec(),
+        &sim.neuron_state(dc.exc, "theta_decay")
+            .unwrap()
+            .row(0)
+            .to_vec(),
+    );
+    (weights, theta, presentations)
+}
+
 per_backend!(a_batch_of_networks_equals_each_seed_trained_alone, |be| {
-    // Three networks (seeds 11, 12, 13) in one batch, stopped twice and resumed from the
-    // checkpoints the batch wrote, against each seed trained alone without a stop. Retries
-    // differ between seeds, so the networks reach the checkpoint interval in different rounds.
+    // Three networks (seeds 11, 12, 13) in one batch, stopped three times and resumed from the
+    // checkpoints the batch wrote, against each seed trained alone without a stop, and against
+    // the one-network loop `reference`. 30 spikes per image make the networks repeat images
+    // (each a different number of times), so they save halfway through an image's repeats when
+    // another reaches the checkpoint interval.
     let data = mnist();
     let dir = std::env::temp_dir().join(format!("volley-batch-{be}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut cfg = small_config(12, 14, be);
-    cfg.update_interval = 5;
-    cfg.checkpoint_every = 4;
+    let mut cfg = small_config(12, 8, be);
+    cfg.protocol.min_spikes = 30;
+    cfg.protocol.max_repeats = 4;
+    cfg.update_interval = 3;
+    cfg.checkpoint_every = 2;
     let ckpts: Vec<Option<std::path::PathBuf>> = (0..3)
         .map(|i| Some(dir.join(format!("ckpt{i}.bin"))))
         .collect();
-    let mut seen = [0usize; 3];
-    let err = volley::mnist::train_batch(&cfg, 3, data, &ckpts, true, &mut |i, done, _, _| {
-        seen[i] = done;
-        done < 6
-    })
-    .err();
-    assert!(err.is_some(), "the batch must report that it stopped");
+    let mut pending_saved = false;
+    for stop_at in [3, 5, 7] {
+        let mut seen = [0usize; 3];
+        let err = volley::mnist::train_batch(&cfg, 3, data, &ckpts, true, &mut |i, done, _, _| {
+            seen[i] = done;
+            done < stop_at
+        })
+        .err();
+        assert!(err.is_some(), "the batch must report that it stopped");
+        assert!(
+            seen.iter().all(|&d| d > 0),
+            "every network presented images: {seen:?}"
+        );
+        for c in ckpts.iter().flatten() {
+            pending_saved |= volley::mnist::checkpoint::load(c)
+                .unwrap()
+                .0
+                .pending
+                .is_some();
+        }
+    }
     assert!(
-        seen.iter().all(|&d| d > 0),
-        "every network presented images: {seen:?}"
+        pending_saved,
+        "no checkpoint was written halfway through an image's repeats: the test lost its case"
     );
-    let _ = volley::mnist::train_batch(&cfg, 3, data, &ckpts, true, &mut |_, done, _, _| done < 11);
     let batch =
         volley::mnist::train_batch(&cfg, 3, data, &ckpts, true, &mut |_, _, _, _| true).unwrap();
     for (i, b) in batch.iter().enumerate() {
-        let lone_cfg = volley::mnist::TrainConfig {
-            seed: 11 + i as u64,
+        let seed = 11 + i as u64;
+        let lone_cfg = TrainConfig {
+            seed,
             ..cfg.clone()
         };
         let lone = train(&lone_cfg, data, None, false, &mut |_, _, _| true).unwrap();
-        same(b, &lone, &format!("seed {}", 11 + i));
-        // The final checkpoint is the lone run's final checkpoint.
+        same(b, &lone, &format!("seed {seed}"));
+        let (w, theta, presentations) = reference(&lone_cfg);
+        assert_eq!(b.weights.as_slice().unwrap(), w.as_slice(), "seed {seed}");
+        assert_eq!(b.theta, theta, "seed {seed}");
+        assert_eq!(b.state.presentations, presentations, "seed {seed}");
+        assert!(presentations > 8, "seed {seed}: no image was repeated");
+        // The final checkpoint holds the final weights.
         let (state, snap) = volley::mnist::checkpoint::load(ckpts[i].as_ref().unwrap()).unwrap();
-        assert_eq!(state.images_done, 14);
+        assert_eq!(state.images_done, 8);
+        assert_eq!(state.pending, None);
         let w = &snap
             .buffers
             .iter()

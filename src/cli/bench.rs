@@ -119,7 +119,15 @@ pub fn run(a: BenchArgs) -> Result<()> {
             } else if let Some(n) = w.strip_prefix("dc-train-").and_then(parse_count) {
                 let d = load(&mut data, &a)?;
                 let k = a.train_instances;
-                dc(&w, n, be, d, a.train_images * k, k, true)?
+                let images = a.train_images.checked_mul(k).ok_or_else(|| {
+                    Error::invalid(
+                        "volley bench",
+                        "--train-instances",
+                        k,
+                        "a count whose product with --train-images fits in usize",
+                    )
+                })?;
+                dc(&w, n, be, d, images, k, true)?
             } else if let Some(n) = w.strip_prefix("dc-eval-").and_then(parse_count) {
                 let d = load(&mut data, &a)?;
                 dc(&w, n, be, d, a.eval_images, a.eval_batch, false)?

@@ -276,7 +276,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
             save_metrics(&mut m, t, &dir, &dirs[k])?;
             per.push(m);
         }
-        return finish_instances(&a, &per, "one GPU batch", t0);
+        return finish_instances(&a, &per, 1, "one GPU batch", t0);
     }
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -325,17 +325,18 @@ fn run_train(a: TrainArgs) -> Result<()> {
             failed.join("; ")
         )));
     }
-    finish_instances(&a, &per, &format!("{threads} threads"), t0)
+    finish_instances(&a, &per, threads, "one per thread", t0)
 }
 
 /// Writes `instances.json` and prints the instances' results.
 fn finish_instances(
     a: &TrainArgs,
     per: &[serde_json::Value],
+    threads: usize,
     concurrency: &str,
     t0: Instant,
 ) -> Result<()> {
-    let m = instances_summary(per, concurrency, t0.elapsed().as_secs_f64());
+    let m = instances_summary(per, threads, concurrency, t0.elapsed().as_secs_f64());
     report::write_json(&a.common.out.join("instances.json"), &m)?;
     if a.common.json {
         println!("{}", without(&m, &["per_instance"]));
@@ -420,6 +421,7 @@ fn mean_sd(xs: &[f64]) -> (Option<f64>, Option<f64>) {
 /// `instances.json`: the instances' metrics and their accuracies' mean, sd, min and max.
 fn instances_summary(
     per: &[serde_json::Value],
+    threads: usize,
     concurrency: &str,
     wall_s: f64,
 ) -> serde_json::Value {
@@ -433,6 +435,7 @@ fn instances_summary(
     json!({
         "command": "mnist train",
         "instances": per.len(),
+        "threads": threads,
         "concurrency": concurrency,
         "seeds": per.iter().map(|p| p["seed"].clone()).collect::<Vec<_>>(),
         "n_exc": per.first().map(|p| p["n_exc"].clone()),

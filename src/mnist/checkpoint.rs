@@ -235,6 +235,14 @@ fn check_state(s: &TrainState) -> std::result::Result<(), String> {
             s.images_done, s.total_images
         ));
     }
+    if let Some((intensity, repeats)) = s.pending
+        && !(intensity.is_finite() && intensity > 0.0 && repeats >= 1)
+    {
+        return Err(format!(
+            "pending repeat at intensity {intensity} after {repeats} presentations (a finite \
+             intensity > 0 after at least 1)"
+        ));
+    }
     Ok(())
 }
 

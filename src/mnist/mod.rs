@@ -105,6 +105,12 @@ pub struct TrainState {
     /// Values checked for NaN/Inf so far (0 unless `check_finite`).
     #[serde(default)]
     pub finite_values_checked: u64,
+    /// The image being repeated when the checkpoint was written, as (intensity of its next
+    /// presentation, presentations of it so far); `None` between images. A network of a batch
+    /// saves in the round another reaches the checkpoint interval, possibly halfway through
+    /// the retries of an image; a lone run saves between images only.
+    #[serde(default)]
+    pub pending: Option<(f64, u32)>,
 }
 
 /// What training produced.
@@ -212,6 +218,7 @@ pub fn train_batch(
         ));
     }
     let total = cfg.train_images * cfg.epochs;
+    let n_train = cfg.train_images.min(data.train.len());
     let sim_cfg = SimConfig::default()
         .dt(cfg.protocol.dt)
         .backend(cfg.backend)
@@ -240,11 +247,16 @@ pub fn train_batch(
                 Simulator::initial_snapshot(&diehl_cook(&c.network, seed)?.net, sim_cfg)?,
             ),
         };
+        let mut state = state;
+        let slot = state
+            .pending
+            .take()
+            .map(|(intensity, repeats)| (state.images_done % n_train, intensity, repeats));
         members.push(Member {
             seed,
             checkpoint: ckpt.clone(),
             state,
-            slot: None,
+            slot,
             done: None,
         });
         starts.push(snap);
@@ -296,6 +308,7 @@ fn fresh_state(cfg: &TrainConfig, total: usize) -> TrainState {
         history: Vec::new(),
         train_wall_s: 0.0,
         finite_values_checked: 0,
+        pending: None,
     }
 }
 
@@ -473,24 +486,21 @@ fn lockstep(
                 save_all = true;
             }
         }
-        let to_save: Vec<usize> = (0..members.len())
-            .filter(|&b| {
-                members[b].checkpoint.is_some()
-                    && members[b].done.is_none()
-                    && (finished.contains(&b) || (save_all && members[b].state.images_done < total))
-            })
-            .collect();
-        if !to_save.is_empty() || !finished.is_empty() {
+        // Periodic checkpoints, then progress, then the finished networks' final checkpoints
+        // (the order of a lone run: a stop after the last image saves nothing more).
+        if save_all {
             let snap = sim.snapshot()?;
-            for &b in &to_save {
-                if !finished.contains(&b)
-                    && let Some(path) = &members[b].checkpoint
-                {
-                    checkpoint::save(path, &members[b].state, &sim.instance_snapshot(&snap, b)?)?;
+            for (b, m) in members.iter().enumerate() {
+                if m.done.is_some() || finished.contains(&b) {
+                    continue;
                 }
-            }
-            for &b in &finished {
-                finish(&mut sim, &mut members[b], b, &snap)?;
+                if let Some(path) = &m.checkpoint {
+                    let state = TrainState {
+                        pending: m.slot.map(|(_, intensity, repeats)| (intensity, repeats)),
+                        ..m.state.clone()
+                    };
+                    checkpoint::save(path, &state, &sim.instance_snapshot(&snap, b)?)?;
+                }
             }
         }
         for &(b, _) in &accepted {
@@ -502,6 +512,12 @@ fn lockstep(
                 running_accuracy(&m.state),
             ) {
                 return Err(stopped(m.state.images_done, total));
+            }
+        }
+        if !finished.is_empty() {
+            let snap = sim.snapshot()?;
+            for &b in &finished {
+                finish(&mut sim, &mut members[b], b, &snap)?;
             }
         }
     }
