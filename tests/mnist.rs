@@ -289,3 +289,39 @@ per_backend!(a_batch_of_networks_equals_each_seed_trained_alone, |be| {
     );
     let _ = std::fs::remove_dir_all(&dir);
 });
+
+#[test]
+fn a_non_finite_value_in_a_batch_names_its_network() {
+    // Network 1 (seed 12) of a batch resumes from a checkpoint with a NaN threshold: the
+    // batch stops at the first check, naming seed 12 and the index within its thresholds.
+    let data = mnist();
+    let dir = std::env::temp_dir().join(format!("volley-batch-nan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cfg = small_config(12, 4, BackendChoice::Cpu);
+    cfg.checkpoint_every = 1;
+    let ckpts: Vec<Option<std::path::PathBuf>> = (0..2)
+        .map(|i| Some(dir.join(format!("ckpt{i}.bin"))))
+        .collect();
+    let stop =
+        volley::mnist::train_batch(&cfg, 2, data, &ckpts, true, &mut |_, done, _, _| done < 1);
+    assert!(stop.is_err());
+    let path = ckpts[1].as_ref().unwrap();
+    let (state, mut snap) = volley::mnist::checkpoint::load(path).unwrap();
+    let theta = snap
+        .buffers
+        .iter_mut()
+        .find(|(n, _)| n == "ens0.theta")
+        .unwrap();
+    theta.1[7] = f32::NAN;
+    volley::mnist::checkpoint::save(path, &state, &snap).unwrap();
+    let e = volley::mnist::train_batch(&cfg, 2, data, &ckpts, true, &mut |_, _, _, _| true)
+        .err()
+        .expect("the NaN must stop the batch")
+        .to_string();
+    assert!(
+        e.contains("network of seed 12: ens0.theta") && e.contains("at index 7"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -465,7 +465,8 @@ fn lockstep(
             continue;
         }
         if cfg.check_finite {
-            sim.check_finite()?;
+            sim.check_finite()
+                .map_err(|e| name_network(e, &sim, members))?;
         }
         let mut save_all = false;
         let mut finished = Vec::new();
@@ -520,6 +521,41 @@ fn lockstep(
                 finish(&mut sim, &mut members[b], b, &snap)?;
             }
         }
+    }
+}
+
+/// In a batch of several networks, a non-finite value's error names the network (its seed) and
+/// the index within that network's copy of the buffer.
+fn name_network(e: Error, sim: &Simulator, members: &[Member]) -> Error {
+    match e {
+        Error::NonFinite {
+            buffer,
+            index,
+            value,
+            step,
+        } if members.len() > 1 => {
+            let len = sim
+                .plan()
+                .buffers
+                .iter()
+                .find(|b| b.name == buffer && b.batched())
+                .map(|b| b.len);
+            match len {
+                Some(len) if len > 0 => Error::NonFinite {
+                    buffer: format!("network of seed {}: {buffer}", members[index / len].seed),
+                    index: index % len,
+                    value,
+                    step,
+                },
+                _ => Error::NonFinite {
+                    buffer,
+                    index,
+                    value,
+                    step,
+                },
+            }
+        }
+        other => other,
     }
 }
 
