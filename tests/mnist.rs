@@ -325,3 +325,33 @@ fn a_non_finite_value_in_a_batch_names_its_network() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn neurons_whose_frozen_threshold_is_below_rest_are_counted() {
+    // Threshold v_thresh + theta - theta_offset = -72 + theta mV against rest and reset at
+    // -65 mV: theta below 7 mV fires on its own.
+    let cfg = DiehlCookConfig::default();
+    let theta = [20.0, 7.0, 6.999, 0.0, 35.0, 6.5];
+    assert_eq!(volley::mnist::self_firing_neurons(&cfg, &theta), 3);
+    // The evaluation reports them.
+    let data = mnist();
+    let mut small = small_config(10, 1, BackendChoice::Cpu).network;
+    small.n_exc = 4;
+    let weights = ndarray::Array2::from_elem((4, 784), 0.1f32);
+    let e = evaluate(
+        &small,
+        &Protocol::default(),
+        &weights,
+        &[20.0, 5.0, 30.0, 6.0],
+        data,
+        &EvalConfig {
+            label_images: 3,
+            test_images: 3,
+            batch: 3,
+            backend: BackendChoice::Cpu,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    assert_eq!(e.self_firing_neurons, 2);
+}

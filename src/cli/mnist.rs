@@ -631,6 +631,16 @@ fn run_evaluation(
             c.eval_batch
         );
     }
+    let self_firing = volley::mnist::self_firing_neurons(network, theta);
+    if self_firing > 0 {
+        eprintln!(
+            "warning: {self_firing} excitatory neurons have a frozen threshold below their \
+             resting/reset potential: once one fires it keeps firing and silences the others \
+             of its instance for the rest of the evaluation, so the accuracy depends on \
+             --eval-batch and --label-images (more images per instance, lower accuracy); \
+             the network needs more training (metrics: self_firing_neurons)"
+        );
+    }
     evaluate(
         network,
         &Protocol::default(),
@@ -665,6 +675,7 @@ fn add_evaluation(eval: Option<&Evaluation>, m: &mut serde_json::Value, out: &Pa
         );
         obj.entry("backend").or_insert(json!(e.backend.0));
         obj.entry("adapter").or_insert(json!(e.backend.1));
+        obj.insert("self_firing_neurons".into(), json!(e.self_firing_neurons));
         obj.insert("eval_backend".into(), json!(e.backend.0));
         obj.insert("eval_adapter".into(), json!(e.backend.1));
         let assigned: Vec<Option<u8>> = e.assignments.class.clone();

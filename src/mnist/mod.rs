@@ -652,6 +652,25 @@ pub struct Evaluation {
     pub test_wall_s: f64,
     /// Backend name and device.
     pub backend: (String, String),
+    /// Excitatory neurons whose frozen threshold (`v_thresh + theta - theta_offset`) is below
+    /// their resting or reset potential (see [`self_firing_neurons`]).
+    pub self_firing_neurons: usize,
+}
+
+/// Excitatory neurons that, with `theta` frozen, fire on their own: their threshold
+/// `v_thresh + theta - theta_offset` is below `max(v_rest, v_reset)`, so once one fires (or
+/// relaxes to rest) it fires again after every refractory period, for good, and its inhibitory
+/// partner keeps every other neuron of that instance silent, presentation after presentation.
+/// Training cannot show this (each spike raises theta), but a long idle neuron's theta decays
+/// below the line (a 6,400-neuron network after two epochs had 581). Evaluation then depends on
+/// how many images each instance presents in a row, i.e. on the batch size.
+pub fn self_firing_neurons(network: &DiehlCookConfig, theta: &[f32]) -> usize {
+    let e = &network.exc;
+    let floor = e.v_rest.max(e.v_reset);
+    theta
+        .iter()
+        .filter(|&&t| e.v_thresh + t as f64 - e.theta_offset < floor)
+        .count()
 }
 
 /// Presents `split`'s first `n` images to the frozen network, as many at once as the batch
@@ -745,6 +764,7 @@ pub fn evaluate(
         label_wall_s,
         test_wall_s,
         backend: (b.to_string(), d),
+        self_firing_neurons: self_firing_neurons(network, theta),
     })
 }
 
