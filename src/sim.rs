@@ -341,11 +341,7 @@ impl Simulator {
     pub fn write_buffer(&mut self, name: &str, data: &[f32]) -> Result<()> {
         let id = self.buffer_id(name, "Simulator::write_buffer")?;
         let b = &self.plan.buffers[id.0];
-        let total = if b.batched() {
-            b.len * self.config.batch
-        } else {
-            b.len
-        };
+        let total = self.values_of(b);
         let full: Vec<f32> = if data.len() == total {
             data.to_vec()
         } else if data.len() == b.len {
@@ -544,16 +540,21 @@ impl Simulator {
         Ok(checked)
     }
 
+    /// Values a plan buffer holds in this simulator: one copy per instance, or one for all.
+    fn values_of(&self, b: &crate::compile::Buffer) -> usize {
+        if b.batched() {
+            b.len * self.config.batch
+        } else {
+            b.len
+        }
+    }
+
     /// Restores a [`Snapshot`] taken from a simulator of the same network and batch size.
     pub fn restore(&mut self, snap: &Snapshot) -> Result<()> {
         for (name, data) in &snap.buffers {
             let id = self.buffer_id(name, "Simulator::restore")?;
             let b = &self.plan.buffers[id.0];
-            let total = if b.batched() {
-                b.len * self.config.batch
-            } else {
-                b.len
-            };
+            let total = self.values_of(b);
             if data.len() != total {
                 return Err(Error::invalid(
                     "Simulator::restore",
@@ -601,11 +602,7 @@ impl Simulator {
         for (name, data) in &snap.buffers {
             let id = self.buffer_id(name, "Simulator::instance_snapshot")?;
             let b = &self.plan.buffers[id.0];
-            let total = if b.batched() {
-                b.len * self.config.batch
-            } else {
-                b.len
-            };
+            let total = self.values_of(b);
             if data.len() != total {
                 return Err(Error::invalid(
                     "Simulator::instance_snapshot",
@@ -675,7 +672,7 @@ impl Simulator {
         for (i, (name, data)) in first.buffers.iter().enumerate() {
             let id = self.buffer_id(name, o)?;
             let b = &self.plan.buffers[id.0];
-            let mut all = Vec::with_capacity(if b.batched() { b.len * batch } else { b.len });
+            let mut all = Vec::with_capacity(self.values_of(b));
             for (k, s) in snaps.iter().enumerate() {
                 let Some((n, d)) = s.buffers.get(i).filter(|(n, _)| n == name) else {
                     return Err(Error::invalid(

@@ -258,6 +258,25 @@ fn tiny_train(data: &Path, dir: &Path, neurons: &str, extra: &[&str]) -> Vec<Str
     v
 }
 
+/// Each `seeds` instance in `many/seed-<s>/` has the weights and thresholds of that seed trained
+/// alone (`args(dir, extra)` is the command line for an output directory).
+fn same_as_alone(
+    out: &Path,
+    many: &Path,
+    seeds: &[u64],
+    args: &dyn Fn(&Path, &[&str]) -> Vec<String>,
+) {
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    for seed in seeds {
+        let alone = out.join(format!("alone-{seed}"));
+        run_ok(&args(&alone, &["--seed", &seed.to_string()]));
+        let inst = many.join(format!("seed-{seed}"));
+        for f in ["weights.npy", "theta.npy"] {
+            assert_eq!(read(&inst, f), read(&alone, f), "seed {seed}: {f}");
+        }
+    }
+}
+
 /// `--instances K` trains K networks (seeds --seed ..): each instance's weights and thresholds
 /// are bit-identical to the same seed trained alone, the instances differ from each other, the
 /// summary holds every instance, and a second run refuses the directories unless --resume.
@@ -277,14 +296,7 @@ fn instances_equal_the_same_seeds_trained_alone() {
         serde_json::from_slice(&std::fs::read(many.join("instances.json")).unwrap()).unwrap();
     assert_eq!(file["per_instance"].as_array().unwrap().len(), 3);
     let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
-    for seed in [4, 6] {
-        let alone = out.join(format!("alone-{seed}"));
-        run_ok(&args(&alone, &["--seed", &seed.to_string()]));
-        let inst = many.join(format!("seed-{seed}"));
-        for f in ["weights.npy", "theta.npy"] {
-            assert_eq!(read(&inst, f), read(&alone, f), "seed {seed}: {f}");
-        }
-    }
+    same_as_alone(&out, &many, &[4, 6], &args);
     assert_ne!(
         read(&many.join("seed-4"), "weights.npy"),
         read(&many.join("seed-5"), "weights.npy")
@@ -339,14 +351,7 @@ fn gpu_instances_train_as_one_batch_and_equal_the_seeds_alone() {
     assert_eq!(summary["concurrency"], "one GPU batch", "{summary}");
     assert_eq!(summary["backend"], "gpu", "{summary}");
     let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
-    for seed in [9, 11] {
-        let alone = out.join(format!("alone-{seed}"));
-        run_ok(&args(&alone, &["--seed", &seed.to_string()]));
-        let inst = many.join(format!("seed-{seed}"));
-        for f in ["weights.npy", "theta.npy"] {
-            assert_eq!(read(&inst, f), read(&alone, f), "seed {seed}: {f}");
-        }
-    }
+    same_as_alone(&out, &many, &[9, 11], &args);
     let before = read(&many.join("seed-10"), "weights.npy");
     run_ok(&args(
         &many,

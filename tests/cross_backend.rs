@@ -360,27 +360,19 @@ fn neuron_types_agree_over_200_steps() {
     }
 }
 
-#[test]
-fn random_draws_agree_bit_for_bit_across_the_32_bit_step_boundary() {
-    if !gpu_wanted() {
-        return;
-    }
-    // 1000 outputs x 1000 steps = one million uniform draws; the steps straddle 2^32 so the
-    // high word of the step counter is exercised; chunks of 97 steps (odd) on the GPU.
-    let n = 1000;
+/// A plan that draws uniform noise in [low, high) (stream 3) and Poisson spikes at `rates`
+/// (stream 4), probing both every step.
+fn draws_plan(rates_kind: BufferKind, rates: Vec<f32>, low: f32, high: f32) -> Plan {
+    let n = rates.len();
     let buffers = vec![
         buf("noise", BufferKind::Temp, vec![0.0; n]),
-        buf(
-            "rates",
-            BufferKind::Param,
-            (0..n).map(|i| (i % 500) as f32 * 2.0).collect(),
-        ),
+        buf("rates", rates_kind, rates),
         buf("spikes", BufferKind::Temp, vec![0.0; n]),
     ];
     let step = vec![
         Op::UniformNoise {
-            low: 0.0,
-            high: 1.0,
+            low,
+            high,
             out: BufId(0),
             stream: 3,
         },
@@ -400,21 +392,27 @@ fn random_draws_agree_bit_for_bit_across_the_32_bit_step_boundary() {
             every: 1,
         },
     ];
-    let probes = vec![
-        ProbeSlot {
-            probe: 0,
-            src: BufId(0),
+    let probes = (0..2)
+        .map(|k| ProbeSlot {
+            probe: k,
+            src: BufId(2 * k),
             len: n,
             every: 1,
-        },
-        ProbeSlot {
-            probe: 1,
-            src: BufId(2),
-            len: n,
-            every: 1,
-        },
-    ];
-    let mut p = plan(buffers, step, probes);
+        })
+        .collect();
+    plan(buffers, step, probes)
+}
+
+#[test]
+fn random_draws_agree_bit_for_bit_across_the_32_bit_step_boundary() {
+    if !gpu_wanted() {
+        return;
+    }
+    // 1000 outputs x 1000 steps = one million uniform draws; the steps straddle 2^32 so the
+    // high word of the step counter is exercised; chunks of 97 steps (odd) on the GPU.
+    let n = 1000;
+    let rates = (0..n).map(|i| (i % 500) as f32 * 2.0).collect();
+    let mut p = draws_plan(BufferKind::Param, rates, 0.0, 1.0);
     p.batch = 1;
     let first = (1u64 << 32) - 500;
     let [(_, cr), (_, gr)] = run_both(&p, first, 1000);
@@ -453,43 +451,7 @@ fn per_instance_draws_agree_and_are_the_lone_runs_draws() {
     // Keying::PerInstance: instance b draws with key seed + b and index i (the seed's high word
     // carries), on the CPU and on both GPU paths (per-op kernels and the fused interpreter).
     let n = 101;
-    let buffers = vec![
-        buf("noise", BufferKind::Temp, vec![0.0; n]),
-        buf("rates", BufferKind::State, vec![900.0; n]),
-        buf("spikes", BufferKind::Temp, vec![0.0; n]),
-    ];
-    let step = vec![
-        Op::UniformNoise {
-            low: -1.0,
-            high: 2.0,
-            out: BufId(0),
-            stream: 3,
-        },
-        Op::PoissonSpikes {
-            rates: BufId(1),
-            out: BufId(2),
-            stream: 4,
-        },
-        Op::Probe {
-            probe: 0,
-            src: BufId(0),
-            every: 1,
-        },
-        Op::Probe {
-            probe: 1,
-            src: BufId(2),
-            every: 1,
-        },
-    ];
-    let probes = (0..2)
-        .map(|k| ProbeSlot {
-            probe: k,
-            src: BufId(2 * k),
-            len: n,
-            every: 1,
-        })
-        .collect();
-    let mut p = plan(buffers, step, probes);
+    let mut p = draws_plan(BufferKind::State, vec![900.0; n], -1.0, 2.0);
     p.seed = u32::MAX as u64 - 1; // instance 2's key carries into the high word
     p.keying = volley::rng::Keying::PerInstance;
     let steps = 37;

@@ -30,10 +30,11 @@ fn rates(k: usize) -> Vec<f32> {
 }
 
 /// Two presentations with rest between, normalisation before each (the MNIST protocol's
-/// shape); returns the spike counts of each presentation, per instance.
-fn drive(sim: &mut Simulator, d: &DiehlCook, instances: usize) -> Vec<Vec<f64>> {
-    let on: Vec<f32> = (0..instances).flat_map(rates).collect();
-    let mut counts = vec![Vec::new(); instances];
+/// shape), instance j shown input `rates(inputs[j])`; returns the spike counts of each
+/// presentation, per instance.
+fn drive(sim: &mut Simulator, d: &DiehlCook, inputs: &[usize]) -> Vec<Vec<f64>> {
+    let on: Vec<f32> = inputs.iter().flat_map(|&k| rates(k)).collect();
+    let mut counts = vec![Vec::new(); inputs.len()];
     for _ in 0..2 {
         sim.boundary().unwrap();
         sim.set_poisson_rates(d.input, &on).unwrap();
@@ -72,7 +73,7 @@ fn batched(
         .map(|i| Simulator::initial_snapshot(&dc(seed + i, false).net, cfg(be)).unwrap())
         .collect();
     sim.restore_instances(&starts).unwrap();
-    let counts = drive(&mut sim, &d, k);
+    let counts = drive(&mut sim, &d, &(0..k).collect::<Vec<_>>());
     let snap = sim.snapshot().unwrap();
     let parts = (0..k)
         .map(|i| sim.instance_snapshot(&snap, i).unwrap())
@@ -87,7 +88,7 @@ per_backend!(each_instance_is_its_seed_run_alone, |be| {
         let s = seed.wrapping_add(i as u64);
         let d = dc(s, false);
         let mut lone = Simulator::new(&d.net, cfg(be)).unwrap();
-        let lone_counts = drive_one(&mut lone, &d, i);
+        let lone_counts = drive(&mut lone, &d, &[i]).remove(0);
         let lone_snap = lone.snapshot().unwrap();
         assert_eq!(
             lone_counts, counts[i],
@@ -108,29 +109,6 @@ per_backend!(each_instance_is_its_seed_run_alone, |be| {
     let (shared, _) = batched(be, seed, k, Keying::Shared);
     assert!(bits(&shared[1]) != bits(&parts[1]));
 });
-
-/// A lone run shown instance `k`'s input.
-fn drive_one(sim: &mut Simulator, d: &DiehlCook, k: usize) -> Vec<f64> {
-    let on = rates(k);
-    let mut counts = Vec::new();
-    for _ in 0..2 {
-        sim.boundary().unwrap();
-        sim.set_poisson_rates(d.input, &on).unwrap();
-        let _ = sim.take_counts(d.p_exc_count).unwrap();
-        sim.run_steps(450).unwrap();
-        counts.extend(
-            sim.take_counts(d.p_exc_count)
-                .unwrap()
-                .row(0)
-                .iter()
-                .copied(),
-        );
-        sim.set_poisson_rates(d.input, &vec![0.0; on.len()])
-            .unwrap();
-        sim.run_steps(151).unwrap();
-    }
-    counts
-}
 
 #[test]
 fn restore_instances_refuses_what_a_batch_cannot_share() {

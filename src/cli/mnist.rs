@@ -247,15 +247,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
             &data,
             &ckpts,
             a.resume,
-            &mut |k, done, _total, acc| {
-                if let Some(b) = &bars_k[k] {
-                    b.set_position(done as u64);
-                    if let Some(acc) = acc {
-                        b.set_message(format!("running accuracy {:.1}%", 100.0 * acc));
-                    }
-                }
-                true
-            },
+            &mut |k, done, _total, acc| show_training(&bars_k[k], done, acc),
         )
         .map_err(|e| {
             Error::Other(format!(
@@ -457,6 +449,17 @@ fn instances_summary(
     })
 }
 
+/// Training progress on a bar (images done, running accuracy); always continues.
+fn show_training(bar: &Option<ProgressBar>, done: usize, acc: Option<f64>) -> bool {
+    if let Some(b) = bar {
+        b.set_position(done as u64);
+        if let Some(acc) = acc {
+            b.set_message(format!("running accuracy {:.1}%", 100.0 * acc));
+        }
+    }
+    true
+}
+
 /// Trains one network (`cfg.seed`) into `out` and evaluates it: the checkpoint, weights.npy,
 /// theta.npy, pictures, and the metrics object (written by the caller).
 fn train_instance(
@@ -472,15 +475,7 @@ fn train_instance(
         data,
         Some(&ckpt),
         a.resume,
-        &mut |done, _total, acc| {
-            if let Some(b) = &bar {
-                b.set_position(done as u64);
-                if let Some(acc) = acc {
-                    b.set_message(format!("running accuracy {:.1}%", 100.0 * acc));
-                }
-            }
-            true
-        },
+        &mut |done, _total, acc| show_training(&bar, done, acc),
     )
     .map_err(|e| kept_checkpoint_hint(e, &ckpt))?;
     report_instance(a, cfg, out, data, trained, bar)

@@ -440,13 +440,7 @@ fn lockstep(
         if !busy {
             return Ok(());
         }
-        sim.boundary()?;
-        sim.set_poisson_rates(w.input, &rates)?;
-        let _ = sim.take_counts(w.exc_count)?;
-        sim.run_steps(p.present_steps())?;
-        let counts: Array2<f64> = sim.take_counts(w.exc_count)?;
-        sim.set_poisson_rates(w.input, &zeros)?;
-        sim.run_steps(p.rest_steps())?;
+        let counts = protocol::present_once(&mut sim, &w, p, &rates, &zeros)?;
         let mut accepted = Vec::new();
         for (b, m) in members.iter_mut().enumerate() {
             let Some((index, intensity, repeats)) = m.slot.as_mut() else {

@@ -103,6 +103,26 @@ pub struct Response {
     pub repeats: u32,
 }
 
+/// One presentation on every instance: the boundary ops (weight normalisation), `rates`
+/// (instances x inputs, Hz) for `t_present`, then `zeros` (the same length) for `t_rest`.
+/// Returns the excitatory spike counts of the presentation, one row per instance.
+pub fn present_once(
+    sim: &mut Simulator,
+    w: &Wiring,
+    p: &Protocol,
+    rates: &[f32],
+    zeros: &[f32],
+) -> Result<Array2<f64>> {
+    sim.boundary()?;
+    sim.set_poisson_rates(w.input, rates)?;
+    let _ = sim.take_counts(w.exc_count)?;
+    sim.run_steps(p.present_steps())?;
+    let counts = sim.take_counts(w.exc_count)?;
+    sim.set_poisson_rates(w.input, zeros)?;
+    sim.run_steps(p.rest_steps())?;
+    Ok(counts)
+}
+
 /// Presents `images` following the protocol, on as many instances at once as the simulator
 /// has (its batch size). Before each presentation the boundary ops run (weight normalisation);
 /// then every busy instance is shown its image's Poisson rates for `t_present`, and nothing for
@@ -142,13 +162,7 @@ pub fn present(
                 );
             }
         }
-        sim.boundary()?;
-        sim.set_poisson_rates(w.input, &rates)?;
-        let _ = sim.take_counts(w.exc_count)?;
-        sim.run_steps(p.present_steps())?;
-        let counts: Array2<f64> = sim.take_counts(w.exc_count)?;
-        sim.set_poisson_rates(w.input, &zeros)?;
-        sim.run_steps(p.rest_steps())?;
+        let counts = present_once(sim, w, p, &rates, &zeros)?;
         for (b, slot) in slots.iter_mut().enumerate() {
             let Some((img, intensity, repeats)) = slot.as_mut() else {
                 continue;
