@@ -17,7 +17,7 @@ struct Params {
     theta_plus: f32,
     theta_offset: f32,
     ref_steps: f32,
-    _p0: u32,
+    gate_steps: f32,
     _p1: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -37,7 +37,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let i = flat_index(gid, nwg);
     if (i >= p.total) { return; }
     let c = DcConsts(p.dt, p.v_rest, p.v_reset, p.v_thresh, p.e_exc, p.e_inh, p.dt_over_tau,
-        p.decay_ge, p.decay_gi, p.k_theta, p.theta_plus, p.theta_offset, p.ref_steps);
+        p.decay_ge, p.decay_gi, p.k_theta, p.theta_plus, p.theta_offset, p.ref_steps,
+        p.gate_steps);
     let r = dc_one(c, learn[0], v[i], ge[i], gi[i], theta[i], theta_decay[i], refr[i], ge_in[i], gi_in[i]);
     ge_in[i] = 0.0;
     gi_in[i] = 0.0;

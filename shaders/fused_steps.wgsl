@@ -331,7 +331,7 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
         }
         case OP_DIEHL_COOK: {
             let c = DcConsts(pf(o, 0u), pf(o, 1u), pf(o, 2u), pf(o, 3u), pf(o, 4u), pf(o, 5u), pf(o, 6u),
-                pf(o, 7u), pf(o, 8u), pf(o, 9u), pf(o, 10u), pf(o, 11u), pf(o, 12u));
+                pf(o, 7u), pf(o, 8u), pf(o, 9u), pf(o, 10u), pf(o, 11u), pf(o, 12u), pf(o, 13u));
             let l = arena[at(o, 0u, b)];
             let y = at(o, 1u, b);
             let v = at(o, 2u, b);

@@ -800,6 +800,105 @@ fn diehl_cook_neurons_agree() {
     );
 }
 
+/// The spike gate of `DcParams::min_interval` (Diehl & Cook's `timer`), exactly, on both
+/// backends: a neuron driven far above threshold fires on the first step the gate allows,
+/// s + round(min_interval / dt) + 1 after a spike at s (Brian2's `timer > refrac_e` with
+/// `dtimer/dt = 0.1` first holds 101 steps after a spike at dt 0.5 ms), and its voltage is held
+/// for the refractory period only (10 steps), then integrates while the gate is still closed.
+#[test]
+fn diehl_cook_spike_gate_is_exact() {
+    let n = 7;
+    for (min_interval, period) in [(0.05, 101usize), (0.0, 11), (0.02, 41), (0.004, 11)] {
+        let exc = volley::model::DcParams {
+            min_interval,
+            ..volley::model::DcParams::excitatory()
+        };
+        let buffers = vec![
+            buf("drive", BufferKind::State, vec![50.0; n]),
+            buf("learn", BufferKind::Param, vec![1.0]),
+            buf("out", BufferKind::Temp, vec![0.0; n]),
+            buf("v", BufferKind::State, vec![-65.0; n]),
+            buf("ge", BufferKind::State, vec![0.0; n]),
+            buf("gi", BufferKind::State, vec![0.0; n]),
+            buf("theta", BufferKind::State, vec![20.0; n]),
+            buf("theta_decay", BufferKind::State, vec![0.0; n]),
+            buf("refr", BufferKind::State, vec![0.0; n]),
+            buf("ge_in", BufferKind::State, vec![0.0; n]),
+            buf("gi_in", BufferKind::State, vec![0.0; n]),
+            buf("count", BufferKind::State, vec![0.0; n]),
+        ];
+        let step = vec![
+            Op::AddInc {
+                x: BufId(0),
+                y: BufId(9),
+            },
+            Op::Neurons {
+                neuron: NeuronType::DiehlCook(exc),
+                n,
+                j: BufId(2),
+                out: BufId(2),
+                state: (3..11).map(BufId).collect(),
+                learn: Some(BufId(1)),
+            },
+            Op::AddInc {
+                x: BufId(2),
+                y: BufId(11),
+            },
+        ];
+        let p = Plan {
+            dt: 0.0005,
+            ..plan(buffers, step, vec![])
+        };
+        let steps = 1000;
+        // Spikes on steps 0, period, 2 * period, ...; the last one `since` steps before the
+        // last step.
+        let spikes = (steps - 1) / period + 1;
+        let since = (steps - 1) % period;
+        let mut runs = vec![{
+            let mut cpu = CpuBackend::new(&p).unwrap();
+            cpu.run(
+                0,
+                steps,
+                &HostInputs::default(),
+                &mut ProbeRecords::default(),
+            )
+            .unwrap();
+            (0..p.buffers.len())
+                .map(|i| cpu.read(BufId(i)).unwrap())
+                .collect::<Vec<_>>()
+        }];
+        if gpu_wanted() {
+            runs.push(run_both(&p, 0, steps)[1].0.clone());
+        }
+        for (r, bufs) in runs.iter().enumerate() {
+            let what = format!("min_interval {min_interval} s, backend {r} (0 cpu, 1 gpu)");
+            for &c in &bufs[11] {
+                assert_eq!((c * 0.0005).round() as usize, spikes, "{what}: spike count");
+            }
+            // theta rose by 0.05 mV per spike (and decayed by about 1e-3 mV in 0.5 s).
+            for &t in &bufs[6] {
+                assert!(
+                    (t - 20.0 - 0.05 * spikes as f32).abs() < 2e-3,
+                    "{what}: theta {t}"
+                );
+            }
+            for &v in &bufs[3] {
+                if since <= 10 {
+                    assert_eq!(
+                        v, -65.0,
+                        "{what}: held at reset {since} steps after a spike"
+                    );
+                } else {
+                    assert!(
+                        v > -52.0,
+                        "{what}: {v} mV {since} steps after a spike: not integrating"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn diehl_cook_network_learns_alike() {
     if !gpu_wanted() {

@@ -38,7 +38,7 @@ W_INH_EXC = 17.0  # DiehlCookConfig.w_inh_exc (all but self)
 # DcParams::excitatory() (mV, ms)
 EXC = dict(v_rest=-65.0, v_reset=-65.0, v_thresh=-52.0, tau_m=100.0, refractory=5.0,
            e_exc=0.0, e_inh=-100.0, tau_ge=1.0, tau_gi=2.0, theta_plus=0.05,
-           tau_theta=1e7, theta_offset=20.0)
+           tau_theta=1e7, theta_offset=20.0, min_interval=50.0)
 # DcParams::inhibitory() (no adaptive threshold: theta_plus 0, theta stays 0)
 INH = dict(v_rest=-60.0, v_reset=-45.0, v_thresh=-40.0, tau_m=10.0, refractory=2.0,
            e_exc=0.0, e_inh=-85.0, tau_ge=1.0, tau_gi=2.0)
@@ -91,8 +91,12 @@ def build_network(b2, n_exc, seed, inp=None, w0=None):
     b2.defaultclock.dt = DT_MS * ms
     ns = {}
     for k, v in EXC.items():
-        unit = ms if k.startswith("tau") or k == "refractory" else mV
+        unit = ms if k.startswith("tau") or k in ("refractory", "min_interval") else mV
         ns[k + "_e"] = v * unit
+    # Diehl & Cook's spike gate: `dtimer/dt = 0.1`, threshold `timer > refrac_e` (5 ms), so one
+    # spike per 50 ms; volley's DcParams::min_interval. The first step with timer > 5 ms is the
+    # 101st after a spike at dt 0.5 ms (the summed 0.05 ms steps stay below 5 ms at the 100th).
+    ns["timer_gate_e"] = 0.1 * EXC["min_interval"] * ms
     for k, v in INH.items():
         unit = ms if k.startswith("tau") or k == "refractory" else mV
         ns[k + "_i"] = v * unit
@@ -111,11 +115,12 @@ def build_network(b2, n_exc, seed, inp=None, w0=None):
         dge/dt = -ge / tau_ge_e : 1
         dgi/dt = -gi / tau_gi_e : 1
         dtheta/dt = -theta / tau_theta_e : volt
+        dtimer/dt = 0.1 : second
         count : 1
         counting : 1 (shared)
         """,
-        threshold="v > v_thresh_e + theta - theta_offset_e",
-        reset="v = v_reset_e; theta += theta_plus_e; count += counting",
+        threshold="v > v_thresh_e + theta - theta_offset_e and timer > timer_gate_e",
+        reset="v = v_reset_e; theta += theta_plus_e; timer = 0*ms; count += counting",
         refractory=refractory_ms(EXC["refractory"]) * ms,
         method="exponential_euler",
         namespace=ns,
@@ -137,6 +142,7 @@ def build_network(b2, n_exc, seed, inp=None, w0=None):
     )
     exc.v = EXC["v_rest"] * mV  # volley starts voltages at v_rest
     exc.theta = EXC["theta_offset"] * mV  # and theta at theta_offset (threshold -52 mV at start)
+    exc.timer = 1 * b2.second  # and with the gate open
     inh.v = INH["v_rest"] * mV
 
     # Diehl & Cook's rule as in their Brian code (pre pathway runs before post in a step);
@@ -240,6 +246,7 @@ class Standalone:
             "exc.ge": np.zeros(n_exc), "exc.gi": np.zeros(n_exc),
             "exc.theta": np.full(n_exc, EXC["theta_offset"] * 1e-3),
             "exc.lastspike": np.full(n_exc, -1e4),
+            "exc.timer": np.full(n_exc, 1.0),
             "inh.v": np.full(n_exc, INH["v_rest"] * 1e-3),
             "inh.ge": np.zeros(n_exc), "inh.gi": np.zeros(n_exc),
             "inh.lastspike": np.full(n_exc, -1e4),
@@ -259,12 +266,13 @@ class Standalone:
         views = {
             "exc.v": o["exc"].v, "exc.ge": o["exc"].ge, "exc.gi": o["exc"].gi,
             "exc.theta": o["exc"].theta, "exc.lastspike": o["exc"].lastspike,
+            "exc.timer": o["exc"].timer,
             "inh.v": o["inh"].v, "inh.ge": o["inh"].ge, "inh.gi": o["inh"].gi,
             "inh.lastspike": o["inh"].lastspike,
             "syn_in.pre": o["syn"].apre, "syn_in.post1": o["syn"].apost1,
             "syn_in.post2": o["syn"].apost2,
         }
-        units = {"v": b2.volt, "theta": b2.volt, "lastspike": b2.second}
+        units = {"v": b2.volt, "theta": b2.volt, "lastspike": b2.second, "timer": b2.second}
         run_args = {o["inp"].rates: rates * b2.Hz, o["syn"].w: self.w.ravel()}
         if spikes is not None:
             run_args[self.spk] = spikes
@@ -283,7 +291,8 @@ class Standalone:
         self.sim_s += wall_s
         self.sim_cpu_s += cpu_s
         s = self.state
-        for k in ("exc.v", "exc.ge", "exc.gi", "exc.theta", "inh.v", "inh.ge", "inh.gi"):
+        for k in ("exc.v", "exc.ge", "exc.gi", "exc.theta", "exc.timer", "inh.v", "inh.ge",
+                  "inh.gi"):
             s[k] = np.asarray(views[k][:])
         # Times restart at 0 in the next program: shift the last spike times, and decay the
         # event-driven traces to the end of this run (their lastupdate starts at 0 there).

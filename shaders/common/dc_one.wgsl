@@ -15,6 +15,7 @@ struct DcConsts {
     theta_plus: f32,
     theta_offset: f32,
     ref_steps: f32,
+    gate_steps: f32,
 }
 
 // The state of one neuron (and its output) after a step.
@@ -38,10 +39,14 @@ fn dc_one(c: DcConsts, l: f32, v0: f32, ge0: f32, gi0: f32, theta0: f32, acc0: f
     var gii = gi0 + gi_in;
     var rf = refr0;
     var vi = v0;
-    let refractory = rf > 0.5;
-    if (refractory) {
+    // One counter for the refractory period (voltage held) and the spike gate (threshold not
+    // tested): see backend::cpu::diehl_cook.
+    let gated = rf > 0.5;
+    let held = rf > c.gate_steps - c.ref_steps + 0.5;
+    if (gated) {
         rf = rf - 1.0;
-    } else {
+    }
+    if (!held) {
         let g = 1.0 + gei + gii;
         let v_inf = (c.v_rest + gei * c.e_exc + gii * c.e_inh) / g;
         vi = v_inf + (vi - v_inf) * exp(-c.dt_over_tau * g);
@@ -57,11 +62,11 @@ fn dc_one(c: DcConsts, l: f32, v0: f32, ge0: f32, gi0: f32, theta0: f32, acc0: f
             acc = 0.0;
         }
     }
-    let spike = !refractory && vi > c.v_thresh + (th - acc) - c.theta_offset;
+    let spike = !gated && vi > c.v_thresh + (th - acc) - c.theta_offset;
     var o = 0.0;
     if (spike) {
         vi = c.v_reset;
-        rf = c.ref_steps;
+        rf = c.gate_steps;
         if (l != 0.0) {
             th = th + c.theta_plus;
         }

@@ -1347,14 +1347,18 @@ pub struct DcConsts {
     pub theta_plus: f32,
     /// Theta offset.
     pub theta_offset: f32,
-    /// Refractory period in steps.
+    /// Refractory period in steps (the voltage is held).
     pub ref_steps: f32,
+    /// Steps after a spike during which the threshold is not tested: `max(ref_steps,
+    /// round(min_interval / dt))`. The refractory counter starts here at a spike; the voltage
+    /// is held while it is above `gate_steps - ref_steps`.
+    pub gate_steps: f32,
 }
 
 impl DcConsts {
     /// The constants in field order, the order of the WGSL struct `DcConsts`
     /// (`shaders/common/dc_one.wgsl`) that both GPU paths fill from this.
-    pub fn values(&self) -> [f32; 13] {
+    pub fn values(&self) -> [f32; 14] {
         [
             self.dt,
             self.v_rest,
@@ -1369,6 +1373,7 @@ impl DcConsts {
             self.theta_plus,
             self.theta_offset,
             self.ref_steps,
+            self.gate_steps,
         ]
     }
 
@@ -1388,13 +1393,23 @@ impl DcConsts {
             theta_plus: p.theta_plus as f32,
             theta_offset: p.theta_offset as f32,
             ref_steps: (p.refractory / dt).round() as f32,
+            gate_steps: (p.refractory / dt)
+                .round()
+                .max((p.min_interval / dt).round()) as f32,
         }
     }
 }
 
 /// Diehl & Cook neurons, one step: add last step's conductance increments, integrate the
 /// voltage with exponential Euler (not while refractory), decay conductances and theta,
-/// threshold `v > v_thresh + theta - theta_offset`, reset. Theta moves only when `learn` != 0.
+/// threshold `v > v_thresh + theta - theta_offset` (not while the spike gate is closed), reset.
+/// Theta moves only when `learn` != 0.
+///
+/// One counter, `refractory_steps`, serves both the refractory period and the spike gate of
+/// [`crate::model::DcParams::min_interval`]: a spike sets it to `gate_steps`; each later step
+/// takes one off while it is above 0 and tests the threshold only once it is 0; the voltage is
+/// held while the counter is above `gate_steps - ref_steps`, i.e. for `ref_steps` steps. With no
+/// gate (`gate_steps == ref_steps`) the two conditions are one.
 ///
 /// Theta's decay per step (theta * 5e-8 at dt 0.5 ms, tau_theta 1e4 s) is below half an f32 ulp
 /// of theta, so `theta -= theta * k` would round to nothing or to a whole ulp. The decay is
@@ -1477,11 +1492,12 @@ fn dc_block(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
             ge_in[k] = 0.0;
             gi_in[k] = 0.0;
         }
+        let held_above = p.gate_steps - p.ref_steps + 0.5;
         for k in 0..m {
-            // The same test as pass 3 (`refr > 0.5` is refractory), so that a NaN counter
-            // counts as not refractory in both.
-            let refractory = refr[k] > 0.5;
-            if !refractory {
+            // The same test as pass 3 (`refr > held_above` holds the voltage), so that a NaN
+            // counter counts as neither held nor gated in both.
+            let held = refr[k] > held_above;
+            if !held {
                 // exp of the same argument, same bits: most of the time g is exactly 1 (an
                 // inhibitory neuron without recent input; every neuron during rest).
                 decay[k] = if decay[k] == arg_g1 {
@@ -1492,13 +1508,14 @@ fn dc_block(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
             }
         }
         for k in 0..m {
-            let refractory = refr[k] > 0.5;
-            let mut vk = if refractory {
+            let gated = refr[k] > 0.5;
+            let held = refr[k] > held_above;
+            let mut vk = if held {
                 v[k]
             } else {
                 v_inf[k] + (v[k] - v_inf[k]) * decay[k]
             };
-            let mut rf = if refractory { refr[k] - 1.0 } else { refr[k] };
+            let mut rf = if gated { refr[k] - 1.0 } else { refr[k] };
             let (mut th, mut ac) = (theta[k], acc[k]);
             if learn != 0.0 {
                 ac += (th - ac) * p.k_theta;
@@ -1506,9 +1523,9 @@ fn dc_block(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
                 th = if fold { th - ac } else { th };
                 ac = if fold { 0.0 } else { ac };
             }
-            let spike = !refractory && vk > p.v_thresh + (th - ac) - p.theta_offset;
+            let spike = !gated && vk > p.v_thresh + (th - ac) - p.theta_offset;
             vk = if spike { p.v_reset } else { vk };
-            rf = if spike { p.ref_steps } else { rf };
+            rf = if spike { p.gate_steps } else { rf };
             if learn != 0.0 {
                 th = if spike { th + p.theta_plus } else { th };
             }
@@ -1537,12 +1554,14 @@ fn dc_one(
     (theta, acc): (f32, f32),
     refr: f32,
 ) -> (f32, f32, f32, f32, f32, f32, f32) {
-    let refractory = refr > 0.5;
+    let gated = refr > 0.5;
+    let held = refr > p.gate_steps - p.ref_steps + 0.5;
     let mut refr = refr;
     let mut v = v;
-    if refractory {
+    if gated {
         refr -= 1.0;
-    } else {
+    }
+    if !held {
         let g = 1.0 + ge + gi;
         let v_inf = (p.v_rest + ge * p.e_exc + gi * p.e_inh) / g;
         v = v_inf + (v - v_inf) * (-p.dt_over_tau * g).exp();
@@ -1558,11 +1577,11 @@ fn dc_one(
             acc = 0.0;
         }
     }
-    let spike = !refractory && v > p.v_thresh + (theta - acc) - p.theta_offset;
+    let spike = !gated && v > p.v_thresh + (theta - acc) - p.theta_offset;
     let mut o = 0.0;
     if spike {
         v = p.v_reset;
-        refr = p.ref_steps;
+        refr = p.gate_steps;
         if learn != 0.0 {
             theta += p.theta_plus;
         }
@@ -2182,7 +2201,8 @@ mod dc_block_tests {
                         } else {
                             g.random_range(0.0..THETA_FOLD)
                         };
-                        st[5][i] = [0.0, 0.0, 1.0, 3.0, 10.0, f32::NAN][g.random_range(0..6)];
+                        st[5][i] = [0.0, 0.0, 1.0, 3.0, 10.0, 90.0, 91.0, 100.0, f32::NAN]
+                            [g.random_range(0..9)];
                         st[6][i] = zero_or(&mut g, 0.5, 1.0);
                         st[7][i] = zero_or(&mut g, 0.5, 1.0);
                         if g.random_bool(0.15) {

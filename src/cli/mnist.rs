@@ -79,6 +79,12 @@ pub struct TrainArgs {
     /// milliseconds (Diehl & Cook's code uses 10); 0: no delays.
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     input_delay_max_ms: f64,
+    /// Shortest time between two spikes of an excitatory neuron, in milliseconds: Diehl &
+    /// Cook's code gates the threshold with a timer that runs at a tenth of real time, so its
+    /// 5 ms refractory period allows one spike per 50 ms. 5 (the refractory period) turns the
+    /// gate off, as in BindsNET.
+    #[arg(long, allow_negative_numbers = true, default_value_t = 50.0)]
+    min_interval_ms: f64,
     /// Check every state variable, weight and threshold for NaN/Inf after every image; the run
     /// stops with an error naming the variable before anything non-finite is saved.
     #[arg(long)]
@@ -175,16 +181,26 @@ fn run_train(a: TrainArgs) -> Result<()> {
             "a number of milliseconds >= 0",
         ));
     }
+    if !(a.min_interval_ms.is_finite() && a.min_interval_ms >= 0.0) {
+        return Err(Error::invalid(
+            "volley mnist",
+            "--min-interval-ms",
+            a.min_interval_ms,
+            "a number of milliseconds >= 0",
+        ));
+    }
     let dir = find_data_dir(a.common.data.as_deref())?;
     volley::fsutil::ensure_writable_dir(&a.common.out)?;
     let data = load_dir(&dir)?;
     let input_delays = (a.input_delay_max_ms > 0.0).then_some((0.0, a.input_delay_max_ms / 1000.0));
+    let mut network = DiehlCookConfig {
+        n_exc: a.neurons,
+        input_delays,
+        ..Default::default()
+    };
+    network.exc.min_interval = a.min_interval_ms / 1000.0;
     let cfg = TrainConfig {
-        network: DiehlCookConfig {
-            n_exc: a.neurons,
-            input_delays,
-            ..Default::default()
-        },
+        network,
         protocol: Protocol::default(),
         seed: a.common.seed,
         train_images: a.train_images.min(data.train.len()),
@@ -581,11 +597,12 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         &find("ens0.theta")?,
         &find("ens0.theta_decay").unwrap_or_default(),
     );
-    let network = DiehlCookConfig {
+    let mut network = DiehlCookConfig {
         n_exc: state.n_exc,
         input_delays: state.input_delays,
         ..Default::default()
     };
+    network.exc.min_interval = state.exc_min_interval;
     let eval = run_evaluation(
         &a.common,
         a.common.seed,

@@ -235,6 +235,12 @@ fn check_state(s: &TrainState) -> std::result::Result<(), String> {
             s.images_done, s.total_images
         ));
     }
+    if !(s.exc_min_interval.is_finite() && s.exc_min_interval >= 0.0) {
+        return Err(format!(
+            "excitatory min_interval {} s (a finite number >= 0)",
+            s.exc_min_interval
+        ));
+    }
     if let Some((intensity, repeats)) = s.pending
         && !(intensity.is_finite() && intensity > 0.0 && repeats >= 1)
     {

@@ -86,6 +86,11 @@ pub struct TrainState {
     /// evaluation rebuilds the network with the same delays.
     #[serde(default)]
     pub input_delays: Option<(f64, f64)>,
+    /// The excitatory neurons' shortest time between spikes (s, see
+    /// [`crate::model::DcParams::min_interval`]); evaluation rebuilds the network with it.
+    /// Checkpoints written before it existed had no such gate, hence the default 0.
+    #[serde(default)]
+    pub exc_min_interval: f64,
     /// Images to present in all (train_images x epochs).
     pub total_images: usize,
     /// Images presented so far.
@@ -299,6 +304,7 @@ fn fresh_state(cfg: &TrainConfig, total: usize) -> TrainState {
         fingerprint: cfg.fingerprint(),
         n_exc: cfg.network.n_exc,
         input_delays: cfg.network.input_delays,
+        exc_min_interval: cfg.network.exc.min_interval,
         total_images: total,
         images_done: 0,
         presentations: 0,
@@ -653,7 +659,7 @@ pub struct Evaluation {
 
 /// Excitatory neurons that, with `theta` frozen, fire on their own: their threshold
 /// `v_thresh + theta - theta_offset` is below `max(v_rest, v_reset)`, so once one fires (or
-/// relaxes to rest) it fires again after every refractory period, for good, and its inhibitory
+/// relaxes to rest) it fires again as soon as its spike gate opens, for good, and its inhibitory
 /// partner keeps every other neuron of that instance silent, presentation after presentation.
 /// Training cannot show this (each spike raises theta), but a long idle neuron's theta decays
 /// below the line (a 6,400-neuron network after two epochs had 581). Evaluation then depends on

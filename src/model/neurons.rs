@@ -35,7 +35,8 @@ impl Default for LifParams {
 ///
 /// `tau_m dv/dt = (v_rest - v) + ge (e_exc - v) + gi (e_inh - v)` (not integrated while
 /// refractory), `dge/dt = -ge/tau_ge`, `dgi/dt = -gi/tau_gi`, `dtheta/dt = -theta/tau_theta`;
-/// a spike when `v > v_thresh + theta - theta_offset`, then `v = v_reset`, `theta += theta_plus`.
+/// a spike when `v > v_thresh + theta - theta_offset` and `min_interval` has passed since the
+/// last spike, then `v = v_reset`, `theta += theta_plus`.
 /// Integrated with exponential Euler (exact for the linear part at fixed conductances).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DcParams {
@@ -63,12 +64,21 @@ pub struct DcParams {
     pub tau_theta: f64,
     /// Initial theta, subtracted in the threshold condition (mV), as in the paper's code.
     pub theta_offset: f64,
+    /// Shortest time from a spike to the next (s), rounded to whole steps: the threshold is not
+    /// tested before it has passed (the voltage integrates again after `refractory`). The
+    /// paper's code gates excitatory spikes with `timer > refrac_e` where `dtimer/dt = 0.1` and
+    /// a spike resets the timer, so 5 ms of refractoriness allow one spike per 50 ms (the first
+    /// step with `timer > 5 ms` is the 101st at dt 0.5 ms, as here: a spike on step s allows the
+    /// next on step s + 101). 0 (or anything up to `refractory`) leaves the refractory period
+    /// alone, as in BindsNET's `DiehlAndCookNodes`.
+    pub min_interval: f64,
 }
 
 impl DcParams {
     /// The published excitatory neuron: v_rest -65, v_reset -65, v_thresh -52 mV, refractory 5 ms,
     /// tau 100 ms, E_exc 0, E_inh -100 mV, tau_ge 1 ms, tau_gi 2 ms, theta +0.05 mV per spike,
-    /// tau_theta 1e7 ms, theta offset 20 mV.
+    /// tau_theta 1e7 ms, theta offset 20 mV, at most one spike per 50 ms (the timer of the
+    /// paper's code; see [`DcParams::min_interval`]).
     pub fn excitatory() -> Self {
         DcParams {
             v_rest: -65.0,
@@ -83,10 +93,12 @@ impl DcParams {
             theta_plus: 0.05,
             tau_theta: 1e4,
             theta_offset: 20.0,
+            min_interval: 0.05,
         }
     }
     /// The published inhibitory neuron: v_rest -60, v_reset -45, v_thresh -40 mV, refractory 2 ms,
-    /// tau 10 ms, E_exc 0, E_inh -85 mV, tau_ge 1 ms, tau_gi 2 ms, no adaptive threshold.
+    /// tau 10 ms, E_exc 0, E_inh -85 mV, tau_ge 1 ms, tau_gi 2 ms, no adaptive threshold, no
+    /// spike gate beyond the refractory period.
     pub fn inhibitory() -> Self {
         DcParams {
             v_rest: -60.0,
@@ -101,6 +113,7 @@ impl DcParams {
             theta_plus: 0.0,
             tau_theta: 1e4,
             theta_offset: 0.0,
+            min_interval: 0.0,
         }
     }
 }
@@ -316,6 +329,7 @@ impl NeuronType {
                 check_positive(object, "tau_gi", p.tau_gi)?;
                 check_positive(object, "tau_theta", p.tau_theta)?;
                 check_non_negative(object, "refractory", p.refractory)?;
+                check_non_negative(object, "min_interval", p.min_interval)?;
                 check_non_negative(object, "theta_plus", p.theta_plus)
             }
         }
@@ -344,13 +358,18 @@ impl NeuronType {
                     ));
                 }
             }
-            if p.refractory > 0.0 && p.refractory < dt {
-                return Err(Error::invalid(
-                    object,
-                    "refractory",
-                    p.refractory,
-                    format!("0 or at least one step (dt = {dt} s)"),
-                ));
+            for (name, t) in [
+                ("refractory", p.refractory),
+                ("min_interval", p.min_interval),
+            ] {
+                if t > 0.0 && t < dt {
+                    return Err(Error::invalid(
+                        object,
+                        name,
+                        t,
+                        format!("0 or at least one step (dt = {dt} s)"),
+                    ));
+                }
             }
         }
         if let NeuronType::AdaptiveLif { tau_n, .. } = self

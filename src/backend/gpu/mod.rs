@@ -1104,7 +1104,7 @@ impl GpuBackend {
                             let c = crate::backend::cpu::DcConsts::new(p, self.plan.dt);
                             let mut words = vec![total];
                             words.extend(c.values().map(f));
-                            words.extend([0, 0]);
+                            words.push(0);
                             bytemuck::cast_slice(&words).to_vec()
                         }
                     };
