@@ -54,6 +54,7 @@ fn numeric_flags_refuse_zero_negative_and_non_numbers() {
         ("train", "--test-images"),
         ("train", "--checkpoint-every"),
         ("train", "--input-delay-max-ms"),
+        ("train", "--min-interval-ms"),
         ("train", "--seed"),
         ("eval", "--test-images"),
         ("eval", "--label-images"),
