@@ -113,6 +113,51 @@ fn resume_after_interruption_equals_an_uninterrupted_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A checkpoint written before `DcParams::min_interval` existed (no such field in its
+/// fingerprint or state) continues as the model it was trained with (no spike gate), equal to
+/// an uninterrupted run of that model; resuming it with the gate is refused, naming the flag.
+#[test]
+fn a_checkpoint_from_before_the_spike_gate_resumes_without_it() {
+    let data = mnist();
+    let dir = std::env::temp_dir().join(format!("volley-legacy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let ckpt = dir.join("checkpoint.bin");
+    let mut cfg = small_config(12, 20, BackendChoice::Cpu);
+    cfg.checkpoint_every = 5;
+    cfg.network.exc.min_interval = 0.0;
+    let whole = train(&cfg, data, None, false, &mut |_, _, _| true).unwrap();
+    let err = train(&cfg, data, Some(&ckpt), true, &mut |done, _, _| done < 12).err();
+    assert!(err.is_some(), "the run must report that it stopped");
+    // Make it an old checkpoint: the fingerprint without the field, the state's field default.
+    let (mut state, snap) = volley::mnist::checkpoint::load(&ckpt).unwrap();
+    state.fingerprint = state.fingerprint.replace(", min_interval: 0.0 }", " }");
+    assert!(
+        !state.fingerprint.contains("min_interval"),
+        "{}",
+        state.fingerprint
+    );
+    state.exc_min_interval = 0.0;
+    volley::mnist::checkpoint::save(&ckpt, &state, &snap).unwrap();
+    let mut gated = cfg.clone();
+    gated.network.exc.min_interval = 0.05;
+    let e = train(&gated, data, Some(&ckpt), true, &mut |_, _, _| true)
+        .err()
+        .expect("resuming a gate-less checkpoint with the gate must be refused");
+    assert!(e.to_string().contains("--min-interval-ms 0"), "{e}");
+    let resumed = train(&cfg, data, Some(&ckpt), true, &mut |_, _, _| true).unwrap();
+    assert_eq!(
+        resumed.weights, whole.weights,
+        "weights differ after resuming"
+    );
+    assert_eq!(resumed.theta, whole.theta, "theta differs after resuming");
+    let (state, _) = volley::mnist::checkpoint::load(&ckpt).unwrap();
+    assert!(
+        state.fingerprint.contains("min_interval"),
+        "brought up to date"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn learns_above_chance(backend: BackendChoice, train_images: usize, eval_images: usize) {
     let data = mnist();
     let cfg = small_config(100, train_images, backend);

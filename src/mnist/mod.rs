@@ -325,7 +325,22 @@ fn resumed(
     path: &Path,
 ) -> Result<(TrainState, crate::sim::Snapshot)> {
     let (mut saved, snap) = checkpoint::load(path)?;
-    let fingerprint = cfg.fingerprint();
+    let mut fingerprint = cfg.fingerprint();
+    if !saved.fingerprint.contains("min_interval") {
+        // Written before `DcParams::min_interval` existed, by a model without the spike gate:
+        // it continues as such a model (the same fingerprint less that field), never as another.
+        let e = &cfg.network.exc;
+        if e.min_interval > e.refractory {
+            return Err(Error::Other(format!(
+                "checkpoint {}: it was written by a volley without Diehl & Cook's spike gate, \
+                 which this run has (--min-interval-ms {}); continue it as it was trained with \
+                 --min-interval-ms 0, or use another --out",
+                path.display(),
+                e.min_interval * 1e3
+            )));
+        }
+        fingerprint = without_min_interval(&fingerprint);
+    }
     if saved.fingerprint != fingerprint {
         return Err(Error::Other(format!(
             "checkpoint {}: it was written by a run with different settings ({}) than this one ({}); use the same flags or another --out",
@@ -349,9 +364,23 @@ fn resumed(
         ));
     }
     // A run resumed with more (or fewer) epochs than it was started with: its checkpoints
-    // must say how many images this run presents in all.
+    // must say how many images this run presents in all. An old checkpoint is brought up to
+    // date the same way.
     saved.total_images = total;
+    saved.fingerprint = cfg.fingerprint();
+    saved.exc_min_interval = cfg.network.exc.min_interval;
     Ok((saved, snap))
+}
+
+/// `fingerprint` without the `min_interval` fields of the neuron parameters: what a
+/// checkpoint written before they existed holds for the same model.
+fn without_min_interval(fingerprint: &str) -> String {
+    let mut out = fingerprint.to_string();
+    while let Some(i) = out.find(", min_interval: ") {
+        let end = out[i..].find(" }").map_or(out.len(), |j| i + j);
+        out.replace_range(i..end, "");
+    }
+    out
 }
 
 fn stopped(done: usize, total: usize) -> Error {
