@@ -1,7 +1,8 @@
 //!include common/index.wgsl
 //!include common/dc_one.wgsl
 // diehl_cook: Diehl & Cook conductance-based neuron with adaptive threshold, one step.
-// Twin: backend::cpu::diehl_cook (and dc_one). Twin struct: kernels::DcParams.
+// Twin: backend::cpu::diehl_cook (and dc_one). Params: total, then backend::cpu::DcConsts::values(),
+// then padding (checked in tests/shader_layout.rs).
 struct Params {
     total: u32,
     dt: f32,

@@ -150,3 +150,21 @@ fn stdp_kernels_are_sixteen_packed_words() {
         );
     }
 }
+
+/// `diehl_cook`'s parameters have no Rust struct: the GPU backend writes the words `[total]`,
+/// then `DcConsts::values()` in order, then zero padding to 16 words (64 bytes). The WGSL struct
+/// `Params` must be those 16 four-byte words, and `DcConsts` (shared with the fused
+/// interpreter, which reads the same values) must have one member per value.
+#[test]
+fn diehl_cook_params_match_dc_consts_values() {
+    let values =
+        volley::backend::cpu::DcConsts::new(&volley::model::DcParams::excitatory(), 0.0005)
+            .values();
+    let (size, offsets) = wgsl_layout("diehl_cook", "Params");
+    assert_eq!(size, 64);
+    assert_eq!(offsets, (0..16).map(|i| i * 4).collect::<Vec<u32>>());
+    assert!(values.len() < 16, "total + values must fit the 16 words");
+    let (size, offsets) = wgsl_layout("diehl_cook", "DcConsts");
+    assert_eq!(offsets.len(), values.len(), "one DcConsts member per value");
+    assert_eq!(size as usize, 4 * values.len());
+}

@@ -181,12 +181,14 @@ fn run_train(a: TrainArgs) -> Result<()> {
             "a number of milliseconds >= 0",
         ));
     }
-    if !(a.min_interval_ms.is_finite() && a.min_interval_ms >= 0.0) {
+    let step_ms = Protocol::default().dt * 1e3;
+    if !(a.min_interval_ms == 0.0 || a.min_interval_ms.is_finite() && a.min_interval_ms >= step_ms)
+    {
         return Err(Error::invalid(
             "volley mnist",
             "--min-interval-ms",
             a.min_interval_ms,
-            "a number of milliseconds >= 0",
+            format!("0 or a number of milliseconds >= one step ({step_ms})"),
         ));
     }
     let dir = find_data_dir(a.common.data.as_deref())?;

@@ -329,14 +329,17 @@ fn resumed(
     if !saved.fingerprint.contains("min_interval") {
         // Written before `DcParams::min_interval` existed, by a model without the spike gate:
         // it continues as such a model (the same fingerprint less that field), never as another.
-        let e = &cfg.network.exc;
-        if e.min_interval > e.refractory {
+        let gated = |p: &crate::model::DcParams| {
+            let c = crate::backend::cpu::DcConsts::new(p, cfg.protocol.dt);
+            c.gate_steps != c.ref_steps
+        };
+        if gated(&cfg.network.exc) || gated(&cfg.network.inh) {
             return Err(Error::Other(format!(
                 "checkpoint {}: it was written by a volley without Diehl & Cook's spike gate, \
                  which this run has (--min-interval-ms {}); continue it as it was trained with \
                  --min-interval-ms 0, or use another --out",
                 path.display(),
-                e.min_interval * 1e3
+                cfg.network.exc.min_interval * 1e3
             )));
         }
         fingerprint = without_min_interval(&fingerprint);
@@ -376,8 +379,12 @@ fn resumed(
 /// checkpoint written before they existed holds for the same model.
 fn without_min_interval(fingerprint: &str) -> String {
     let mut out = fingerprint.to_string();
-    while let Some(i) = out.find(", min_interval: ") {
-        let end = out[i..].find(" }").map_or(out.len(), |j| i + j);
+    let key = ", min_interval: ";
+    while let Some(i) = out.find(key) {
+        let value = i + key.len();
+        let end = out[value..]
+            .find([',', ' '])
+            .map_or(out.len(), |j| value + j);
         out.replace_range(i..end, "");
     }
     out
