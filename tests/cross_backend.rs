@@ -854,7 +854,10 @@ fn diehl_cook_spike_gate_is_exact() {
         // last step.
         let spikes = (steps - 1) / period + 1;
         let since = (steps - 1) % period;
-        let mut runs = vec![{
+        // Both backends when the GPU is wanted (run_both runs the CPU too), else the CPU alone.
+        let runs: Vec<Vec<Vec<f32>>> = if gpu_wanted() {
+            run_both(&p, 0, steps).map(|(bufs, _)| bufs).to_vec()
+        } else {
             let mut cpu = CpuBackend::new(&p).unwrap();
             cpu.run(
                 0,
@@ -863,13 +866,12 @@ fn diehl_cook_spike_gate_is_exact() {
                 &mut ProbeRecords::default(),
             )
             .unwrap();
-            (0..p.buffers.len())
-                .map(|i| cpu.read(BufId(i)).unwrap())
-                .collect::<Vec<_>>()
-        }];
-        if gpu_wanted() {
-            runs.push(run_both(&p, 0, steps)[1].0.clone());
-        }
+            vec![
+                (0..p.buffers.len())
+                    .map(|i| cpu.read(BufId(i)).unwrap())
+                    .collect(),
+            ]
+        };
         for (r, bufs) in runs.iter().enumerate() {
             let what = format!("min_interval {min_interval} s, backend {r} (0 cpu, 1 gpu)");
             for &c in &bufs[11] {
