@@ -718,6 +718,22 @@ fn plasticity_ops_agree() {
     }
 }
 
+/// The eight state buffers of a Diehl & Cook population in `Op::Neurons` order (v, ge, gi,
+/// theta at 20 mV, theta_decay, the refractory counter, ge_in, gi_in), starting from `v`.
+fn dc_state_buffers(v: Vec<f32>) -> Vec<Buffer> {
+    let n = v.len();
+    vec![
+        buf("v", BufferKind::State, v),
+        buf("ge", BufferKind::State, vec![0.0; n]),
+        buf("gi", BufferKind::State, vec![0.0; n]),
+        buf("theta", BufferKind::State, vec![20.0; n]),
+        buf("theta_decay", BufferKind::State, vec![0.0; n]),
+        buf("refr", BufferKind::State, vec![0.0; n]),
+        buf("ge_in", BufferKind::State, vec![0.0; n]),
+        buf("gi_in", BufferKind::State, vec![0.0; n]),
+    ]
+}
+
 #[test]
 fn diehl_cook_neurons_agree() {
     if !gpu_wanted() {
@@ -726,7 +742,7 @@ fn diehl_cook_neurons_agree() {
     let mut r = rng();
     let n = 201;
     let exc = volley::model::DcParams::excitatory();
-    let buffers = vec![
+    let mut buffers = vec![
         buf(
             "ge_rates",
             BufferKind::State,
@@ -735,18 +751,13 @@ fn diehl_cook_neurons_agree() {
         buf("ge_spikes", BufferKind::Temp, vec![0.0; n]),
         buf("learn", BufferKind::Param, vec![1.0]),
         buf("out", BufferKind::Temp, vec![0.0; n]),
-        buf("v", BufferKind::State, uniform(&mut r, n, -70.0, -50.0)),
-        buf("ge", BufferKind::State, vec![0.0; n]),
-        buf("gi", BufferKind::State, vec![0.0; n]),
-        buf("theta", BufferKind::State, vec![20.0; n]),
-        buf("theta_decay", BufferKind::State, vec![0.0; n]),
-        buf("refr", BufferKind::State, vec![0.0; n]),
-        buf("ge_in", BufferKind::State, vec![0.0; n]),
-        buf("gi_in", BufferKind::State, vec![0.0; n]),
+    ];
+    buffers.extend(dc_state_buffers(uniform(&mut r, n, -70.0, -50.0)));
+    buffers.extend([
         buf("count", BufferKind::State, vec![0.0; n]),
         buf("gi_scale", BufferKind::Param, vec![-0.002; n]),
         buf("one", BufferKind::Param, vec![0.0005; n]),
-    ];
+    ]);
     let step = vec![
         Op::PoissonSpikes {
             rates: BufId(0),
@@ -813,20 +824,13 @@ fn diehl_cook_spike_gate_is_exact() {
             min_interval,
             ..volley::model::DcParams::excitatory()
         };
-        let buffers = vec![
+        let mut buffers = vec![
             buf("drive", BufferKind::State, vec![50.0; n]),
             buf("learn", BufferKind::Param, vec![1.0]),
             buf("out", BufferKind::Temp, vec![0.0; n]),
-            buf("v", BufferKind::State, vec![-65.0; n]),
-            buf("ge", BufferKind::State, vec![0.0; n]),
-            buf("gi", BufferKind::State, vec![0.0; n]),
-            buf("theta", BufferKind::State, vec![20.0; n]),
-            buf("theta_decay", BufferKind::State, vec![0.0; n]),
-            buf("refr", BufferKind::State, vec![0.0; n]),
-            buf("ge_in", BufferKind::State, vec![0.0; n]),
-            buf("gi_in", BufferKind::State, vec![0.0; n]),
-            buf("count", BufferKind::State, vec![0.0; n]),
         ];
+        buffers.extend(dc_state_buffers(vec![-65.0; n]));
+        buffers.push(buf("count", BufferKind::State, vec![0.0; n]));
         let step = vec![
             Op::AddInc {
                 x: BufId(0),
