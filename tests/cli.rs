@@ -411,3 +411,45 @@ fn resume_with_more_epochs_equals_the_longer_run() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `mnist eval` evaluates with the seed the checkpoint was trained with (its random draws are
+/// those of the training run's own evaluation, so it reproduces that run's figures) unless
+/// `--seed` says otherwise.
+#[test]
+fn eval_reuses_the_training_seed_unless_told_otherwise() {
+    let out = scratch("eval-seed");
+    let data = out.join("data");
+    tiny_dataset(&data);
+    let dir = out.join("run");
+    let last = |s: String| -> serde_json::Value {
+        serde_json::from_str(s.lines().last().unwrap()).unwrap()
+    };
+    let trained = last(run_ok(&tiny_train(&data, &dir, "5", &["--seed", "4"])));
+    let eval = |extra: &[&str]| {
+        let mut v = strings(&[
+            "mnist",
+            "eval",
+            "--backend",
+            "cpu",
+            "--label-images",
+            "2",
+            "--test-images",
+            "2",
+            "--quiet",
+            "--json",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        v.extend(strings(extra));
+        last(run_ok(&v))
+    };
+    let again = eval(&[]);
+    assert_eq!(again["seed"], 4, "{again}");
+    for key in ["accuracy", "accuracy_proportion", "neurons_per_class"] {
+        assert_eq!(again[key], trained[key], "{key}: {again} vs {trained}");
+    }
+    assert_eq!(eval(&["--seed", "7"])["seed"], 7);
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -104,6 +104,25 @@ pub fn confusion(truth: &[u8], predicted: &[Option<u8>], n_classes: usize) -> Ar
     m
 }
 
+/// Both votes for every row of `counts` (one row per presentation) with assignments `a`:
+/// `(all activity, proportion weighting)`.
+pub fn predict_both(
+    counts: ArrayView2<f64>,
+    a: &Assignments,
+    n_classes: usize,
+) -> (Vec<Option<u8>>, Vec<Option<u8>>) {
+    counts
+        .rows()
+        .into_iter()
+        .map(|c| {
+            (
+                predict_all_activity(c, a, n_classes),
+                predict_proportion(c, a),
+            )
+        })
+        .unzip()
+}
+
 /// Fraction of correct predictions (`None` counts as wrong).
 pub fn accuracy(truth: &[u8], predicted: &[Option<u8>]) -> f64 {
     if truth.is_empty() {
@@ -161,6 +180,31 @@ mod tests {
         assert_eq!(
             p, 0,
             "proportion weighting disagrees with all-activity here"
+        );
+    }
+
+    #[test]
+    fn labels_assigned_on_the_scored_responses_flatter_them() {
+        // Labelling responses: neuron 0 answers class 0, neuron 1 class 1. On the test responses
+        // their roles are swapped, so labels from the labelling pass get every test image wrong,
+        // and labels assigned on the test responses themselves (what the public stdp-mnist
+        // evaluation script does) get every one right.
+        let label_counts = array![[4.0, 1.0], [1.0, 4.0]];
+        let test_counts = array![[1.0, 3.0], [2.0, 0.0], [3.0, 1.0], [0.0, 5.0]];
+        let truth = [0, 1, 1, 0];
+        let honest = assign_labels(label_counts.view(), &[0, 1], 2);
+        let (all, prop) = predict_both(test_counts.view(), &honest, 2);
+        assert_eq!(all, vec![Some(1), Some(0), Some(0), Some(1)]);
+        assert_eq!(
+            (accuracy(&truth, &all), accuracy(&truth, &prop)),
+            (0.0, 0.0)
+        );
+        let own = assign_labels(test_counts.view(), &truth, 2);
+        assert_eq!(own.class, vec![Some(1), Some(0)]);
+        let (all, prop) = predict_both(test_counts.view(), &own, 2);
+        assert_eq!(
+            (accuracy(&truth, &all), accuracy(&truth, &prop)),
+            (1.0, 1.0)
         );
     }
 

@@ -14,7 +14,7 @@ use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::networks::{DiehlCook, DiehlCookConfig, diehl_cook};
 use crate::sim::{BackendChoice, SimConfig, Simulator};
-use labels::{Assignments, assign_labels, predict_all_activity, predict_proportion};
+use labels::{Assignments, assign_labels, predict_all_activity};
 use ndarray::Array2;
 use protocol::{Protocol, Wiring, present};
 use std::path::{Path, PathBuf};
@@ -116,6 +116,16 @@ pub struct TrainState {
     /// the retries of an image; a lone run saves between images only.
     #[serde(default)]
     pub pending: Option<(f64, u32)>,
+}
+
+impl TrainState {
+    /// The seed the network was trained with (from the fingerprint, which every checkpoint
+    /// holds): what `volley mnist eval` evaluates with unless told otherwise, so that it
+    /// reproduces the training run's own evaluation.
+    pub fn training_seed(&self) -> Option<u64> {
+        let (_, rest) = self.fingerprint.rsplit_once("|seed=")?;
+        rest.split('|').next()?.parse().ok()
+    }
 }
 
 /// What training produced.
@@ -676,6 +686,11 @@ pub struct Evaluation {
     pub accuracy: f64,
     /// Test accuracy with proportion weighting.
     pub accuracy_proportion: f64,
+    /// Test accuracy (all activity, proportion weighting) with labels assigned on the test
+    /// responses themselves, as the public code of Diehl & Cook does (its evaluation script loads
+    /// the same file of test responses for both; peter-u-diehl/stdp-mnist issue #3). Optimistic
+    /// by construction: only for comparing with figures made that way, never the result.
+    pub accuracy_test_labelled: (f64, f64),
     /// Confusion matrix of all-activity voting (`[true][predicted]`, last column: no vote).
     pub confusion: Array2<u64>,
     /// Labelling images used.
@@ -779,20 +794,17 @@ pub fn evaluate(
     let test_counts = responses(&mut sim, &w, protocol, &data.test, test_images)?;
     let test_wall_s = t1.elapsed().as_secs_f64();
     let truth: Vec<u8> = (0..test_images).map(|i| data.test.label(i)).collect();
-    let all: Vec<Option<u8>> = test_counts
-        .rows()
-        .into_iter()
-        .map(|c| predict_all_activity(c, &assignments, N_CLASSES))
-        .collect();
-    let prop: Vec<Option<u8>> = test_counts
-        .rows()
-        .into_iter()
-        .map(|c| predict_proportion(c, &assignments))
-        .collect();
+    let (all, prop) = labels::predict_both(test_counts.view(), &assignments, N_CLASSES);
+    let own = assign_labels(test_counts.view(), &truth, N_CLASSES);
+    let (own_all, own_prop) = labels::predict_both(test_counts.view(), &own, N_CLASSES);
     let (b, d) = sim.backend_name();
     Ok(Evaluation {
         accuracy: labels::accuracy(&truth, &all),
         accuracy_proportion: labels::accuracy(&truth, &prop),
+        accuracy_test_labelled: (
+            labels::accuracy(&truth, &own_all),
+            labels::accuracy(&truth, &own_prop),
+        ),
         confusion: labels::confusion(&truth, &all, N_CLASSES),
         assignments,
         label_images,
