@@ -4,10 +4,13 @@
 //! first training images, learning on, the protocol's intensity 2, no retries) and prints the
 //! excitatory spikes per 10 ms of the presentation for the learned and the diffuse neurons
 //! (less than 40 % of a row's input weight on its top 150 pixels), which kind fired first in
-//! each image, and how far each kind's weights moved.
+//! each image, and how far each kind's weights moved. With a third argument THETA_MV it first
+//! sets the diffuse neurons' theta to that value (an experiment, not the paper's model: 20 is
+//! every neuron's starting value) and reports how many of them have learned by the end.
 //!
 //! ```sh
 //! cargo run --release --example dc_onset_spikes -- out/mnist/checkpoint.bin 300
+//! cargo run --release --example dc_onset_spikes -- out/mnist/checkpoint.bin 1000 20
 //! ```
 use volley::prelude::*;
 
@@ -28,11 +31,23 @@ fn top_share(w: &ndarray::Array2<f32>, i: usize) -> f32 {
 
 fn run() -> volley::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage =
-        "usage: dc_onset_spikes CHECKPOINT IMAGES (data from $VOLLEY_DATA_DIR or the cache)";
-    let [ckpt, images] = args.as_slice() else {
-        return Err(volley::Error::Other(usage.into()));
+    let usage = "usage: dc_onset_spikes CHECKPOINT IMAGES [THETA_MV] (data from \
+                 $VOLLEY_DATA_DIR or the cache)";
+    let (ckpt, images, theta_mv) = match args.as_slice() {
+        [c, i] => (c, i, None),
+        [c, i, t] => (c, i, Some(t)),
+        _ => return Err(volley::Error::Other(usage.into())),
     };
+    let theta_mv: Option<f32> = theta_mv
+        .map(|t| {
+            t.parse::<f32>()
+                .ok()
+                .filter(|v| (0.0..=100.0).contains(v))
+                .ok_or_else(|| {
+                    volley::Error::invalid("dc_onset_spikes", "THETA_MV", t, "a number in [0, 100]")
+                })
+        })
+        .transpose()?;
     let n_images: usize = images.parse().ok().filter(|&k| k >= 1).ok_or_else(|| {
         volley::Error::invalid("dc_onset_spikes", "IMAGES", images, "an integer >= 1")
     })?;
@@ -58,6 +73,22 @@ fn run() -> volley::Result<()> {
     let diffuse: Vec<usize> = (0..n).map(|i| (top_share(&w0, i) < 0.4) as usize).collect();
     let nd = diffuse.iter().sum::<usize>();
     println!("{n} excitatory neurons: {} learned, {nd} diffuse", n - nd);
+    if let Some(t) = theta_mv {
+        // The state `theta` holds the effective value plus its not yet folded-in decay.
+        let theta = sim.neuron_state(dc.exc, "theta")?.row(0).to_vec();
+        let decay = sim.neuron_state(dc.exc, "theta_decay")?.row(0).to_vec();
+        let set: Vec<f32> = (0..n)
+            .map(|i| {
+                if diffuse[i] == 1 {
+                    t + decay[i]
+                } else {
+                    theta[i]
+                }
+            })
+            .collect();
+        sim.set_neuron_state(dc.exc, "theta", &set)?;
+        println!("diffuse neurons' theta set to {t} mV");
+    }
     // 35 bins of 20 steps (10 ms) for the 350 ms presentation, then the 150 ms rest.
     let bins = 35;
     let mut by_bin = vec![[0f64; 2]; bins + 1];
@@ -122,6 +153,12 @@ fn run() -> volley::Result<()> {
         share[d] += (top_share(&w1, i) - top_share(&w0, i)) as f64;
     }
     let count = [(n - nd).max(1) as f64, nd.max(1) as f64];
+    let learned_now = (0..n)
+        .filter(|&i| diffuse[i] == 1 && top_share(&w1, i) >= 0.4)
+        .count();
+    println!(
+        "diffuse neurons that have learned by the end (top-150 share >= 0.4): {learned_now} of {nd}"
+    );
     println!(
         "mean sum |dw| per row: learned {:.4}, diffuse {:.4}; mean change of the top-150 share: learned {:+.5}, diffuse {:+.5}",
         moved[0] / count[0],
