@@ -268,6 +268,28 @@ fn tiny_train(data: &Path, dir: &Path, neurons: &str, extra: &[&str]) -> Vec<Str
     v
 }
 
+/// `mnist eval` of the run in `dir` on the tiny dataset in `data`: both images for labelling and
+/// testing, CPU, then `extra`.
+fn tiny_eval(data: &Path, dir: &Path, extra: &[&str]) -> Vec<String> {
+    let mut v = strings(&[
+        "mnist",
+        "eval",
+        "--backend",
+        "cpu",
+        "--label-images",
+        "2",
+        "--test-images",
+        "2",
+        "--quiet",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    v.extend(strings(extra));
+    v
+}
+
 /// Each `seeds` instance in `many/seed-<s>/` has the weights and thresholds of that seed trained
 /// alone (`args(dir, extra)` is the command line for an output directory).
 fn same_as_alone(
@@ -388,22 +410,7 @@ fn resume_with_more_epochs_equals_the_longer_run() {
     for f in ["weights.npy", "theta.npy"] {
         assert_eq!(read(&resumed, f), read(&straight, f), "{f}");
     }
-    let eval = strings(&[
-        "mnist",
-        "eval",
-        "--backend",
-        "cpu",
-        "--label-images",
-        "2",
-        "--test-images",
-        "2",
-        "--quiet",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        resumed.to_str().unwrap(),
-    ]);
-    run_ok(&eval);
+    run_ok(&tiny_eval(&data, &resumed, &[]));
     let err = run_err(&args(&resumed, &["--epochs", "2", "--resume"]));
     assert!(
         err.contains("epochs") && err.contains("at least 3"),
@@ -426,24 +433,9 @@ fn eval_reuses_the_training_seed_unless_told_otherwise() {
     };
     let trained = last(run_ok(&tiny_train(&data, &dir, "5", &["--seed", "4"])));
     let eval = |extra: &[&str]| {
-        let mut v = strings(&[
-            "mnist",
-            "eval",
-            "--backend",
-            "cpu",
-            "--label-images",
-            "2",
-            "--test-images",
-            "2",
-            "--quiet",
-            "--json",
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ]);
-        v.extend(strings(extra));
-        last(run_ok(&v))
+        let mut v = vec!["--json"];
+        v.extend(extra);
+        last(run_ok(&tiny_eval(&data, &dir, &v)))
     };
     let again = eval(&[]);
     assert_eq!(again["seed"], 4, "{again}");
