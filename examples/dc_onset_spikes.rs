@@ -1,7 +1,7 @@
 //! When, within a presentation, do a trained Diehl & Cook network's unlearned ("diffuse")
 //! neurons spike, and do their weights move? A diagnostic for the README's 6,400-neuron
 //! results: it continues training from a `volley mnist train` checkpoint for a few images (the
-//! first training images, learning on, the protocol's intensity 2, no retries) and prints the
+//! first training images, learning on, the protocol's intensity, no retries) and prints the
 //! excitatory spikes per 10 ms of the presentation for the learned and the diffuse neurons
 //! (less than 40 % of a row's input weight on its top 150 pixels), which kind fired first in
 //! each image, and how far each kind's weights moved. With a third argument THETA_MV it first
@@ -61,9 +61,10 @@ fn run() -> volley::Result<()> {
     };
     cfg.exc.min_interval = state.exc_min_interval;
     let dc = volley::networks::diehl_cook(&cfg, state.training_seed().unwrap_or(0))?;
+    let p = volley::mnist::protocol::Protocol::default();
     let mut sim = Simulator::new(
         &dc.net,
-        SimConfig::default().dt(0.0005).backend(BackendChoice::Cpu),
+        SimConfig::default().dt(p.dt).backend(BackendChoice::Cpu),
     )?;
     sim.restore(&snap)?;
     let n = cfg.n_exc;
@@ -89,24 +90,25 @@ fn run() -> volley::Result<()> {
         sim.set_neuron_state(dc.exc, "theta", &set)?;
         println!("diffuse neurons' theta set to {t} mV");
     }
-    // 35 bins of 20 steps (10 ms) for the 350 ms presentation, then the 150 ms rest.
-    let bins = 35;
+    // Bins of 10 ms for the presentation (35 of 20 steps by default), then the rest period.
+    let bin_steps = (0.01 / p.dt).round() as u64;
+    let bins = (p.present_steps() / bin_steps) as usize;
     let mut by_bin = vec![[0f64; 2]; bins + 1];
     let mut first = [0usize; 3];
     let mut rates = vec![0f32; cfg.n_input];
     let zeros = vec![0f32; cfg.n_input];
     for img in 0..n_images {
         sim.boundary()?;
-        volley::mnist::protocol::poisson_rates(data.train.image(img), 2.0, &mut rates);
+        volley::mnist::protocol::poisson_rates(data.train.image(img), p.intensity, &mut rates);
         sim.set_poisson_rates(dc.input, &rates)?;
         let _ = sim.take_counts(dc.p_exc_count)?;
         let mut seen = false;
         for (b, slot) in by_bin.iter_mut().enumerate() {
             if b == bins {
                 sim.set_poisson_rates(dc.input, &zeros)?;
-                sim.run_steps(300)?;
+                sim.run_steps(p.present_steps() - bins as u64 * bin_steps + p.rest_steps())?;
             } else {
-                sim.run_steps(20)?;
+                sim.run_steps(bin_steps)?;
             }
             let c = sim.take_counts(dc.p_exc_count)?;
             let mut here = [0f64; 2];
@@ -128,7 +130,7 @@ fn run() -> volley::Result<()> {
     println!("excitatory spikes per bin over {n_images} images (learned, diffuse):");
     for (b, v) in by_bin.iter().enumerate() {
         let label = if b == bins {
-            "rest 350-500 ms".to_string()
+            format!("{} ms to the end of the rest", b * 10)
         } else {
             format!("{}-{} ms", b * 10, b * 10 + 10)
         };
