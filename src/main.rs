@@ -107,13 +107,20 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // A bad command line: clap's first line (it names the argument, the value and what
-            // is allowed) without the usage block, so the message stays on one line.
+            // A bad command line: clap's message (it names the argument, the value and what is
+            // allowed) on one line, without the usage block and the hint after it.
+            // Some messages go on over several lines (the missing arguments of "the following
+            // required arguments were not provided:"), so everything before the usage block.
             let msg = e.to_string();
-            let first = msg.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let first = msg
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(str::trim)
+                .filter(|l| !(l.is_empty() || l.starts_with("For more information")))
+                .collect::<Vec<_>>()
+                .join(" ");
             // Rust's number-parsing messages, said as what is allowed.
             let first = first
-                .trim()
                 .trim_start_matches("error:")
                 .trim()
                 .replace(
