@@ -445,3 +445,117 @@ fn eval_reuses_the_training_seed_unless_told_otherwise() {
     assert_eq!(eval(&["--seed", "7"])["seed"], 7);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn eval_of_npy_files_equals_eval_of_the_checkpoint_and_refuses_bad_ones() {
+    let out = scratch("eval-npy");
+    let data = out.join("data");
+    tiny_dataset(&data);
+    let dir = out.join("run");
+    let last = |s: String| -> serde_json::Value {
+        serde_json::from_str(s.lines().last().unwrap()).unwrap()
+    };
+    let trained = last(run_ok(&tiny_train(&data, &dir, "5", &["--seed", "4"])));
+    let (wp, tp) = (dir.join("weights.npy"), dir.join("theta.npy"));
+    let w: ndarray::Array2<f32> = ndarray_npy::read_npy(&wp).unwrap();
+    let theta: ndarray::Array1<f32> = ndarray_npy::read_npy(&tp).unwrap();
+    let npy = out.join("npy");
+    std::fs::create_dir_all(&npy).unwrap();
+    let put = |name: &str, f: &dyn Fn(&Path)| -> String {
+        let p = npy.join(name);
+        f(&p);
+        p.to_str().unwrap().to_string()
+    };
+    // float64 files, as numpy writes by default, and a theta under which no neuron can fire.
+    let w64 = put("w64.npy", &|p| {
+        ndarray_npy::write_npy(p, &w.mapv(f64::from)).unwrap()
+    });
+    let t64 = put("t64.npy", &|p| {
+        ndarray_npy::write_npy(p, &theta.mapv(f64::from)).unwrap()
+    });
+    let t_high = put("t_high.npy", &|p| {
+        ndarray_npy::write_npy(p, &theta.mapv(|_| 1e4f32)).unwrap()
+    });
+    let eval = |name: &str, w: &str, t: &str| {
+        let e = out.join(name);
+        let args = tiny_eval(
+            &data,
+            &e,
+            &["--json", "--seed", "4", "--weights", w, "--theta", t],
+        );
+        last(run_ok(&args))
+    };
+    let (ws, ts) = (wp.to_str().unwrap(), tp.to_str().unwrap());
+    for (name, w, t) in [("e32", ws, ts), ("e64", w64.as_str(), t64.as_str())] {
+        let e = eval(name, w, t);
+        for key in [
+            "accuracy",
+            "accuracy_proportion",
+            "neurons_per_class",
+            "n_exc",
+        ] {
+            assert_eq!(e[key], trained[key], "{name} {key}: {e} vs {trained}");
+        }
+        assert_eq!(e["weights"], w, "{e}");
+        assert_eq!(e["min_interval_ms"], 50.0, "{e}");
+        assert!(out.join(name).join("metrics.json").exists());
+    }
+    let silent = eval("silent", ws, &t_high);
+    assert_ne!(
+        silent["neurons_per_class"], trained["neurons_per_class"],
+        "{silent}"
+    );
+    // Bad files: an error naming the flag, the file and what is allowed; nothing written.
+    let mut bad_w = w.clone();
+    bad_w[(2, 7)] = 1.5;
+    let bad_w = put("bad_w.npy", &|p| ndarray_npy::write_npy(p, &bad_w).unwrap());
+    let short = put("short.npy", &|p| {
+        ndarray_npy::write_npy(p, &w.slice(ndarray::s![.., ..700]).to_owned()).unwrap()
+    });
+    let t4 = put("t4.npy", &|p| {
+        ndarray_npy::write_npy(p, &theta.slice(ndarray::s![..4]).to_owned()).unwrap()
+    });
+    let ints = put("ints.npy", &|p| {
+        ndarray_npy::write_npy(p, &w.mapv(|v| v as i32)).unwrap()
+    });
+    let e = out.join("refused");
+    for (w, t, needles) in [
+        (
+            bad_w.as_str(),
+            ts,
+            vec!["--weights", "bad_w.npy", "(2, 7)", "1.5", "[0, 1]"],
+        ),
+        (
+            short.as_str(),
+            ts,
+            vec!["--weights", "short.npy", "shape", "(5, 700)", "784"],
+        ),
+        (
+            ws,
+            t4.as_str(),
+            vec!["--theta", "t4.npy", "length", "4", "5 (one per row"],
+        ),
+        (ints.as_str(), ts, vec!["ints.npy", "float32 or float64"]),
+        (ws, "/no/such/theta.npy", vec!["/no/such/theta.npy"]),
+    ] {
+        let err = run_err(&tiny_eval(&data, &e, &["--weights", w, "--theta", t]));
+        for n in needles {
+            assert!(err.contains(n), "{n:?} not in {err}");
+        }
+        assert!(!e.join("metrics.json").exists());
+    }
+    let err = run_err(&tiny_eval(&data, &e, &["--weights", ws]));
+    assert!(err.contains("--theta"), "{err}");
+    let err = run_err(&tiny_eval(&data, &e, &["--min-interval-ms", "5"]));
+    assert!(err.contains("--weights"), "{err}");
+    let err = run_err(&tiny_eval(
+        &data,
+        &e,
+        &["--weights", ws, "--theta", ts, "--min-interval-ms", "0.1"],
+    ));
+    assert!(
+        err.contains("--min-interval-ms") && err.contains("0.1"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -19,7 +19,8 @@ use volley::{BackendChoice, Error, Result};
 pub enum MnistCommand {
     /// Train a network without labels (STDP), then label its neurons and evaluate it.
     Train(TrainArgs),
-    /// Evaluate the network saved in a training run's output directory.
+    /// Evaluate the network saved in a training run's output directory, or one given as
+    /// NumPy files (`--weights`, `--theta`), e.g. trained by Brian2 or BindsNET.
     Eval(EvalArgs),
 }
 
@@ -102,6 +103,23 @@ pub struct TrainArgs {
 pub struct EvalArgs {
     #[command(flatten)]
     common: Common,
+    /// Evaluate these input weights instead of the checkpoint in --out: a NumPy .npy file of
+    /// shape (excitatory neurons, 784), float32 or float64, values in [0, 1] (the layout of a
+    /// run's weights.npy; a network trained elsewhere, e.g. by Brian2 or BindsNET). They are
+    /// evaluated as given, not normalised. The results still go to --out. Needs --theta.
+    #[arg(long, requires = "theta")]
+    weights: Option<PathBuf>,
+    /// The adaptive thresholds that go with --weights: a .npy file with one value per excitatory
+    /// neuron, in mV (the layout of a run's theta.npy).
+    #[arg(long, requires = "weights")]
+    theta: Option<PathBuf>,
+    /// With --weights: the excitatory neurons' shortest time between spikes in milliseconds,
+    /// as `mnist train --min-interval-ms` [default: 50, Diehl & Cook's gate].
+    #[arg(long, allow_negative_numbers = true, requires = "weights")]
+    min_interval_ms: Option<f64>,
+    /// With --weights: random input delays, as `mnist train --input-delay-max-ms` [default: 0].
+    #[arg(long, allow_negative_numbers = true, requires = "weights")]
+    input_delay_max_ms: Option<f64>,
 }
 
 fn positive(name: &str, v: usize) -> Result<()> {
@@ -149,6 +167,39 @@ pub fn run(cmd: MnistCommand) -> Result<()> {
     }
 }
 
+/// The network of `n_exc` excitatory neurons with the spike gate and input delays of
+/// `--min-interval-ms` and `--input-delay-max-ms`, both checked.
+fn network_config(
+    n_exc: usize,
+    min_interval_ms: f64,
+    input_delay_max_ms: f64,
+) -> Result<DiehlCookConfig> {
+    if !(input_delay_max_ms.is_finite() && input_delay_max_ms >= 0.0) {
+        return Err(Error::invalid(
+            "volley mnist",
+            "--input-delay-max-ms",
+            input_delay_max_ms,
+            "a number of milliseconds >= 0",
+        ));
+    }
+    let step_ms = Protocol::default().dt * 1e3;
+    if !(min_interval_ms == 0.0 || min_interval_ms.is_finite() && min_interval_ms >= step_ms) {
+        return Err(Error::invalid(
+            "volley mnist",
+            "--min-interval-ms",
+            min_interval_ms,
+            format!("0 or a number of milliseconds >= one step ({step_ms})"),
+        ));
+    }
+    let mut network = DiehlCookConfig {
+        n_exc,
+        input_delays: (input_delay_max_ms > 0.0).then_some((0.0, input_delay_max_ms / 1000.0)),
+        ..Default::default()
+    };
+    network.exc.min_interval = min_interval_ms / 1000.0;
+    Ok(network)
+}
+
 fn run_train(a: TrainArgs) -> Result<()> {
     let t0 = Instant::now();
     let backend = BackendChoice::from_str(&a.common.backend)?;
@@ -175,34 +226,10 @@ fn run_train(a: TrainArgs) -> Result<()> {
             ),
         ));
     }
-    if !(a.input_delay_max_ms.is_finite() && a.input_delay_max_ms >= 0.0) {
-        return Err(Error::invalid(
-            "volley mnist",
-            "--input-delay-max-ms",
-            a.input_delay_max_ms,
-            "a number of milliseconds >= 0",
-        ));
-    }
-    let step_ms = Protocol::default().dt * 1e3;
-    if !(a.min_interval_ms == 0.0 || a.min_interval_ms.is_finite() && a.min_interval_ms >= step_ms)
-    {
-        return Err(Error::invalid(
-            "volley mnist",
-            "--min-interval-ms",
-            a.min_interval_ms,
-            format!("0 or a number of milliseconds >= one step ({step_ms})"),
-        ));
-    }
+    let network = network_config(a.neurons, a.min_interval_ms, a.input_delay_max_ms)?;
     let dir = find_data_dir(a.common.data.as_deref())?;
     volley::fsutil::ensure_writable_dir(&a.common.out)?;
     let data = load_dir(&dir)?;
-    let input_delays = (a.input_delay_max_ms > 0.0).then_some((0.0, a.input_delay_max_ms / 1000.0));
-    let mut network = DiehlCookConfig {
-        n_exc: a.neurons,
-        input_delays,
-        ..Default::default()
-    };
-    network.exc.min_interval = a.min_interval_ms / 1000.0;
     let cfg = TrainConfig {
         network,
         protocol: Protocol::default(),
@@ -582,32 +609,58 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     positive("eval-batch", a.common.eval_batch)?;
     positive("label-images", a.common.label_images)?;
     positive("test-images", a.common.test_images)?;
-    let ckpt = checkpoint_path(&a.common.out);
-    let (state, snap) = checkpoint::load(&ckpt)?;
+    let source = match (&a.weights, &a.theta) {
+        (Some(w), Some(t)) => Some((w.clone(), t.clone())),
+        _ => None,
+    };
+    // The network's input size; `evaluate` checks the images against it.
+    let n_input = DiehlCookConfig::default().n_input;
+    let (network, weights, theta, train_images, seed) = match source {
+        Some((wpath, tpath)) => {
+            let (weights, theta) = read_network_npy(&wpath, &tpath, n_input)?;
+            let network = network_config(
+                weights.nrows(),
+                a.min_interval_ms.unwrap_or(50.0),
+                a.input_delay_max_ms.unwrap_or(0.0),
+            )?;
+            (network, weights, theta, None, a.common.seed.unwrap_or(0))
+        }
+        None => {
+            let ckpt = checkpoint_path(&a.common.out);
+            let (state, snap) = checkpoint::load(&ckpt)?;
+            let find = |name: &str| {
+                snap.buffers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .ok_or_else(|| {
+                        Error::Other(format!("checkpoint {}: no buffer {name}", ckpt.display()))
+                    })
+            };
+            let weights =
+                ndarray::Array2::from_shape_vec((state.n_exc, n_input), find("conn0.weights")?)
+                    .map_err(|e| {
+                        Error::Other(format!("checkpoint {}: weights: {e}", ckpt.display()))
+                    })?;
+            let theta = volley::mnist::effective_theta(
+                &find("ens0.theta")?,
+                &find("ens0.theta_decay").unwrap_or_default(),
+            );
+            let mut network = DiehlCookConfig {
+                n_exc: state.n_exc,
+                input_delays: state.input_delays,
+                ..Default::default()
+            };
+            network.exc.min_interval = state.exc_min_interval;
+            let seed = a.common.seed.or(state.training_seed()).unwrap_or(0);
+            (network, weights, theta, Some(state.images_done), seed)
+        }
+    };
+    if a.weights.is_some() {
+        volley::fsutil::ensure_writable_dir(&a.common.out)?;
+    }
     let dir = find_data_dir(a.common.data.as_deref())?;
     let data = load_dir(&dir)?;
-    let n_input = data.train.images.pixels_per_image();
-    let find = |name: &str| {
-        snap.buffers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| Error::Other(format!("checkpoint {}: no buffer {name}", ckpt.display())))
-    };
-    let weights =
-        ndarray::Array2::from_shape_vec((state.n_exc, n_input), find("conn0.weights")?)
-            .map_err(|e| Error::Other(format!("checkpoint {}: weights: {e}", ckpt.display())))?;
-    let theta = volley::mnist::effective_theta(
-        &find("ens0.theta")?,
-        &find("ens0.theta_decay").unwrap_or_default(),
-    );
-    let mut network = DiehlCookConfig {
-        n_exc: state.n_exc,
-        input_delays: state.input_delays,
-        ..Default::default()
-    };
-    network.exc.min_interval = state.exc_min_interval;
-    let seed = a.common.seed.or(state.training_seed()).unwrap_or(0);
     let eval = run_evaluation(
         &a.common,
         seed,
@@ -620,13 +673,74 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     )?;
     let mut m = json!({
         "command": "mnist eval",
-        "n_exc": state.n_exc,
-        "train_images": state.images_done,
+        "n_exc": network.n_exc,
+        "train_images": train_images,
         "seed": seed,
     });
+    if let (Some(w), Some(t)) = (&a.weights, &a.theta) {
+        let obj = m.as_object_mut().expect("an object");
+        obj.insert("weights".into(), json!(w.display().to_string()));
+        obj.insert("theta".into(), json!(t.display().to_string()));
+        obj.insert(
+            "min_interval_ms".into(),
+            json!(network.exc.min_interval * 1e3),
+        );
+        let delay = network.input_delays.map_or(0.0, |d| d.1 * 1e3);
+        obj.insert("input_delay_max_ms".into(), json!(delay));
+    }
     add_evaluation(Some(&eval), &mut m, &a.common.out);
     save_metrics(&mut m, t0, &dir, &a.common.out)?;
     print_result(&a.common, &m)
+}
+
+/// Reads a network given as NumPy files for `mnist eval --weights --theta`: weights
+/// (neurons, n_input) in [0, 1] and one finite theta (mV) per neuron.
+fn read_network_npy(
+    wpath: &Path,
+    tpath: &Path,
+    n_input: usize,
+) -> Result<(ndarray::Array2<f32>, Vec<f32>)> {
+    let o = "volley mnist eval";
+    let weights: ndarray::Array2<f32> = report::read_npy_f32(wpath)?;
+    let (rows, cols) = weights.dim();
+    if rows == 0 || cols != n_input {
+        return Err(Error::invalid(
+            o,
+            format!("--weights {} shape", wpath.display()),
+            format!("({rows}, {cols})"),
+            format!("(excitatory neurons >= 1, {n_input} inputs: one row per neuron)"),
+        ));
+    }
+    let w_max = DiehlCookConfig::default().stdp.w_max;
+    if let Some(((r, c), v)) = weights
+        .indexed_iter()
+        .find(|(_, v)| !(v.is_finite() && **v >= 0.0 && **v as f64 <= w_max))
+    {
+        return Err(Error::invalid(
+            o,
+            format!("--weights {} entry ({r}, {c})", wpath.display()),
+            v,
+            format!("a weight in [0, {w_max}]"),
+        ));
+    }
+    let theta: ndarray::Array1<f32> = report::read_npy_f32(tpath)?;
+    if theta.len() != rows {
+        return Err(Error::invalid(
+            o,
+            format!("--theta {} length", tpath.display()),
+            theta.len(),
+            format!("{rows} (one per row of --weights)"),
+        ));
+    }
+    if let Some((i, v)) = theta.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::invalid(
+            o,
+            format!("--theta {} entry {i}", tpath.display()),
+            v,
+            "a finite threshold adaptation in mV",
+        ));
+    }
+    Ok((weights, theta.to_vec()))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -29,6 +29,20 @@ where
     write_atomic(path, &buf)
 }
 
+/// Reads a NumPy `.npy` file of float32 or float64 values (float64 is converted) with `D`'s
+/// number of dimensions, any byte order, C or Fortran order; the result is in standard layout.
+pub fn read_npy_f32<D: ndarray::Dimension>(path: &Path) -> Result<ndarray::Array<f32, D>> {
+    use ndarray_npy::{ReadNpyError, read_npy};
+    let a = match read_npy::<_, ndarray::Array<f32, D>>(path) {
+        Ok(a) => a,
+        Err(ReadNpyError::WrongDescriptor(_)) => read_npy::<_, ndarray::Array<f64, D>>(path)
+            .map_err(|e| other(path, format!("{e} (a float32 or float64 array is needed)")))?
+            .mapv(|v| v as f32),
+        Err(e) => return Err(other(path, e)),
+    };
+    Ok(a.as_standard_layout().into_owned())
+}
+
 fn write_png(path: &Path, img: &image::GrayImage) -> Result<()> {
     let mut buf = std::io::Cursor::new(Vec::new());
     img.write_to(&mut buf, image::ImageFormat::Png)
