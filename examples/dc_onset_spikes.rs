@@ -1,5 +1,5 @@
 //! When, within a presentation, do a trained Diehl & Cook network's unlearned ("diffuse")
-//! neurons spike, and do their weights move? A diagnostic for the README's 6,400-neuron
+//! neurons spike, and do their weights move? A diagnostic for docs/RESULTS.md's 6,400-neuron
 //! results: it continues training from a `volley mnist train` checkpoint for a few images (the
 //! first training images, learning on, the protocol's intensity, no retries) and prints the
 //! excitatory spikes per 10 ms of the presentation for the learned and the diffuse neurons
