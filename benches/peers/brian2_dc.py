@@ -83,7 +83,7 @@ def initial_weights(n_exc, seed):
     return np.clip((rng.random((n_exc, N_INPUT)) + INIT_OFFSET) * INIT_SCALE, 0.0, W_MAX).T.copy()
 
 
-def build_network(b2, n_exc, seed, inp=None, w0=None):
+def build_network(b2, n_exc, seed, inp=None, w0=None, delay_max_ms=0.0):
     """Brian2 objects of the Diehl & Cook network; returns them and the initial weights
     (N_INPUT x n_exc, not normalised yet). `inp` replaces the Poisson input group and `w0` the
     initial weights (check_equivalence.py feeds volley's own spikes and weights)."""
@@ -166,6 +166,12 @@ def build_network(b2, n_exc, seed, inp=None, w0=None):
     if w0 is None:
         w0 = initial_weights(n_exc, seed)
     syn.w = w0.ravel()
+    if delay_max_ms > 0:
+        # Diehl & Cook's random input delays, U(0, max) per synapse. Brian2 runs the whole
+        # delayed on_pre pathway at arrival: the conductance, the pre trace and the depression.
+        # (volley's `--input-delay-max-ms` delays only the transmission; see its `Delays`.)
+        rng = np.random.default_rng(seed + 1)
+        syn.delay = rng.uniform(0.0, delay_max_ms, N_INPUT * n_exc) * ms
     ei = b2.Synapses(exc, inh, on_pre=f"ge_post += {W_EXC_INH!r}", name="syn_ei")
     ei.connect(j="i")
     ie = b2.Synapses(inh, exc, on_pre=f"gi_post += {W_INH_EXC!r}", name="syn_ie")
@@ -197,7 +203,8 @@ class Standalone:
     `device.run(run_args=...)` and comes back from the results files. One process per
     presentation, because the retry rule needs the spike count before deciding what to show."""
 
-    def __init__(self, b2, n_exc, seed, build_dir, threads, spike_input=False, w0=None):
+    def __init__(self, b2, n_exc, seed, build_dir, threads, spike_input=False, w0=None,
+                 delay_max_ms=0.0):
         self.b2 = b2
         t_build = time.perf_counter()  # network construction, code generation, C++ compilation
         b2.set_device("cpp_standalone", build_on_run=False, directory=build_dir)
@@ -212,7 +219,7 @@ class Standalone:
                                      name="spk_in")
             inp = b2.NeuronGroup(N_INPUT, "rates : Hz", threshold="spk_in(t, i) > 0.5",
                                  namespace={"spk_in": self.spk}, name="inp")
-        self.o, w0 = build_network(b2, n_exc, seed, inp=inp, w0=w0)
+        self.o, w0 = build_network(b2, n_exc, seed, inp=inp, w0=w0, delay_max_ms=delay_max_ms)
         self.n_exc = n_exc
         o = self.o
         net = b2.Network(list(o.values()))
@@ -363,9 +370,23 @@ def main():
                     help="seed of the initial weights (and of runtime mode's Poisson input; "
                          "cpp_standalone seeds each presentation's program from the OS)")
     ap.add_argument("--keep", action="store_true", help="keep the build directory")
+    ap.add_argument("--delay-max-ms", type=float, default=0.0,
+                    help="random input delays U(0, max) ms, as Diehl & Cook's code (default 0: "
+                         "none; cpp_standalone only)")
+    ap.add_argument("--save", default=None,
+                    help="write the trained network to this directory as weights.npy "
+                         "(n_exc x 784, normalised) and theta.npy (mV), the layout of volley's; "
+                         "`volley mnist import` turns them into a run `volley mnist eval` scores "
+                         "(cpp_standalone only)")
+    ap.add_argument("--progress", type=int, default=0,
+                    help="print a line to stderr every this many images (default 0: never)")
     a = ap.parse_args()
     if a.images < 1:
         sys.exit("--images must be >= 1")
+    if a.mode != "cpp_standalone" and (a.delay_max_ms > 0 or a.save):
+        sys.exit("--delay-max-ms and --save need --mode cpp_standalone")
+    if not a.delay_max_ms >= 0:
+        sys.exit(f"--delay-max-ms must be >= 0 (got {a.delay_max_ms})")
     data = a.data or os.environ.get("VOLLEY_DATA_DIR") or os.path.expanduser("~/.cache/volley/mnist")
     imgs = load_images(data, a.images)
 
@@ -375,7 +396,8 @@ def main():
     tmp = None
     if a.mode == "cpp_standalone":
         build_dir = a.build_dir or (tmp := tempfile.mkdtemp(prefix="brian2_dc_"))
-        sim = Standalone(b2, a.neurons, a.seed, build_dir, a.threads)
+        sim = Standalone(b2, a.neurons, a.seed, build_dir, a.threads,
+                         delay_max_ms=a.delay_max_ms)
     else:
         sim = Runtime(b2, a.neurons, a.seed)
 
@@ -383,7 +405,11 @@ def main():
     exc_spikes = 0.0
     c0 = cpu_s()
     t0 = time.perf_counter()
-    for img in imgs:
+    for n_done, img in enumerate(imgs):
+        if a.progress and n_done and n_done % a.progress == 0:
+            el = time.perf_counter() - t0
+            print(f"{n_done} images, {presentations} presentations, {el:.0f} s, "
+                  f"{n_done / el:.2f} images/s", file=sys.stderr, flush=True)
         intensity, repeats = INTENSITY, 0
         while True:
             counts = sim.present(rates_for(img, intensity))
@@ -423,6 +449,16 @@ def main():
         "sim_cpu_s": getattr(sim, "sim_cpu_s", None),
         "compile_s": sim.compile_s,
     }
+    if a.save:
+        os.makedirs(a.save, exist_ok=True)
+        w = normalize(sim.w.copy()).T.astype(np.float32)  # (n_exc, N_INPUT), as volley's
+        theta_mv = (sim.state["exc.theta"] * 1e3).astype(np.float32)
+        for name, arr in (("weights.npy", w), ("theta.npy", theta_mv)):
+            path = os.path.join(a.save, name)
+            np.save(path + ".tmp.npy", arr)
+            os.replace(path + ".tmp.npy", path)  # atomically
+        out["saved"] = a.save
+    out["delay_max_ms"] = a.delay_max_ms
     print(json.dumps(out))
     if tmp and not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)
