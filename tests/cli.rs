@@ -290,6 +290,22 @@ fn tiny_eval(data: &Path, dir: &Path, extra: &[&str]) -> Vec<String> {
     v
 }
 
+/// The JSON object on the last line of a command's stdout.
+fn last_json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+/// A 5-neuron network trained with seed 4 on the tiny dataset, under a fresh scratch folder
+/// `name`: (scratch folder, data, run folder, the training's JSON).
+fn tiny_seed4_run(name: &str) -> (PathBuf, PathBuf, PathBuf, serde_json::Value) {
+    let out = scratch(name);
+    let data = out.join("data");
+    tiny_dataset(&data);
+    let dir = out.join("run");
+    let trained = last_json(&run_ok(&tiny_train(&data, &dir, "5", &["--seed", "4"])));
+    (out, data, dir, trained)
+}
+
 /// Each `seeds` instance in `many/seed-<s>/` has the weights and thresholds of that seed trained
 /// alone (`args(dir, extra)` is the command line for an output directory).
 fn same_as_alone(
@@ -320,7 +336,7 @@ fn instances_equal_the_same_seeds_trained_alone() {
     let args = |dir: &Path, extra: &[&str]| tiny_train(&data, dir, "7", extra);
     let many = out.join("many");
     let line = run_ok(&args(&many, &["--instances", "3", "--seed", "4"]));
-    let summary: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    let summary = last_json(&line);
     assert_eq!(summary["instances"], 3);
     assert_eq!(summary["seeds"], serde_json::json!([4, 5, 6]));
     assert!(summary["accuracy"].is_number(), "{summary}");
@@ -379,7 +395,7 @@ fn gpu_instances_train_as_one_batch_and_equal_the_seeds_alone() {
     };
     let many = out.join("many");
     let line = run_ok(&args(&many, &["--instances", "3", "--seed", "9"]));
-    let summary: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    let summary = last_json(&line);
     assert_eq!(summary["concurrency"], "one GPU batch", "{summary}");
     assert_eq!(summary["backend"], "gpu", "{summary}");
     let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
@@ -424,18 +440,11 @@ fn resume_with_more_epochs_equals_the_longer_run() {
 /// `--seed` says otherwise.
 #[test]
 fn eval_reuses_the_training_seed_unless_told_otherwise() {
-    let out = scratch("eval-seed");
-    let data = out.join("data");
-    tiny_dataset(&data);
-    let dir = out.join("run");
-    let last = |s: String| -> serde_json::Value {
-        serde_json::from_str(s.lines().last().unwrap()).unwrap()
-    };
-    let trained = last(run_ok(&tiny_train(&data, &dir, "5", &["--seed", "4"])));
+    let (out, data, dir, trained) = tiny_seed4_run("eval-seed");
     let eval = |extra: &[&str]| {
         let mut v = vec!["--json"];
         v.extend(extra);
-        last(run_ok(&tiny_eval(&data, &dir, &v)))
+        last_json(&run_ok(&tiny_eval(&data, &dir, &v)))
     };
     let again = eval(&[]);
     assert_eq!(again["seed"], 4, "{again}");
@@ -448,14 +457,7 @@ fn eval_reuses_the_training_seed_unless_told_otherwise() {
 
 #[test]
 fn eval_of_npy_files_equals_eval_of_the_checkpoint_and_refuses_bad_ones() {
-    let out = scratch("eval-npy");
-    let data = out.join("data");
-    tiny_dataset(&data);
-    let dir = out.join("run");
-    let last = |s: String| -> serde_json::Value {
-        serde_json::from_str(s.lines().last().unwrap()).unwrap()
-    };
-    let trained = last(run_ok(&tiny_train(&data, &dir, "5", &["--seed", "4"])));
+    let (out, data, dir, trained) = tiny_seed4_run("eval-npy");
     let (wp, tp) = (dir.join("weights.npy"), dir.join("theta.npy"));
     let w: ndarray::Array2<f32> = ndarray_npy::read_npy(&wp).unwrap();
     let theta: ndarray::Array1<f32> = ndarray_npy::read_npy(&tp).unwrap();
@@ -483,7 +485,7 @@ fn eval_of_npy_files_equals_eval_of_the_checkpoint_and_refuses_bad_ones() {
             &e,
             &["--json", "--seed", "4", "--weights", w, "--theta", t],
         );
-        last(run_ok(&args))
+        last_json(&run_ok(&args))
     };
     let (ws, ts) = (wp.to_str().unwrap(), tp.to_str().unwrap());
     for (name, w, t) in [("e32", ws, ts), ("e64", w64.as_str(), t64.as_str())] {

@@ -85,7 +85,7 @@ pub struct TrainArgs {
     /// Cook's code gates the threshold with a timer that runs at a tenth of real time, so its
     /// 5 ms refractory period allows one spike per 50 ms. 5 (the refractory period) turns the
     /// gate off, as in BindsNET.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 50.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_MIN_INTERVAL_MS)]
     min_interval_ms: f64,
     /// Check every state variable, weight and threshold for NaN/Inf after every image; the run
     /// stops with an error naming the variable before anything non-finite is saved.
@@ -121,6 +121,9 @@ pub struct EvalArgs {
     #[arg(long, allow_negative_numbers = true, requires = "weights")]
     input_delay_max_ms: Option<f64>,
 }
+
+/// Diehl & Cook's spike gate, the default of `--min-interval-ms`.
+const DEFAULT_MIN_INTERVAL_MS: f64 = 50.0;
 
 fn positive(name: &str, v: usize) -> Result<()> {
     if v == 0 {
@@ -609,23 +612,22 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     positive("eval-batch", a.common.eval_batch)?;
     positive("label-images", a.common.label_images)?;
     positive("test-images", a.common.test_images)?;
-    let source = match (&a.weights, &a.theta) {
-        (Some(w), Some(t)) => Some((w.clone(), t.clone())),
-        _ => None,
-    };
     // The network's input size; `evaluate` checks the images against it.
     let n_input = DiehlCookConfig::default().n_input;
-    let (network, weights, theta, train_images, seed) = match source {
-        Some((wpath, tpath)) => {
-            let (weights, theta) = read_network_npy(&wpath, &tpath, n_input)?;
+    // clap makes --weights and --theta come together.
+    let (network, weights, theta, train_images, seed) = match (&a.weights, &a.theta) {
+        (Some(wpath), Some(tpath)) => {
+            let (weights, theta) = read_network_npy(wpath, tpath, n_input)?;
             let network = network_config(
                 weights.nrows(),
-                a.min_interval_ms.unwrap_or(50.0),
+                a.min_interval_ms.unwrap_or(DEFAULT_MIN_INTERVAL_MS),
                 a.input_delay_max_ms.unwrap_or(0.0),
             )?;
+            // A checkpoint's --out exists already; this one may not.
+            volley::fsutil::ensure_writable_dir(&a.common.out)?;
             (network, weights, theta, None, a.common.seed.unwrap_or(0))
         }
-        None => {
+        _ => {
             let ckpt = checkpoint_path(&a.common.out);
             let (state, snap) = checkpoint::load(&ckpt)?;
             let find = |name: &str| {
@@ -656,9 +658,6 @@ fn run_eval(a: EvalArgs) -> Result<()> {
             (network, weights, theta, Some(state.images_done), seed)
         }
     };
-    if a.weights.is_some() {
-        volley::fsutil::ensure_writable_dir(&a.common.out)?;
-    }
     let dir = find_data_dir(a.common.data.as_deref())?;
     let data = load_dir(&dir)?;
     let eval = run_evaluation(
