@@ -375,9 +375,9 @@ def main():
                          "none; cpp_standalone only)")
     ap.add_argument("--save", default=None,
                     help="write the trained network to this directory as weights.npy "
-                         "(n_exc x 784, normalised) and theta.npy (mV), the layout of volley's; "
-                         "`volley mnist import` turns them into a run `volley mnist eval` scores "
-                         "(cpp_standalone only)")
+                         "(n_exc x 784, normalised) and theta.npy (mV), the layout of volley's, "
+                         "for `volley mnist eval --weights DIR/weights.npy --theta "
+                         "DIR/theta.npy` (cpp_standalone only)")
     ap.add_argument("--progress", type=int, default=0,
                     help="print a line to stderr every this many images (default 0: never)")
     a = ap.parse_args()
