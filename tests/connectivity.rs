@@ -631,6 +631,250 @@ fn stdp_on_sparse_equals_stdp_on_dense_for_stored_entries() {
     }
 }
 
+/// Synapse-by-synapse reference of STDP at arrival (Brian's delayed `on_pre`): each synapse
+/// keeps its own pre traces, updated when a spike arrives (`delays[i * cols + j]` steps after it
+/// was emitted), and sees the post spike and traces of the step. `pre` and `post` are the spikes
+/// of each step, `pre[t][b * cols + j]`, `post[t][b * rows + i]`. Returns the weights after the
+/// run, instance by instance.
+fn stdp_at_arrival_reference(
+    rule: &StdpConsts,
+    rows: usize,
+    cols: usize,
+    delays: &[u32],
+    w0: &[f32],
+    pre: &[Vec<bool>],
+    post: &[Vec<bool>],
+) -> Vec<f32> {
+    let trace = |x: f32, decay: f32, spike: bool| {
+        let d = x * decay;
+        match (spike, rule.nearest) {
+            (false, _) => d,
+            (true, true) => 1.0,
+            (true, false) => d + 1.0,
+        }
+    };
+    let mut w = w0.to_vec();
+    let mut r1 = vec![0.0f32; BATCH * rows * cols];
+    let mut r2 = vec![0.0f32; BATCH * rows * cols];
+    let mut o1 = vec![0.0f32; BATCH * rows];
+    let mut o2 = vec![0.0f32; BATCH * rows];
+    for t in 0..pre.len() {
+        for b in 0..BATCH {
+            for i in 0..rows {
+                let bi = b * rows + i;
+                let post_spike = post[t][bi];
+                for j in 0..cols {
+                    let d = delays[i * cols + j] as usize;
+                    let arrives = t >= d && pre[t - d][b * cols + j];
+                    let s = bi * cols + j;
+                    if arrives || post_spike {
+                        w[s] = volley::backend::cpu::stdp_synapse(
+                            rule,
+                            w[s],
+                            arrives,
+                            post_spike,
+                            r1[s],
+                            r2[s],
+                            o1[bi] * rule.decay_o1,
+                            o2[bi] * rule.decay_o2,
+                            1.0,
+                        );
+                    }
+                    r1[s] = trace(r1[s], rule.decay_r1, arrives);
+                    r2[s] = trace(r2[s], rule.decay_r2, arrives);
+                }
+                o1[bi] = trace(o1[bi], rule.decay_o1, post_spike);
+                o2[bi] = trace(o2[bi], rule.decay_o2, post_spike);
+            }
+        }
+    }
+    w
+}
+
+/// The spikes of a Poisson op (`rates` of `n` values, shared by the instances) at each step.
+fn replay_spikes(p: &Plan, rates: &[f32], stream: u32, first: u64, steps: usize) -> Vec<Vec<bool>> {
+    (0..steps)
+        .map(|t| {
+            (0..BATCH * rates.len())
+                .map(|idx| {
+                    let u = volley::rng::uniform(p.seed, stream, first + t as u64, idx as u32);
+                    u < rates[idx % rates.len()] * DT as f32
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
+    // Odd sizes, 7 ring slots (delays 0-6 steps), a run across the 32-bit step boundary.
+    let (rows, cols, slots, steps) = (13, 41, 7, 260);
+    let first = (1u64 << 32) - 101;
+    for (case, rule) in stdp_rules().into_iter().enumerate() {
+        let mut r = rng(30 + case as u64);
+        let (indptr, indices) = random_csr(&mut r, rows, cols, 0.4);
+        let nnz = indices.len();
+        let delays: Vec<u32> = (0..rows * cols)
+            .map(|_| r.random_range(0..slots as u32))
+            .collect();
+        let pre_rates = uniform(&mut r, cols, 20.0, 200.0);
+        let post_rates = uniform(&mut r, rows, 20.0, 200.0);
+        let w0: Vec<f32> = uniform(&mut r, BATCH * rows * cols, 0.0, 1.0);
+        // The sparse matrix's entries: the dense synapses (values and delays) it stores.
+        let stored = |v: &[f32], per_instance: usize| -> Vec<f32> {
+            let mut out = Vec::new();
+            for b in 0..per_instance {
+                for i in 0..rows {
+                    for k in indptr[i]..indptr[i + 1] {
+                        out.push(v[(b * rows + i) * cols + indices[k as usize] as usize]);
+                    }
+                }
+            }
+            out
+        };
+        let delays_f: Vec<f32> = delays.iter().map(|&d| index_to_f32(d)).collect();
+        let buffers = vec![
+            buf("pre_rates", BufferKind::State, pre_rates.clone()), // 0
+            buf("pre", BufferKind::Temp, vec![0.0; cols]),          // 1
+            buf("post_rates", BufferKind::State, post_rates.clone()), // 2
+            buf("post", BufferKind::Temp, vec![0.0; rows]),         // 3
+            buf("w_dense", BufferKind::State, vec![0.0; rows * cols]), // 4
+            buf("r1", BufferKind::State, vec![0.0; cols]),          // 5
+            buf("r2", BufferKind::State, vec![0.0; cols]),          // 6
+            buf("o1", BufferKind::State, vec![0.0; rows]),          // 7
+            buf("o2", BufferKind::State, vec![0.0; rows]),          // 8
+            buf("learn", BufferKind::Param, vec![1.0]),             // 9
+            ibuf("indptr", &indptr),                                // 10
+            ibuf("indices", &indices),                              // 11
+            buf("w_sparse", BufferKind::State, vec![0.0; nnz]),     // 12
+            ibuf("delays", &delays),                                // 13
+            buf("delays_sparse", BufferKind::Index, stored(&delays_f, 1)), // 14
+            buf("hist", BufferKind::State, vec![0.0; slots * 3 * cols]), // 15
+            ibuf("no_delays", &vec![0; rows * cols]),               // 16
+            buf("w_undelayed", BufferKind::State, vec![0.0; rows * cols]), // 17
+            buf("w_stdp", BufferKind::State, vec![0.0; rows * cols]), // 18
+        ];
+        let rule_ops = |w: BufId, delays: BufId| Op::StdpDelayed {
+            rule,
+            w,
+            delays,
+            rows,
+            cols,
+            hist: BufId(15),
+            slots,
+            post: BufId(3),
+            post_traces: [BufId(7), BufId(8)],
+            learn: BufId(9),
+        };
+        let mut step = vec![
+            Op::PoissonSpikes {
+                rates: BufId(0),
+                out: BufId(1),
+                stream: 1,
+            },
+            Op::PoissonSpikes {
+                rates: BufId(2),
+                out: BufId(3),
+                stream: 2,
+            },
+            Op::PreHistory {
+                pre: BufId(1),
+                r1: BufId(5),
+                r2: BufId(6),
+                hist: BufId(15),
+                cols,
+                slots,
+            },
+            rule_ops(BufId(4), BufId(13)),
+            Op::StdpSparseDelayed {
+                rule,
+                indptr: BufId(10),
+                indices: BufId(11),
+                w: BufId(12),
+                delays: BufId(14),
+                rows,
+                cols,
+                hist: BufId(15),
+                slots,
+                post: BufId(3),
+                post_traces: [BufId(7), BufId(8)],
+                learn: BufId(9),
+            },
+            // All delays 0: exactly the undelayed op.
+            rule_ops(BufId(17), BufId(16)),
+            Op::Stdp {
+                rule,
+                w: BufId(18),
+                rows,
+                cols,
+                pre: BufId(1),
+                post: BufId(3),
+                traces: [BufId(5), BufId(6), BufId(7), BufId(8)],
+                learn: BufId(9),
+            },
+        ];
+        for (x, sp, d) in [
+            (5, 1, rule.decay_r1),
+            (6, 1, rule.decay_r2),
+            (7, 3, rule.decay_o1),
+            (8, 3, rule.decay_o2),
+        ] {
+            step.push(Op::Trace {
+                x: BufId(x),
+                spikes: BufId(sp),
+                decay: d,
+                nearest: rule.nearest,
+            });
+        }
+        let p = plan(buffers, step, vec![]);
+        let writes = vec![
+            (BufId(4), w0.clone()),
+            (BufId(12), stored(&w0, BATCH)),
+            (BufId(17), w0.clone()),
+            (BufId(18), w0.clone()),
+        ];
+        let runs = run(&p, gpu_wanted(), &writes, false, first, steps);
+        let pre = replay_spikes(&p, &pre_rates, 1, first, steps);
+        let post = replay_spikes(&p, &post_rates, 2, first, steps);
+        let want = stdp_at_arrival_reference(&rule, rows, cols, &delays, &w0, &pre, &post);
+        for (be, (bufs, _)) in runs.iter().enumerate() {
+            // CPU: the same f32 operations in the same order as the reference, bit for bit.
+            // GPU: the same formula, which the compiler may contract into fused multiply-adds.
+            let tol = if be == 0 { 0.0 } else { 1e-5 };
+            let check = |name: &str, got: &[f32], want: &[f32]| {
+                for (k, (g, w)) in got.iter().zip(want).enumerate() {
+                    assert!(
+                        (g - w).abs() <= tol,
+                        "rule {case}, backend {be}: {name}[{k}] = {g}, expected {w}"
+                    );
+                }
+            };
+            check("w_dense", &bufs[4], &want);
+            check("w_sparse", &bufs[12], &stored(&want, BATCH));
+            check("w_undelayed", &bufs[17], &bufs[18]);
+            let changed = want.iter().zip(&w0).filter(|(a, b)| a != b).count();
+            assert!(
+                changed > want.len() / 2,
+                "STDP changed only {changed} weights"
+            );
+            // Delays matter: at arrival differs from at emission for most synapses.
+            let differ = want.iter().zip(&bufs[18]).filter(|(a, b)| a != b).count();
+            assert!(differ > want.len() / 2, "only {differ} weights differ");
+        }
+        if runs.len() == 2 {
+            compare(
+                &p,
+                &runs[0],
+                &runs[1],
+                Tol {
+                    abs: 1e-4,
+                    rel: 1e-4,
+                },
+            );
+        }
+    }
+}
+
 #[test]
 fn sparse_normalisation_equals_dense_normalisation() {
     let mut r = rng(20);
@@ -1211,26 +1455,66 @@ per_backend!(stdp_on_full_sparse_learns_like_dense, |be| {
         w0.iter().copied().collect(),
     )
     .unwrap();
-    let (wd, cd) = learn(&learning_net(Transform::Dense(w0), None), be, 1500);
-    let (ws, cs) = learn(&learning_net(Transform::Sparse(full), None), be, 1500);
-    let total: f64 = cd.iter().sum();
-    eprintln!("full sparse STDP: {total} spikes");
-    assert!(total > 20.0, "the neurons must spike ({total} spikes)");
-    if be == BackendChoice::Cpu {
-        assert_eq!(wd, ws, "learned weights");
-        assert_eq!(cd, cs, "spike counts");
-    } else {
-        let max_diff = wd
-            .iter()
-            .zip(&ws)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
-        assert!(max_diff < 2e-3, "weights differ by {max_diff}");
-        for (a, b) in cd.iter().zip(&cs) {
-            assert!((a - b).abs() <= 1.0, "spike counts {a} vs {b}");
+    // Also with per-synapse delays (0-7 steps, in stored order = row-major order here), where
+    // STDP runs at arrival (`stdp_delayed`, `stdp_sparse_delayed`).
+    let per_synapse: Vec<f64> = (0..11 * 31)
+        .map(|k| ((k * 5) % 8) as f64 * 0.0005)
+        .collect();
+    for delays in [None, Some(Delays::PerSynapse(per_synapse))] {
+        let dense = learning_net(Transform::Dense(w0.clone()), delays.clone());
+        let sparse = learning_net(Transform::Sparse(full.clone()), delays.clone());
+        let (wd, cd) = learn(&dense, be, 1500);
+        let (ws, cs) = learn(&sparse, be, 1500);
+        let total: f64 = cd.iter().sum();
+        eprintln!("full sparse STDP, delays {delays:?}: {total} spikes");
+        assert!(total > 20.0, "the neurons must spike ({total} spikes)");
+        if be == BackendChoice::Cpu {
+            assert_eq!(wd, ws, "learned weights");
+            assert_eq!(cd, cs, "spike counts");
+        } else {
+            let max_diff = wd
+                .iter()
+                .zip(&ws)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(max_diff < 2e-3, "weights differ by {max_diff}");
+            for (a, b) in cd.iter().zip(&cs) {
+                assert!((a - b).abs() <= 1.0, "spike counts {a} vs {b}");
+            }
         }
     }
 });
+
+#[test]
+fn a_fixed_delay_learns_like_the_same_delay_per_synapse() {
+    // A fixed delay is transmitted by a delay line on the weighted sum, per-synapse delays by
+    // the per-synapse ring; STDP runs at arrival in both. The same 3-step delay on every synapse
+    // gives the same spikes and weights (bit for bit on the CPU).
+    let w0 = input_weights();
+    let (wf, cf) = learn(
+        &learning_net(Transform::Dense(w0.clone()), Some(Delays::Fixed(0.0015))),
+        BackendChoice::Cpu,
+        1500,
+    );
+    let (wp, cp) = learn(
+        &learning_net(
+            Transform::Dense(w0.clone()),
+            Some(Delays::PerSynapse(vec![0.0015; w0.len()])),
+        ),
+        BackendChoice::Cpu,
+        1500,
+    );
+    let total: f64 = cf.iter().sum();
+    assert!(total > 20.0, "the neurons must spike ({total} spikes)");
+    assert_eq!(cf, cp, "spike counts");
+    assert_eq!(wf, wp, "learned weights");
+    let (wu, _) = learn(
+        &learning_net(Transform::Dense(w0), None),
+        BackendChoice::Cpu,
+        1500,
+    );
+    assert_ne!(wf, wu, "the delay changed nothing");
+}
 
 #[test]
 fn sparse_plastic_delayed_network_agrees_across_backends() {
@@ -1300,7 +1584,11 @@ fn diehl_cook_with_input_delays_learns_alike() {
             .unwrap_or_else(|e| {
                 panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)")
             });
-        assert!(format!("{}", sim.plan()).contains("delayed_matvec_inc"));
+        // Delayed transmission, and STDP at arrival (Brian's delayed on_pre).
+        let plan = format!("{}", sim.plan());
+        for op in ["delayed_matvec_inc", "pre_history", "stdp_delayed"] {
+            assert!(plan.contains(op), "no {op} in the plan:\n{plan}");
+        }
         sim.set_poisson_rates(dc.input, &rates).unwrap();
         sim.boundary().unwrap();
         sim.run_steps(1000).unwrap();

@@ -48,6 +48,7 @@ fn params4_matches_every_four_word_kernel() {
         "delay_write",
         "delay_read",
         "normalize_rows_sparse",
+        "pre_history",
     ] {
         assert_eq!(wgsl_layout(k, "Params"), rust, "kernel {k}");
     }
@@ -140,9 +141,9 @@ fn learn_params_match_pes_bcm_oja() {
 
 #[test]
 fn stdp_kernels_are_sixteen_packed_words() {
-    // stdp and stdp_sparse take `[u32; 16]` from Rust (the same layout; word 14 is the sparse
-    // kernel's per-instance stride).
-    for k in ["stdp", "stdp_sparse"] {
+    // The STDP kernels take `[u32; 16]` from Rust (the same layout; word 14 is the per-instance
+    // weight stride where a kernel reads it, word 15 the delayed kernels' ring slots).
+    for k in ["stdp", "stdp_sparse", "stdp_delayed", "stdp_sparse_delayed"] {
         assert_eq!(
             wgsl_layout(k, "Params"),
             (64, (0..16).map(|i| i * 4).collect::<Vec<u32>>()),

@@ -286,6 +286,86 @@ impl CpuBackend {
                 );
                 self.put(*w, wv);
             }
+            Op::PreHistory {
+                pre,
+                r1,
+                r2,
+                hist,
+                cols,
+                slots,
+            } => {
+                let mut h = self.take(*hist);
+                pre_history(
+                    step,
+                    *slots,
+                    *cols,
+                    &self.bufs[pre.0],
+                    &self.bufs[r1.0],
+                    &self.bufs[r2.0],
+                    &mut h,
+                );
+                self.put(*hist, h);
+            }
+            Op::StdpDelayed {
+                rule,
+                w,
+                delays,
+                rows,
+                cols,
+                hist,
+                slots,
+                post,
+                post_traces,
+                learn,
+            } => {
+                let mut wv = self.take(*w);
+                stdp_delayed(
+                    rule,
+                    step,
+                    *rows,
+                    *cols,
+                    *slots,
+                    &self.bufs[delays.0],
+                    &self.bufs[hist.0],
+                    &mut wv,
+                    &self.bufs[post.0],
+                    [&self.bufs[post_traces[0].0], &self.bufs[post_traces[1].0]],
+                    self.bufs[learn.0][0],
+                );
+                self.put(*w, wv);
+            }
+            Op::StdpSparseDelayed {
+                rule,
+                indptr,
+                indices,
+                w,
+                delays,
+                rows,
+                cols,
+                hist,
+                slots,
+                post,
+                post_traces,
+                learn,
+            } => {
+                let mut wv = self.take(*w);
+                stdp_sparse_delayed(
+                    rule,
+                    step,
+                    &self.bufs[indptr.0],
+                    &self.bufs[indices.0],
+                    *rows,
+                    *cols,
+                    *slots,
+                    &self.bufs[delays.0],
+                    &self.bufs[hist.0],
+                    &mut wv,
+                    &self.bufs[post.0],
+                    [&self.bufs[post_traces[0].0], &self.bufs[post_traces[1].0]],
+                    self.bufs[learn.0][0],
+                );
+                self.put(*w, wv);
+            }
             Op::NormalizeRowsSparse {
                 indptr,
                 w,
@@ -1125,6 +1205,167 @@ pub fn stdp_sparse(
                     post_spike,
                     r1s[b * cols + j],
                     r2s[b * cols + j],
+                    o1,
+                    o2,
+                    learn,
+                );
+            }
+        }
+    }
+}
+
+/// Records this step's pre spikes (1 or 0) and the pre traces as stored after the last step in
+/// slot `step % slots` of a ring laid out `[instance][slot][spike, r1, r2][col]`, for STDP at
+/// arrival ([`stdp_delayed`]). Twin: `shaders/pre_history.wgsl`.
+pub fn pre_history(
+    step: u64,
+    slots: usize,
+    cols: usize,
+    pre: &[f32],
+    r1: &[f32],
+    r2: &[f32],
+    hist: &mut [f32],
+) {
+    let slot = ring_slot(step, 0, slots);
+    for (b, hb) in hist.chunks_mut(slots * 3 * cols).enumerate() {
+        let h = &mut hb[slot * 3 * cols..(slot + 1) * 3 * cols];
+        let at = b * cols..(b + 1) * cols;
+        for (h, &x) in h[..cols].iter_mut().zip(&pre[at.clone()]) {
+            *h = if x != 0.0 { 1.0 } else { 0.0 };
+        }
+        h[cols..2 * cols].copy_from_slice(&r1[at.clone()]);
+        h[2 * cols..].copy_from_slice(&r2[at]);
+    }
+}
+
+/// The ring slot holding what [`pre_history`] recorded `lag` (< slots) steps before `step`.
+#[inline]
+fn lag_slot(step: u64, lag: usize, slots: usize) -> usize {
+    ring_slot(step, slots - lag, slots)
+}
+
+/// STDP at arrival on per-instance row-major weights `w` (rows = post, cols = pre) with a delay
+/// per synapse (Brian's semantics for a delayed `on_pre`): synapse `(i, j)` with delay `d`
+/// sees, at step `k`, the pre spike and the stored pre traces that [`pre_history`] recorded at
+/// step `k - d` in `hist`, and the post spike and post traces of step `k`; each synapse gets
+/// [`stdp_synapse`]. A row whose post neuron spiked updates every synapse, otherwise only those
+/// whose pre spike arrives now; with `learn` 0 nothing changes. With every delay 0 this is
+/// exactly [`stdp`]. Twin: `shaders/stdp_delayed.wgsl`.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn stdp_delayed(
+    r: &crate::compile::StdpConsts,
+    step: u64,
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    delays: &[f32],
+    hist: &[f32],
+    w: &mut [f32],
+    post: &[f32],
+    post_traces: [&[f32]; 2],
+    learn: f32,
+) {
+    if learn == 0.0 {
+        return;
+    }
+    let [o1s, o2s] = post_traces;
+    let batch = post.len() / rows;
+    for b in 0..batch {
+        let hb = &hist[b * slots * 3 * cols..(b + 1) * slots * 3 * cols];
+        // The pre neurons that spiked `lag` steps ago, for each lag.
+        let emitted: Vec<Vec<usize>> = (0..slots)
+            .map(|lag| {
+                let h0 = lag_slot(step, lag, slots) * 3 * cols;
+                (0..cols).filter(|&j| hb[h0 + j] != 0.0).collect()
+            })
+            .collect();
+        let any = emitted.iter().any(|e| !e.is_empty());
+        for i in 0..rows {
+            let post_spike = post[b * rows + i] != 0.0;
+            if !post_spike && !any {
+                continue;
+            }
+            let o1 = o1s[b * rows + i] * r.decay_o1;
+            let o2 = o2s[b * rows + i] * r.decay_o2;
+            let row = &mut w[(b * rows + i) * cols..(b * rows + i + 1) * cols];
+            let d_row = &delays[i * cols..(i + 1) * cols];
+            let update = |j: usize, lag: usize, row: &mut [f32]| {
+                let h0 = lag_slot(step, lag, slots) * 3 * cols;
+                row[j] = stdp_synapse(
+                    r,
+                    row[j],
+                    hb[h0 + j] != 0.0,
+                    post_spike,
+                    hb[h0 + cols + j],
+                    hb[h0 + 2 * cols + j],
+                    o1,
+                    o2,
+                    learn,
+                );
+            };
+            if post_spike {
+                for (j, &d) in d_row.iter().enumerate() {
+                    update(j, ix(d), row);
+                }
+            } else {
+                for (lag, e) in emitted.iter().enumerate() {
+                    for &j in e {
+                        if ix(d_row[j]) == lag {
+                            update(j, lag, row);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`stdp_delayed`] on the stored entries of a CSR matrix (rows = post) with per-instance
+/// values `w` (`nnz` per instance) and a delay per stored entry: each entry exactly as
+/// [`stdp_delayed`] updates the same synapse of a dense matrix.
+/// Twin: `shaders/stdp_sparse_delayed.wgsl`.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn stdp_sparse_delayed(
+    r: &crate::compile::StdpConsts,
+    step: u64,
+    indptr: &[f32],
+    indices: &[f32],
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    delays: &[f32],
+    hist: &[f32],
+    w: &mut [f32],
+    post: &[f32],
+    post_traces: [&[f32]; 2],
+    learn: f32,
+) {
+    if learn == 0.0 {
+        return;
+    }
+    let [o1s, o2s] = post_traces;
+    let nnz = indices.len();
+    let batch = post.len() / rows;
+    for b in 0..batch {
+        let hb = &hist[b * slots * 3 * cols..(b + 1) * slots * 3 * cols];
+        for i in 0..rows {
+            let post_spike = post[b * rows + i] != 0.0;
+            let o1 = o1s[b * rows + i] * r.decay_o1;
+            let o2 = o2s[b * rows + i] * r.decay_o2;
+            for k in ix(indptr[i])..ix(indptr[i + 1]) {
+                let j = ix(indices[k]);
+                let h0 = lag_slot(step, ix(delays[k]), slots) * 3 * cols;
+                let pre_spike = hb[h0 + j] != 0.0;
+                if !pre_spike && !post_spike {
+                    continue;
+                }
+                w[b * nnz + k] = stdp_synapse(
+                    r,
+                    w[b * nnz + k],
+                    pre_spike,
+                    post_spike,
+                    hb[h0 + cols + j],
+                    hb[h0 + 2 * cols + j],
                     o1,
                     o2,
                     learn,

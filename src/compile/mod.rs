@@ -671,18 +671,37 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 if let Some((rule, learn, post_out)) = stdp {
                     let (consts, traces, trace_ops) =
                         lower_stdp(&mut b, ci, &rule, dt, src, post_out, rows, cols);
-                    learn_ops.push(Op::StdpSparse {
-                        rule: consts,
-                        indptr,
-                        indices,
-                        w,
-                        rows,
-                        cols,
-                        pre: src,
-                        post: post_out,
-                        traces,
-                        learn,
-                    });
+                    match arrival_history(&mut b, ci, &delays, per_synapse_delays, nnz, cols) {
+                        None => learn_ops.push(Op::StdpSparse {
+                            rule: consts,
+                            indptr,
+                            indices,
+                            w,
+                            rows,
+                            cols,
+                            pre: src,
+                            post: post_out,
+                            traces,
+                            learn,
+                        }),
+                        Some((delays, hist, slots)) => {
+                            learn_ops.push(pre_history(src, traces, hist, cols, slots));
+                            learn_ops.push(Op::StdpSparseDelayed {
+                                rule: consts,
+                                indptr,
+                                indices,
+                                w,
+                                delays,
+                                rows,
+                                cols,
+                                hist,
+                                slots,
+                                post: post_out,
+                                post_traces: [traces[2], traces[3]],
+                                learn,
+                            });
+                        }
+                    }
                     learn_ops.extend(trace_ops);
                 }
             }
@@ -754,16 +773,34 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 if let Some((rule, learn, post_out)) = stdp {
                     let (consts, traces, trace_ops) =
                         lower_stdp(&mut b, ci, &rule, dt, src, post_out, rows, cols);
-                    learn_ops.push(Op::Stdp {
-                        rule: consts,
-                        w: m,
-                        rows,
-                        cols,
-                        pre: src,
-                        post: post_out,
-                        traces,
-                        learn,
-                    });
+                    let n = rows * cols;
+                    match arrival_history(&mut b, ci, &delays, per_synapse_delays, n, cols) {
+                        None => learn_ops.push(Op::Stdp {
+                            rule: consts,
+                            w: m,
+                            rows,
+                            cols,
+                            pre: src,
+                            post: post_out,
+                            traces,
+                            learn,
+                        }),
+                        Some((delays, hist, slots)) => {
+                            learn_ops.push(pre_history(src, traces, hist, cols, slots));
+                            learn_ops.push(Op::StdpDelayed {
+                                rule: consts,
+                                w: m,
+                                delays,
+                                rows,
+                                cols,
+                                hist,
+                                slots,
+                                post: post_out,
+                                post_traces: [traces[2], traces[3]],
+                                learn,
+                            });
+                        }
+                    }
                     learn_ops.extend(trace_ops);
                 }
             }
@@ -1495,6 +1532,47 @@ fn resolve_delays(
         }
     };
     Ok((steps.max() > 0).then_some(steps))
+}
+
+/// STDP at arrival on a delayed connection (Brian's delayed `on_pre`): the delay of each of its
+/// `n` synapses in steps (the transmission's per-synapse delays, or a fixed delay repeated) and
+/// a ring of the last `slots` steps of pre spikes and pre traces; `None` without delays.
+fn arrival_history(
+    b: &mut Builder,
+    ci: usize,
+    delays: &Option<DelaySteps>,
+    per_synapse: Option<BufId>,
+    n: usize,
+    cols: usize,
+) -> Option<(BufId, BufId, usize)> {
+    let delays = delays.as_ref()?;
+    let slots = delays.max() as usize + 1;
+    let per_synapse = per_synapse.unwrap_or_else(|| {
+        b.add(
+            format!("conn{ci}.stdp_delays"),
+            n,
+            BufferKind::Index,
+            vec![index_to_f32(delays.max()); n],
+        )
+    });
+    let hist = b.zeros(
+        format!("conn{ci}.pre_history"),
+        slots * 3 * cols,
+        BufferKind::State,
+    );
+    Some((per_synapse, hist, slots))
+}
+
+/// The op recording `pre` and the pre traces `traces[0..2]` for STDP at arrival.
+fn pre_history(pre: BufId, traces: [BufId; 4], hist: BufId, cols: usize, slots: usize) -> Op {
+    Op::PreHistory {
+        pre,
+        r1: traces[0],
+        r2: traces[1],
+        hist,
+        cols,
+        slots,
+    }
 }
 
 /// The trace buffers, constants and trace-update ops of an STDP rule on a connection with

@@ -280,6 +280,79 @@ pub enum Op {
         /// Shared learning switch (1 on, 0 off).
         learn: BufId,
     },
+    /// Records this step's pre spikes and pre traces (as stored after the last step) in a ring
+    /// of the last `slots` steps, for STDP at arrival ([`Op::StdpDelayed`]): for each instance
+    /// `b`, `hist[b, step % slots] = [pre[b, :] != 0, r1[b, :], r2[b, :]]` (1 or 0 for the
+    /// spikes). Runs before the STDP op and the trace updates of the step.
+    PreHistory {
+        /// Pre spikes (non-zero = spike).
+        pre: BufId,
+        /// Fast pre trace as stored after the last step.
+        r1: BufId,
+        /// Slow pre trace as stored after the last step.
+        r2: BufId,
+        /// Ring, batched, `slots * 3 * cols` per instance laid out `[slot][spike, r1, r2][col]`.
+        hist: BufId,
+        /// Pre neurons.
+        cols: usize,
+        /// Steps the ring holds (largest delay + 1).
+        slots: usize,
+    },
+    /// [`Op::Stdp`] on a connection with a delay per synapse, with Brian's semantics: the pre
+    /// side of each synapse (its pre spike, pre traces and the depression) happens when the
+    /// spike arrives, `delays[i, j]` steps after it was emitted. Synapse `(i, j)` at step `k`
+    /// sees the pre spike and pre traces that [`Op::PreHistory`] recorded at step
+    /// `k - delays[i, j]`, and the post spike and post traces of step `k`.
+    StdpDelayed {
+        /// The rule in f32.
+        rule: StdpConsts,
+        /// Weights, batched, row-major (post rows x pre columns).
+        w: BufId,
+        /// Delay of each synapse in steps (< slots), an Index buffer of rows x cols.
+        delays: BufId,
+        /// Post neurons.
+        rows: usize,
+        /// Pre neurons.
+        cols: usize,
+        /// The [`Op::PreHistory`] ring.
+        hist: BufId,
+        /// Steps the ring holds.
+        slots: usize,
+        /// Post spikes.
+        post: BufId,
+        /// Post traces (fast, slow) as stored after the last step.
+        post_traces: [BufId; 2],
+        /// Shared learning switch (1 on, 0 off).
+        learn: BufId,
+    },
+    /// [`Op::StdpDelayed`] on the stored entries of a sparse (CSR) matrix (a delay per stored
+    /// entry): each entry is updated exactly as the same synapse of a dense matrix would be.
+    StdpSparseDelayed {
+        /// The rule in f32.
+        rule: StdpConsts,
+        /// Row pointers (`rows + 1`), an Index buffer.
+        indptr: BufId,
+        /// Column of each entry (`nnz`), an Index buffer.
+        indices: BufId,
+        /// Values, batched (`nnz` per instance).
+        w: BufId,
+        /// Delay of each entry in steps (< slots), an Index buffer of `nnz`.
+        delays: BufId,
+        /// Post neurons.
+        rows: usize,
+        /// Pre neurons.
+        cols: usize,
+        /// The [`Op::PreHistory`] ring.
+        hist: BufId,
+        /// Steps the ring holds.
+        slots: usize,
+        /// Post spikes.
+        post: BufId,
+        /// Post traces (fast, slow) as stored after the last step.
+        post_traces: [BufId; 2],
+        /// Shared learning switch (1 on, 0 off).
+        learn: BufId,
+    },
     /// PES weight change (Nengo's `SimPES`), one value per weight of each instance:
     /// `delta[b, i, j] = alpha * error[b, i] * pre[b, j]` with `alpha = -learning_rate * dt / cols`;
     /// 0 while the learning switch is off. Added to the weights by an [`Op::AddInc`] at the start
@@ -494,6 +567,37 @@ impl Op {
                 traces.to_vec(),
             ]
             .concat(),
+            Op::PreHistory {
+                pre, r1, r2, hist, ..
+            } => vec![*pre, *r1, *r2, *hist],
+            Op::StdpDelayed {
+                w,
+                delays,
+                hist,
+                post,
+                post_traces,
+                learn,
+                ..
+            } => [
+                vec![*w, *delays, *hist, *post, *learn],
+                post_traces.to_vec(),
+            ]
+            .concat(),
+            Op::StdpSparseDelayed {
+                indptr,
+                indices,
+                w,
+                delays,
+                hist,
+                post,
+                post_traces,
+                learn,
+                ..
+            } => [
+                vec![*indptr, *indices, *w, *delays, *hist, *post, *learn],
+                post_traces.to_vec(),
+            ]
+            .concat(),
             Op::Pes {
                 error,
                 pre,
@@ -568,6 +672,9 @@ impl Op {
             },
             Op::AllButSelfInc { .. } => "all_but_self_inc",
             Op::Stdp { .. } => "stdp",
+            Op::PreHistory { .. } => "pre_history",
+            Op::StdpDelayed { .. } => "stdp_delayed",
+            Op::StdpSparseDelayed { .. } => "stdp_sparse_delayed",
             Op::Trace { .. } => "trace",
             Op::Pes { .. } => "pes",
             Op::Bcm { .. } => "bcm",
@@ -907,6 +1014,52 @@ impl Plan {
                 "{} [{rows}x{cols}] learns from {} and {}",
                 n(w),
                 n(pre),
+                n(post)
+            ),
+            Op::PreHistory {
+                pre,
+                r1,
+                r2,
+                hist,
+                slots,
+                ..
+            } => format!(
+                "{}[t mod {slots}] = ({}, {}, {})",
+                n(hist),
+                n(pre),
+                n(r1),
+                n(r2)
+            ),
+            Op::StdpDelayed {
+                w,
+                delays,
+                rows,
+                cols,
+                hist,
+                post,
+                ..
+            } => format!(
+                "{} [{rows}x{cols}] learns from {}[t - {}] and {}",
+                n(w),
+                n(hist),
+                n(delays),
+                n(post)
+            ),
+            Op::StdpSparseDelayed {
+                w,
+                indices,
+                delays,
+                rows,
+                cols,
+                hist,
+                post,
+                ..
+            } => format!(
+                "{} [{rows}x{cols} sparse, {} entries] learns from {}[t - {}] and {}",
+                n(w),
+                self.buffer(*indices).len,
+                n(hist),
+                n(delays),
                 n(post)
             ),
             Op::Pes {

@@ -260,11 +260,14 @@ pub const MAX_DELAY_STEPS: u32 = 65535;
 ///
 /// # Learning
 ///
-/// STDP sees a pre spike when it is emitted, not when it arrives: the pre traces and the
-/// depression at a pre spike happen at step `k - d`, as without delay (an axonal delay on
-/// transmission only). Brian2 instead runs the whole delayed `on_pre` pathway at arrival,
-/// including the pre trace and the depression; so with Diehl & Cook's 0-10 ms input delays the
-/// pre side of volley's STDP window is earlier by the synapse's delay than in their Brian code.
+/// STDP sees a pre spike when it arrives, as Brian2 runs a delayed `on_pre` pathway: a synapse
+/// with a delay of `d` steps depresses at step `k + d` for a spike emitted at step `k` (with
+/// the post trace of step `k + d`), and a post spike at step `t` potentiates it with the pre
+/// trace of the spikes that have arrived by `t` (`exp(-(t - arrival) / tau)`), not of those
+/// still on their way. Each synapse thus has its own pre traces; volley derives them from the
+/// pre neuron's traces `d` steps earlier, kept in a ring of the last `largest delay + 1` steps
+/// (`pre_history`, read by `stdp_delayed` / `stdp_sparse_delayed`), so the cost per synapse is
+/// one `u32` delay, not a trace. With every delay 0 this is exactly the undelayed rule.
 ///
 /// # Cycles
 ///
@@ -275,10 +278,12 @@ pub const MAX_DELAY_STEPS: u32 = 65535;
 ///
 /// # Cost
 ///
-/// A delayed connection keeps a ring buffer of `(largest delay + 1) x post` values per instance.
-/// Per-synapse delays also keep one `u32` per synapse, shared by all instances, and are
-/// transmitted by a kernel that walks each post row (one GPU invocation per instance and post
-/// neuron, which alone writes that neuron's ring entries: deterministic, no atomics).
+/// A delayed connection keeps a ring buffer of `(largest delay + 1) x post` values per instance,
+/// and with STDP one of `(largest delay + 1) x 3 x pre` (spikes and the two pre traces).
+/// Per-synapse delays (and a fixed delay with STDP) also keep one `u32` per synapse, shared by
+/// all instances. Per-synapse delays are transmitted by a kernel that walks each post row (one
+/// GPU invocation per instance and post neuron, which alone writes that neuron's ring entries:
+/// deterministic, no atomics).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Delays {
     /// Every synapse delayed by this time (s), a whole number of steps (within 1e-6 of one).

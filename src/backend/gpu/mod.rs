@@ -921,6 +921,87 @@ impl GpuBackend {
                         &self.bufs[w.0],
                     ],
                 ),
+                Op::PreHistory {
+                    pre,
+                    r1,
+                    r2,
+                    hist,
+                    cols,
+                    slots,
+                } => (
+                    p4(*cols as u32 * batch, *cols as u32, *slots as u32, 0),
+                    vec![
+                        &self.ctrl,
+                        &self.bufs[pre.0],
+                        &self.bufs[r1.0],
+                        &self.bufs[r2.0],
+                        &self.bufs[hist.0],
+                    ],
+                ),
+                Op::StdpDelayed {
+                    rule,
+                    w,
+                    delays,
+                    rows,
+                    cols,
+                    hist,
+                    slots,
+                    post,
+                    post_traces,
+                    learn,
+                } => (
+                    stdp_params_with(
+                        rule,
+                        *rows,
+                        *cols,
+                        batch,
+                        [stride(w, (*rows * *cols) as u32), *slots as u32],
+                    ),
+                    vec![
+                        &self.ctrl,
+                        &self.bufs[delays.0],
+                        &self.bufs[hist.0],
+                        &self.bufs[post.0],
+                        &self.bufs[post_traces[0].0],
+                        &self.bufs[post_traces[1].0],
+                        &self.bufs[learn.0],
+                        &self.bufs[w.0],
+                    ],
+                ),
+                Op::StdpSparseDelayed {
+                    rule,
+                    indptr,
+                    indices,
+                    w,
+                    delays,
+                    rows,
+                    cols,
+                    hist,
+                    slots,
+                    post,
+                    post_traces,
+                    learn,
+                } => (
+                    stdp_params_with(
+                        rule,
+                        *rows,
+                        *cols,
+                        batch,
+                        [stride(w, blen(indices)), *slots as u32],
+                    ),
+                    vec![
+                        &self.ctrl,
+                        &self.bufs[indptr.0],
+                        &self.bufs[indices.0],
+                        &self.bufs[delays.0],
+                        &self.bufs[hist.0],
+                        &self.bufs[post.0],
+                        &self.bufs[post_traces[0].0],
+                        &self.bufs[post_traces[1].0],
+                        &self.bufs[learn.0],
+                        &self.bufs[w.0],
+                    ],
+                ),
                 Op::NormalizeRowsSparse {
                     indptr,
                     w,
@@ -1355,9 +1436,20 @@ impl GpuBackend {
 /// The 16-word parameters of `stdp` and `stdp_sparse` (twin: `Params` in `shaders/stdp.wgsl`);
 /// word 14 is the sparse kernel's weight stride per instance (0 for dense).
 fn stdp_params(rule: &StdpConsts, rows: usize, cols: usize, batch: u32, word14: u32) -> Vec<u8> {
+    stdp_params_with(rule, rows, cols, batch, [word14, 0])
+}
+
+/// The 16 words of the STDP kernels' `Params`, with the kernel's own last two words.
+fn stdp_params_with(
+    rule: &StdpConsts,
+    rows: usize,
+    cols: usize,
+    batch: u32,
+    last: [u32; 2],
+) -> Vec<u8> {
     let mut words = vec![rows as u32 * batch, rows as u32, cols as u32, rule.flags()];
     words.extend(rule.values().map(f));
-    words.extend([word14, 0]);
+    words.extend(last);
     bytemuck::cast_slice(&words).to_vec()
 }
 

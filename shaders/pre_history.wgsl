@@ -1,0 +1,26 @@
+//!include common/index.wgsl
+//!include common/ring.wgsl
+// pre_history: this step's pre spikes (1 or 0) and the pre traces as stored after the last step
+// into slot step % slots of a ring laid out [instance][slot][spike, r1, r2][col], for STDP at
+// arrival (stdp_delayed.wgsl). One invocation per (instance, column).
+// Twin: backend::cpu::pre_history.
+struct Params { total: u32, cols: u32, slots: u32, _p0: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> ctrl: array<u32>;
+@group(0) @binding(2) var<storage, read> pre: array<f32>;
+@group(0) @binding(3) var<storage, read> r1s: array<f32>;
+@group(0) @binding(4) var<storage, read> r2s: array<f32>;
+@group(0) @binding(5) var<storage, read_write> hist: array<f32>;
+
+@compute @workgroup_size(WG_SIZE)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.total) { return; }
+    let b = i / p.cols;
+    let j = i % p.cols;
+    let slot = ring_slot(ctrl[0], ctrl[1], ctrl[2], 0u, p.slots);
+    let h0 = (b * p.slots + slot) * 3u * p.cols + j;
+    hist[h0] = select(0.0, 1.0, pre[i] != 0.0);
+    hist[h0 + p.cols] = r1s[i];
+    hist[h0 + 2u * p.cols] = r2s[i];
+}
