@@ -1,9 +1,9 @@
 //!include common/index.wgsl
 //!include common/ring.wgsl
-// pre_history: this step's pre spikes (1 or 0) and the pre traces as stored after the last step
-// into slot step % slots of a ring laid out [instance][slot][spike, r1, r2][col], for STDP at
-// arrival (stdp_delayed.wgsl). One invocation per (instance, column).
-// Twin: backend::cpu::pre_history.
+// pre_history: this step's pre output (spikes: non-zero) and the pre traces as stored after the
+// last step into slot step % slots of a ring laid out [instance][slot][pre, r1, r2][col], for
+// transmission and STDP at arrival (arrival_matvec_inc.wgsl, stdp_delayed.wgsl). One invocation
+// per (instance, column). Twin: backend::cpu::pre_history.
 struct Params { total: u32, cols: u32, slots: u32, _p0: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ctrl: array<u32>;
@@ -20,7 +20,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let j = i % p.cols;
     let slot = ring_slot(ctrl[0], ctrl[1], ctrl[2], 0u, p.slots);
     let h0 = (b * p.slots + slot) * 3u * p.cols + j;
-    hist[h0] = select(0.0, 1.0, pre[i] != 0.0);
+    hist[h0] = pre[i];
     hist[h0 + p.cols] = r1s[i];
     hist[h0 + 2u * p.cols] = r2s[i];
 }

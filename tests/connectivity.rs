@@ -733,6 +733,7 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
             out
         };
         let delays_f: Vec<f32> = delays.iter().map(|&d| index_to_f32(d)).collect();
+        let m_fixed = uniform(&mut r, rows * cols, 0.1, 1.0);
         let buffers = vec![
             buf("pre_rates", BufferKind::State, pre_rates.clone()), // 0
             buf("pre", BufferKind::Temp, vec![0.0; cols]),          // 1
@@ -753,6 +754,15 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
             ibuf("no_delays", &vec![0; rows * cols]),               // 16
             buf("w_undelayed", BufferKind::State, vec![0.0; rows * cols]), // 17
             buf("w_stdp", BufferKind::State, vec![0.0; rows * cols]), // 18
+            // Transmission at arrival and through the ring of future input, fixed weights.
+            buf("m_fixed", BufferKind::Param, m_fixed.clone()), // 19
+            buf("y_arrival", BufferKind::Temp, vec![0.0; rows]), // 20
+            buf("ring", BufferKind::State, vec![0.0; slots * rows]), // 21
+            buf("y_ring", BufferKind::Temp, vec![0.0; rows]),   // 22
+            buf("y_arrival_sparse", BufferKind::Temp, vec![0.0; rows]), // 23
+            buf("ring_sparse", BufferKind::State, vec![0.0; slots * rows]), // 24
+            buf("y_ring_sparse", BufferKind::Temp, vec![0.0; rows]), // 25
+            buf("w_fixed_sparse", BufferKind::Param, stored(&m_fixed, 1)), // 26
         ];
         let rule_ops = |w: BufId, delays: BufId| Op::StdpDelayed {
             rule,
@@ -784,6 +794,65 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
                 hist: BufId(15),
                 cols,
                 slots,
+            },
+            Op::Zero { dst: BufId(20) },
+            Op::ArrivalMatVecInc {
+                m: BufId(19),
+                delays: BufId(13),
+                rows,
+                cols,
+                hist: BufId(15),
+                slots,
+                y: BufId(20),
+                scale: DT as f32,
+            },
+            Op::DelayedMatVecInc {
+                m: BufId(19),
+                delays: BufId(13),
+                rows,
+                cols,
+                x: BufId(1),
+                ring: BufId(21),
+                slots,
+            },
+            Op::Zero { dst: BufId(22) },
+            Op::DelayRead {
+                ring: BufId(21),
+                slots,
+                y: BufId(22),
+                scale: DT as f32,
+            },
+            // The stored entries of m_fixed.
+            Op::Zero { dst: BufId(23) },
+            Op::ArrivalSparseInc {
+                indptr: BufId(10),
+                indices: BufId(11),
+                w: BufId(26),
+                delays: BufId(14),
+                rows,
+                cols,
+                hist: BufId(15),
+                slots,
+                y: BufId(23),
+                scale: DT as f32,
+            },
+            Op::DelayedSparseInc {
+                indptr: BufId(10),
+                indices: BufId(11),
+                w: BufId(26),
+                delays: BufId(14),
+                rows,
+                cols,
+                x: BufId(1),
+                ring: BufId(24),
+                slots,
+            },
+            Op::Zero { dst: BufId(25) },
+            Op::DelayRead {
+                ring: BufId(24),
+                slots,
+                y: BufId(25),
+                scale: DT as f32,
             },
             rule_ops(BufId(4), BufId(13)),
             Op::StdpSparseDelayed {
@@ -826,7 +895,25 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
                 nearest: rule.nearest,
             });
         }
-        let p = plan(buffers, step, vec![]);
+        let probed = [20, 22, 23, 25];
+        for (probe, &src) in probed.iter().enumerate() {
+            step.push(Op::Probe {
+                probe,
+                src: BufId(src),
+                every: 1,
+            });
+        }
+        let probes = probed
+            .iter()
+            .enumerate()
+            .map(|(probe, &src)| ProbeSlot {
+                probe,
+                src: BufId(src),
+                len: rows,
+                every: 1,
+            })
+            .collect();
+        let p = plan(buffers, step, probes);
         let writes = vec![
             (BufId(4), w0.clone()),
             (BufId(12), stored(&w0, BATCH)),
@@ -837,7 +924,23 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
         let pre = replay_spikes(&p, &pre_rates, 1, first, steps);
         let post = replay_spikes(&p, &post_rates, 2, first, steps);
         let want = stdp_at_arrival_reference(&rule, rows, cols, &delays, &w0, &pre, &post);
-        for (be, (bufs, _)) in runs.iter().enumerate() {
+        for (be, (bufs, rec)) in runs.iter().enumerate() {
+            // Transmission at arrival delivers what the ring of future input delivers (with
+            // fixed weights; the sums in another order: SUMS). With plastic weights they differ
+            // where STDP changed a weight while its spike was on the way (Brian reads it at
+            // arrival).
+            for (a, ring) in [(0, 1), (2, 3)] {
+                let (x, y) = (&rec.values[a], &rec.values[ring]);
+                assert_eq!(x.len(), steps * BATCH * rows);
+                let arrived = x.iter().filter(|v| **v != 0.0).count();
+                assert!(arrived > x.len() / 2, "only {arrived} inputs arrived");
+                for (k, (u, v)) in x.iter().zip(y).enumerate() {
+                    assert!(
+                        SUMS.ok(*u, *v),
+                        "rule {case}, backend {be}, probe {a}: value {k} is {u} at arrival, {v} through the ring"
+                    );
+                }
+            }
             // CPU: the same f32 operations in the same order as the reference, bit for bit.
             // GPU: the same formula, which the compiler may contract into fused multiply-adds.
             let tol = if be == 0 { 0.0 } else { 1e-5 };
@@ -1584,9 +1687,9 @@ fn diehl_cook_with_input_delays_learns_alike() {
             .unwrap_or_else(|e| {
                 panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)")
             });
-        // Delayed transmission, and STDP at arrival (Brian's delayed on_pre).
+        // Transmission and STDP at arrival (Brian's delayed on_pre).
         let plan = format!("{}", sim.plan());
-        for op in ["delayed_matvec_inc", "pre_history", "stdp_delayed"] {
+        for op in ["pre_history", "arrival_matvec_inc", "stdp_delayed"] {
             assert!(plan.contains(op), "no {op} in the plan:\n{plan}");
         }
         sim.set_poisson_rates(dc.input, &rates).unwrap();

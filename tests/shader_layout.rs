@@ -102,6 +102,8 @@ fn eight_word_kernels_are_eight_packed_words() {
         "sparse_inc",
         "delayed_matvec_inc",
         "delayed_sparse_inc",
+        "arrival_matvec_inc",
+        "arrival_sparse_inc",
     ] {
         assert_eq!(
             wgsl_layout(k, "Params"),

@@ -306,6 +306,58 @@ impl CpuBackend {
                 );
                 self.put(*hist, h);
             }
+            Op::ArrivalMatVecInc {
+                m,
+                delays,
+                rows,
+                cols,
+                hist,
+                slots,
+                y,
+                scale,
+            } => {
+                let mut yv = self.take(*y);
+                arrival_matvec_inc(
+                    step,
+                    &self.bufs[m.0],
+                    &self.bufs[delays.0],
+                    *rows,
+                    *cols,
+                    *slots,
+                    &self.bufs[hist.0],
+                    &mut yv,
+                    *scale,
+                );
+                self.put(*y, yv);
+            }
+            Op::ArrivalSparseInc {
+                indptr,
+                indices,
+                w,
+                delays,
+                rows,
+                cols,
+                hist,
+                slots,
+                y,
+                scale,
+            } => {
+                let mut yv = self.take(*y);
+                arrival_sparse_inc(
+                    step,
+                    &self.bufs[indptr.0],
+                    &self.bufs[indices.0],
+                    &self.bufs[w.0],
+                    &self.bufs[delays.0],
+                    *rows,
+                    *cols,
+                    *slots,
+                    &self.bufs[hist.0],
+                    &mut yv,
+                    *scale,
+                );
+                self.put(*y, yv);
+            }
             Op::StdpDelayed {
                 rule,
                 w,
@@ -1214,9 +1266,10 @@ pub fn stdp_sparse(
     }
 }
 
-/// Records this step's pre spikes (1 or 0) and the pre traces as stored after the last step in
-/// slot `step % slots` of a ring laid out `[instance][slot][spike, r1, r2][col]`, for STDP at
-/// arrival ([`stdp_delayed`]). Twin: `shaders/pre_history.wgsl`.
+/// Records this step's pre output (spikes: non-zero) and the pre traces as stored after the last
+/// step in slot `step % slots` of a ring laid out `[instance][slot][pre, r1, r2][col]`, for
+/// transmission and STDP at arrival ([`arrival_matvec_inc`], [`stdp_delayed`]).
+/// Twin: `shaders/pre_history.wgsl`.
 pub fn pre_history(
     step: u64,
     slots: usize,
@@ -1230,9 +1283,7 @@ pub fn pre_history(
     for (b, hb) in hist.chunks_mut(slots * 3 * cols).enumerate() {
         let h = &mut hb[slot * 3 * cols..(slot + 1) * 3 * cols];
         let at = b * cols..(b + 1) * cols;
-        for (h, &x) in h[..cols].iter_mut().zip(&pre[at.clone()]) {
-            *h = if x != 0.0 { 1.0 } else { 0.0 };
-        }
+        h[..cols].copy_from_slice(&pre[at.clone()]);
         h[cols..2 * cols].copy_from_slice(&r1[at.clone()]);
         h[2 * cols..].copy_from_slice(&r2[at]);
     }
@@ -1242,6 +1293,93 @@ pub fn pre_history(
 #[inline]
 fn lag_slot(step: u64, lag: usize, slots: usize) -> usize {
     ring_slot(step, slots - lag, slots)
+}
+
+/// The pre neurons (in order) that spiked in any of the `slots` steps one instance's
+/// [`pre_history`] ring `hb` holds: only their synapses can have a spike arriving now.
+fn spiked_in_window(hb: &[f32], cols: usize, slots: usize) -> Vec<usize> {
+    (0..cols)
+        .filter(|&j| (0..slots).any(|s| hb[s * 3 * cols + j] != 0.0))
+        .collect()
+}
+
+/// Dense matrix with a delay per synapse, transmitted at arrival from a [`pre_history`] ring
+/// (Brian's delayed `on_pre`, with the weight at arrival): for each instance `b` and row `r`,
+/// `y[b, r] += scale * sum_c m[r, c] * x_c`, where `x_c` is what pre neuron `c` emitted
+/// `delays[r, c]` steps ago, summed in column order skipping zeros. Twin:
+/// `shaders/arrival_matvec_inc.wgsl`.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn arrival_matvec_inc(
+    step: u64,
+    m: &[f32],
+    delays: &[f32],
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    hist: &[f32],
+    y: &mut [f32],
+    scale: f32,
+) {
+    let per_instance = m.len() > rows * cols;
+    for (b, yb) in y.chunks_mut(rows).enumerate() {
+        let mb = if per_instance {
+            &m[b * rows * cols..(b + 1) * rows * cols]
+        } else {
+            m
+        };
+        let hb = &hist[b * slots * 3 * cols..(b + 1) * slots * 3 * cols];
+        let window = spiked_in_window(hb, cols, slots);
+        for (r, y) in yb.iter_mut().enumerate() {
+            let mut acc = 0.0f32;
+            for &c in &window {
+                let xv = hb[lag_slot(step, ix(delays[r * cols + c]), slots) * 3 * cols + c];
+                if xv != 0.0 {
+                    acc += mb[r * cols + c] * xv;
+                }
+            }
+            *y += scale * acc;
+        }
+    }
+}
+
+/// [`arrival_matvec_inc`] for a sparse (CSR) matrix with a delay per stored entry: for each
+/// instance `b` and row `r`, `y[b, r] += scale * sum_k w[k] * x_k` over the row's entries in
+/// stored order, `x_k` being what pre neuron `indices[k]` emitted `delays[k]` steps ago.
+/// Twin: `shaders/arrival_sparse_inc.wgsl`.
+#[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
+pub fn arrival_sparse_inc(
+    step: u64,
+    indptr: &[f32],
+    indices: &[f32],
+    w: &[f32],
+    delays: &[f32],
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    hist: &[f32],
+    y: &mut [f32],
+    scale: f32,
+) {
+    let nnz = indices.len();
+    let per_instance = w.len() > nnz;
+    for (b, yb) in y.chunks_mut(rows).enumerate() {
+        let wb = if per_instance {
+            &w[b * nnz..(b + 1) * nnz]
+        } else {
+            w
+        };
+        let hb = &hist[b * slots * 3 * cols..(b + 1) * slots * 3 * cols];
+        for (r, y) in yb.iter_mut().enumerate() {
+            let mut acc = 0.0f32;
+            for k in ix(indptr[r])..ix(indptr[r + 1]) {
+                let xv = hb[lag_slot(step, ix(delays[k]), slots) * 3 * cols + ix(indices[k])];
+                if xv != 0.0 {
+                    acc += wb[k] * xv;
+                }
+            }
+            *y += scale * acc;
+        }
+    }
 }
 
 /// STDP at arrival on per-instance row-major weights `w` (rows = post, cols = pre) with a delay
@@ -1272,48 +1410,40 @@ pub fn stdp_delayed(
     let batch = post.len() / rows;
     for b in 0..batch {
         let hb = &hist[b * slots * 3 * cols..(b + 1) * slots * 3 * cols];
-        // The pre neurons that spiked `lag` steps ago, for each lag.
-        let emitted: Vec<Vec<usize>> = (0..slots)
-            .map(|lag| {
-                let h0 = lag_slot(step, lag, slots) * 3 * cols;
-                (0..cols).filter(|&j| hb[h0 + j] != 0.0).collect()
-            })
-            .collect();
-        let any = emitted.iter().any(|e| !e.is_empty());
+        let window = spiked_in_window(hb, cols, slots);
         for i in 0..rows {
             let post_spike = post[b * rows + i] != 0.0;
-            if !post_spike && !any {
+            if !post_spike && window.is_empty() {
                 continue;
             }
             let o1 = o1s[b * rows + i] * r.decay_o1;
             let o2 = o2s[b * rows + i] * r.decay_o2;
             let row = &mut w[(b * rows + i) * cols..(b * rows + i + 1) * cols];
             let d_row = &delays[i * cols..(i + 1) * cols];
-            let update = |j: usize, lag: usize, row: &mut [f32]| {
-                let h0 = lag_slot(step, lag, slots) * 3 * cols;
-                row[j] = stdp_synapse(
-                    r,
-                    row[j],
-                    hb[h0 + j] != 0.0,
-                    post_spike,
-                    hb[h0 + cols + j],
-                    hb[h0 + 2 * cols + j],
-                    o1,
-                    o2,
-                    learn,
-                );
+            let update = |j: usize, row: &mut [f32]| {
+                let h0 = lag_slot(step, ix(d_row[j]), slots) * 3 * cols;
+                let pre_spike = hb[h0 + j] != 0.0;
+                if pre_spike || post_spike {
+                    row[j] = stdp_synapse(
+                        r,
+                        row[j],
+                        pre_spike,
+                        post_spike,
+                        hb[h0 + cols + j],
+                        hb[h0 + 2 * cols + j],
+                        o1,
+                        o2,
+                        learn,
+                    );
+                }
             };
             if post_spike {
-                for (j, &d) in d_row.iter().enumerate() {
-                    update(j, ix(d), row);
+                for j in 0..cols {
+                    update(j, row);
                 }
             } else {
-                for (lag, e) in emitted.iter().enumerate() {
-                    for &j in e {
-                        if ix(d_row[j]) == lag {
-                            update(j, lag, row);
-                        }
-                    }
+                for &j in &window {
+                    update(j, row);
                 }
             }
         }

@@ -530,8 +530,31 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         // now into `out` (empty without delay, where `write` delivers directly).
         let mut write: Vec<Op> = Vec::new();
         let mut read: Vec<Op> = Vec::new();
-        // Where the transmission op writes (`None`: into the per-synapse ring).
+        // The STDP rule of this connection, when it learns.
+        let stdp = match (learning, conn.learning.first(), learn_buf, post_index) {
+            (true, Some(LearningRule::Stdp(rule)), Some(learn), Some(post_index)) => {
+                Some((*rule, learn, ens_bufs[post_index].out))
+            }
+            _ => None,
+        };
+        // A delayed connection that learns by STDP transmits and learns at arrival (Brian's
+        // delayed `on_pre`): a ring of the pre side's last steps (spikes, pre traces) replaces
+        // the ring of future input, and `arrival` holds (delays, ring, slots).
+        let dense_or_sparse = decoders.is_some()
+            || matches!(conn.transform, Transform::Dense(_) | Transform::Sparse(_));
+        let arrival = match (&stdp, dense_or_sparse) {
+            (Some(_), true) => {
+                let n = match (&decoders, &conn.transform) {
+                    (None, Transform::Sparse(sp)) => sp.nnz(),
+                    _ => post_len * src_len,
+                };
+                arrival_history(&mut b, ci, &delays, n, src_len)
+            }
+            _ => None,
+        };
+        // Where the transmission op writes (`None`: into the per-synapse ring, or at arrival).
         let y = match &delays {
+            _ if arrival.is_some() => None,
             None => {
                 write.extend(zero_out.clone());
                 Some(out)
@@ -543,7 +566,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             }
             Some(DelaySteps::PerSynapse(_)) => None,
         };
-        let ring = delays.as_ref().map(|d| {
+        let ring = delays.as_ref().filter(|_| arrival.is_none()).map(|d| {
             let slots = d.max() as usize + 1;
             let ring = b.zeros(
                 format!("conn{ci}.delay_ring"),
@@ -553,19 +576,13 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             (ring, slots)
         });
         let per_synapse_delays = match &delays {
+            _ if arrival.is_some() => None,
             Some(DelaySteps::PerSynapse(v)) => Some(b.add(
                 format!("conn{ci}.delays"),
                 v.len(),
                 BufferKind::Index,
                 v.iter().map(|&d| index_to_f32(d)).collect(),
             )),
-            _ => None,
-        };
-        // The STDP rule of this connection, when it learns.
-        let stdp = match (learning, conn.learning.first(), learn_buf, post_index) {
-            (true, Some(LearningRule::Stdp(rule)), Some(learn), Some(post_index)) => {
-                Some((*rule, learn, ens_bufs[post_index].out))
-            }
             _ => None,
         };
         // Plastic weights are per-instance state (each instance learns on its own).
@@ -637,6 +654,21 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                     b.param(format!("conn{ci}.weights"), values)
                 };
                 match (y, ring, per_synapse_delays) {
+                    _ if let Some((delays, hist, slots)) = arrival => {
+                        read.extend(zero_out.clone());
+                        read.push(Op::ArrivalSparseInc {
+                            indptr,
+                            indices,
+                            w,
+                            delays,
+                            rows,
+                            cols,
+                            hist,
+                            slots,
+                            y: out,
+                            scale: unit as f32,
+                        });
+                    }
                     (Some(y), _, _) => write.push(Op::SparseInc {
                         indptr,
                         indices,
@@ -671,7 +703,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 if let Some((rule, learn, post_out)) = stdp {
                     let (consts, traces, trace_ops) =
                         lower_stdp(&mut b, ci, &rule, dt, src, post_out, rows, cols);
-                    match arrival_history(&mut b, ci, &delays, per_synapse_delays, nnz, cols) {
+                    match arrival {
                         None => learn_ops.push(Op::StdpSparse {
                             rule: consts,
                             indptr,
@@ -685,7 +717,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                             learn,
                         }),
                         Some((delays, hist, slots)) => {
-                            learn_ops.push(pre_history(src, traces, hist, cols, slots));
+                            write.push(pre_history(src, traces, hist, cols, slots));
                             learn_ops.push(Op::StdpSparseDelayed {
                                 rule: consts,
                                 indptr,
@@ -740,6 +772,19 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                     b.param(format!("conn{ci}.weights"), w)
                 };
                 match (y, ring, per_synapse_delays) {
+                    _ if let Some((delays, hist, slots)) = arrival => {
+                        read.extend(zero_out.clone());
+                        read.push(Op::ArrivalMatVecInc {
+                            m,
+                            delays,
+                            rows,
+                            cols,
+                            hist,
+                            slots,
+                            y: out,
+                            scale: unit as f32,
+                        });
+                    }
                     (Some(y), _, _) => write.push(Op::MatVecInc {
                         m,
                         rows,
@@ -773,8 +818,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 if let Some((rule, learn, post_out)) = stdp {
                     let (consts, traces, trace_ops) =
                         lower_stdp(&mut b, ci, &rule, dt, src, post_out, rows, cols);
-                    let n = rows * cols;
-                    match arrival_history(&mut b, ci, &delays, per_synapse_delays, n, cols) {
+                    match arrival {
                         None => learn_ops.push(Op::Stdp {
                             rule: consts,
                             w: m,
@@ -786,7 +830,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                             learn,
                         }),
                         Some((delays, hist, slots)) => {
-                            learn_ops.push(pre_history(src, traces, hist, cols, slots));
+                            write.push(pre_history(src, traces, hist, cols, slots));
                             learn_ops.push(Op::StdpDelayed {
                                 rule: consts,
                                 w: m,
@@ -807,6 +851,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         }
         // Delayed input: what was written into the ring for this step arrives now.
         match (&delays, ring, y) {
+            _ if arrival.is_some() => {}
             (None, _, _) => {}
             (Some(DelaySteps::Fixed(d)), Some((ring, slots)), Some(stage)) => {
                 write.push(Op::DelayWrite {
@@ -1534,27 +1579,24 @@ fn resolve_delays(
     Ok((steps.max() > 0).then_some(steps))
 }
 
-/// STDP at arrival on a delayed connection (Brian's delayed `on_pre`): the delay of each of its
-/// `n` synapses in steps (the transmission's per-synapse delays, or a fixed delay repeated) and
-/// a ring of the last `slots` steps of pre spikes and pre traces; `None` without delays.
+/// Transmission and STDP at arrival on a delayed connection of `n` synapses from `cols` pre
+/// neurons (Brian's delayed `on_pre`): the delay of each synapse in steps (a fixed delay
+/// repeated) and a ring of the last `slots` steps of pre output and pre traces, as
+/// `(delays, ring, slots)`; `None` without delays.
 fn arrival_history(
     b: &mut Builder,
     ci: usize,
     delays: &Option<DelaySteps>,
-    per_synapse: Option<BufId>,
     n: usize,
     cols: usize,
 ) -> Option<(BufId, BufId, usize)> {
     let delays = delays.as_ref()?;
     let slots = delays.max() as usize + 1;
-    let per_synapse = per_synapse.unwrap_or_else(|| {
-        b.add(
-            format!("conn{ci}.stdp_delays"),
-            n,
-            BufferKind::Index,
-            vec![index_to_f32(delays.max()); n],
-        )
-    });
+    let steps = match delays {
+        DelaySteps::Fixed(d) => vec![index_to_f32(*d); n],
+        DelaySteps::PerSynapse(v) => v.iter().map(|&d| index_to_f32(d)).collect(),
+    };
+    let per_synapse = b.add(format!("conn{ci}.delays"), n, BufferKind::Index, steps);
     let hist = b.zeros(
         format!("conn{ci}.pre_history"),
         slots * 3 * cols,

@@ -280,18 +280,65 @@ pub enum Op {
         /// Shared learning switch (1 on, 0 off).
         learn: BufId,
     },
-    /// Records this step's pre spikes and pre traces (as stored after the last step) in a ring
-    /// of the last `slots` steps, for STDP at arrival ([`Op::StdpDelayed`]): for each instance
-    /// `b`, `hist[b, step % slots] = [pre[b, :] != 0, r1[b, :], r2[b, :]]` (1 or 0 for the
-    /// spikes). Runs before the STDP op and the trace updates of the step.
+    /// A dense matrix with a delay per synapse, transmitted at arrival from an
+    /// [`Op::PreHistory`] ring (Brian's delayed `on_pre`: the weight at arrival): for each
+    /// instance `b` and row `r`, `y[b, r] += scale * sum_c m[r, c] * x_c`, `x_c` being what pre
+    /// neuron `c` emitted `delays[r, c]` steps ago, summed in column order skipping zeros.
+    ArrivalMatVecInc {
+        /// Matrix (rows x cols, shared or one per instance).
+        m: BufId,
+        /// Delay of each synapse in steps (< slots), an Index buffer of rows x cols.
+        delays: BufId,
+        /// Rows (post).
+        rows: usize,
+        /// Columns (pre).
+        cols: usize,
+        /// The [`Op::PreHistory`] ring.
+        hist: BufId,
+        /// Steps the ring holds.
+        slots: usize,
+        /// Target.
+        y: BufId,
+        /// Factor on the sum (1, or dt to turn spikes of 1/dt into counts).
+        scale: f32,
+    },
+    /// [`Op::ArrivalMatVecInc`] for a sparse (CSR) matrix with a delay per stored entry,
+    /// summed over each row's entries in stored order.
+    ArrivalSparseInc {
+        /// Row pointers (`rows + 1`), an Index buffer.
+        indptr: BufId,
+        /// Column of each entry (`nnz`), an Index buffer.
+        indices: BufId,
+        /// Values (`nnz`, shared or one copy per instance).
+        w: BufId,
+        /// Delay of each entry in steps (< slots), an Index buffer of `nnz`.
+        delays: BufId,
+        /// Rows (post).
+        rows: usize,
+        /// Columns (pre).
+        cols: usize,
+        /// The [`Op::PreHistory`] ring.
+        hist: BufId,
+        /// Steps the ring holds.
+        slots: usize,
+        /// Target.
+        y: BufId,
+        /// Factor on the sum.
+        scale: f32,
+    },
+    /// Records this step's pre output and pre traces (as stored after the last step) in a ring
+    /// of the last `slots` steps, for transmission and STDP at arrival
+    /// ([`Op::ArrivalMatVecInc`], [`Op::StdpDelayed`]): for each instance `b`,
+    /// `hist[b, step % slots] = [pre[b, :], r1[b, :], r2[b, :]]`. Runs before the ops that read
+    /// it and the trace updates of the step.
     PreHistory {
-        /// Pre spikes (non-zero = spike).
+        /// Pre output (spikes: non-zero).
         pre: BufId,
         /// Fast pre trace as stored after the last step.
         r1: BufId,
         /// Slow pre trace as stored after the last step.
         r2: BufId,
-        /// Ring, batched, `slots * 3 * cols` per instance laid out `[slot][spike, r1, r2][col]`.
+        /// Ring, batched, `slots * 3 * cols` per instance laid out `[slot][pre, r1, r2][col]`.
         hist: BufId,
         /// Pre neurons.
         cols: usize,
@@ -567,6 +614,18 @@ impl Op {
                 traces.to_vec(),
             ]
             .concat(),
+            Op::ArrivalMatVecInc {
+                m, delays, hist, y, ..
+            } => vec![*m, *delays, *hist, *y],
+            Op::ArrivalSparseInc {
+                indptr,
+                indices,
+                w,
+                delays,
+                hist,
+                y,
+                ..
+            } => vec![*indptr, *indices, *w, *delays, *hist, *y],
             Op::PreHistory {
                 pre, r1, r2, hist, ..
             } => vec![*pre, *r1, *r2, *hist],
@@ -673,6 +732,8 @@ impl Op {
             Op::AllButSelfInc { .. } => "all_but_self_inc",
             Op::Stdp { .. } => "stdp",
             Op::PreHistory { .. } => "pre_history",
+            Op::ArrivalMatVecInc { .. } => "arrival_matvec_inc",
+            Op::ArrivalSparseInc { .. } => "arrival_sparse_inc",
             Op::StdpDelayed { .. } => "stdp_delayed",
             Op::StdpSparseDelayed { .. } => "stdp_sparse_delayed",
             Op::Trace { .. } => "trace",
@@ -1015,6 +1076,40 @@ impl Plan {
                 n(w),
                 n(pre),
                 n(post)
+            ),
+            Op::ArrivalMatVecInc {
+                m,
+                delays,
+                rows,
+                cols,
+                hist,
+                y,
+                scale,
+                ..
+            } => format!(
+                "{} += {scale} * {} [{rows}x{cols}] . {}[t - {}]",
+                n(y),
+                n(m),
+                n(hist),
+                n(delays)
+            ),
+            Op::ArrivalSparseInc {
+                w,
+                indices,
+                delays,
+                rows,
+                cols,
+                hist,
+                y,
+                scale,
+                ..
+            } => format!(
+                "{} += {scale} * {} [{rows}x{cols} sparse, {} entries] . {}[t - {}]",
+                n(y),
+                n(w),
+                self.buffer(*indices).len,
+                n(hist),
+                n(delays)
             ),
             Op::PreHistory {
                 pre,

@@ -39,6 +39,8 @@ shader_table!(
     "delay_read",
     "stdp_sparse",
     "pre_history",
+    "arrival_matvec_inc",
+    "arrival_sparse_inc",
     "stdp_delayed",
     "stdp_sparse_delayed",
     "normalize_rows_sparse",
