@@ -83,10 +83,11 @@ def initial_weights(n_exc, seed):
     return np.clip((rng.random((n_exc, N_INPUT)) + INIT_OFFSET) * INIT_SCALE, 0.0, W_MAX).T.copy()
 
 
-def build_network(b2, n_exc, seed, inp=None, w0=None, delay_max_ms=0.0):
+def build_network(b2, n_exc, seed, inp=None, w0=None, delay_max_ms=0.0, delays_ms=None):
     """Brian2 objects of the Diehl & Cook network; returns them and the initial weights
-    (N_INPUT x n_exc, not normalised yet). `inp` replaces the Poisson input group and `w0` the
-    initial weights (check_equivalence.py feeds volley's own spikes and weights)."""
+    (N_INPUT x n_exc, not normalised yet). `inp` replaces the Poisson input group, `w0` the
+    initial weights and `delays_ms` the input delays (N_INPUT x n_exc, ms) instead of drawing
+    them (check_equivalence.py feeds volley's own spikes, weights and delays)."""
     ms, mV, Hz = b2.ms, b2.mV, b2.Hz
     b2.defaultclock.dt = DT_MS * ms
     ns = {}
@@ -166,10 +167,12 @@ def build_network(b2, n_exc, seed, inp=None, w0=None, delay_max_ms=0.0):
     if w0 is None:
         w0 = initial_weights(n_exc, seed)
     syn.w = w0.ravel()
-    if delay_max_ms > 0:
-        # Diehl & Cook's random input delays, U(0, max) per synapse. Brian2 runs the whole
-        # delayed on_pre pathway at arrival: the conductance, the pre trace and the depression.
-        # (volley's `--input-delay-max-ms` delays only the transmission; see its `Delays`.)
+    # Diehl & Cook's random input delays, U(0, max) per synapse. Brian2 runs the whole delayed
+    # on_pre pathway at arrival: the conductance (with the weight at arrival), the pre trace and
+    # the depression; so does volley (`Delays` in src/model/connectivity.rs).
+    if delays_ms is not None:
+        syn.delay = np.asarray(delays_ms, dtype=np.float64).ravel() * ms
+    elif delay_max_ms > 0:
         rng = np.random.default_rng(seed + 1)
         syn.delay = rng.uniform(0.0, delay_max_ms, N_INPUT * n_exc) * ms
     ei = b2.Synapses(exc, inh, on_pre=f"ge_post += {W_EXC_INH!r}", name="syn_ei")
@@ -204,7 +207,7 @@ class Standalone:
     presentation, because the retry rule needs the spike count before deciding what to show."""
 
     def __init__(self, b2, n_exc, seed, build_dir, threads, spike_input=False, w0=None,
-                 delay_max_ms=0.0):
+                 delay_max_ms=0.0, delays_ms=None):
         self.b2 = b2
         t_build = time.perf_counter()  # network construction, code generation, C++ compilation
         b2.set_device("cpp_standalone", build_on_run=False, directory=build_dir)
@@ -219,7 +222,8 @@ class Standalone:
                                      name="spk_in")
             inp = b2.NeuronGroup(N_INPUT, "rates : Hz", threshold="spk_in(t, i) > 0.5",
                                  namespace={"spk_in": self.spk}, name="inp")
-        self.o, w0 = build_network(b2, n_exc, seed, inp=inp, w0=w0, delay_max_ms=delay_max_ms)
+        self.o, w0 = build_network(b2, n_exc, seed, inp=inp, w0=w0, delay_max_ms=delay_max_ms,
+                                   delays_ms=delays_ms)
         self.n_exc = n_exc
         o = self.o
         net = b2.Network(list(o.values()))

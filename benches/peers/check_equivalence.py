@@ -6,7 +6,7 @@ training protocol on the first N images, and its accepted spike count per image 
 presentations are compared with `volley bench dc-train-<n> --train-images k` for k = 1..N
 (each a fresh, deterministic run, so the prefix sums must agree).
 
-    python check_equivalence.py --images 10 [--neurons 400] [--volley target/release/volley]
+    python check_equivalence.py --images 10 [--neurons 400] [--delay-max-ms 10] [--volley target/release/volley]
 
 `--mode runtime` (default) runs Brian2 in runtime mode with the numpy target (no compilation;
 slow, but this is a check, not a benchmark); `--mode cpp_standalone` runs the benchmark's own
@@ -27,16 +27,25 @@ import numpy as np
 sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import brian2_dc as dc  # noqa: E402
-from volley_rng import volley_initial_weights, volley_poisson_spikes  # noqa: E402
+from volley_rng import (volley_initial_weights, volley_input_delays,  # noqa: E402
+                        volley_poisson_spikes)
 
 
-def brian2_counts_standalone(imgs, n_exc, build_dir):
+def volley_delays_ms(n_exc, delay_max_ms):
+    """volley's input delays in Brian2's synapse order (pre-major), ms; None without delays."""
+    if delay_max_ms <= 0:
+        return None
+    return volley_input_delays(n_exc, delay_max_ms).T * dc.DT_MS
+
+
+def brian2_counts_standalone(imgs, n_exc, build_dir, delay_max_ms=0.0):
     """The same through brian2_dc.Standalone (one program run per presentation, state carried
     with run_args), with the input spikes given as a TimedArray."""
     import brian2 as b2
     b2.prefs.logging.console_log_level = "ERROR"
     sim = dc.Standalone(b2, n_exc, 0, build_dir, 0, spike_input=True,
-                        w0=volley_initial_weights(n_exc))
+                        w0=volley_initial_weights(n_exc),
+                        delays_ms=volley_delays_ms(n_exc, delay_max_ms))
     n_present = round(dc.T_PRESENT_MS / dc.DT_MS)
     n_total = n_present + round(dc.T_REST_MS / dc.DT_MS)
     step = 0
@@ -60,14 +69,15 @@ def brian2_counts_standalone(imgs, n_exc, build_dir):
     return per_image
 
 
-def brian2_counts(imgs, n_exc):
+def brian2_counts(imgs, n_exc, delay_max_ms=0.0):
     import brian2 as b2
     b2.prefs.logging.console_log_level = "ERROR"
     b2.set_device("runtime")
     b2.prefs.codegen.target = "numpy"
     inp = b2.SpikeGeneratorGroup(dc.N_INPUT, [], [] * b2.second, name="inp")
     w0 = volley_initial_weights(n_exc)
-    o, _ = dc.build_network(b2, n_exc, 0, inp=inp, w0=w0)
+    o, _ = dc.build_network(b2, n_exc, 0, inp=inp, w0=w0,
+                            delays_ms=volley_delays_ms(n_exc, delay_max_ms))
     net = b2.Network(list(o.values()))
     dt = dc.DT_MS * 1e-3
     n_present = round(dc.T_PRESENT_MS / dc.DT_MS)
@@ -107,6 +117,9 @@ def main():
     ap.add_argument("--mode", choices=["runtime", "cpp_standalone"], default="runtime",
                     help="runtime (numpy target, state kept in Python) or cpp_standalone (the "
                          "benchmark's code path: one program run per presentation)")
+    ap.add_argument("--delay-max-ms", type=float, default=0.0,
+                    help="volley's random input delays U(0, max) ms (--input-delay-max-ms), the "
+                         "same per-synapse delays given to Brian2")
     ap.add_argument("--build-dir", default="/tmp/brian2_dc_check")
     ap.add_argument("--volley", default=None,
                     help="volley binary (default: target/release/volley of this repository)")
@@ -121,14 +134,15 @@ def main():
     for k in range(1, a.images + 1):
         out = subprocess.run(
             [volley, "bench", f"dc-train-{a.neurons}", "--backend", "cpu",
-             "--train-images", str(k), "--data", data],
+             "--train-images", str(k), "--data", data,
+             "--input-delay-max-ms", str(a.delay_max_ms)],
             check=True, capture_output=True, text=True, env=env).stdout
         r = json.loads(out.strip().splitlines()[-1])
         vol.append((round(r["exc_spikes_per_image"] * k), r["presentations"]))
     if a.mode == "runtime":
-        b2c = brian2_counts(imgs, a.neurons)
+        b2c = brian2_counts(imgs, a.neurons, a.delay_max_ms)
     else:
-        b2c = brian2_counts_standalone(imgs, a.neurons, a.build_dir)
+        b2c = brian2_counts_standalone(imgs, a.neurons, a.build_dir, a.delay_max_ms)
     ok = True
     cs, cp = 0, 0
     print("image  volley_cum_spikes brian2_cum_spikes  volley_cum_presentations brian2_cum_presentations")

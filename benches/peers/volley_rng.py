@@ -4,7 +4,9 @@ run can be fed exactly volley's initial weights and input spikes (see check_equi
 - `chacha8_f64(seed, n)`: `rand_chacha::ChaCha8Rng::seed_from_u64(seed)` then `n` draws of
   `rng.random::<f64>()` (rand 0.9), as `volley::networks::diehl_cook` draws the initial weights;
 - `philox_uniform(seed, stream, step, index)`: `volley::rng::uniform`, the Philox4x32-10 draw
-  behind every Poisson input spike (`backend::cpu::poisson_spikes`).
+  behind every Poisson input spike (`backend::cpu::poisson_spikes`);
+- `volley_input_delays(n_exc, max_ms)`: the per-synapse input delays (steps) volley draws for
+  `--input-delay-max-ms`.
 """
 
 import numpy as np
@@ -108,6 +110,28 @@ def volley_poisson_spikes(rates_f32, first_step, n_steps, dt=0.0005, seed=0, str
     return k, j
 
 
+def _object_seed(seed, kind, index):
+    """`volley::compile::object_rng`'s seed: the network seed mixed with the object's kind and
+    index (splitmix64's finaliser)."""
+    z = (seed ^ ((kind * 0x9E3779B97F4A7C15) & M64) ^ ((index * 0xD1B54A32D192ED03) & M64)) & M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def volley_input_delays(n_exc, max_ms, n_input=784, seed=0, dt=0.0005, conn=0):
+    """The per-synapse delays in steps that volley draws for `Delays::Uniform { min: 0, max }`
+    on connection `conn` (the Diehl & Cook input connection is 0) of a network with `seed`:
+    `random::<f64>()` of `object_rng(seed, RNG_DELAYS = 3, conn)`, `round(max * u / dt)` (half
+    away from zero, as Rust's `f64::round`). Returned as an (n_exc, n_input) int matrix (post,
+    pre), volley's row-major order."""
+    u = chacha8_f64(_object_seed(seed, 3, conn), n_exc * n_input)
+    x = (0.0 + (max_ms / 1000.0 - 0.0) * u) / dt
+    f = np.floor(x)
+    steps = np.where(x - f >= 0.5, f + 1.0, f)
+    return np.minimum(steps, 65535).astype(np.int64).reshape(n_exc, n_input)
+
+
 if __name__ == "__main__":
     # Known answers: Random123's Philox4x32-10 vector (as in volley's rng tests) and the first
     # draws of ChaCha8Rng::seed_from_u64(0) printed by rand 0.9.5 / rand_chacha 0.9.0.
@@ -119,4 +143,10 @@ if __name__ == "__main__":
     assert philox_uniform(M64, 0xFFFFFFFF, M64, 0xFFFFFFFF) == (0x408F276D >> 8) / 2**24
     assert philox_uniform(0xA4093822 | (0x299F31D0 << 32), 0x03707344,
                           0x85A308D3 | (0x13198A2E << 32), 0x243F6A88) == (0xD16CFE09 >> 8) / 2**24
-    print("chacha8 and philox known answers ok")
+    # volley's delays for `DiehlCookConfig { n_exc: 100, input_delays: Some((0.0, 0.01)) }`
+    # with seed 0 (read from the `conn0.delays` buffer at commit b8fab0a): the first twelve and
+    # a weighted sum of all 78,400.
+    d = volley_input_delays(100, 10.0).ravel()
+    assert list(d[:12]) == [6, 12, 9, 19, 18, 3, 1, 15, 3, 16, 8, 15], d[:12]
+    assert int(np.sum((np.arange(d.size) % 97 + 1) * d)) == 38297410
+    print("chacha8, philox and delay known answers ok")

@@ -37,6 +37,10 @@ pub struct BenchArgs {
     /// Instances presented at once in dc-eval.
     #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
     eval_batch: usize,
+    /// Random input delays U(0, max) ms per synapse in the dc-* workloads, as `mnist train
+    /// --input-delay-max-ms` (Diehl & Cook's code uses 10).
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
+    input_delay_max_ms: f64,
     /// Timesteps per lif-step measurement.
     #[arg(long, allow_negative_numbers = true, default_value_t = 1000)]
     steps: u64,
@@ -103,6 +107,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
             ));
         }
     }
+    if !(a.input_delay_max_ms.is_finite() && a.input_delay_max_ms >= 0.0) {
+        return Err(Error::invalid(
+            "volley bench",
+            "--input-delay-max-ms",
+            a.input_delay_max_ms,
+            "a number of milliseconds >= 0",
+        ));
+    }
     if a.steps == 0 {
         return Err(Error::invalid(
             "volley bench",
@@ -127,10 +139,19 @@ pub fn run(a: BenchArgs) -> Result<()> {
                         "a count whose product with --train-images fits in usize",
                     )
                 })?;
-                dc(&w, n, be, d, images, k, true)?
+                dc(&w, n, be, d, images, k, true, a.input_delay_max_ms)?
             } else if let Some(n) = w.strip_prefix("dc-eval-").and_then(parse_count) {
                 let d = load(&mut data, &a)?;
-                dc(&w, n, be, d, a.eval_images, a.eval_batch, false)?
+                dc(
+                    &w,
+                    n,
+                    be,
+                    d,
+                    a.eval_images,
+                    a.eval_batch,
+                    false,
+                    a.input_delay_max_ms,
+                )?
             } else {
                 return Err(Error::invalid(
                     "volley bench",
@@ -181,6 +202,7 @@ fn lif_step(name: &str, n: usize, be: BackendChoice, steps: u64) -> Result<serde
     }))
 }
 
+#[expect(clippy::too_many_arguments, reason = "one workload's settings")]
 fn dc(
     name: &str,
     n_exc: usize,
@@ -189,9 +211,11 @@ fn dc(
     images: usize,
     batch: usize,
     learning: bool,
+    delay_max_ms: f64,
 ) -> Result<serde_json::Value> {
     let cfg = DiehlCookConfig {
         n_exc,
+        input_delays: (delay_max_ms > 0.0).then_some((0.0, delay_max_ms / 1000.0)),
         ..Default::default()
     };
     let mut dcn = diehl_cook(&cfg, 0)?;
@@ -244,6 +268,7 @@ fn dc(
         "backend": b,
         "adapter": d,
         "n_exc": n_exc,
+        "input_delay_max_ms": delay_max_ms,
         "batch": batch,
         "images": images,
         "presentations": presentations,

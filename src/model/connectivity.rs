@@ -254,20 +254,24 @@ pub const MAX_DELAY_STEPS: u32 = 65535;
 /// conductance port adds it to the target's conductance at the start of step `k + 1`. A delay of
 /// `d` steps shifts all of this by exactly `d` steps: the connection transmits at step `k` what
 /// the pre population emitted at step `k - d` (nothing before the run started). A delay of 0 is
-/// exactly the undelayed connection (the same ops). Each synapse's contribution is computed
-/// with its weight at emission and held in a ring buffer until it arrives (Brian reads the
-/// weight at arrival; the two differ only where STDP changed the weight in between).
+/// exactly the undelayed connection (the same ops). A connection whose weights do not change
+/// computes each synapse's contribution when the spike is emitted and holds it in a ring buffer
+/// of future input until it arrives.
 ///
 /// # Learning
 ///
-/// STDP sees a pre spike when it arrives, as Brian2 runs a delayed `on_pre` pathway: a synapse
-/// with a delay of `d` steps depresses at step `k + d` for a spike emitted at step `k` (with
-/// the post trace of step `k + d`), and a post spike at step `t` potentiates it with the pre
+/// A delayed connection with STDP does everything at arrival, as Brian2 runs a delayed `on_pre`
+/// pathway: a spike emitted at step `k` on a synapse delayed by `d` steps adds the synapse's
+/// weight *at step `k + d`* to the target and depresses the synapse at step `k + d` (with the
+/// post trace of that step); a post spike at step `t` potentiates the synapse with the pre
 /// trace of the spikes that have arrived by `t` (`exp(-(t - arrival) / tau)`), not of those
 /// still on their way. Each synapse thus has its own pre traces; volley derives them from the
-/// pre neuron's traces `d` steps earlier, kept in a ring of the last `largest delay + 1` steps
-/// (`pre_history`, read by `stdp_delayed` / `stdp_sparse_delayed`), so the cost per synapse is
-/// one `u32` delay, not a trace. With every delay 0 this is exactly the undelayed rule.
+/// pre neuron's traces `d` steps earlier, kept with its output in a ring of the last
+/// `largest delay + 1` steps (`pre_history`, read by `arrival_matvec_inc` /
+/// `arrival_sparse_inc` for transmission and `stdp_delayed` / `stdp_sparse_delayed` for
+/// learning), so the cost per synapse is one `u32` delay, not a trace. With every delay 0 this
+/// is exactly the undelayed rule. `benches/peers/check_equivalence.py --delay-max-ms 10` checks
+/// it spike for spike against Brian2 on Diehl & Cook's network.
 ///
 /// # Cycles
 ///
@@ -279,10 +283,10 @@ pub const MAX_DELAY_STEPS: u32 = 65535;
 /// # Cost
 ///
 /// A delayed connection keeps a ring buffer of `(largest delay + 1) x post` values per instance,
-/// and with STDP one of `(largest delay + 1) x 3 x pre` (spikes and the two pre traces).
+/// or with STDP one of `(largest delay + 1) x 3 x pre` (the pre output and the two pre traces).
 /// Per-synapse delays (and a fixed delay with STDP) also keep one `u32` per synapse, shared by
-/// all instances. Per-synapse delays are transmitted by a kernel that walks each post row (one
-/// GPU invocation per instance and post neuron, which alone writes that neuron's ring entries:
+/// all instances. Per-synapse delays are transmitted by kernels that walk each post row (one
+/// GPU invocation per instance and post neuron, which alone writes that neuron's entries:
 /// deterministic, no atomics).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Delays {
