@@ -91,6 +91,16 @@ fn numeric_flags_refuse_zero_negative_and_non_numbers() {
             assert!(!ok, "bench {flag} {value} must fail: {err}");
         }
     }
+    for value in ["-1", "nan", "inf"] {
+        let (ok, err) = volley(
+            &["bench", "lif-step-1k", "--input-delay-max-ms", value],
+            &out,
+        );
+        assert!(
+            !ok && err.contains("--input-delay-max-ms") && err.contains(">= 0"),
+            "bench --input-delay-max-ms {value} must fail: {err}"
+        );
+    }
     assert!(
         !out.join("out").exists(),
         "a refused command must not create its output directory"
