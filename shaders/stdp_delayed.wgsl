@@ -50,7 +50,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let now = ring_slot(ctrl[0], ctrl[1], ctrl[2], 0u, p.slots);
     let w0 = b * p.w_stride + i * p.cols;
     let d0 = i * p.cols;
-    let hb = b * p.slots * 3u * p.cols;
+    let hb = b * (p.slots * 3u + 1u) * p.cols;
     let rule = StdpRule(p.flags, p.decay_r1, p.decay_r2, p.a2_plus, p.a3_plus, p.a2_minus, p.a3_minus, p.w_min, p.w_max);
     for (var j = 0u; j < p.cols; j = j + 1u) {
         let slot = (now + p.slots - delays[d0 + j]) % p.slots;

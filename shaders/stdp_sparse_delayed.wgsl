@@ -48,7 +48,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let o2 = o2s[row] * p.decay_o2;
     let now = ring_slot(ctrl[0], ctrl[1], ctrl[2], 0u, p.slots);
     let w0 = b * p.w_stride;
-    let hb = b * p.slots * 3u * p.cols;
+    let hb = b * (p.slots * 3u + 1u) * p.cols;
     let rule = StdpRule(p.flags, p.decay_r1, p.decay_r2, p.a2_plus, p.a3_plus, p.a2_minus, p.a3_minus, p.w_min, p.w_max);
     let k_end = indptr[i + 1u];
     for (var k = indptr[i]; k < k_end; k = k + 1u) {

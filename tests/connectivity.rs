@@ -750,7 +750,11 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
             buf("w_sparse", BufferKind::State, vec![0.0; nnz]),     // 12
             ibuf("delays", &delays),                                // 13
             buf("delays_sparse", BufferKind::Index, stored(&delays_f, 1)), // 14
-            buf("hist", BufferKind::State, vec![0.0; slots * 3 * cols]), // 15
+            buf(
+                "hist",
+                BufferKind::State,
+                vec![0.0; volley::backend::cpu::pre_history_len(slots, cols)],
+            ), // 15
             ibuf("no_delays", &vec![0; rows * cols]),               // 16
             buf("w_undelayed", BufferKind::State, vec![0.0; rows * cols]), // 17
             buf("w_stdp", BufferKind::State, vec![0.0; rows * cols]), // 18
@@ -952,6 +956,18 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
                     );
                 }
             };
+            // The ring's spike counts are its spikes, column by column.
+            let len = volley::backend::cpu::pre_history_len(slots, cols);
+            for (b, h) in bufs[15].chunks(len).enumerate() {
+                for j in 0..cols {
+                    let spikes = (0..slots).filter(|s| h[s * 3 * cols + j] != 0.0).count();
+                    assert_eq!(
+                        h[slots * 3 * cols + j],
+                        spikes as f32,
+                        "instance {b} column {j}"
+                    );
+                }
+            }
             check("w_dense", &bufs[4], &want);
             check("w_sparse", &bufs[12], &stored(&want, BATCH));
             check("w_undelayed", &bufs[17], &bufs[18]);

@@ -1266,10 +1266,16 @@ pub fn stdp_sparse(
     }
 }
 
+/// Values per instance of a [`pre_history`] ring of `slots` steps of `cols` pre neurons.
+pub fn pre_history_len(slots: usize, cols: usize) -> usize {
+    (slots * 3 + 1) * cols
+}
+
 /// Records this step's pre output (spikes: non-zero) and the pre traces as stored after the last
-/// step in slot `step % slots` of a ring laid out `[instance][slot][pre, r1, r2][col]`, for
-/// transmission and STDP at arrival ([`arrival_matvec_inc`], [`stdp_delayed`]).
-/// Twin: `shaders/pre_history.wgsl`.
+/// step in slot `step % slots` of a ring laid out per instance as `[slot][pre, r1, r2][col]`,
+/// followed by `cols` counts of the spikes each pre neuron has in the ring (which the CPU's
+/// readers use to skip silent columns), for transmission and STDP at arrival
+/// ([`arrival_matvec_inc`], [`stdp_delayed`]). Twin: `shaders/pre_history.wgsl`.
 pub fn pre_history(
     step: u64,
     slots: usize,
@@ -1280,10 +1286,19 @@ pub fn pre_history(
     hist: &mut [f32],
 ) {
     let slot = ring_slot(step, 0, slots);
-    for (b, hb) in hist.chunks_mut(slots * 3 * cols).enumerate() {
-        let h = &mut hb[slot * 3 * cols..(slot + 1) * 3 * cols];
+    for (b, hb) in hist.chunks_mut(pre_history_len(slots, cols)).enumerate() {
+        let (ring, counts) = hb.split_at_mut(slots * 3 * cols);
+        let h = &mut ring[slot * 3 * cols..(slot + 1) * 3 * cols];
         let at = b * cols..(b + 1) * cols;
-        h[..cols].copy_from_slice(&pre[at.clone()]);
+        for ((h, c), &x) in h[..cols]
+            .iter_mut()
+            .zip(counts.iter_mut())
+            .zip(&pre[at.clone()])
+        {
+            // The step `slots` ago leaves the ring, this one enters.
+            *c += f32::from(u8::from(x != 0.0)) - f32::from(u8::from(*h != 0.0));
+            *h = x;
+        }
         h[cols..2 * cols].copy_from_slice(&r1[at.clone()]);
         h[2 * cols..].copy_from_slice(&r2[at]);
     }
@@ -1296,11 +1311,11 @@ fn lag_slot(step: u64, lag: usize, slots: usize) -> usize {
 }
 
 /// The pre neurons (in order) that spiked in any of the `slots` steps one instance's
-/// [`pre_history`] ring `hb` holds: only their synapses can have a spike arriving now.
+/// [`pre_history`] ring `hb` holds (from its counts): only their synapses can have a spike
+/// arriving now.
 fn spiked_in_window(hb: &[f32], cols: usize, slots: usize) -> Vec<usize> {
-    (0..cols)
-        .filter(|&j| (0..slots).any(|s| hb[s * 3 * cols + j] != 0.0))
-        .collect()
+    let counts = &hb[slots * 3 * cols..];
+    (0..cols).filter(|&j| counts[j] > 0.0).collect()
 }
 
 /// Dense matrix with a delay per synapse, transmitted at arrival from a [`pre_history`] ring
@@ -1327,7 +1342,7 @@ pub fn arrival_matvec_inc(
         } else {
             m
         };
-        let hb = &hist[b * slots * 3 * cols..(b + 1) * slots * 3 * cols];
+        let hb = &hist[b * pre_history_len(slots, cols)..(b + 1) * pre_history_len(slots, cols)];
         let window = spiked_in_window(hb, cols, slots);
         for (r, y) in yb.iter_mut().enumerate() {
             let mut acc = 0.0f32;
@@ -1368,7 +1383,7 @@ pub fn arrival_sparse_inc(
         } else {
             w
         };
-        let hb = &hist[b * slots * 3 * cols..(b + 1) * slots * 3 * cols];
+        let hb = &hist[b * pre_history_len(slots, cols)..(b + 1) * pre_history_len(slots, cols)];
         for (r, y) in yb.iter_mut().enumerate() {
             let mut acc = 0.0f32;
             for k in ix(indptr[r])..ix(indptr[r + 1]) {
@@ -1409,7 +1424,7 @@ pub fn stdp_delayed(
     let [o1s, o2s] = post_traces;
     let batch = post.len() / rows;
     for b in 0..batch {
-        let hb = &hist[b * slots * 3 * cols..(b + 1) * slots * 3 * cols];
+        let hb = &hist[b * pre_history_len(slots, cols)..(b + 1) * pre_history_len(slots, cols)];
         let window = spiked_in_window(hb, cols, slots);
         for i in 0..rows {
             let post_spike = post[b * rows + i] != 0.0;
@@ -1477,7 +1492,7 @@ pub fn stdp_sparse_delayed(
     let nnz = indices.len();
     let batch = post.len() / rows;
     for b in 0..batch {
-        let hb = &hist[b * slots * 3 * cols..(b + 1) * slots * 3 * cols];
+        let hb = &hist[b * pre_history_len(slots, cols)..(b + 1) * pre_history_len(slots, cols)];
         for i in 0..rows {
             let post_spike = post[b * rows + i] != 0.0;
             let o1 = o1s[b * rows + i] * r.decay_o1;

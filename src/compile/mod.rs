@@ -1599,7 +1599,7 @@ fn arrival_history(
     let per_synapse = b.add(format!("conn{ci}.delays"), n, BufferKind::Index, steps);
     let hist = b.zeros(
         format!("conn{ci}.pre_history"),
-        slots * 3 * cols,
+        crate::backend::cpu::pre_history_len(slots, cols),
         BufferKind::State,
     );
     Some((per_synapse, hist, slots))

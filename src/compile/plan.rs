@@ -338,7 +338,8 @@ pub enum Op {
         r1: BufId,
         /// Slow pre trace as stored after the last step.
         r2: BufId,
-        /// Ring, batched, `slots * 3 * cols` per instance laid out `[slot][pre, r1, r2][col]`.
+        /// Ring, batched, `(slots * 3 + 1) * cols` per instance laid out
+        /// `[slot][pre, r1, r2][col]`, then each column's spike count in the ring.
         hist: BufId,
         /// Pre neurons.
         cols: usize,
