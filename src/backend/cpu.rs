@@ -17,6 +17,9 @@ pub struct CpuBackend {
     /// Per buffer: `(rows, cols)` where the buffer is kept presynaptic-major (see
     /// [`presynaptic_major`]); `read` and `write` convert.
     t_shape: Vec<Option<(usize, usize)>>,
+    /// Per buffer: the [`ArrivalIndex`] of a dense delay matrix read by
+    /// [`arrival_matvec_inc`] or [`stdp_delayed`] (rebuilt when the buffer is written).
+    arrival: Vec<Option<ArrivalIndex>>,
 }
 
 impl CpuBackend {
@@ -62,10 +65,36 @@ impl CpuBackend {
                 *v = transpose_blocks(v, rows, cols, false);
             }
         }
+        let mut arrival: Vec<Option<ArrivalIndex>> = vec![None; plan.buffers.len()];
+        for op in &plan.step {
+            if let Op::ArrivalMatVecInc {
+                delays,
+                rows,
+                cols,
+                slots,
+                ..
+            }
+            | Op::StdpDelayed {
+                delays,
+                rows,
+                cols,
+                slots,
+                ..
+            } = op
+            {
+                arrival[delays.0] = Some(ArrivalIndex::new(
+                    &bufs[delays.0],
+                    *rows,
+                    *cols,
+                    *slots,
+                ));
+            }
+        }
         Ok(CpuBackend {
             plan: plan.clone(),
             bufs,
             t_shape,
+            arrival,
         })
     }
 
@@ -317,10 +346,13 @@ impl CpuBackend {
                 scale,
             } => {
                 let mut yv = self.take(*y);
+                let index = self.arrival[delays.0]
+                    .as_ref()
+                    .expect("built for every arrival op");
                 arrival_matvec_inc(
                     step,
                     &self.bufs[m.0],
-                    &self.bufs[delays.0],
+                    index,
                     *rows,
                     *cols,
                     *slots,
@@ -371,6 +403,9 @@ impl CpuBackend {
                 learn,
             } => {
                 let mut wv = self.take(*w);
+                let index = self.arrival[delays.0]
+                    .as_ref()
+                    .expect("built for every arrival op");
                 stdp_delayed(
                     rule,
                     step,
@@ -378,6 +413,7 @@ impl CpuBackend {
                     *cols,
                     *slots,
                     &self.bufs[delays.0],
+                    index,
                     &self.bufs[hist.0],
                     &mut wv,
                     &self.bufs[post.0],
@@ -790,6 +826,9 @@ impl Backend for CpuBackend {
         match self.t_shape[buf.0] {
             Some((rows, cols)) => *dst = transpose_blocks(data, rows, cols, false),
             None => dst.copy_from_slice(data),
+        }
+        if let Some(a) = &mut self.arrival[buf.0] {
+            *a = ArrivalIndex::new(data, a.rows, a.cols, a.slots);
         }
         Ok(())
     }
@@ -1304,30 +1343,103 @@ pub fn pre_history(
     }
 }
 
-/// The ring slot holding what [`pre_history`] recorded `lag` (< slots) steps before `step`.
+/// The ring slot holding what [`pre_history`] recorded `lag` (< slots) steps before the step
+/// whose own slot is `now` (`step % slots`).
 #[inline]
-fn lag_slot(step: u64, lag: usize, slots: usize) -> usize {
-    ring_slot(step, slots - lag, slots)
+fn lag_slot(now: usize, lag: usize, slots: usize) -> usize {
+    if lag <= now {
+        now - lag
+    } else {
+        now + slots - lag
+    }
 }
 
-/// The pre neurons (in order) that spiked in any of the `slots` steps one instance's
-/// [`pre_history`] ring `hb` holds (from its counts): only their synapses can have a spike
-/// arriving now.
-fn spiked_in_window(hb: &[f32], cols: usize, slots: usize) -> Vec<usize> {
+/// A dense delay matrix (rows x cols, steps < slots) indexed by column and delay: the rows
+/// whose synapse from column `c` has delay `d`, in order. With it the CPU visits only the
+/// synapses on which a spike arrives this step (about spikes x rows) instead of every synapse
+/// of every column with a spike on the way.
+#[derive(Clone, Debug)]
+pub struct ArrivalIndex {
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    /// `start[c * slots + d]..start[c * slots + d + 1]` indexes `row` for column c, delay d.
+    start: Vec<u32>,
+    row: Vec<u32>,
+}
+
+impl ArrivalIndex {
+    /// Indexes `delays` (row-major, an Index buffer of `rows * cols` steps `< slots`).
+    pub fn new(delays: &[f32], rows: usize, cols: usize, slots: usize) -> ArrivalIndex {
+        let mut start = vec![0u32; cols * slots + 1];
+        for r in 0..rows {
+            for c in 0..cols {
+                start[c * slots + ix(delays[r * cols + c]) + 1] += 1;
+            }
+        }
+        for k in 1..start.len() {
+            start[k] += start[k - 1];
+        }
+        let mut fill = start.clone();
+        let mut row = vec![0u32; rows * cols];
+        for r in 0..rows {
+            for c in 0..cols {
+                let k = c * slots + ix(delays[r * cols + c]);
+                row[fill[k] as usize] = r as u32;
+                fill[k] += 1;
+            }
+        }
+        ArrivalIndex {
+            rows,
+            cols,
+            slots,
+            start,
+            row,
+        }
+    }
+
+    /// The rows whose synapse from column `c` has a delay of `d` steps, in order.
+    #[inline]
+    fn rows(&self, c: usize, d: usize) -> &[u32] {
+        let k = c * self.slots + d;
+        &self.row[self.start[k] as usize..self.start[k + 1] as usize]
+    }
+}
+
+/// Calls `f(c, d, slot)` for each column `c` (in order) and delay `d` such that column `c`
+/// emitted something `d` steps before the step whose ring slot is `now`, from one instance's
+/// [`pre_history`] ring `hb` (its spike counts skip the silent columns).
+fn for_each_emission(
+    hb: &[f32],
+    cols: usize,
+    slots: usize,
+    now: usize,
+    mut f: impl FnMut(usize, usize, usize),
+) {
     let counts = &hb[slots * 3 * cols..];
-    (0..cols).filter(|&j| counts[j] > 0.0).collect()
+    for (c, &n) in counts.iter().enumerate() {
+        if n == 0.0 {
+            continue;
+        }
+        for d in 0..slots {
+            let slot = lag_slot(now, d, slots);
+            if hb[slot * 3 * cols + c] != 0.0 {
+                f(c, d, slot);
+            }
+        }
+    }
 }
 
 /// Dense matrix with a delay per synapse, transmitted at arrival from a [`pre_history`] ring
 /// (Brian's delayed `on_pre`, with the weight at arrival): for each instance `b` and row `r`,
 /// `y[b, r] += scale * sum_c m[r, c] * x_c`, where `x_c` is what pre neuron `c` emitted
-/// `delays[r, c]` steps ago, summed in column order skipping zeros. Twin:
-/// `shaders/arrival_matvec_inc.wgsl`.
+/// `delays[r, c]` steps ago, summed in column order skipping zeros. `index` is the
+/// [`ArrivalIndex`] of the delays. Twin: `shaders/arrival_matvec_inc.wgsl`.
 #[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
 pub fn arrival_matvec_inc(
     step: u64,
     m: &[f32],
-    delays: &[f32],
+    index: &ArrivalIndex,
     rows: usize,
     cols: usize,
     slots: usize,
@@ -1336,23 +1448,28 @@ pub fn arrival_matvec_inc(
     scale: f32,
 ) {
     let per_instance = m.len() > rows * cols;
+    let now = ring_slot(step, 0, slots);
+    let len = pre_history_len(slots, cols);
+    let mut acc = vec![0.0f32; rows];
     for (b, yb) in y.chunks_mut(rows).enumerate() {
         let mb = if per_instance {
             &m[b * rows * cols..(b + 1) * rows * cols]
         } else {
             m
         };
-        let hb = &hist[b * pre_history_len(slots, cols)..(b + 1) * pre_history_len(slots, cols)];
-        let window = spiked_in_window(hb, cols, slots);
-        for (r, y) in yb.iter_mut().enumerate() {
-            let mut acc = 0.0f32;
-            for &c in &window {
-                let xv = hb[lag_slot(step, ix(delays[r * cols + c]), slots) * 3 * cols + c];
-                if xv != 0.0 {
-                    acc += mb[r * cols + c] * xv;
-                }
+        let hb = &hist[b * len..(b + 1) * len];
+        acc.fill(0.0);
+        // Columns in order, and each synapse (r, c) has one delay: every row's terms are
+        // added in column order.
+        for_each_emission(hb, cols, slots, now, |c, d, slot| {
+            let xv = hb[slot * 3 * cols + c];
+            for &r in index.rows(c, d) {
+                let r = r as usize;
+                acc[r] += mb[r * cols + c] * xv;
             }
-            *y += scale * acc;
+        });
+        for (y, &a) in yb.iter_mut().zip(&acc) {
+            *y += scale * a;
         }
     }
 }
@@ -1377,17 +1494,19 @@ pub fn arrival_sparse_inc(
 ) {
     let nnz = indices.len();
     let per_instance = w.len() > nnz;
+    let now = ring_slot(step, 0, slots);
+    let len = pre_history_len(slots, cols);
     for (b, yb) in y.chunks_mut(rows).enumerate() {
         let wb = if per_instance {
             &w[b * nnz..(b + 1) * nnz]
         } else {
             w
         };
-        let hb = &hist[b * pre_history_len(slots, cols)..(b + 1) * pre_history_len(slots, cols)];
+        let hb = &hist[b * len..(b + 1) * len];
         for (r, y) in yb.iter_mut().enumerate() {
             let mut acc = 0.0f32;
             for k in ix(indptr[r])..ix(indptr[r + 1]) {
-                let xv = hb[lag_slot(step, ix(delays[k]), slots) * 3 * cols + ix(indices[k])];
+                let xv = hb[lag_slot(now, ix(delays[k]), slots) * 3 * cols + ix(indices[k])];
                 if xv != 0.0 {
                     acc += wb[k] * xv;
                 }
@@ -1402,8 +1521,9 @@ pub fn arrival_sparse_inc(
 /// sees, at step `k`, the pre spike and the stored pre traces that [`pre_history`] recorded at
 /// step `k - d` in `hist`, and the post spike and post traces of step `k`; each synapse gets
 /// [`stdp_synapse`]. A row whose post neuron spiked updates every synapse, otherwise only those
-/// whose pre spike arrives now; with `learn` 0 nothing changes. With every delay 0 this is
-/// exactly [`stdp`]. Twin: `shaders/stdp_delayed.wgsl`.
+/// whose pre spike arrives now (found through `index`, the [`ArrivalIndex`] of `delays`); with
+/// `learn` 0 nothing changes. With every delay 0 this is exactly [`stdp`].
+/// Twin: `shaders/stdp_delayed.wgsl`.
 #[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
 pub fn stdp_delayed(
     r: &crate::compile::StdpConsts,
@@ -1412,6 +1532,7 @@ pub fn stdp_delayed(
     cols: usize,
     slots: usize,
     delays: &[f32],
+    index: &ArrivalIndex,
     hist: &[f32],
     w: &mut [f32],
     post: &[f32],
@@ -1423,45 +1544,53 @@ pub fn stdp_delayed(
     }
     let [o1s, o2s] = post_traces;
     let batch = post.len() / rows;
+    let now = ring_slot(step, 0, slots);
+    let len = pre_history_len(slots, cols);
     for b in 0..batch {
-        let hb = &hist[b * pre_history_len(slots, cols)..(b + 1) * pre_history_len(slots, cols)];
-        let window = spiked_in_window(hb, cols, slots);
-        for i in 0..rows {
-            let post_spike = post[b * rows + i] != 0.0;
-            if !post_spike && window.is_empty() {
-                continue;
-            }
-            let o1 = o1s[b * rows + i] * r.decay_o1;
-            let o2 = o2s[b * rows + i] * r.decay_o2;
-            let row = &mut w[(b * rows + i) * cols..(b * rows + i + 1) * cols];
-            let d_row = &delays[i * cols..(i + 1) * cols];
-            let update = |j: usize, row: &mut [f32]| {
-                let h0 = lag_slot(step, ix(d_row[j]), slots) * 3 * cols;
-                let pre_spike = hb[h0 + j] != 0.0;
-                if pre_spike || post_spike {
-                    row[j] = stdp_synapse(
-                        r,
-                        row[j],
-                        pre_spike,
-                        post_spike,
-                        hb[h0 + cols + j],
-                        hb[h0 + 2 * cols + j],
-                        o1,
-                        o2,
-                        learn,
-                    );
-                }
-            };
-            if post_spike {
-                for j in 0..cols {
-                    update(j, row);
-                }
-            } else {
-                for &j in &window {
-                    update(j, row);
-                }
+        let hb = &hist[b * len..(b + 1) * len];
+        let wb = &mut w[b * rows * cols..(b + 1) * rows * cols];
+        let post_b = &post[b * rows..(b + 1) * rows];
+        let o1 = |i: usize| o1s[b * rows + i] * r.decay_o1;
+        let o2 = |i: usize| o2s[b * rows + i] * r.decay_o2;
+        // Rows whose post neuron spiked: every synapse.
+        for i in (0..rows).filter(|&i| post_b[i] != 0.0) {
+            let (o1, o2) = (o1(i), o2(i));
+            for j in 0..cols {
+                let h0 = lag_slot(now, ix(delays[i * cols + j]), slots) * 3 * cols;
+                wb[i * cols + j] = stdp_synapse(
+                    r,
+                    wb[i * cols + j],
+                    hb[h0 + j] != 0.0,
+                    true,
+                    hb[h0 + cols + j],
+                    hb[h0 + 2 * cols + j],
+                    o1,
+                    o2,
+                    learn,
+                );
             }
         }
+        // The other rows: the synapses on which a pre spike arrives now.
+        for_each_emission(hb, cols, slots, now, |j, d, slot| {
+            let h0 = slot * 3 * cols;
+            for &i in index.rows(j, d) {
+                let i = i as usize;
+                if post_b[i] != 0.0 {
+                    continue;
+                }
+                wb[i * cols + j] = stdp_synapse(
+                    r,
+                    wb[i * cols + j],
+                    true,
+                    false,
+                    hb[h0 + cols + j],
+                    hb[h0 + 2 * cols + j],
+                    o1(i),
+                    o2(i),
+                    learn,
+                );
+            }
+        });
     }
 }
 
@@ -1491,15 +1620,17 @@ pub fn stdp_sparse_delayed(
     let [o1s, o2s] = post_traces;
     let nnz = indices.len();
     let batch = post.len() / rows;
+    let now = ring_slot(step, 0, slots);
+    let len = pre_history_len(slots, cols);
     for b in 0..batch {
-        let hb = &hist[b * pre_history_len(slots, cols)..(b + 1) * pre_history_len(slots, cols)];
+        let hb = &hist[b * len..(b + 1) * len];
         for i in 0..rows {
             let post_spike = post[b * rows + i] != 0.0;
             let o1 = o1s[b * rows + i] * r.decay_o1;
             let o2 = o2s[b * rows + i] * r.decay_o2;
             for k in ix(indptr[i])..ix(indptr[i + 1]) {
                 let j = ix(indices[k]);
-                let h0 = lag_slot(step, ix(delays[k]), slots) * 3 * cols;
+                let h0 = lag_slot(now, ix(delays[k]), slots) * 3 * cols;
                 let pre_spike = hb[h0 + j] != 0.0;
                 if !pre_spike && !post_spike {
                     continue;
