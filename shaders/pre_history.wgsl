@@ -1,7 +1,7 @@
 //!include common/index.wgsl
 //!include common/ring.wgsl
 // pre_history: this step's pre output (spikes: non-zero) and the pre traces as stored after the
-// last step into slot step % slots of a ring laid out per instance as [slot][pre, r1, r2][col],
+// last step into slot step % slots of a ring laid out per instance as [pre, r1, r2][col][slot],
 // then each column's spike count in the ring (read by the CPU to skip silent columns), for
 // transmission and STDP at arrival (arrival_matvec_inc.wgsl, stdp_delayed.wgsl). One invocation
 // per (instance, column). Twin: backend::cpu::pre_history.
@@ -20,12 +20,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let b = i / p.cols;
     let j = i % p.cols;
     let slot = ring_slot(ctrl[0], ctrl[1], ctrl[2], 0u, p.slots);
-    let hb = b * (p.slots * 3u + 1u) * p.cols;
-    let h0 = hb + slot * 3u * p.cols + j;
+    let cs = p.cols * p.slots;
+    let hb = b * (3u * cs + p.cols);
+    let h = hb + j * p.slots + slot;
     // Column j's spike count in the ring: the step `slots` ago leaves it, this one enters.
-    let c = hb + p.slots * 3u * p.cols + j;
-    hist[c] = hist[c] + select(0.0, 1.0, pre[i] != 0.0) - select(0.0, 1.0, hist[h0] != 0.0);
-    hist[h0] = pre[i];
-    hist[h0 + p.cols] = r1s[i];
-    hist[h0 + 2u * p.cols] = r2s[i];
+    let c = hb + 3u * cs + j;
+    hist[c] = hist[c] + select(0.0, 1.0, pre[i] != 0.0) - select(0.0, 1.0, hist[h] != 0.0);
+    hist[h] = pre[i];
+    hist[h + cs] = r1s[i];
+    hist[h + 2u * cs] = r2s[i];
 }

@@ -960,9 +960,9 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
             let len = volley::backend::cpu::pre_history_len(slots, cols);
             for (b, h) in bufs[15].chunks(len).enumerate() {
                 for j in 0..cols {
-                    let spikes = (0..slots).filter(|s| h[s * 3 * cols + j] != 0.0).count();
+                    let spikes = (0..slots).filter(|s| h[j * slots + s] != 0.0).count();
                     assert_eq!(
-                        h[slots * 3 * cols + j],
+                        h[3 * cols * slots + j],
                         spikes as f32,
                         "instance {b} column {j}"
                     );

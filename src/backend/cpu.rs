@@ -82,12 +82,7 @@ impl CpuBackend {
                 ..
             } = op
             {
-                arrival[delays.0] = Some(ArrivalIndex::new(
-                    &bufs[delays.0],
-                    *rows,
-                    *cols,
-                    *slots,
-                ));
+                arrival[delays.0] = Some(ArrivalIndex::new(&bufs[delays.0], *rows, *cols, *slots));
             }
         }
         Ok(CpuBackend {
@@ -1311,10 +1306,10 @@ pub fn pre_history_len(slots: usize, cols: usize) -> usize {
 }
 
 /// Records this step's pre output (spikes: non-zero) and the pre traces as stored after the last
-/// step in slot `step % slots` of a ring laid out per instance as `[slot][pre, r1, r2][col]`,
-/// followed by `cols` counts of the spikes each pre neuron has in the ring (which the CPU's
-/// readers use to skip silent columns), for transmission and STDP at arrival
-/// ([`arrival_matvec_inc`], [`stdp_delayed`]). Twin: `shaders/pre_history.wgsl`.
+/// step in slot `step % slots` of a ring laid out per instance as `[pre, r1, r2][col][slot]`
+/// (a column's steps side by side), followed by `cols` counts of the spikes each pre neuron has
+/// in the ring (which the CPU's readers use to skip silent columns), for transmission and STDP
+/// at arrival ([`arrival_matvec_inc`], [`stdp_delayed`]). Twin: `shaders/pre_history.wgsl`.
 pub fn pre_history(
     step: u64,
     slots: usize,
@@ -1326,20 +1321,16 @@ pub fn pre_history(
 ) {
     let slot = ring_slot(step, 0, slots);
     for (b, hb) in hist.chunks_mut(pre_history_len(slots, cols)).enumerate() {
-        let (ring, counts) = hb.split_at_mut(slots * 3 * cols);
-        let h = &mut ring[slot * 3 * cols..(slot + 1) * 3 * cols];
-        let at = b * cols..(b + 1) * cols;
-        for ((h, c), &x) in h[..cols]
-            .iter_mut()
-            .zip(counts.iter_mut())
-            .zip(&pre[at.clone()])
-        {
+        let (ring, counts) = hb.split_at_mut(3 * cols * slots);
+        for (j, c) in counts.iter_mut().enumerate() {
+            let h = j * slots + slot;
+            let x = pre[b * cols + j];
             // The step `slots` ago leaves the ring, this one enters.
-            *c += f32::from(u8::from(x != 0.0)) - f32::from(u8::from(*h != 0.0));
-            *h = x;
+            *c += f32::from(u8::from(x != 0.0)) - f32::from(u8::from(ring[h] != 0.0));
+            ring[h] = x;
+            ring[h + cols * slots] = r1[b * cols + j];
+            ring[h + 2 * cols * slots] = r2[b * cols + j];
         }
-        h[cols..2 * cols].copy_from_slice(&r1[at.clone()]);
-        h[2 * cols..].copy_from_slice(&r2[at]);
     }
 }
 
@@ -1416,14 +1407,15 @@ fn for_each_emission(
     now: usize,
     mut f: impl FnMut(usize, usize, usize),
 ) {
-    let counts = &hb[slots * 3 * cols..];
+    let counts = &hb[3 * cols * slots..];
     for (c, &n) in counts.iter().enumerate() {
         if n == 0.0 {
             continue;
         }
+        let column = &hb[c * slots..(c + 1) * slots];
         for d in 0..slots {
             let slot = lag_slot(now, d, slots);
-            if hb[slot * 3 * cols + c] != 0.0 {
+            if column[slot] != 0.0 {
                 f(c, d, slot);
             }
         }
@@ -1462,7 +1454,7 @@ pub fn arrival_matvec_inc(
         // Columns in order, and each synapse (r, c) has one delay: every row's terms are
         // added in column order.
         for_each_emission(hb, cols, slots, now, |c, d, slot| {
-            let xv = hb[slot * 3 * cols + c];
+            let xv = hb[c * slots + slot];
             for &r in index.rows(c, d) {
                 let r = r as usize;
                 acc[r] += mb[r * cols + c] * xv;
@@ -1506,7 +1498,7 @@ pub fn arrival_sparse_inc(
         for (r, y) in yb.iter_mut().enumerate() {
             let mut acc = 0.0f32;
             for k in ix(indptr[r])..ix(indptr[r + 1]) {
-                let xv = hb[lag_slot(now, ix(delays[k]), slots) * 3 * cols + ix(indices[k])];
+                let xv = hb[ix(indices[k]) * slots + lag_slot(now, ix(delays[k]), slots)];
                 if xv != 0.0 {
                     acc += wb[k] * xv;
                 }
@@ -1556,14 +1548,14 @@ pub fn stdp_delayed(
         for i in (0..rows).filter(|&i| post_b[i] != 0.0) {
             let (o1, o2) = (o1(i), o2(i));
             for j in 0..cols {
-                let h0 = lag_slot(now, ix(delays[i * cols + j]), slots) * 3 * cols;
+                let h = j * slots + lag_slot(now, ix(delays[i * cols + j]), slots);
                 wb[i * cols + j] = stdp_synapse(
                     r,
                     wb[i * cols + j],
-                    hb[h0 + j] != 0.0,
+                    hb[h] != 0.0,
                     true,
-                    hb[h0 + cols + j],
-                    hb[h0 + 2 * cols + j],
+                    hb[h + cols * slots],
+                    hb[h + 2 * cols * slots],
                     o1,
                     o2,
                     learn,
@@ -1572,7 +1564,7 @@ pub fn stdp_delayed(
         }
         // The other rows: the synapses on which a pre spike arrives now.
         for_each_emission(hb, cols, slots, now, |j, d, slot| {
-            let h0 = slot * 3 * cols;
+            let h = j * slots + slot;
             for &i in index.rows(j, d) {
                 let i = i as usize;
                 if post_b[i] != 0.0 {
@@ -1583,8 +1575,8 @@ pub fn stdp_delayed(
                     wb[i * cols + j],
                     true,
                     false,
-                    hb[h0 + cols + j],
-                    hb[h0 + 2 * cols + j],
+                    hb[h + cols * slots],
+                    hb[h + 2 * cols * slots],
                     o1(i),
                     o2(i),
                     learn,
@@ -1630,8 +1622,8 @@ pub fn stdp_sparse_delayed(
             let o2 = o2s[b * rows + i] * r.decay_o2;
             for k in ix(indptr[i])..ix(indptr[i + 1]) {
                 let j = ix(indices[k]);
-                let h0 = lag_slot(now, ix(delays[k]), slots) * 3 * cols;
-                let pre_spike = hb[h0 + j] != 0.0;
+                let h = j * slots + lag_slot(now, ix(delays[k]), slots);
+                let pre_spike = hb[h] != 0.0;
                 if !pre_spike && !post_spike {
                     continue;
                 }
@@ -1640,8 +1632,8 @@ pub fn stdp_sparse_delayed(
                     w[b * nnz + k],
                     pre_spike,
                     post_spike,
-                    hb[h0 + cols + j],
-                    hb[h0 + 2 * cols + j],
+                    hb[h + cols * slots],
+                    hb[h + 2 * cols * slots],
                     o1,
                     o2,
                     learn,

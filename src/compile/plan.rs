@@ -339,7 +339,7 @@ pub enum Op {
         /// Slow pre trace as stored after the last step.
         r2: BufId,
         /// Ring, batched, `(slots * 3 + 1) * cols` per instance laid out
-        /// `[slot][pre, r1, r2][col]`, then each column's spike count in the ring.
+        /// `[pre, r1, r2][col][slot]`, then each column's spike count in the ring.
         hist: BufId,
         /// Pre neurons.
         cols: usize,
