@@ -76,6 +76,10 @@ pub enum Error {
         /// Steps run when it was found.
         step: u64,
     },
+    /// A checkpoint that this run cannot continue (other settings, another model version); the
+    /// run has not started and nothing was written.
+    #[error("{0}")]
+    Resume(String),
     /// Something else, with an explanation.
     #[error("{0}")]
     Other(String),

@@ -214,6 +214,39 @@ fn truncated_checkpoints_are_refused_and_left_as_they_are() {
 }
 
 #[test]
+fn checkpoint_of_a_delayed_run_that_learned_at_emission_is_refused() {
+    // Before STDP at arrival, a delayed input connection kept a ring of future input
+    // (`conn0.delay_ring`) where it now keeps the pre side's history: such a run cannot be
+    // continued by this model, and the refusal says what can be done with it.
+    let tmp = TempDir::new("ckpt-emission");
+    let path = tmp.path().join("checkpoint.bin");
+    let mut cfg = quick_config(784, 100);
+    cfg.network.input_delays = Some((0.0, 0.002));
+    train_checkpoint(&cfg, 28, &path);
+    let (state, mut snap) = checkpoint::load(&path).unwrap();
+    let renamed = snap
+        .buffers
+        .iter_mut()
+        .filter(|(n, _)| n.ends_with(".pre_history"))
+        .map(|(n, _)| *n = n.replace(".pre_history", ".delay_ring"))
+        .count();
+    assert_eq!(renamed, 1);
+    checkpoint::save(&path, &state, &snap).unwrap();
+    let ck = Guarded::new(&tmp, "checkpoint.bin", &fs::read(&path).unwrap());
+    let r = train(
+        &cfg,
+        &synthetic(28, 2),
+        Some(&ck.path),
+        true,
+        &mut |_, _, _| panic!("the run must not start"),
+    );
+    let (e, msg) = err_naming(r.map(|_| ()), &ck.path);
+    assert!(matches!(e, Error::Resume(_)), "{e:?}");
+    assert_contains(&msg, &["when a spike was emitted", "mnist eval", "--out"]);
+    ck.assert_unchanged();
+}
+
+#[test]
 fn checkpoint_of_another_network_size_is_refused() {
     let tmp = TempDir::new("ckpt-size");
     let ck = Guarded::new(&tmp, "checkpoint.bin", checkpoint_100());
@@ -228,7 +261,7 @@ fn checkpoint_of_another_network_size_is_refused() {
         &mut |_, _, _| panic!("the run must not start"),
     );
     let (e, msg) = err_naming(r.map(|_| ()), &ck.path);
-    assert!(matches!(e, Error::Other(_)), "{e:?}");
+    assert!(matches!(e, Error::Resume(_)), "{e:?}");
     assert_contains(
         &msg,
         &["different settings", "n_exc: 100", "n_exc: 400", "--out"],

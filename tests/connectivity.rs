@@ -1711,10 +1711,13 @@ fn diehl_cook_with_input_delays_learns_alike() {
         sim.set_poisson_rates(dc.input, &rates).unwrap();
         sim.boundary().unwrap();
         sim.run_steps(1000).unwrap();
-        weights.push(
-            sim.read_buffer(&format!("conn{}.weights", dc.conn_input.index()))
-                .unwrap(),
+        let w = sim.weights(dc.conn_input).unwrap();
+        assert_eq!(
+            w.dim(),
+            (1, 13, 49),
+            "weights of the delayed plastic connection"
         );
+        weights.push(w.iter().copied().collect::<Vec<f32>>());
         counts.push(sim.take_counts(dc.p_exc_count).unwrap().row(0).to_vec());
     }
     let total: f64 = counts[0].iter().sum();

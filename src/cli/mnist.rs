@@ -148,6 +148,9 @@ fn warn_on_err(r: Result<()>) {
 /// A failed training run (device lost, out of memory, a non-finite value...) says what is left:
 /// the last checkpoint, which `--resume` continues on any backend.
 fn kept_checkpoint_hint(e: Error, ckpt: &Path) -> Error {
+    if matches!(e, Error::Resume(_)) {
+        return e; // the checkpoint itself cannot be continued
+    }
     match checkpoint::load(ckpt) {
         Ok((state, _)) => Error::Other(format!(
             "{e}; the last checkpoint {} ({} of {} images) is kept: run the same command with --resume to continue (any --backend)",

@@ -871,7 +871,7 @@ impl Plan {
     }
 
     /// `(rows, cols)` of the dense weight matrix held in `m`, if a step op uses it as one
-    /// ([`Op::MatVecInc`] or [`Op::DelayedMatVecInc`]).
+    /// ([`Op::MatVecInc`], [`Op::DelayedMatVecInc`] or [`Op::ArrivalMatVecInc`]).
     pub fn matrix_shape(&self, m: BufId) -> Option<(usize, usize)> {
         self.step.iter().find_map(|op| match op {
             Op::MatVecInc {
@@ -879,13 +879,17 @@ impl Plan {
             }
             | Op::DelayedMatVecInc {
                 m: w, rows, cols, ..
+            }
+            | Op::ArrivalMatVecInc {
+                m: w, rows, cols, ..
             } if *w == m => Some((*rows, *cols)),
             _ => None,
         })
     }
 
     /// The CSR structure `(rows, cols, indptr, indices)` of the sparse weights held in `w`, if
-    /// a step op uses it as sparse values ([`Op::SparseInc`] or [`Op::DelayedSparseInc`]).
+    /// a step op uses it as sparse values ([`Op::SparseInc`], [`Op::DelayedSparseInc`] or
+    /// [`Op::ArrivalSparseInc`]).
     pub fn sparse_structure(&self, w: BufId) -> Option<(usize, usize, Vec<u32>, Vec<u32>)> {
         self.step.iter().find_map(|op| match op {
             Op::SparseInc {
@@ -897,6 +901,14 @@ impl Plan {
                 ..
             }
             | Op::DelayedSparseInc {
+                indptr,
+                indices,
+                w: v,
+                rows,
+                cols,
+                ..
+            }
+            | Op::ArrivalSparseInc {
                 indptr,
                 indices,
                 w: v,

@@ -344,7 +344,7 @@ fn resumed(
             c.gate_steps != c.ref_steps
         };
         if gated(&cfg.network.exc) || gated(&cfg.network.inh) {
-            return Err(Error::Other(format!(
+            return Err(Error::Resume(format!(
                 "checkpoint {}: it was written by a volley without Diehl & Cook's spike gate, \
                  which this run has (--min-interval-ms {}); continue it as it was trained with \
                  --min-interval-ms 0, or use another --out",
@@ -354,8 +354,20 @@ fn resumed(
         }
         fingerprint = without_min_interval(&fingerprint);
     }
+    let has = |suffix: &str| snap.buffers.iter().any(|(n, _)| n.ends_with(suffix));
+    if cfg.network.input_delays.is_some() && has(".delay_ring") && !has(".pre_history") {
+        // Written when a delayed input connection learned at emission, with a ring of future
+        // input; since then it transmits and learns at arrival (Brian's semantics).
+        return Err(Error::Resume(format!(
+            "checkpoint {}: it was written by a volley whose delayed input connection ran STDP \
+             when a spike was emitted; this one runs it when the spike arrives (as Brian2 \
+             does) and cannot continue that run: score it with `volley mnist eval`, or train \
+             anew with another --out",
+            path.display()
+        )));
+    }
     if saved.fingerprint != fingerprint {
-        return Err(Error::Other(format!(
+        return Err(Error::Resume(format!(
             "checkpoint {}: it was written by a run with different settings ({}) than this one ({}); use the same flags or another --out",
             path.display(),
             saved.fingerprint,
