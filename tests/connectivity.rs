@@ -1201,11 +1201,31 @@ fn per_synapse_seconds(sp: &Sparse, offset: usize) -> Vec<f64> {
 }
 
 per_backend!(delayed_spike_arrives_exactly_d_steps_later, |be| {
+    delayed_spike_timing(be, false);
+});
+
+per_backend!(
+    delayed_spike_arrives_exactly_d_steps_later_when_learning,
+    |be| {
+        // With an STDP rule (of rate 0, so the weights stay) the delayed connections transmit at
+        // arrival from the pre side's history (`arrival_matvec_inc`) instead of through a ring of
+        // future input: the same timing on every kind of target.
+        delayed_spike_timing(be, true);
+    }
+);
+
+fn delayed_spike_timing(be: BackendChoice, stdp: bool) {
     // One spike at step 5, through connections delayed by 0, 1, 3 and 7 steps (one delay per
     // connection, and the same given per synapse), on three kinds of target: current without
     // synapse (arrives in the step it is transmitted), current through Lowpass(0.01) (the
     // filter's output is read one step later), and a conductance port (added to ge at the start
     // of the next step).
+    let mut still = Stdp::diehl_cook();
+    (still.a2_plus, still.a3_plus, still.a2_minus, still.a3_minus) = (0.0, 0.0, 0.0, 0.0);
+    let with_delay = |c: Connection, s: f64, per_synapse: bool, synapses: usize| {
+        let c = with_delay(c, s, per_synapse, synapses);
+        if stdp { c.learning(still) } else { c }
+    };
     const SPIKE: usize = 5;
     let delays = [0usize, 1, 3, 7];
     let mut net = Network::new(2);
@@ -1219,6 +1239,14 @@ per_backend!(delayed_spike_arrives_exactly_d_steps_later, |be| {
         }))
         .unwrap();
     let n = delays.len();
+    // STDP needs spiking targets; the input currents probed do not depend on the neuron type.
+    let plain = |n: usize| {
+        if stdp {
+            plain(n).neuron_type(NeuronType::spiking_rectified_linear())
+        } else {
+            plain(n)
+        }
+    };
     let direct = [
         net.add_ensemble(plain(n)).unwrap(),
         net.add_ensemble(plain(n)).unwrap(),
@@ -1262,6 +1290,8 @@ per_backend!(delayed_spike_arrives_exactly_d_steps_later, |be| {
     let p_v = net.probe(Probe::voltage(dc)).unwrap();
     let steps = 30;
     let mut sim = simulator(&net, be);
+    let plan = format!("{}", sim.plan());
+    assert_eq!(plan.contains("arrival_matvec_inc"), stdp, "{plan}");
     let mut ge = Vec::new();
     for _ in 0..steps {
         sim.run_steps(1).unwrap();
@@ -1316,7 +1346,7 @@ per_backend!(delayed_spike_arrives_exactly_d_steps_later, |be| {
             }
         }
     }
-});
+}
 
 fn with_delay(c: Connection, seconds: f64, per_synapse: bool, synapses: usize) -> Connection {
     if per_synapse {
