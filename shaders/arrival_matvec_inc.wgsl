@@ -1,7 +1,7 @@
 //!include common/index.wgsl
 //!include common/ring.wgsl
 // arrival_matvec_inc: a dense matrix with a delay per synapse, transmitted at arrival from a
-// pre_history.wgsl ring ([pre, r1, r2][col][slot] per instance) (Brian's delayed on_pre,
+// pre_history.wgsl ring ([slot][pre, r1, r2][col] per instance) (Brian's delayed on_pre,
 // with the weight at arrival): y[b, r] += scale * sum_c m[r, c] * x_c, x_c being what column c
 // emitted delays[r, c] steps ago, summed in column order skipping zeros. m is shared (m_stride
 // 0) or one matrix per instance (m_stride rows*cols). One invocation per (instance, row).
@@ -23,11 +23,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let now = ring_slot(ctrl[0], ctrl[1], ctrl[2], 0u, p.slots);
     let m0 = b * p.m_stride + r * p.cols;
     let d0 = r * p.cols;
-    let hb = b * (3u * p.slots + 1u) * p.cols;
+    let hb = b * (3u * p.slots + 2u) * p.cols;
     var acc = 0.0;
     for (var c = 0u; c < p.cols; c = c + 1u) {
         let slot = (now + p.slots - delays[d0 + c]) % p.slots;
-        let xv = hist[hb + c * p.slots + slot];
+        let xv = hist[hb + slot * 3u * p.cols + c];
         if (xv != 0.0) {
             acc = acc + m[m0 + c] * xv;
         }

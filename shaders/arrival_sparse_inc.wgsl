@@ -23,12 +23,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let r = i % p.rows;
     let now = ring_slot(ctrl[0], ctrl[1], ctrl[2], 0u, p.slots);
     let w0 = b * p.w_stride;
-    let hb = b * (3u * p.slots + 1u) * p.cols;
+    let hb = b * (3u * p.slots + 2u) * p.cols;
     var acc = 0.0;
     let k_end = indptr[r + 1u];
     for (var k = indptr[r]; k < k_end; k = k + 1u) {
         let slot = (now + p.slots - delays[k]) % p.slots;
-        let xv = hist[hb + indices[k] * p.slots + slot];
+        let xv = hist[hb + slot * 3u * p.cols + indices[k]];
         if (xv != 0.0) {
             acc = acc + w[w0 + k] * xv;
         }

@@ -1,10 +1,11 @@
 //!include common/index.wgsl
 //!include common/ring.wgsl
 // pre_history: this step's pre output (spikes: non-zero) and the pre traces as stored after the
-// last step into slot step % slots of a ring laid out per instance as [pre, r1, r2][col][slot],
-// then each column's spike count in the ring (read by the CPU to skip silent columns), for
-// transmission and STDP at arrival (arrival_matvec_inc.wgsl, stdp_delayed.wgsl). One invocation
-// per (instance, column). Twin: backend::cpu::pre_history.
+// last step into slot step % slots of a ring laid out per instance as [slot][pre, r1, r2][col],
+// then each column's spike count in the ring and the slot of its latest spike (read by the CPU
+// to find the columns with spikes on the way), for transmission and STDP at arrival
+// (arrival_matvec_inc.wgsl, stdp_delayed.wgsl). One invocation per (instance, column).
+// Twin: backend::cpu::pre_history.
 struct Params { total: u32, cols: u32, slots: u32, _p0: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> ctrl: array<u32>;
@@ -21,12 +22,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let j = i % p.cols;
     let slot = ring_slot(ctrl[0], ctrl[1], ctrl[2], 0u, p.slots);
     let cs = p.cols * p.slots;
-    let hb = b * (3u * cs + p.cols);
-    let h = hb + j * p.slots + slot;
+    let hb = b * (3u * cs + 2u * p.cols);
+    let h = hb + slot * 3u * p.cols + j;
     // Column j's spike count in the ring: the step `slots` ago leaves it, this one enters.
     let c = hb + 3u * cs + j;
     hist[c] = hist[c] + select(0.0, 1.0, pre[i] != 0.0) - select(0.0, 1.0, hist[h] != 0.0);
+    if (pre[i] != 0.0) {
+        hist[c + p.cols] = f32(slot); // the slot of the column's latest spike
+    }
     hist[h] = pre[i];
-    hist[h + cs] = r1s[i];
-    hist[h + 2u * cs] = r2s[i];
+    hist[h + p.cols] = r1s[i];
+    hist[h + 2u * p.cols] = r2s[i];
 }

@@ -50,14 +50,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let now = ring_slot(ctrl[0], ctrl[1], ctrl[2], 0u, p.slots);
     let w0 = b * p.w_stride + i * p.cols;
     let d0 = i * p.cols;
-    let cs = p.cols * p.slots;
-    let hb = b * (3u * cs + p.cols);
+    let hb = b * (3u * p.slots + 2u) * p.cols;
     let rule = StdpRule(p.flags, p.decay_r1, p.decay_r2, p.a2_plus, p.a3_plus, p.a2_minus, p.a3_minus, p.w_min, p.w_max);
     for (var j = 0u; j < p.cols; j = j + 1u) {
         let slot = (now + p.slots - delays[d0 + j]) % p.slots;
-        let h = hb + j * p.slots + slot;
+        let h = hb + slot * 3u * p.cols + j;
         let pre_spike = hist[h] != 0.0;
         if (!pre_spike && !post_spike) { continue; }
-        w[w0 + j] = stdp_synapse(rule, w[w0 + j], pre_spike, post_spike, hist[h + cs], hist[h + 2u * cs], o1, o2, l);
+        w[w0 + j] = stdp_synapse(rule, w[w0 + j], pre_spike, post_spike, hist[h + p.cols], hist[h + 2u * p.cols], o1, o2, l);
     }
 }

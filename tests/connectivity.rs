@@ -956,14 +956,22 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
                     );
                 }
             };
-            // The ring's spike counts are its spikes, column by column.
+            // The ring's spike counts are its spikes, column by column, and the slot of each
+            // column's latest spike is that of the last step it spiked.
             let len = volley::backend::cpu::pre_history_len(slots, cols);
             for (b, h) in bufs[15].chunks(len).enumerate() {
                 for j in 0..cols {
-                    let spikes = (0..slots).filter(|s| h[j * slots + s] != 0.0).count();
+                    let spikes = (0..slots).filter(|s| h[s * 3 * cols + j] != 0.0).count();
                     assert_eq!(
                         h[3 * cols * slots + j],
                         spikes as f32,
+                        "instance {b} column {j}"
+                    );
+                    let t = (0..steps).rev().find(|&t| pre[t][b * cols + j]).unwrap();
+                    let slot = ((first + t as u64) % slots as u64) as f32;
+                    assert_eq!(
+                        h[(3 * slots + 1) * cols + j],
+                        slot,
                         "instance {b} column {j}"
                     );
                 }

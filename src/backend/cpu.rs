@@ -1302,14 +1302,22 @@ pub fn stdp_sparse(
 
 /// Values per instance of a [`pre_history`] ring of `slots` steps of `cols` pre neurons.
 pub fn pre_history_len(slots: usize, cols: usize) -> usize {
-    (slots * 3 + 1) * cols
+    (slots * 3 + 2) * cols
+}
+
+/// Where a [`pre_history`] ring keeps part `part` (0 output, 1 r1, 2 r2) of column `c` at
+/// `slot`.
+#[inline]
+fn hx(cols: usize, part: usize, slot: usize, c: usize) -> usize {
+    (slot * 3 + part) * cols + c
 }
 
 /// Records this step's pre output (spikes: non-zero) and the pre traces as stored after the last
-/// step in slot `step % slots` of a ring laid out per instance as `[pre, r1, r2][col][slot]`
-/// (a column's steps side by side), followed by `cols` counts of the spikes each pre neuron has
-/// in the ring (which the CPU's readers use to skip silent columns), for transmission and STDP
-/// at arrival ([`arrival_matvec_inc`], [`stdp_delayed`]). Twin: `shaders/pre_history.wgsl`.
+/// step in slot `step % slots` of a ring laid out per instance as `[slot][pre, r1, r2][col]`,
+/// followed by each column's spike count in the ring and the slot of its latest spike (which
+/// let the CPU's readers find the columns with spikes on the way, and when, without scanning
+/// the ring), for transmission and STDP at arrival ([`arrival_matvec_inc`], [`stdp_delayed`]).
+/// Twin: `shaders/pre_history.wgsl`.
 pub fn pre_history(
     step: u64,
     slots: usize,
@@ -1321,16 +1329,21 @@ pub fn pre_history(
 ) {
     let slot = ring_slot(step, 0, slots);
     for (b, hb) in hist.chunks_mut(pre_history_len(slots, cols)).enumerate() {
-        let (ring, counts) = hb.split_at_mut(3 * cols * slots);
-        for (j, c) in counts.iter_mut().enumerate() {
-            let h = j * slots + slot;
-            let x = pre[b * cols + j];
+        let (ring, tail) = hb.split_at_mut(3 * slots * cols);
+        let (counts, last) = tail.split_at_mut(cols);
+        let at = b * cols..(b + 1) * cols;
+        let row = &mut ring[hx(cols, 0, slot, 0)..hx(cols, 3, slot, 0)];
+        let (out, traces) = row.split_at_mut(cols);
+        for (j, (h, &x)) in out.iter_mut().zip(&pre[at.clone()]).enumerate() {
             // The step `slots` ago leaves the ring, this one enters.
-            *c += f32::from(u8::from(x != 0.0)) - f32::from(u8::from(ring[h] != 0.0));
-            ring[h] = x;
-            ring[h + cols * slots] = r1[b * cols + j];
-            ring[h + 2 * cols * slots] = r2[b * cols + j];
+            counts[j] += f32::from(u8::from(x != 0.0)) - f32::from(u8::from(*h != 0.0));
+            if x != 0.0 {
+                last[j] = slot as f32;
+            }
+            *h = x;
         }
+        traces[..cols].copy_from_slice(&r1[at.clone()]);
+        traces[cols..].copy_from_slice(&r2[at]);
     }
 }
 
@@ -1399,7 +1412,8 @@ impl ArrivalIndex {
 
 /// Calls `f(c, d, slot)` for each column `c` (in order) and delay `d` such that column `c`
 /// emitted something `d` steps before the step whose ring slot is `now`, from one instance's
-/// [`pre_history`] ring `hb` (its spike counts skip the silent columns).
+/// [`pre_history`] ring `hb`: its counts skip the silent columns, and a column with one spike
+/// on the way has it at the slot of its latest spike.
 fn for_each_emission(
     hb: &[f32],
     cols: usize,
@@ -1407,15 +1421,20 @@ fn for_each_emission(
     now: usize,
     mut f: impl FnMut(usize, usize, usize),
 ) {
-    let counts = &hb[3 * cols * slots..];
+    let counts = &hb[3 * slots * cols..(3 * slots + 1) * cols];
+    let last = &hb[(3 * slots + 1) * cols..];
     for (c, &n) in counts.iter().enumerate() {
         if n == 0.0 {
             continue;
         }
-        let column = &hb[c * slots..(c + 1) * slots];
+        if n == 1.0 {
+            let slot = last[c] as usize;
+            f(c, (now + slots - slot) % slots, slot);
+            continue;
+        }
         for d in 0..slots {
             let slot = lag_slot(now, d, slots);
-            if column[slot] != 0.0 {
+            if hb[hx(cols, 0, slot, c)] != 0.0 {
                 f(c, d, slot);
             }
         }
@@ -1454,7 +1473,7 @@ pub fn arrival_matvec_inc(
         // Columns in order, and each synapse (r, c) has one delay: every row's terms are
         // added in column order.
         for_each_emission(hb, cols, slots, now, |c, d, slot| {
-            let xv = hb[c * slots + slot];
+            let xv = hb[hx(cols, 0, slot, c)];
             for &r in index.rows(c, d) {
                 let r = r as usize;
                 acc[r] += mb[r * cols + c] * xv;
@@ -1498,7 +1517,7 @@ pub fn arrival_sparse_inc(
         for (r, y) in yb.iter_mut().enumerate() {
             let mut acc = 0.0f32;
             for k in ix(indptr[r])..ix(indptr[r + 1]) {
-                let xv = hb[ix(indices[k]) * slots + lag_slot(now, ix(delays[k]), slots)];
+                let xv = hb[hx(cols, 0, lag_slot(now, ix(delays[k]), slots), ix(indices[k]))];
                 if xv != 0.0 {
                     acc += wb[k] * xv;
                 }
@@ -1548,14 +1567,14 @@ pub fn stdp_delayed(
         for i in (0..rows).filter(|&i| post_b[i] != 0.0) {
             let (o1, o2) = (o1(i), o2(i));
             for j in 0..cols {
-                let h = j * slots + lag_slot(now, ix(delays[i * cols + j]), slots);
+                let h = hx(cols, 0, lag_slot(now, ix(delays[i * cols + j]), slots), j);
                 wb[i * cols + j] = stdp_synapse(
                     r,
                     wb[i * cols + j],
                     hb[h] != 0.0,
                     true,
-                    hb[h + cols * slots],
-                    hb[h + 2 * cols * slots],
+                    hb[h + cols],
+                    hb[h + 2 * cols],
                     o1,
                     o2,
                     learn,
@@ -1564,7 +1583,7 @@ pub fn stdp_delayed(
         }
         // The other rows: the synapses on which a pre spike arrives now.
         for_each_emission(hb, cols, slots, now, |j, d, slot| {
-            let h = j * slots + slot;
+            let h = hx(cols, 0, slot, j);
             for &i in index.rows(j, d) {
                 let i = i as usize;
                 if post_b[i] != 0.0 {
@@ -1575,8 +1594,8 @@ pub fn stdp_delayed(
                     wb[i * cols + j],
                     true,
                     false,
-                    hb[h + cols * slots],
-                    hb[h + 2 * cols * slots],
+                    hb[h + cols],
+                    hb[h + 2 * cols],
                     o1(i),
                     o2(i),
                     learn,
@@ -1622,7 +1641,7 @@ pub fn stdp_sparse_delayed(
             let o2 = o2s[b * rows + i] * r.decay_o2;
             for k in ix(indptr[i])..ix(indptr[i + 1]) {
                 let j = ix(indices[k]);
-                let h = j * slots + lag_slot(now, ix(delays[k]), slots);
+                let h = hx(cols, 0, lag_slot(now, ix(delays[k]), slots), j);
                 let pre_spike = hb[h] != 0.0;
                 if !pre_spike && !post_spike {
                     continue;
@@ -1632,8 +1651,8 @@ pub fn stdp_sparse_delayed(
                     w[b * nnz + k],
                     pre_spike,
                     post_spike,
-                    hb[h + cols * slots],
-                    hb[h + 2 * cols * slots],
+                    hb[h + cols],
+                    hb[h + 2 * cols],
                     o1,
                     o2,
                     learn,

@@ -338,8 +338,9 @@ pub enum Op {
         r1: BufId,
         /// Slow pre trace as stored after the last step.
         r2: BufId,
-        /// Ring, batched, `(slots * 3 + 1) * cols` per instance laid out
-        /// `[pre, r1, r2][col][slot]`, then each column's spike count in the ring.
+        /// Ring, batched, `(slots * 3 + 2) * cols` per instance laid out
+        /// `[slot][pre, r1, r2][col]`, then each column's spike count in the ring and the slot
+        /// of its latest spike.
         hist: BufId,
         /// Pre neurons.
         cols: usize,
