@@ -283,11 +283,13 @@ pub const MAX_DELAY_STEPS: u32 = 65535;
 /// # Cost
 ///
 /// A delayed connection keeps a ring buffer of `(largest delay + 1) x post` values per instance,
-/// or with STDP one of `(largest delay + 1) x 3 x pre` (the pre output and the two pre traces).
+/// or with STDP one of `((largest delay + 1) x 3 + 2) x pre` (the pre output and the two pre
+/// traces of each step, and per pre neuron its spikes on the way and the step of its latest).
 /// Per-synapse delays (and a fixed delay with STDP) also keep one `u32` per synapse, shared by
 /// all instances. Per-synapse delays are transmitted by kernels that walk each post row (one
 /// GPU invocation per instance and post neuron, which alone writes that neuron's entries:
-/// deterministic, no atomics).
+/// deterministic, no atomics). With STDP the CPU backend also indexes the delays by pre neuron
+/// and delay (another `u32` per synapse), so that it visits only the synapses a spike arrives on.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Delays {
     /// Every synapse delayed by this time (s), a whole number of steps (within 1e-6 of one).
