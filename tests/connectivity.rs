@@ -424,7 +424,8 @@ fn sparse_and_delay_ops_agree() {
     assert!(rec[2][..d * per_step].iter().all(|&v| v == 0.0));
     assert_eq!(&rec[2][d * per_step..], &rec[3][..(steps - d) * per_step]);
     // Per-synapse delays on the CPU, against a direct evaluation of their definition.
-    let spikes = replay_poisson(&p, first, steps, cols);
+    // The Poisson spikes of buffer 1 (stream 3) at each step.
+    let spikes = replay_spikes(&p, &p.buffers[0].init, 3, first, steps);
     let w = &writes[1].1;
     for t in 0..steps {
         for b in 0..BATCH {
@@ -450,21 +451,6 @@ fn sparse_and_delay_ops_agree() {
     if runs.len() == 2 {
         compare(&p, &runs[0], &runs[1], SUMS);
     }
-}
-
-/// The Poisson spikes of buffer 1 at each step, recomputed on the CPU with the same generator.
-fn replay_poisson(p: &Plan, first: u64, steps: usize, cols: usize) -> Vec<Vec<bool>> {
-    let rates = &p.buffers[0].init;
-    (0..steps)
-        .map(|t| {
-            (0..BATCH * cols)
-                .map(|idx| {
-                    let u = volley::rng::uniform(p.seed, 3, first + t as u64, idx as u32);
-                    u < rates[idx % cols] * DT as f32
-                })
-                .collect()
-        })
-        .collect()
 }
 
 fn stdp_rules() -> [StdpConsts; 2] {
@@ -497,6 +483,25 @@ fn stdp_rules() -> [StdpConsts; 2] {
         multiplicative: false,
     };
     [triplet, dc]
+}
+
+/// The trace updates of the STDP op tests' layout: pre spikes in buffer 1, post spikes in 3,
+/// traces r1, r2, o1, o2 in buffers 5-8.
+fn trace_ops(rule: &StdpConsts) -> Vec<Op> {
+    [
+        (5, 1, rule.decay_r1),
+        (6, 1, rule.decay_r2),
+        (7, 3, rule.decay_o1),
+        (8, 3, rule.decay_o2),
+    ]
+    .into_iter()
+    .map(|(x, sp, d)| Op::Trace {
+        x: BufId(x),
+        spikes: BufId(sp),
+        decay: d,
+        nearest: rule.nearest,
+    })
+    .collect()
 }
 
 #[test]
@@ -576,19 +581,7 @@ fn stdp_on_sparse_equals_stdp_on_dense_for_stored_entries() {
                 learn: BufId(9),
             },
         ];
-        for (x, sp, d) in [
-            (5, 1, rule.decay_r1),
-            (6, 1, rule.decay_r2),
-            (7, 3, rule.decay_o1),
-            (8, 3, rule.decay_o2),
-        ] {
-            step.push(Op::Trace {
-                x: BufId(x),
-                spikes: BufId(sp),
-                decay: d,
-                nearest: rule.nearest,
-            });
-        }
+        step.extend(trace_ops(&rule));
         let p = plan(buffers, step, vec![]);
         let writes = vec![(BufId(4), dense_w.clone()), (BufId(12), stored(&dense_w))];
         let runs = run(&p, gpu_wanted(), &writes, false, 0, 300);
@@ -886,19 +879,7 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
                 learn: BufId(9),
             },
         ];
-        for (x, sp, d) in [
-            (5, 1, rule.decay_r1),
-            (6, 1, rule.decay_r2),
-            (7, 3, rule.decay_o1),
-            (8, 3, rule.decay_o2),
-        ] {
-            step.push(Op::Trace {
-                x: BufId(x),
-                spikes: BufId(sp),
-                decay: d,
-                nearest: rule.nearest,
-            });
-        }
+        step.extend(trace_ops(&rule));
         let probed = [20, 22, 23, 25];
         for (probe, &src) in probed.iter().enumerate() {
             step.push(Op::Probe {

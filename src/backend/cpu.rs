@@ -81,7 +81,9 @@ impl CpuBackend {
                 slots,
                 ..
             } = op
+                && arrival[delays.0].is_none()
             {
+                // Transmission and STDP of one connection share their delays: index them once.
                 arrival[delays.0] = Some(ArrivalIndex::new(&bufs[delays.0], *rows, *cols, *slots));
             }
         }

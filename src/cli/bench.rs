@@ -107,14 +107,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             ));
         }
     }
-    if !(a.input_delay_max_ms.is_finite() && a.input_delay_max_ms >= 0.0) {
-        return Err(Error::invalid(
-            "volley bench",
-            "--input-delay-max-ms",
-            a.input_delay_max_ms,
-            "a number of milliseconds >= 0",
-        ));
-    }
+    let input_delays = super::mnist::input_delays("volley bench", a.input_delay_max_ms)?;
     if a.steps == 0 {
         return Err(Error::invalid(
             "volley bench",
@@ -126,7 +119,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let mut data = None;
     for w in expand(&a.workloads) {
         for &be in &backends {
-            let line = if let Some(n) = w.strip_prefix("lif-step-").and_then(parse_count) {
+            let mut line = if let Some(n) = w.strip_prefix("lif-step-").and_then(parse_count) {
                 lif_step(&w, n, be, a.steps)?
             } else if let Some(n) = w.strip_prefix("dc-train-").and_then(parse_count) {
                 let d = load(&mut data, &a)?;
@@ -139,7 +132,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                         "a count whose product with --train-images fits in usize",
                     )
                 })?;
-                dc(&w, n, be, d, images, k, true, a.input_delay_max_ms)?
+                dc(&w, n, be, d, images, k, true, input_delays)?
             } else if let Some(n) = w.strip_prefix("dc-eval-").and_then(parse_count) {
                 let d = load(&mut data, &a)?;
                 dc(
@@ -150,7 +143,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                     a.eval_images,
                     a.eval_batch,
                     false,
-                    a.input_delay_max_ms,
+                    input_delays,
                 )?
             } else {
                 return Err(Error::invalid(
@@ -160,6 +153,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
                     "lif-step-<n>, dc-train-<n>, dc-eval-<n>, all or mnist",
                 ));
             };
+            if w.starts_with("dc-") {
+                line["input_delay_max_ms"] = json!(a.input_delay_max_ms);
+            }
             println!("{line}");
         }
     }
@@ -211,11 +207,11 @@ fn dc(
     images: usize,
     batch: usize,
     learning: bool,
-    delay_max_ms: f64,
+    input_delays: Option<(f64, f64)>,
 ) -> Result<serde_json::Value> {
     let cfg = DiehlCookConfig {
         n_exc,
-        input_delays: (delay_max_ms > 0.0).then_some((0.0, delay_max_ms / 1000.0)),
+        input_delays,
         ..Default::default()
     };
     let mut dcn = diehl_cook(&cfg, 0)?;
@@ -268,7 +264,6 @@ fn dc(
         "backend": b,
         "adapter": d,
         "n_exc": n_exc,
-        "input_delay_max_ms": delay_max_ms,
         "batch": batch,
         "images": images,
         "presentations": presentations,

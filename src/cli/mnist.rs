@@ -180,14 +180,7 @@ fn network_config(
     min_interval_ms: f64,
     input_delay_max_ms: f64,
 ) -> Result<DiehlCookConfig> {
-    if !(input_delay_max_ms.is_finite() && input_delay_max_ms >= 0.0) {
-        return Err(Error::invalid(
-            "volley mnist",
-            "--input-delay-max-ms",
-            input_delay_max_ms,
-            "a number of milliseconds >= 0",
-        ));
-    }
+    let input_delays = input_delays("volley mnist", input_delay_max_ms)?;
     let step_ms = Protocol::default().dt * 1e3;
     if !(min_interval_ms == 0.0 || min_interval_ms.is_finite() && min_interval_ms >= step_ms) {
         return Err(Error::invalid(
@@ -199,11 +192,25 @@ fn network_config(
     }
     let mut network = DiehlCookConfig {
         n_exc,
-        input_delays: (input_delay_max_ms > 0.0).then_some((0.0, input_delay_max_ms / 1000.0)),
+        input_delays,
         ..Default::default()
     };
     network.exc.min_interval = min_interval_ms / 1000.0;
     Ok(network)
+}
+
+/// `--input-delay-max-ms`, checked, as [`DiehlCookConfig::input_delays`] (U(0, max) seconds;
+/// `None` for 0); `command` names the command in the error.
+pub(crate) fn input_delays(command: &str, max_ms: f64) -> Result<Option<(f64, f64)>> {
+    if !(max_ms.is_finite() && max_ms >= 0.0) {
+        return Err(Error::invalid(
+            command,
+            "--input-delay-max-ms",
+            max_ms,
+            "a number of milliseconds >= 0",
+        ));
+    }
+    Ok((max_ms > 0.0).then_some((0.0, max_ms / 1000.0)))
 }
 
 fn run_train(a: TrainArgs) -> Result<()> {
