@@ -26,8 +26,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let hb = b * (3u * p.slots + 2u) * p.cols;
     var acc = 0.0;
     for (var c = 0u; c < p.cols; c = c + 1u) {
-        let slot = (now + p.slots - delays[d0 + c]) % p.slots;
-        let xv = hist[hb + slot * 3u * p.cols + c];
+        let xv = hist[arrival_at(hb, now, delays[d0 + c], p.slots, p.cols, c)];
         if (xv != 0.0) {
             acc = acc + m[m0 + c] * xv;
         }

@@ -27,8 +27,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var acc = 0.0;
     let k_end = indptr[r + 1u];
     for (var k = indptr[r]; k < k_end; k = k + 1u) {
-        let slot = (now + p.slots - delays[k]) % p.slots;
-        let xv = hist[hb + slot * 3u * p.cols + indices[k]];
+        let xv = hist[arrival_at(hb, now, delays[k], p.slots, p.cols, indices[k])];
         if (xv != 0.0) {
             acc = acc + w[w0 + k] * xv;
         }

@@ -7,13 +7,17 @@
 //!include common/matvec_row.wgsl
 //!include common/sum_all.wgsl
 //!include common/normalize_row.wgsl
+//!include common/ring.wgsl
+//!include common/stdp_arrival.wgsl
+//!include common/pre_history_one.wgsl
 // fused_steps: a step interpreter that runs a whole chunk of timesteps in one dispatch. One
 // workgroup per instance (b = workgroup index); for each step, each op of the plan (a
 // descriptor in `ops`) loops over its elements with stride FUSED_WG; a storage + workgroup
 // barrier comes before the ops whose descriptor asks for one (those that depend on an earlier
 // op of the current phase, see fused::descriptors). Matvec, STDP and all-but-self sums first
 // build a bit mask of their input's non-zeros in workgroup memory and visit only those
-// (event-driven: O(spikes x fan-out) per step). Every plan buffer lives in `arena` at a fixed offset
+// (event-driven: O(spikes x fan-out) per step); their delayed forms (transmission and STDP at
+// arrival) mask the columns with a spike anywhere in their pre_history ring. Every plan buffer lives in `arena` at a fixed offset
 // (batched buffers laid out [instance][len], Index buffers as f32 bits); an op only touches its
 // own instance's slices and shared read-only parameters, so workgroups never interact.
 // The per-element maths are the functions of shaders/common shared with the per-op kernels.
@@ -51,6 +55,12 @@ const OP_LOWPASS: u32 = 16u;
 const OP_ALPHA: u32 = 17u;
 const OP_PROBE: u32 = 18u;
 const OP_NORMALIZE_ROWS: u32 = 19u;
+const OP_PRE_HISTORY: u32 = 20u;
+const OP_ARRIVAL_MATVEC_INC: u32 = 21u;
+const OP_STDP_DELAYED: u32 = 22u;
+const OP_DELAYED_MATVEC_INC: u32 = 23u;
+const OP_DELAY_WRITE: u32 = 24u;
+const OP_DELAY_READ: u32 = 25u;
 
 // Twin: backend::gpu::kernels::FusedParams.
 struct FusedParams {
@@ -98,6 +108,10 @@ fn st_r1(i: u32) -> f32 { return arena[i]; }
 fn st_r2(i: u32) -> f32 { return arena[i]; }
 fn st_w(i: u32) -> f32 { return arena[i]; }
 fn st_set_w(i: u32, v: f32) { arena[i] = v; }
+fn ar_hist(i: u32) -> f32 { return arena[i]; }
+fn ar_set_hist(i: u32, v: f32) { arena[i] = v; }
+// Index buffers (delays) hold u32 bit patterns in the arena.
+fn arena_u32(i: u32) -> u32 { return bitcast<u32>(arena[i]); }
 
 // u32 parameter `i` of the op at `o`.
 fn pu(o: u32, i: u32) -> u32 { return ops[o + 2u + i]; }
@@ -113,7 +127,8 @@ fn lif_params(o: u32) -> LifParams {
 // Whether the op at `o` reads a spike mask (and so needs `clear_mask`, `set_mask` and a barrier first).
 fn uses_mask(o: u32) -> bool {
     let code = op_code(o);
-    return code == OP_MATVEC_INC || code == OP_STDP || code == OP_ALL_BUT_SELF_INC;
+    return code == OP_MATVEC_INC || code == OP_STDP || code == OP_ALL_BUT_SELF_INC
+        || code == OP_ARRIVAL_MATVEC_INC || code == OP_STDP_DELAYED || code == OP_DELAYED_MATVEC_INC;
 }
 
 // The vector (arena offset, length) whose non-zeros the mask holds for the op at `o`.
@@ -121,6 +136,11 @@ fn mask_source(o: u32, b: u32) -> vec2<u32> {
     let code = op_code(o);
     if (code == OP_MATVEC_INC) { return vec2<u32>(at(o, 1u, b), pu(o, 0u)); }
     if (code == OP_STDP) { return vec2<u32>(at(o, 0u, b), pu(o, 0u)); }
+    // At arrival: the columns with a spike anywhere in the pre_history ring (its spike counts,
+    // after the ring's 3 * slots * cols values); any spike arriving now is among them.
+    if (code == OP_ARRIVAL_MATVEC_INC) { return vec2<u32>(at(o, 2u, b) + 3u * pu(o, 1u) * pu(o, 0u), pu(o, 0u)); }
+    if (code == OP_STDP_DELAYED) { return vec2<u32>(at(o, 1u, b) + 3u * pu(o, 2u) * pu(o, 0u), pu(o, 0u)); }
+    if (code == OP_DELAYED_MATVEC_INC) { return vec2<u32>(at(o, 2u, b), pu(o, 0u)); }
     return vec2<u32>(at(o, 1u, b), ops[o + 1u]);
 }
 
@@ -179,6 +199,62 @@ fn stdp_row_masked(mk: u32, q: StdpRule, w0: u32, w_step: u32, r10: u32, r20: u3
             let j = wd * 32u + firstTrailingBit(bits);
             st_set_w(w0 + j * w_step, stdp_synapse(q, st_w(w0 + j * w_step), true, false, st_r1(r10 + j), st_r2(r20 + j), o1, o2, l));
             bits = bits & (bits - 1u);
+        }
+    }
+}
+
+// Row r of arrival_matvec_inc.wgsl over the mask (columns with a spike in the ring): the same
+// terms in the same (column) order; `mask_fits(cols)` false: every column.
+fn arrival_row(mk: u32, masked: bool, m0: u32, m_step: u32, d0: u32, hb: u32, now: u32, slots: u32, cols: u32) -> f32 {
+    var acc = 0.0;
+    let words = (cols + 31u) / 32u;
+    for (var wd = 0u; wd < words; wd = wd + 1u) {
+        var bits = 0xFFFFFFFFu;
+        if (masked) { bits = atomicLoad(&wmask[mk + wd]); }
+        while (bits != 0u) {
+            let c = wd * 32u + firstTrailingBit(bits);
+            bits = bits & (bits - 1u);
+            if (c >= cols) { break; }
+            let xv = arena[arrival_at(hb, now, arena_u32(d0 + c), slots, cols, c)];
+            if (xv != 0.0) { acc = acc + arena[m0 + c * m_step] * xv; }
+        }
+    }
+    return acc;
+}
+
+// Row i of stdp_delayed.wgsl: every column when the post neuron spiked (or the mask does not
+// fit), else only the columns of the mask (a spike in the ring), each exactly as stdp_delayed.
+fn stdp_delayed_row(mk: u32, masked: bool, q: StdpRule, w0: u32, w_step: u32, d0: u32, hb: u32, now: u32, slots: u32, cols: u32, post_spike: bool, o1: f32, o2: f32, l: f32) {
+    let words = (cols + 31u) / 32u;
+    let all = post_spike || !masked;
+    for (var wd = 0u; wd < words; wd = wd + 1u) {
+        var bits = 0xFFFFFFFFu;
+        if (!all) { bits = atomicLoad(&wmask[mk + wd]); }
+        while (bits != 0u) {
+            let j = wd * 32u + firstTrailingBit(bits);
+            bits = bits & (bits - 1u);
+            if (j >= cols) { break; }
+            stdp_at_arrival(q, w0 + j * w_step, arrival_at(hb, now, arena_u32(d0 + j), slots, cols, j), cols, post_spike, o1, o2, l);
+        }
+    }
+}
+
+// Row r of delayed_matvec_inc.wgsl over the mask of x (or every column): each non-zero x_c
+// adds m[r, c] * x_c to the ring slot where it arrives, in column order.
+fn delayed_row(mk: u32, masked: bool, m0: u32, d0: u32, x0: u32, ring0: u32, k: u32, slots: u32, rows: u32, cols: u32) {
+    let words = (cols + 31u) / 32u;
+    for (var wd = 0u; wd < words; wd = wd + 1u) {
+        var bits = 0xFFFFFFFFu;
+        if (masked) { bits = atomicLoad(&wmask[mk + wd]); }
+        while (bits != 0u) {
+            let c = wd * 32u + firstTrailingBit(bits);
+            bits = bits & (bits - 1u);
+            if (c >= cols) { break; }
+            let xv = arena[x0 + c];
+            if (xv != 0.0) {
+                let at_r = ring0 + ring_slot(k, ctrl[1], ctrl[2], arena_u32(d0 + c), slots) * rows;
+                arena[at_r] = arena[at_r] + arena[m0 + c] * xv;
+            }
         }
     }
 }
@@ -386,6 +462,84 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
             let cols = pu(o, 0u);
             let w = at(o, 0u, b);
             for (var r = lid; r < n; r = r + FUSED_WG) { normalize_row(w + r * pu(o, 1u), pu(o, 2u), cols, pf(o, 0u)); }
+        }
+        case OP_PRE_HISTORY: {
+            // u: slots; buffers: pre, r1, r2, hist (n = cols).
+            let slots = pu(o, 0u);
+            let x = at(o, 0u, b);
+            let r1 = at(o, 1u, b);
+            let r2 = at(o, 2u, b);
+            let hb = at(o, 3u, b);
+            let slot = ring_slot(k, ctrl[1], ctrl[2], 0u, slots);
+            for (var e = lid; e < n; e = e + FUSED_WG) {
+                pre_history_one(hb, slot, slots, n, e, arena[x + e], arena[r1 + e], arena[r2 + e]);
+            }
+        }
+        case OP_ARRIVAL_MATVEC_INC: {
+            // u: cols, slots, row step, column step of m; f: scale; buffers: m, delays (row-major),
+            // hist, y.
+            let cols = pu(o, 0u);
+            let slots = pu(o, 1u);
+            let m = at(o, 0u, b);
+            let d = at(o, 1u, b);
+            let hb = at(o, 2u, b);
+            let y = at(o, 3u, b);
+            let now = ring_slot(k, ctrl[1], ctrl[2], 0u, slots);
+            let masked = mask_fits(cols);
+            for (var r = lid; r < n; r = r + FUSED_WG) {
+                arena[y + r] = arena[y + r] + pf(o, 0u) * arrival_row(mk, masked, m + r * pu(o, 2u), pu(o, 3u), d + r * cols, hb, now, slots, cols);
+            }
+        }
+        case OP_STDP_DELAYED: {
+            // u: cols, flags, slots, row step, column step of w; f: the rule as for OP_STDP;
+            // buffers: delays (row-major), hist, post, post traces (2), learn, w.
+            let l = arena[at(o, 5u, b)];
+            if (l != 0.0) {
+                let cols = pu(o, 0u);
+                let slots = pu(o, 2u);
+                let rule = StdpRule(pu(o, 1u), pf(o, 0u), pf(o, 1u), pf(o, 4u), pf(o, 5u), pf(o, 6u), pf(o, 7u), pf(o, 8u), pf(o, 9u));
+                let d = at(o, 0u, b);
+                let hb = at(o, 1u, b);
+                let post = at(o, 2u, b);
+                let o1s = at(o, 3u, b);
+                let o2s = at(o, 4u, b);
+                let w = at(o, 6u, b);
+                let now = ring_slot(k, ctrl[1], ctrl[2], 0u, slots);
+                let masked = mask_fits(cols);
+                for (var r = lid; r < n; r = r + FUSED_WG) {
+                    let o1 = arena[o1s + r] * pf(o, 2u);
+                    let o2 = arena[o2s + r] * pf(o, 3u);
+                    stdp_delayed_row(mk, masked, rule, w + r * pu(o, 3u), pu(o, 4u), d + r * cols, hb, now, slots, cols, arena[post + r] != 0.0, o1, o2, l);
+                }
+            }
+        }
+        case OP_DELAYED_MATVEC_INC: {
+            // u: cols, slots; buffers: m, delays, x, ring (row-major m and delays).
+            let cols = pu(o, 0u);
+            let slots = pu(o, 1u);
+            let m = at(o, 0u, b);
+            let d = at(o, 1u, b);
+            let x = at(o, 2u, b);
+            let ring = at(o, 3u, b);
+            let masked = mask_fits(cols);
+            for (var r = lid; r < n; r = r + FUSED_WG) {
+                delayed_row(mk, masked, m + r * cols, d + r * cols, x, ring + r, k, slots, n, cols);
+            }
+        }
+        case OP_DELAY_WRITE: {
+            // u: slots, delay; buffers: x, ring (n values per slot).
+            let x = at(o, 0u, b);
+            let ring = at(o, 1u, b) + ring_slot(k, ctrl[1], ctrl[2], pu(o, 1u), pu(o, 0u)) * n;
+            for (var e = lid; e < n; e = e + FUSED_WG) { arena[ring + e] = arena[ring + e] + arena[x + e]; }
+        }
+        case OP_DELAY_READ: {
+            // u: slots; f: scale; buffers: ring, y. What arrives now, then the slot is cleared.
+            let ring = at(o, 0u, b) + ring_slot(k, ctrl[1], ctrl[2], 0u, pu(o, 0u)) * n;
+            let y = at(o, 1u, b);
+            for (var e = lid; e < n; e = e + FUSED_WG) {
+                arena[y + e] = arena[y + e] + pf(o, 0u) * arena[ring + e];
+                arena[ring + e] = 0.0;
+            }
         }
         default: {}
     }

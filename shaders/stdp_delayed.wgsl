@@ -1,6 +1,6 @@
 //!include common/index.wgsl
 //!include common/ring.wgsl
-//!include common/stdp_synapse.wgsl
+//!include common/stdp_arrival.wgsl
 // stdp_delayed: STDP at arrival on per-instance row-major weights (rows = post, cols = pre)
 // with a delay per synapse (Brian's delayed on_pre). Synapse (i, j) with delay d sees, at step k,
 // the pre spike and stored pre traces that pre_history.wgsl recorded at step k - d, and the post
@@ -36,6 +36,10 @@ struct Params {
 @group(0) @binding(7) var<storage, read> learn: array<f32>;
 @group(0) @binding(8) var<storage, read_write> w: array<f32>;
 
+fn ar_hist(i: u32) -> f32 { return hist[i]; }
+fn st_w(i: u32) -> f32 { return w[i]; }
+fn st_set_w(i: u32, v: f32) { w[i] = v; }
+
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let row = flat_index(gid, nwg);
@@ -53,10 +57,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let hb = b * (3u * p.slots + 2u) * p.cols;
     let rule = StdpRule(p.flags, p.decay_r1, p.decay_r2, p.a2_plus, p.a3_plus, p.a2_minus, p.a3_minus, p.w_min, p.w_max);
     for (var j = 0u; j < p.cols; j = j + 1u) {
-        let slot = (now + p.slots - delays[d0 + j]) % p.slots;
-        let h = hb + slot * 3u * p.cols + j;
-        let pre_spike = hist[h] != 0.0;
-        if (!pre_spike && !post_spike) { continue; }
-        w[w0 + j] = stdp_synapse(rule, w[w0 + j], pre_spike, post_spike, hist[h + p.cols], hist[h + 2u * p.cols], o1, o2, l);
+        stdp_at_arrival(rule, w0 + j, arrival_at(hb, now, delays[d0 + j], p.slots, p.cols, j), p.cols, post_spike, o1, o2, l);
     }
 }

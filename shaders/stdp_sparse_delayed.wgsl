@@ -1,6 +1,6 @@
 //!include common/index.wgsl
 //!include common/ring.wgsl
-//!include common/stdp_synapse.wgsl
+//!include common/stdp_arrival.wgsl
 // stdp_sparse_delayed: stdp_delayed.wgsl on the stored entries of a CSR matrix (rows = post)
 // with per-instance values and a delay per stored entry; each entry is updated exactly as the
 // same synapse of a dense matrix. One invocation per (instance, post row).
@@ -35,6 +35,10 @@ struct Params {
 @group(0) @binding(9) var<storage, read> learn: array<f32>;
 @group(0) @binding(10) var<storage, read_write> w: array<f32>;
 
+fn ar_hist(i: u32) -> f32 { return hist[i]; }
+fn st_w(i: u32) -> f32 { return w[i]; }
+fn st_set_w(i: u32, v: f32) { w[i] = v; }
+
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let row = flat_index(gid, nwg);
@@ -52,11 +56,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let rule = StdpRule(p.flags, p.decay_r1, p.decay_r2, p.a2_plus, p.a3_plus, p.a2_minus, p.a3_minus, p.w_min, p.w_max);
     let k_end = indptr[i + 1u];
     for (var k = indptr[i]; k < k_end; k = k + 1u) {
-        let j = indices[k];
-        let slot = (now + p.slots - delays[k]) % p.slots;
-        let h = hb + slot * 3u * p.cols + j;
-        let pre_spike = hist[h] != 0.0;
-        if (!pre_spike && !post_spike) { continue; }
-        w[w0 + k] = stdp_synapse(rule, w[w0 + k], pre_spike, post_spike, hist[h + p.cols], hist[h + 2u * p.cols], o1, o2, l);
+        stdp_at_arrival(rule, w0 + k, arrival_at(hb, now, delays[k], p.slots, p.cols, indices[k]), p.cols, post_spike, o1, o2, l);
     }
 }

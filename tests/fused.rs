@@ -553,3 +553,109 @@ fn fused_results_do_not_depend_on_the_workgroup_width() {
         .expect("width 100 is refused, whatever the path");
     assert!(e.to_string().contains("fused_width"), "{e}");
 }
+
+/// The ops of `plan`'s step, by name.
+fn op_names(plan: &Plan) -> Vec<&'static str> {
+    plan.step.iter().map(|op| op.name()).collect()
+}
+
+/// Diehl & Cook with the paper's input delays (a delay per synapse, here 0-5 ms: up to 10
+/// steps): learning (the pre_history ring, transmission and STDP at arrival) and frozen (the ring
+/// of future input), 2 instances, across chunk boundaries: fused == per-op bit for bit, spike
+/// counts (and learned weights) as the CPU's.
+#[test]
+fn delayed_diehl_cook_fused_matches() {
+    if !gpu_wanted() {
+        return;
+    }
+    for learning in [true, false] {
+        let cfg = volley::networks::DiehlCookConfig {
+            n_input: 49,
+            n_exc: 13,
+            normalize: 20.0,
+            input_delays: Some((0.0, 0.005)),
+            ..Default::default()
+        };
+        let dc = volley::networks::diehl_cook(&cfg, 5).unwrap();
+        let (plan, _) = compile_with(&dc.net, 0.0005, 2, learning).unwrap();
+        let names = op_names(&plan);
+        let want: &[&str] = if learning {
+            &["pre_history", "arrival_matvec_inc", "stdp_delayed"]
+        } else {
+            &["delayed_matvec_inc", "delay_read"]
+        };
+        for w in want {
+            assert!(
+                names.contains(w),
+                "learning {learning}: no {w} in {names:?}"
+            );
+        }
+        let rates = common::poisson_rates_buffer(&plan);
+        let r: Vec<f32> = [dc_rates(0), dc_rates(3)].concat();
+        let name = format!("delayed diehl_cook (learning {learning})");
+        let (cpu, fused) = check_plan(&name, &plan, 700, &[(rates, r)]);
+        let count = plan
+            .buffers
+            .iter()
+            .position(|b| b.name.ends_with(".count"))
+            .expect("a spike count");
+        let (c, g) = (&cpu.buffers[count], &fused.buffers[count]);
+        eprintln!("{name}: spike counts cpu {c:?} fused {g:?}");
+        assert!(g.iter().sum::<f32>() > 0.0, "nothing spiked");
+        assert_counts_within_one(&name, c, g);
+        if learning {
+            let w = common::stdp_weights_buffer(&plan);
+            let max_diff = cpu.buffers[w.0]
+                .iter()
+                .zip(&fused.buffers[w.0])
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            eprintln!("{name}: max weight difference cpu vs fused {max_diff:e}");
+            assert!(max_diff < 2e-3, "weights differ by up to {max_diff}");
+            let init = &plan.buffers[w.0].init;
+            assert!(
+                fused.buffers[w.0]
+                    .iter()
+                    .zip(init.iter().cycle())
+                    .any(|(a, b)| a != b),
+                "the weights must learn"
+            );
+        }
+    }
+}
+
+/// Delays without learning elsewhere: a fixed delay on a decoded connection (a whole signal
+/// through one ring) and a delay per synapse on a neuron-to-neuron connection, in the
+/// communication channel: fused == per-op bit for bit, spike counts as the CPU's.
+#[test]
+fn delayed_channel_fused_matches() {
+    if !gpu_wanted() {
+        return;
+    }
+    let mut c = volley::networks::communication_channel(0).unwrap();
+    c.net
+        .connect(
+            Connection::new(c.a, c.b)
+                .transform(Transform::Scalar(-0.5))
+                .delay(0.003),
+        )
+        .unwrap();
+    let m = ndarray::Array2::from_shape_fn((100, 100), |(i, j)| {
+        if (i * 7 + j * 3) % 5 == 0 { 0.02 } else { 0.0 }
+    });
+    c.net
+        .connect(
+            Connection::new(c.a.neurons(), c.b.neurons())
+                .transform(Transform::Dense(m))
+                .delays_uniform(0.0, 0.004),
+        )
+        .unwrap();
+    c.net.probe(Probe::spikes(c.a)).unwrap();
+    c.net.probe(Probe::spikes(c.b)).unwrap();
+    let (plan, _) = compile_with(&c.net, 0.001, 2, true).unwrap();
+    let names = op_names(&plan);
+    for w in ["delay_write", "delay_read", "delayed_matvec_inc"] {
+        assert!(names.contains(&w), "no {w} in {names:?}");
+    }
+    check_plan("delayed channel", &plan, 600, &[]);
+}

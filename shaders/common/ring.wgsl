@@ -8,3 +8,11 @@ fn ring_slot(ctrl0: u32, first_lo: u32, first_hi: u32, delay: u32, slots: u32) -
     let step_mod = ((s.y % slots) * two32 % slots + s.x % slots) % slots;
     return (step_mod + delay) % slots;
 }
+
+// Where a pre_history ring (per instance, from `hb`: [slot][pre, r1, r2][col] for `slots`
+// slots of `cols` columns) holds what column c emitted `d` steps before ring slot `now`: its
+// pre value (spike: non-zero); the pre traces stored with it follow at + cols and + 2 cols.
+// Twin: backend::cpu::lag_slot.
+fn arrival_at(hb: u32, now: u32, d: u32, slots: u32, cols: u32, c: u32) -> u32 {
+    return hb + ((now + slots - d) % slots) * 3u * cols + c;
+}

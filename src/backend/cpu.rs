@@ -346,7 +346,12 @@ impl CpuBackend {
                 let index = self.arrival[delays.0]
                     .as_ref()
                     .expect("built for every arrival op");
-                arrival_matvec_inc(
+                let f = if self.t_shape[m.0].is_some() {
+                    arrival_matvec_inc_t
+                } else {
+                    arrival_matvec_inc
+                };
+                f(
                     step,
                     &self.bufs[m.0],
                     index,
@@ -403,7 +408,12 @@ impl CpuBackend {
                 let index = self.arrival[delays.0]
                     .as_ref()
                     .expect("built for every arrival op");
-                stdp_delayed(
+                let f = if self.t_shape[w.0].is_some() {
+                    stdp_delayed_t
+                } else {
+                    stdp_delayed
+                };
+                f(
                     rule,
                     step,
                     *rows,
@@ -1460,6 +1470,43 @@ pub fn arrival_matvec_inc(
     y: &mut [f32],
     scale: f32,
 ) {
+    let at = |r: usize, c: usize| r * cols + c;
+    arrival_matvec_inc_at(step, m, index, rows, cols, slots, hist, y, scale, at);
+}
+
+/// [`arrival_matvec_inc`] on a presynaptic-major matrix (`m_t[c * rows + r]` = row r, column
+/// c): the same terms in the same order, the synapses of one column next to each other.
+#[expect(clippy::too_many_arguments, reason = "mirrors arrival_matvec_inc")]
+pub fn arrival_matvec_inc_t(
+    step: u64,
+    m_t: &[f32],
+    index: &ArrivalIndex,
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    hist: &[f32],
+    y: &mut [f32],
+    scale: f32,
+) {
+    let at = |r: usize, c: usize| c * rows + r;
+    arrival_matvec_inc_at(step, m_t, index, rows, cols, slots, hist, y, scale, at);
+}
+
+/// [`arrival_matvec_inc`] with row r, column c of each instance's matrix at `at(r, c)`.
+#[expect(clippy::too_many_arguments, reason = "mirrors arrival_matvec_inc")]
+#[inline]
+fn arrival_matvec_inc_at(
+    step: u64,
+    m: &[f32],
+    index: &ArrivalIndex,
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    hist: &[f32],
+    y: &mut [f32],
+    scale: f32,
+    at: impl Fn(usize, usize) -> usize,
+) {
     let per_instance = m.len() > rows * cols;
     let now = ring_slot(step, 0, slots);
     let len = pre_history_len(slots, cols);
@@ -1478,7 +1525,7 @@ pub fn arrival_matvec_inc(
             let xv = hb[hx(cols, 0, slot, c)];
             for &r in index.rows(c, d) {
                 let r = r as usize;
-                acc[r] += mb[r * cols + c] * xv;
+                acc[r] += mb[at(r, c)] * xv;
             }
         });
         for (y, &a) in yb.iter_mut().zip(&acc) {
@@ -1552,6 +1599,77 @@ pub fn stdp_delayed(
     post_traces: [&[f32]; 2],
     learn: f32,
 ) {
+    let at = |i: usize, j: usize| i * cols + j;
+    stdp_delayed_at(
+        r,
+        step,
+        rows,
+        cols,
+        slots,
+        delays,
+        index,
+        hist,
+        w,
+        post,
+        post_traces,
+        learn,
+        at,
+    );
+}
+
+/// [`stdp_delayed`] on presynaptic-major weights (`w_t[j * rows + i]` = post i, pre j; the
+/// delays stay row-major): every synapse gets the same single update.
+#[expect(clippy::too_many_arguments, reason = "mirrors stdp_delayed")]
+pub fn stdp_delayed_t(
+    r: &crate::compile::StdpConsts,
+    step: u64,
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    delays: &[f32],
+    index: &ArrivalIndex,
+    hist: &[f32],
+    w_t: &mut [f32],
+    post: &[f32],
+    post_traces: [&[f32]; 2],
+    learn: f32,
+) {
+    let at = |i: usize, j: usize| j * rows + i;
+    stdp_delayed_at(
+        r,
+        step,
+        rows,
+        cols,
+        slots,
+        delays,
+        index,
+        hist,
+        w_t,
+        post,
+        post_traces,
+        learn,
+        at,
+    );
+}
+
+/// [`stdp_delayed`] with post i, pre j of each instance's weights at `at(i, j)`.
+#[expect(clippy::too_many_arguments, reason = "mirrors stdp_delayed")]
+#[inline]
+fn stdp_delayed_at(
+    r: &crate::compile::StdpConsts,
+    step: u64,
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    delays: &[f32],
+    index: &ArrivalIndex,
+    hist: &[f32],
+    w: &mut [f32],
+    post: &[f32],
+    post_traces: [&[f32]; 2],
+    learn: f32,
+    at: impl Fn(usize, usize) -> usize,
+) {
     if learn == 0.0 {
         return;
     }
@@ -1570,9 +1688,9 @@ pub fn stdp_delayed(
             let (o1, o2) = (o1(i), o2(i));
             for j in 0..cols {
                 let h = hx(cols, 0, lag_slot(now, ix(delays[i * cols + j]), slots), j);
-                wb[i * cols + j] = stdp_synapse(
+                wb[at(i, j)] = stdp_synapse(
                     r,
-                    wb[i * cols + j],
+                    wb[at(i, j)],
                     hb[h] != 0.0,
                     true,
                     hb[h + cols],
@@ -1591,9 +1709,9 @@ pub fn stdp_delayed(
                 if post_b[i] != 0.0 {
                     continue;
                 }
-                wb[i * cols + j] = stdp_synapse(
+                wb[at(i, j)] = stdp_synapse(
                     r,
-                    wb[i * cols + j],
+                    wb[at(i, j)],
                     true,
                     false,
                     hb[h + cols],
@@ -2289,24 +2407,28 @@ pub fn alpha(a: f32, c1: f32, c2: f32, x: &[f32], z: &mut [f32], y: &mut [f32]) 
 
 // ---------------------------------------------------------------------------------------------
 // Presynaptic-major weights. A dense weight matrix used only by `matvec_inc`, `stdp` and
-// `normalize_rows` (Diehl & Cook's input connection) is kept column by column on this backend:
+// `normalize_rows`, or by their delayed forms `arrival_matvec_inc` and `stdp_delayed` (Diehl &
+// Cook's input connection, with or without delays) is kept column by column on this backend:
 // an input spike then reads and updates one contiguous column of `rows` weights instead of one
 // cache line per neuron. Every weight and every sum gets the same operations in the same order
 // as in the row-major functions above, so the results are bit-identical (tests below and
 // `tests/core.rs`); `Backend::read`/`write` convert, so nothing outside this file sees it.
 
 /// The buffers kept presynaptic-major, as `(rows, cols)`: dense matrices whose every use is the
-/// matrix of a `matvec_inc`, `stdp` or `normalize_rows` op, with one shape.
+/// matrix of a `matvec_inc`, `stdp`, `normalize_rows`, `arrival_matvec_inc` or `stdp_delayed`
+/// op, with one shape.
 pub(crate) fn presynaptic_major(plan: &Plan) -> Vec<Option<(usize, usize)>> {
     let n = plan.buffers.len();
     let mut shape: Vec<Option<(usize, usize)>> = vec![None; n];
     let mut ok = vec![true; n];
     for op in plan.step.iter().chain(&plan.boundary) {
         let matrix = match op {
-            Op::MatVecInc { m, rows, cols, .. } => Some((*m, *rows, *cols)),
-            Op::Stdp { w, rows, cols, .. } | Op::NormalizeRows { w, rows, cols, .. } => {
-                Some((*w, *rows, *cols))
+            Op::MatVecInc { m, rows, cols, .. } | Op::ArrivalMatVecInc { m, rows, cols, .. } => {
+                Some((*m, *rows, *cols))
             }
+            Op::Stdp { w, rows, cols, .. }
+            | Op::StdpDelayed { w, rows, cols, .. }
+            | Op::NormalizeRows { w, rows, cols, .. } => Some((*w, *rows, *cols)),
             _ => None,
         };
         for b in op.buffers() {

@@ -191,12 +191,14 @@ pub fn poisson_rates_buffer(plan: &volley::compile::Plan) -> volley::compile::Bu
         .expect("a Poisson input")
 }
 
-/// The weights of `plan`'s (first) STDP op.
+/// The weights of `plan`'s (first) STDP op (at emission or at arrival).
 pub fn stdp_weights_buffer(plan: &volley::compile::Plan) -> volley::compile::BufId {
     plan.step
         .iter()
         .find_map(|op| match op {
-            volley::compile::Op::Stdp { w, .. } => Some(*w),
+            volley::compile::Op::Stdp { w, .. } | volley::compile::Op::StdpDelayed { w, .. } => {
+                Some(*w)
+            }
             _ => None,
         })
         .expect("an STDP op")

@@ -48,10 +48,16 @@ enum Code {
     Alpha = 17,
     Probe = 18,
     NormalizeRows = 19,
+    PreHistory = 20,
+    ArrivalMatVecInc = 21,
+    StdpDelayed = 22,
+    DelayedMatVecInc = 23,
+    DelayWrite = 24,
+    DelayRead = 25,
 }
 
 impl Code {
-    const ALL: [Code; 19] = [
+    const ALL: [Code; 25] = [
         Code::Zero,
         Code::Broadcast,
         Code::HostInput,
@@ -71,7 +77,27 @@ impl Code {
         Code::Alpha,
         Code::Probe,
         Code::NormalizeRows,
+        Code::PreHistory,
+        Code::ArrivalMatVecInc,
+        Code::StdpDelayed,
+        Code::DelayedMatVecInc,
+        Code::DelayWrite,
+        Code::DelayRead,
     ];
+
+    /// Whether the op reads a workgroup spike mask (twin: `uses_mask` in the shader).
+    fn uses_mask(code: u32) -> bool {
+        [
+            Code::MatVecInc,
+            Code::Stdp,
+            Code::AllButSelfInc,
+            Code::ArrivalMatVecInc,
+            Code::StdpDelayed,
+            Code::DelayedMatVecInc,
+        ]
+        .iter()
+        .any(|c| *c as u32 == code)
+    }
 
     /// The name `VOLLEY_FUSED_SKIP` uses: the op's name in snake case.
     fn name(self) -> String {
@@ -127,9 +153,12 @@ pub(crate) fn workgroup_size(
         .iter()
         .chain(&plan.boundary)
         .map(|op| match op {
-            Op::MatVecInc { rows, .. } | Op::Stdp { rows, .. } | Op::NormalizeRows { rows, .. } => {
-                *rows
-            }
+            Op::MatVecInc { rows, .. }
+            | Op::Stdp { rows, .. }
+            | Op::NormalizeRows { rows, .. }
+            | Op::ArrivalMatVecInc { rows, .. }
+            | Op::StdpDelayed { rows, .. }
+            | Op::DelayedMatVecInc { rows, .. } => *rows,
             Op::Neurons { n, .. } => *n,
             _ => 0,
         })
@@ -253,7 +282,11 @@ fn written(op: &Op) -> std::result::Result<Vec<BufId>, String> {
         | Op::AllButSelfInc { y, .. }
         | Op::Lowpass { y, .. } => vec![*y],
         Op::Alpha { z, y, .. } => vec![*z, *y],
-        Op::Stdp { w, .. } | Op::NormalizeRows { w, .. } => vec![*w],
+        Op::Stdp { w, .. } | Op::NormalizeRows { w, .. } | Op::StdpDelayed { w, .. } => vec![*w],
+        Op::PreHistory { hist, .. } => vec![*hist],
+        Op::ArrivalMatVecInc { y, .. } => vec![*y],
+        Op::DelayedMatVecInc { ring, .. } | Op::DelayWrite { ring, .. } => vec![*ring],
+        Op::DelayRead { ring, y, .. } => vec![*ring, *y],
         Op::Trace { x, .. } => vec![*x],
         Op::Probe { .. } => vec![],
         Op::Neurons {
@@ -291,10 +324,7 @@ pub(crate) fn descriptors(l: &Layout, ops: &[Op]) -> Vec<u32> {
     for (i, op) in ops.iter().enumerate() {
         let (mut d, touched) = descriptor(l, op);
         let wr = written(op).expect("checked by `unsupported`");
-        let code = d[0];
-        let uses_mask = code == Code::MatVecInc as u32
-            || code == Code::Stdp as u32
-            || code == Code::AllButSelfInc as u32;
+        let uses_mask = Code::uses_mask(d[0]);
         let hazard = touched.iter().any(|b| phase_written.contains(b))
             || wr.iter().any(|b| phase_touched.contains(b));
         if i == 0 || uses_mask || hazard {
@@ -471,6 +501,98 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
             .steps(l, *w, *rows, *cols)
             .f(*target)
             .slots(l, &[*w]),
+        Op::PreHistory {
+            pre,
+            r1,
+            r2,
+            hist,
+            cols,
+            slots,
+        } => Desc::new(Code::PreHistory, *cols)
+            .u(*slots as u32)
+            .slots(l, &[*pre, *r1, *r2, *hist]),
+        Op::ArrivalMatVecInc {
+            m,
+            delays,
+            rows,
+            cols,
+            hist,
+            slots,
+            y,
+            scale,
+        } => Desc::new(Code::ArrivalMatVecInc, *rows)
+            .u(*cols as u32)
+            .u(*slots as u32)
+            .steps(l, *m, *rows, *cols)
+            .f(*scale)
+            .row_major(l, &[*delays])
+            .slots(l, &[*m, *delays, *hist, *y]),
+        Op::StdpDelayed {
+            rule,
+            w,
+            delays,
+            rows,
+            cols,
+            hist,
+            slots,
+            post,
+            post_traces,
+            learn,
+        } => rule
+            .values()
+            .into_iter()
+            .fold(
+                Desc::new(Code::StdpDelayed, *rows)
+                    .u(*cols as u32)
+                    .u(rule.flags())
+                    .u(*slots as u32)
+                    .steps(l, *w, *rows, *cols),
+                Desc::f,
+            )
+            .row_major(l, &[*delays])
+            .slots(
+                l,
+                &[
+                    *delays,
+                    *hist,
+                    *post,
+                    post_traces[0],
+                    post_traces[1],
+                    *learn,
+                    *w,
+                ],
+            ),
+        Op::DelayedMatVecInc {
+            m,
+            delays,
+            rows,
+            cols,
+            x,
+            ring,
+            slots,
+        } => Desc::new(Code::DelayedMatVecInc, *rows)
+            .u(*cols as u32)
+            .u(*slots as u32)
+            .row_major(l, &[*m, *delays])
+            .slots(l, &[*m, *delays, *x, *ring]),
+        Op::DelayWrite {
+            x,
+            ring,
+            slots,
+            delay,
+        } => Desc::new(Code::DelayWrite, blen(x))
+            .u(*slots as u32)
+            .u(*delay as u32)
+            .slots(l, &[*x, *ring]),
+        Op::DelayRead {
+            ring,
+            slots,
+            y,
+            scale,
+        } => Desc::new(Code::DelayRead, blen(y))
+            .u(*slots as u32)
+            .f(*scale)
+            .slots(l, &[*ring, *y]),
         _ => unreachable!("checked by `unsupported`"),
     };
     (d.words, d.bufs)
@@ -485,6 +607,19 @@ impl Desc {
             None => (cols as u32, 1),
         };
         self.u(row).u(col)
+    }
+    /// Checks that these matrices are row-major in the arena, as the op indexes them (delay
+    /// matrices are Index buffers, never transposed; `presynaptic_major` leaves the matrices of
+    /// `delayed_matvec_inc` row-major).
+    fn row_major(self, l: &Layout, bufs: &[BufId]) -> Self {
+        for b in bufs {
+            assert!(
+                l.t_shape.get(b.0).copied().flatten().is_none(),
+                "{} must be row-major for the delayed ops",
+                l.plan.buffer(*b).name
+            );
+        }
+        self
     }
     /// Appends buffer slots: each buffer's arena offset and per-instance stride (0 if shared).
     fn slots(mut self, l: &Layout, bufs: &[BufId]) -> Self {
@@ -559,6 +694,6 @@ mod tests {
         assert_eq!(Code::MatVecInc.name(), "mat_vec_inc");
         assert_eq!(Code::AllButSelfInc.name(), "all_but_self_inc");
         assert_eq!(Code::Poisson.name(), "poisson");
-        assert_eq!(Code::ALL.len(), Code::NormalizeRows as usize);
+        assert_eq!(Code::ALL.len(), Code::DelayRead as usize);
     }
 }

@@ -108,6 +108,14 @@ const COMMON: &[(&str, &str)] = &[
         include_str!("../../../shaders/common/stdp_row.wgsl"),
     ),
     (
+        "common/stdp_arrival.wgsl",
+        include_str!("../../../shaders/common/stdp_arrival.wgsl"),
+    ),
+    (
+        "common/pre_history_one.wgsl",
+        include_str!("../../../shaders/common/pre_history_one.wgsl"),
+    ),
+    (
         "common/dc_one.wgsl",
         include_str!("../../../shaders/common/dc_one.wgsl"),
     ),
