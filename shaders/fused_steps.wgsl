@@ -241,7 +241,7 @@ fn stdp_delayed_row(mk: u32, masked: bool, q: StdpRule, w0: u32, w_step: u32, d0
 
 // Row r of delayed_matvec_inc.wgsl over the mask of x (or every column): each non-zero x_c
 // adds m[r, c] * x_c to the ring slot where it arrives, in column order.
-fn delayed_row(mk: u32, masked: bool, m0: u32, d0: u32, x0: u32, ring0: u32, k: u32, slots: u32, rows: u32, cols: u32) {
+fn delayed_row(mk: u32, masked: bool, m0: u32, m_step: u32, d0: u32, d_step: u32, x0: u32, ring0: u32, k: u32, slots: u32, rows: u32, cols: u32) {
     let words = (cols + 31u) / 32u;
     for (var wd = 0u; wd < words; wd = wd + 1u) {
         var bits = 0xFFFFFFFFu;
@@ -252,8 +252,8 @@ fn delayed_row(mk: u32, masked: bool, m0: u32, d0: u32, x0: u32, ring0: u32, k: 
             if (c >= cols) { break; }
             let xv = arena[x0 + c];
             if (xv != 0.0) {
-                let at_r = ring0 + ring_slot(k, ctrl[1], ctrl[2], arena_u32(d0 + c), slots) * rows;
-                arena[at_r] = arena[at_r] + arena[m0 + c] * xv;
+                let at_r = ring0 + ring_slot(k, ctrl[1], ctrl[2], arena_u32(d0 + c * d_step), slots) * rows;
+                arena[at_r] = arena[at_r] + arena[m0 + c * m_step] * xv;
             }
         }
     }
@@ -514,7 +514,8 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
             }
         }
         case OP_DELAYED_MATVEC_INC: {
-            // u: cols, slots; buffers: m, delays, x, ring (row-major m and delays).
+            // u: cols, slots, row step and column step of m, then of the delays; buffers: m,
+            // delays, x, ring.
             let cols = pu(o, 0u);
             let slots = pu(o, 1u);
             let m = at(o, 0u, b);
@@ -523,7 +524,7 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
             let ring = at(o, 3u, b);
             let masked = mask_fits(cols);
             for (var r = lid; r < n; r = r + FUSED_WG) {
-                delayed_row(mk, masked, m + r * cols, d + r * cols, x, ring + r, k, slots, n, cols);
+                delayed_row(mk, masked, m + r * pu(o, 2u), pu(o, 3u), d + r * pu(o, 4u), pu(o, 5u), x, ring + r, k, slots, n, cols);
             }
         }
         case OP_DELAY_WRITE: {

@@ -219,7 +219,7 @@ impl CpuBackend {
                 slots,
             } => {
                 let mut r = self.take(*ring);
-                delayed_matvec_inc(
+                delayed_matvec_inc_by_column(
                     step,
                     &self.bufs[m.0],
                     &self.bufs[delays.0],
@@ -228,6 +228,10 @@ impl CpuBackend {
                     &self.bufs[x.0],
                     &mut r,
                     *slots,
+                    (
+                        self.t_shape[m.0].is_some(),
+                        self.t_shape[delays.0].is_some(),
+                    ),
                 );
                 self.put(*ring, r);
             }
@@ -1122,6 +1126,49 @@ pub fn delayed_matvec_inc(
                 rb[slot * rows + r] += mb[r * cols + c] * xv;
             }
         }
+    }
+}
+
+/// [`delayed_matvec_inc`] with the matrix and the delays each row-major or presynaptic-major
+/// (`t_m`, `t_d`: element (r, c) at `c * rows + r`), one column with a spike at a time: every
+/// element of the ring gets the same terms in the same (column) order as in
+/// [`delayed_matvec_inc`], so the result is bit-identical, and with presynaptic-major matrices
+/// a spike reads two contiguous columns.
+#[expect(clippy::too_many_arguments, reason = "mirrors delayed_matvec_inc")]
+pub(crate) fn delayed_matvec_inc_by_column(
+    step: u64,
+    m: &[f32],
+    delays: &[f32],
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    ring: &mut [f32],
+    slots: usize,
+    (t_m, t_d): (bool, bool),
+) {
+    let per_instance = m.len() > rows * cols;
+    let at = |t: bool, r: usize, c: usize| if t { c * rows + r } else { r * cols + c };
+    let now = ring_slot(step, 0, slots);
+    for (b, (rb, xb)) in ring
+        .chunks_mut(slots * rows)
+        .zip(x.chunks(cols))
+        .enumerate()
+    {
+        let mb = if per_instance {
+            &m[b * rows * cols..(b + 1) * rows * cols]
+        } else {
+            m
+        };
+        for_each_nonzero(xb, |c, xv| {
+            for r in 0..rows {
+                // ring_slot(step, d, slots), as d < slots.
+                let mut slot = now + ix(delays[at(t_d, r, c)]);
+                if slot >= slots {
+                    slot -= slots;
+                }
+                rb[slot * rows + r] += mb[at(t_m, r, c)] * xv;
+            }
+        });
     }
 }
 
@@ -2407,8 +2454,9 @@ pub fn alpha(a: f32, c1: f32, c2: f32, x: &[f32], z: &mut [f32], y: &mut [f32]) 
 
 // ---------------------------------------------------------------------------------------------
 // Presynaptic-major weights. A dense weight matrix used only by `matvec_inc`, `stdp` and
-// `normalize_rows`, or by their delayed forms `arrival_matvec_inc` and `stdp_delayed` (Diehl &
-// Cook's input connection, with or without delays) is kept column by column on this backend:
+// `normalize_rows`, or by their delayed forms `arrival_matvec_inc`, `stdp_delayed` and
+// `delayed_matvec_inc` (with its delays; Diehl & Cook's input connection, with or without
+// delays, learning or frozen) is kept column by column on this backend:
 // an input spike then reads and updates one contiguous column of `rows` weights instead of one
 // cache line per neuron. Every weight and every sum gets the same operations in the same order
 // as in the row-major functions above, so the results are bit-identical (tests below and
@@ -2416,29 +2464,38 @@ pub fn alpha(a: f32, c1: f32, c2: f32, x: &[f32], z: &mut [f32], y: &mut [f32]) 
 
 /// The buffers kept presynaptic-major, as `(rows, cols)`: dense matrices whose every use is the
 /// matrix of a `matvec_inc`, `stdp`, `normalize_rows`, `arrival_matvec_inc` or `stdp_delayed`
-/// op, with one shape.
+/// op, or the matrix or the delays of a `delayed_matvec_inc` op (a frozen delayed connection),
+/// with one shape.
 pub(crate) fn presynaptic_major(plan: &Plan) -> Vec<Option<(usize, usize)>> {
     let n = plan.buffers.len();
     let mut shape: Vec<Option<(usize, usize)>> = vec![None; n];
     let mut ok = vec![true; n];
     for op in plan.step.iter().chain(&plan.boundary) {
-        let matrix = match op {
+        let (matrices, rows, cols) = match op {
             Op::MatVecInc { m, rows, cols, .. } | Op::ArrivalMatVecInc { m, rows, cols, .. } => {
-                Some((*m, *rows, *cols))
+                (vec![*m], *rows, *cols)
             }
             Op::Stdp { w, rows, cols, .. }
             | Op::StdpDelayed { w, rows, cols, .. }
-            | Op::NormalizeRows { w, rows, cols, .. } => Some((*w, *rows, *cols)),
-            _ => None,
+            | Op::NormalizeRows { w, rows, cols, .. } => (vec![*w], *rows, *cols),
+            Op::DelayedMatVecInc {
+                m,
+                delays,
+                rows,
+                cols,
+                ..
+            } => (vec![*m, *delays], *rows, *cols),
+            _ => (vec![], 0, 0),
         };
         for b in op.buffers() {
-            match matrix {
-                Some((w, rows, cols)) if w == b => match shape[b.0] {
-                    None => shape[b.0] = Some((rows, cols)),
-                    Some(s) if s == (rows, cols) => {}
-                    Some(_) => ok[b.0] = false,
-                },
-                _ => ok[b.0] = false,
+            if !matrices.contains(&b) {
+                ok[b.0] = false;
+                continue;
+            }
+            match shape[b.0] {
+                None => shape[b.0] = Some((rows, cols)),
+                Some(s) if s == (rows, cols) => {}
+                Some(_) => ok[b.0] = false,
             }
         }
     }

@@ -573,7 +573,8 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
         } => Desc::new(Code::DelayedMatVecInc, *rows)
             .u(*cols as u32)
             .u(*slots as u32)
-            .row_major(l, &[*m, *delays])
+            .steps(l, *m, *rows, *cols)
+            .steps(l, *delays, *rows, *cols)
             .slots(l, &[*m, *delays, *x, *ring]),
         Op::DelayWrite {
             x,
@@ -608,9 +609,8 @@ impl Desc {
         };
         self.u(row).u(col)
     }
-    /// Checks that these matrices are row-major in the arena, as the op indexes them (delay
-    /// matrices are Index buffers, never transposed; `presynaptic_major` leaves the matrices of
-    /// `delayed_matvec_inc` row-major).
+    /// Checks that these matrices are row-major in the arena, as the op indexes them (the delays
+    /// of the ops at arrival: `presynaptic_major` leaves them row-major).
     fn row_major(self, l: &Layout, bufs: &[BufId]) -> Self {
         for b in bufs {
             assert!(
