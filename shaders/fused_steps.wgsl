@@ -17,9 +17,10 @@
 // op of the current phase, see fused::descriptors). Matvec, STDP and all-but-self sums first
 // build a bit mask of their input's non-zeros in workgroup memory and visit only those
 // (event-driven: O(spikes x fan-out) per step); their delayed forms (transmission and STDP at
-// arrival) mask the columns with a spike anywhere in their pre_history ring. Every plan buffer lives in `arena` at a fixed offset
-// (batched buffers laid out [instance][len], Index buffers as f32 bits); an op only touches its
-// own instance's slices and shared read-only parameters, so workgroups never interact.
+// arrival) mask the columns with a spike anywhere in their pre_history ring. Every plan buffer
+// lives in `arena` at a fixed offset (batched buffers laid out [instance][len], Index buffers
+// as f32 bits); an op only touches its own instance's slices and shared read-only parameters,
+// so workgroups never interact.
 // The per-element maths are the functions of shaders/common shared with the per-op kernels.
 // Twin: backend::gpu (FusedOp codes and descriptor layout, `fused_descriptor`).
 
