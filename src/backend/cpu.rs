@@ -1161,11 +1161,9 @@ pub(crate) fn delayed_matvec_inc_by_column(
         };
         for_each_nonzero(xb, |c, xv| {
             for r in 0..rows {
-                // ring_slot(step, d, slots), as d < slots.
-                let mut slot = now + ix(delays[at(t_d, r, c)]);
-                if slot >= slots {
-                    slot -= slots;
-                }
+                // ring_slot(step, d, slots), without a division for d < slots.
+                let slot = now + ix(delays[at(t_d, r, c)]);
+                let slot = if slot < slots { slot } else { slot % slots };
                 rb[slot * rows + r] += mb[at(t_m, r, c)] * xv;
             }
         });
