@@ -640,8 +640,13 @@ mod tests {
     use super::*;
 
     fn dc_plan(n_exc: usize, batch: usize) -> Plan {
+        dc_plan_with(n_exc, batch, None)
+    }
+
+    fn dc_plan_with(n_exc: usize, batch: usize, input_delays: Option<(f64, f64)>) -> Plan {
         let cfg = crate::networks::DiehlCookConfig {
             n_exc,
+            input_delays,
             ..Default::default()
         };
         let dc = crate::networks::diehl_cook(&cfg, 0).unwrap();
@@ -670,6 +675,10 @@ mod tests {
         assert_eq!(width(400, 1, false, None).unwrap(), 512);
         assert_eq!(width(1600, 1, false, None).unwrap(), 1024);
         assert_eq!(width(400, 300, false, None).unwrap(), 256);
+        // With the paper's input delays the rows of the arrival ops set it alike.
+        let delayed = dc_plan_with(400, 1, Some((0.0, 0.01)));
+        assert!(unsupported_reason(&delayed).is_none());
+        assert_eq!(workgroup_size(&delayed, &hw, false, None).unwrap(), 512);
         assert_eq!(width(400, 1, true, None).unwrap(), 256);
         assert_eq!(width(100, 1, false, Some(64)).unwrap(), 64);
         let e = width(100, 1, false, Some(100)).unwrap_err().to_string();
