@@ -125,6 +125,12 @@ fn lif_params(o: u32) -> LifParams {
     return LifParams(0u, pf(o, 0u), pf(o, 1u), pf(o, 2u), pf(o, 3u), pf(o, 4u), pf(o, 5u), pf(o, 6u));
 }
 
+// The STDP rule of an OP_STDP or OP_STDP_DELAYED descriptor (flags in u32 parameter 1, the
+// f32 parameters as StdpConsts::values orders them; 2 and 3 are the post-trace decays).
+fn stdp_rule(o: u32) -> StdpRule {
+    return StdpRule(pu(o, 1u), pf(o, 0u), pf(o, 1u), pf(o, 4u), pf(o, 5u), pf(o, 6u), pf(o, 7u), pf(o, 8u), pf(o, 9u));
+}
+
 // Whether the op at `o` reads a spike mask (and so needs `clear_mask`, `set_mask` and a barrier first).
 fn uses_mask(o: u32) -> bool {
     let code = op_code(o);
@@ -341,7 +347,7 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
             let l = arena[at(o, 6u, b)];
             if (l != 0.0) {
                 let cols = pu(o, 0u);
-                let rule = StdpRule(pu(o, 1u), pf(o, 0u), pf(o, 1u), pf(o, 4u), pf(o, 5u), pf(o, 6u), pf(o, 7u), pf(o, 8u), pf(o, 9u));
+                let rule = stdp_rule(o);
                 let pre = at(o, 0u, b);
                 let post = at(o, 1u, b);
                 let r1 = at(o, 2u, b);
@@ -498,7 +504,7 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
             if (l != 0.0) {
                 let cols = pu(o, 0u);
                 let slots = pu(o, 2u);
-                let rule = StdpRule(pu(o, 1u), pf(o, 0u), pf(o, 1u), pf(o, 4u), pf(o, 5u), pf(o, 6u), pf(o, 7u), pf(o, 8u), pf(o, 9u));
+                let rule = stdp_rule(o);
                 let d = at(o, 0u, b);
                 let hb = at(o, 1u, b);
                 let post = at(o, 2u, b);

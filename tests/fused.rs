@@ -231,16 +231,67 @@ fn dc_plan(batch: usize) -> (Plan, BufId) {
 }
 
 fn dc_plan_learning(batch: usize, learning: bool) -> (Plan, BufId) {
+    dc_plan_with(batch, learning, None)
+}
+
+/// [`dc_plan_learning`] with per-synapse input delays drawn in `input_delays` (seconds).
+fn dc_plan_with(batch: usize, learning: bool, input_delays: Option<(f64, f64)>) -> (Plan, BufId) {
     let cfg = volley::networks::DiehlCookConfig {
         n_input: 49,
         n_exc: 13,
         normalize: 20.0,
+        input_delays,
         ..Default::default()
     };
     let dc = volley::networks::diehl_cook(&cfg, 5).unwrap();
     let (plan, _) = compile_with(&dc.net, 0.0005, batch, learning).unwrap();
     let rates = common::poisson_rates_buffer(&plan);
     (plan, rates)
+}
+
+/// The spike counts of a Diehl & Cook plan (its `.count` buffer) on the CPU and the fused path:
+/// something spiked, and they agree within one spike.
+fn assert_dc_counts_like_cpu(name: &str, plan: &Plan, cpu: &Run, fused: &Run) {
+    let count = plan
+        .buffers
+        .iter()
+        .position(|b| b.name.ends_with(".count"))
+        .expect("a spike count");
+    let (c, g) = (&cpu.buffers[count], &fused.buffers[count]);
+    eprintln!("{name}: spike counts cpu {c:?} fused {g:?}");
+    assert!(
+        c.iter().sum::<f32>() > 0.0,
+        "{name}: nothing spiked on the CPU"
+    );
+    assert!(
+        g.iter().sum::<f32>() > 0.0,
+        "{name}: nothing spiked on the GPU"
+    );
+    assert_counts_within_one(&format!("{name} counts"), c, g);
+}
+
+/// The learned STDP weights of `plan` on the fused path agree with the CPU's as in
+/// tests/cross_backend.rs (within 2e-3) and moved from their initial values.
+fn assert_weights_learned_like_cpu(name: &str, plan: &Plan, cpu: &Run, fused: &Run) {
+    let w = common::stdp_weights_buffer(plan);
+    let max_diff = cpu.buffers[w.0]
+        .iter()
+        .zip(&fused.buffers[w.0])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    eprintln!("{name}: max weight difference cpu vs fused {max_diff:e}");
+    assert!(
+        max_diff < 2e-3,
+        "{name}: weights differ by up to {max_diff}"
+    );
+    let init = &plan.buffers[w.0].init;
+    assert!(
+        fused.buffers[w.0]
+            .iter()
+            .zip(init.iter().cycle())
+            .any(|(a, b)| a != b),
+        "{name}: the weights must learn"
+    );
 }
 
 fn dc_rates(seed: u32) -> Vec<f32> {
@@ -256,20 +307,7 @@ fn diehl_cook_learning_fused_matches() {
     }
     let (plan, rates) = dc_plan(1);
     let (cpu, fused) = check_plan("diehl_cook", &plan, 1000, &[(rates, dc_rates(0))]);
-    // The learned weights agree with the CPU as in tests/cross_backend.rs.
-    let w = common::stdp_weights_buffer(&plan);
-    let max_diff = cpu.buffers[w.0]
-        .iter()
-        .zip(&fused.buffers[w.0])
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    eprintln!("diehl_cook: max weight difference cpu vs fused {max_diff:e}");
-    assert!(max_diff < 2e-3, "weights differ by up to {max_diff}");
-    let init = &plan.buffers[w.0].init;
-    assert!(
-        fused.buffers[w.0].iter().zip(init).any(|(a, b)| a != b),
-        "the weights must learn"
-    );
+    assert_weights_learned_like_cpu("diehl_cook", &plan, &cpu, &fused);
 }
 
 #[test]
@@ -448,15 +486,7 @@ fn frozen_batched_diehl_cook_fused_matches() {
     let (plan, rates) = dc_plan_learning(3, false);
     let r: Vec<f32> = [dc_rates(0), dc_rates(1), dc_rates(2)].concat();
     let (cpu, fused) = check_plan("frozen diehl_cook", &plan, 600, &[(rates, r)]);
-    let count = plan
-        .buffers
-        .iter()
-        .position(|b| b.name.ends_with(".count"))
-        .expect("a spike count");
-    let (c, g) = (&cpu.buffers[count], &fused.buffers[count]);
-    eprintln!("frozen diehl_cook: spike counts cpu {c:?} fused {g:?}");
-    assert!(c.iter().sum::<f32>() > 0.0, "nothing spiked");
-    assert_counts_within_one("frozen diehl_cook counts", c, g);
+    assert_dc_counts_like_cpu("frozen diehl_cook", &plan, &cpu, &fused);
 }
 
 /// The interpreter's width (invocations per workgroup) and weight layout change who computes
@@ -569,15 +599,7 @@ fn delayed_diehl_cook_fused_matches() {
         return;
     }
     for learning in [true, false] {
-        let cfg = volley::networks::DiehlCookConfig {
-            n_input: 49,
-            n_exc: 13,
-            normalize: 20.0,
-            input_delays: Some((0.0, 0.005)),
-            ..Default::default()
-        };
-        let dc = volley::networks::diehl_cook(&cfg, 5).unwrap();
-        let (plan, _) = compile_with(&dc.net, 0.0005, 2, learning).unwrap();
+        let (plan, rates) = dc_plan_with(2, learning, Some((0.0, 0.005)));
         let names = op_names(&plan);
         let want: &[&str] = if learning {
             &["pre_history", "arrival_matvec_inc", "stdp_delayed"]
@@ -590,36 +612,12 @@ fn delayed_diehl_cook_fused_matches() {
                 "learning {learning}: no {w} in {names:?}"
             );
         }
-        let rates = common::poisson_rates_buffer(&plan);
         let r: Vec<f32> = [dc_rates(0), dc_rates(3)].concat();
         let name = format!("delayed diehl_cook (learning {learning})");
         let (cpu, fused) = check_plan(&name, &plan, 700, &[(rates, r)]);
-        let count = plan
-            .buffers
-            .iter()
-            .position(|b| b.name.ends_with(".count"))
-            .expect("a spike count");
-        let (c, g) = (&cpu.buffers[count], &fused.buffers[count]);
-        eprintln!("{name}: spike counts cpu {c:?} fused {g:?}");
-        assert!(g.iter().sum::<f32>() > 0.0, "nothing spiked");
-        assert_counts_within_one(&name, c, g);
+        assert_dc_counts_like_cpu(&name, &plan, &cpu, &fused);
         if learning {
-            let w = common::stdp_weights_buffer(&plan);
-            let max_diff = cpu.buffers[w.0]
-                .iter()
-                .zip(&fused.buffers[w.0])
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
-            eprintln!("{name}: max weight difference cpu vs fused {max_diff:e}");
-            assert!(max_diff < 2e-3, "weights differ by up to {max_diff}");
-            let init = &plan.buffers[w.0].init;
-            assert!(
-                fused.buffers[w.0]
-                    .iter()
-                    .zip(init.iter().cycle())
-                    .any(|(a, b)| a != b),
-                "the weights must learn"
-            );
+            assert_weights_learned_like_cpu(&name, &plan, &cpu, &fused);
         }
     }
 }

@@ -219,7 +219,7 @@ impl CpuBackend {
                 slots,
             } => {
                 let mut r = self.take(*ring);
-                delayed_matvec_inc_by_column(
+                delayed_matvec_inc_with(
                     step,
                     &self.bufs[m.0],
                     &self.bufs[delays.0],
@@ -1090,8 +1090,8 @@ pub fn ring_slot(step: u64, delay: usize, slots: usize) -> usize {
 /// Dense matrix with a delay per synapse, into a ring buffer of future input laid out
 /// `[instance][slot][row]`: for each instance, row `r` and (in column order) each column `c`
 /// whose source is not 0, `ring[b, slot(step + delays[r, c]), r] += m[r, c] * x[b, c]`.
-/// Every element of the ring is written by one row's loop only (the kernel's invocation).
-/// Twin: `shaders/delayed_matvec_inc.wgsl`.
+/// Every element of the ring gets its terms in column order, as from the kernel's one
+/// invocation per row. Twin: `shaders/delayed_matvec_inc.wgsl`.
 #[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
 pub fn delayed_matvec_inc(
     step: u64,
@@ -1103,39 +1103,15 @@ pub fn delayed_matvec_inc(
     ring: &mut [f32],
     slots: usize,
 ) {
-    let per_instance = m.len() > rows * cols;
-    for (b, (rb, xb)) in ring
-        .chunks_mut(slots * rows)
-        .zip(x.chunks(cols))
-        .enumerate()
-    {
-        let mb = if per_instance {
-            &m[b * rows * cols..(b + 1) * rows * cols]
-        } else {
-            m
-        };
-        let active: Vec<(usize, f32)> = xb
-            .iter()
-            .enumerate()
-            .filter(|(_, x)| **x != 0.0)
-            .map(|(c, x)| (c, *x))
-            .collect();
-        for r in 0..rows {
-            for &(c, xv) in &active {
-                let slot = ring_slot(step, ix(delays[r * cols + c]), slots);
-                rb[slot * rows + r] += mb[r * cols + c] * xv;
-            }
-        }
-    }
+    delayed_matvec_inc_with(step, m, delays, rows, cols, x, ring, slots, (false, false));
 }
 
 /// [`delayed_matvec_inc`] with the matrix and the delays each row-major or presynaptic-major
-/// (`t_m`, `t_d`: element (r, c) at `c * rows + r`), one column with a spike at a time: every
-/// element of the ring gets the same terms in the same (column) order as in
-/// [`delayed_matvec_inc`], so the result is bit-identical, and with presynaptic-major matrices
-/// a spike reads two contiguous columns.
+/// (`t_m`, `t_d`: element (r, c) at `c * rows + r`), one column with a spike at a time (the
+/// same terms into each ring element in the same order for either layout; presynaptic-major,
+/// a spike reads two contiguous columns).
 #[expect(clippy::too_many_arguments, reason = "mirrors delayed_matvec_inc")]
-pub(crate) fn delayed_matvec_inc_by_column(
+pub(crate) fn delayed_matvec_inc_with(
     step: u64,
     m: &[f32],
     delays: &[f32],
