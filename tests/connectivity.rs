@@ -1189,6 +1189,72 @@ fn per_synapse_seconds(sp: &Sparse, offset: usize) -> Vec<f64> {
     v
 }
 
+per_backend!(bad_delays_and_structure_writes_are_errors, |be| {
+    // A delay past the connection's ring would index outside it (the CPU's arrival index, the
+    // GPU's ring reads); a sparse matrix's structure is what its kernels were built for. Writing
+    // either is an error naming the buffer, the entry and the allowed range, and nothing is
+    // written; a delay within the ring is taken and used from the next step on.
+    let sp = binary_sparse();
+    let mut net = Network::new(1);
+    let node = net.add_node(one_hot_node(N_PRE)).unwrap();
+    let ens = net.add_ensemble(plain(BITS)).unwrap();
+    let mut c = Connection::new(node, ens.neurons())
+        .transform(Transform::Sparse(sp.clone()))
+        .synapse(None);
+    c.delays = Some(Delays::PerSynapse(per_synapse_seconds(&sp, 0)));
+    net.connect(c).unwrap();
+    let dense = net.add_ensemble(plain(BITS)).unwrap();
+    let mut c = Connection::new(node, dense.neurons())
+        .transform(Transform::Dense(Array2::ones((BITS, N_PRE))))
+        .synapse(None);
+    c.delays = Some(Delays::PerSynapse(
+        (0..BITS * N_PRE).map(|k| (k % 5) as f64 * DT).collect(),
+    ));
+    net.connect(c).unwrap();
+    let mut sim = simulator(&net, be);
+    sim.run_steps(3).unwrap();
+    for (name, n) in [("conn0.delays", sp.nnz()), ("conn1.delays", BITS * N_PRE)] {
+        let before = sim.read_buffer(name).unwrap();
+        // The ring holds delays 0-4 (5 slots) for both connections.
+        let mut bad = before.clone();
+        bad[n - 1] = index_to_f32(5);
+        let err = sim.write_buffer(name, &bad).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(&err, Error::InvalidParameter { object, param, value, allowed }
+                if object == name
+                    && param == &format!("delay of synapse {}", n - 1)
+                    && value == "5 steps"
+                    && allowed.contains("0 to 4")),
+            "{msg}"
+        );
+        bad[n - 1] = index_to_f32(u32::MAX);
+        assert!(sim.write_buffer(name, &bad).is_err());
+        assert_eq!(sim.read_buffer(name).unwrap(), before, "{name} was changed");
+        let mut good = before.clone();
+        good[0] = index_to_f32(4);
+        sim.write_buffer(name, &good).unwrap();
+        assert_eq!(sim.read_buffer(name).unwrap(), good);
+    }
+    for name in ["conn0.indices", "conn0.indptr"] {
+        let before = sim.read_buffer(name).unwrap();
+        let mut bad = before.clone();
+        bad[1] = index_to_f32(f32_to_index(bad[1]) + 1);
+        let err = sim.write_buffer(name, &bad).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidParameter { object, param, .. }
+                if object == name && param == "entry 1"),
+            "{err}"
+        );
+        assert_eq!(sim.read_buffer(name).unwrap(), before, "{name} was changed");
+        sim.write_buffer(name, &before).unwrap();
+    }
+    // A snapshot (which holds the index buffers) restores, and the run goes on.
+    let snap = sim.snapshot().unwrap();
+    sim.restore(&snap).unwrap();
+    sim.run_steps(N_PRE as u64).unwrap();
+});
+
 per_backend!(delayed_spike_arrives_exactly_d_steps_later, |be| {
     delayed_spike_timing(be, false);
 });

@@ -434,6 +434,13 @@ fn cpu_weight_layouts_run_bit_identically() {
                     }
                 })
                 .collect();
+            // With learning and delays the CPU keeps the input weights in the arrival order of
+            // their delays; new delays written mid-run move them.
+            let arrival = plan.step.iter().find_map(|op| match op {
+                Op::StdpDelayed { w, delays, .. } => Some((*w, *delays)),
+                _ => None,
+            });
+            assert_eq!(arrival.is_some(), learning && input_delays.is_some());
             let run = |transposed: bool| {
                 let mut be = CpuBackend::with_layout(&plan, transposed).unwrap();
                 let kept = be.presynaptic_major_buffers();
@@ -441,11 +448,22 @@ fn cpu_weight_layouts_run_bit_identically() {
                     shaped.iter().all(|b| kept.contains(b) == transposed),
                     "{case}"
                 );
+                if let Some((w, _)) = arrival {
+                    let expected = if transposed { vec![w] } else { vec![] };
+                    assert_eq!(be.arrival_ordered_buffers(), expected, "{case}");
+                }
                 be.write(rates, &r).unwrap();
                 let mut rec = ProbeRecords::default();
-                for _ in 0..2 {
+                for k in 0..2 {
                     be.boundary().unwrap();
                     be.run(0, 350, &HostInputs::default(), &mut rec).unwrap();
+                    if let (0, Some((w, d))) = (k, arrival) {
+                        let before = be.read(w).unwrap();
+                        let mut delays = be.read(d).unwrap();
+                        delays.reverse();
+                        be.write(d, &delays).unwrap();
+                        assert_eq!(be.read(w).unwrap(), before, "{case}");
+                    }
                 }
                 (0..plan.buffers.len())
                     .map(|i| be.read(BufId(i)).unwrap())

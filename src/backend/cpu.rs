@@ -20,6 +20,9 @@ pub struct CpuBackend {
     /// Per buffer: the [`ArrivalIndex`] of a dense delay matrix read by
     /// [`arrival_matvec_inc`] or [`stdp_delayed`] (rebuilt when the buffer is written).
     arrival: Vec<Option<ArrivalIndex>>,
+    /// Per buffer: the delay matrix in whose arrival order ([`ArrivalIndex::arrange`]) a
+    /// weight matrix is kept (see [`arranged_by_arrival`]); `read` and `write` convert.
+    arranged: Vec<Option<BufId>>,
 }
 
 impl CpuBackend {
@@ -55,11 +58,17 @@ impl CpuBackend {
             }
             bufs.push(v);
         }
-        let t_shape = if presynaptic_major_weights {
+        let mut t_shape = if presynaptic_major_weights {
             presynaptic_major(plan)
         } else {
             vec![None; plan.buffers.len()]
         };
+        let arranged = arranged_by_arrival(plan, &t_shape);
+        for (s, a) in t_shape.iter_mut().zip(&arranged) {
+            if a.is_some() {
+                *s = None;
+            }
+        }
         for (v, s) in bufs.iter_mut().zip(&t_shape) {
             if let Some((rows, cols)) = *s {
                 *v = transpose_blocks(v, rows, cols, false);
@@ -87,17 +96,64 @@ impl CpuBackend {
                 arrival[delays.0] = Some(ArrivalIndex::new(&bufs[delays.0], *rows, *cols, *slots));
             }
         }
+        for (v, a) in bufs.iter_mut().zip(&arranged) {
+            if let Some(d) = a {
+                *v = arrival[d.0]
+                    .as_ref()
+                    .expect("indexed above")
+                    .arrange(v, false);
+            }
+        }
         Ok(CpuBackend {
             plan: plan.clone(),
             bufs,
             t_shape,
             arrival,
+            arranged,
         })
     }
 
-    /// The buffers kept presynaptic-major on this backend (see [`CpuBackend::with_layout`]).
+    /// The buffers kept presynaptic-major on this backend (see [`CpuBackend::with_layout`]):
+    /// transposed, or in the arrival order of their delays (column by column as well).
     pub fn presynaptic_major_buffers(&self) -> Vec<BufId> {
-        shaped_buffers(&self.t_shape)
+        let mut v = shaped_buffers(&self.t_shape);
+        v.extend(self.arrival_ordered_buffers());
+        v.sort();
+        v
+    }
+
+    /// The weight matrices kept in the arrival order of their delays (a subset of
+    /// [`Self::presynaptic_major_buffers`]).
+    pub fn arrival_ordered_buffers(&self) -> Vec<BufId> {
+        (0..self.arranged.len())
+            .filter(|&i| self.arranged[i].is_some())
+            .map(BufId)
+            .collect()
+    }
+
+    /// `logical` (the plan's layout, all copies) as this backend stores buffer `id`.
+    fn stored(&self, id: BufId, logical: &[f32]) -> Vec<f32> {
+        match (self.t_shape[id.0], self.arranged[id.0]) {
+            (Some((rows, cols)), _) => transpose_blocks(logical, rows, cols, false),
+            (None, Some(d)) => self.index_of(d).arrange(logical, false),
+            (None, None) => logical.to_vec(),
+        }
+    }
+
+    /// Buffer `id` as stored, in the plan's layout.
+    fn logical(&self, id: BufId) -> Vec<f32> {
+        let v = &self.bufs[id.0];
+        match (self.t_shape[id.0], self.arranged[id.0]) {
+            (Some((rows, cols)), _) => transpose_blocks(v, rows, cols, true),
+            (None, Some(d)) => self.index_of(d).arrange(v, true),
+            (None, None) => v.clone(),
+        }
+    }
+
+    fn index_of(&self, delays: BufId) -> &ArrivalIndex {
+        self.arrival[delays.0]
+            .as_ref()
+            .expect("built for every arrival op")
     }
 
     /// Takes a buffer out (to write it while reading others); put it back with [`Self::put`].
@@ -350,7 +406,9 @@ impl CpuBackend {
                 let index = self.arrival[delays.0]
                     .as_ref()
                     .expect("built for every arrival op");
-                let f = if self.t_shape[m.0].is_some() {
+                let f = if self.arranged[m.0].is_some() {
+                    arrival_matvec_inc_arranged
+                } else if self.t_shape[m.0].is_some() {
                     arrival_matvec_inc_t
                 } else {
                     arrival_matvec_inc
@@ -412,7 +470,9 @@ impl CpuBackend {
                 let index = self.arrival[delays.0]
                     .as_ref()
                     .expect("built for every arrival op");
-                let f = if self.t_shape[w.0].is_some() {
+                let f = if self.arranged[w.0].is_some() {
+                    stdp_delayed_arranged
+                } else if self.t_shape[w.0].is_some() {
                     stdp_delayed_t
                 } else {
                     stdp_delayed
@@ -603,12 +663,16 @@ impl CpuBackend {
                 cols,
                 target,
             } => {
-                let f = if self.t_shape[w.0].is_some() {
-                    normalize_rows_t
+                if let Some(d) = self.arranged[w.0] {
+                    let index = self.arrival[d.0]
+                        .as_ref()
+                        .expect("built for every arrival op");
+                    normalize_rows_arranged(&mut self.bufs[w.0], index, *rows, *cols, *target);
+                } else if self.t_shape[w.0].is_some() {
+                    normalize_rows_t(&mut self.bufs[w.0], *rows, *cols, *target);
                 } else {
-                    normalize_rows
-                };
-                f(&mut self.bufs[w.0], *rows, *cols, *target)
+                    normalize_rows(&mut self.bufs[w.0], *rows, *cols, *target);
+                }
             }
             Op::Neurons {
                 neuron,
@@ -802,19 +866,11 @@ impl Backend for CpuBackend {
     fn reset(&mut self) -> Result<()> {
         // Per-instance buffers only: shared parameters (weights, the learning switch) keep
         // their current values, as on the GPU.
-        for ((b, v), s) in self
-            .plan
-            .buffers
-            .iter()
-            .zip(self.bufs.iter_mut())
-            .zip(&self.t_shape)
-        {
+        for i in 0..self.bufs.len() {
+            let b = &self.plan.buffers[i];
             if b.batched() {
-                let init: std::borrow::Cow<[f32]> = match *s {
-                    Some((rows, cols)) => transpose_blocks(&b.init, rows, cols, false).into(),
-                    None => (&b.init[..]).into(),
-                };
-                for chunk in v.chunks_mut(b.len.max(1)) {
+                let init = self.stored(BufId(i), &b.init);
+                for chunk in self.bufs[i].chunks_mut(b.len.max(1)) {
                     chunk.copy_from_slice(&init);
                 }
             }
@@ -823,24 +879,23 @@ impl Backend for CpuBackend {
     }
 
     fn write(&mut self, buf: BufId, data: &[f32]) -> Result<()> {
-        let dst = self
-            .bufs
-            .get_mut(buf.0)
-            .ok_or_else(|| Error::Other(format!("no buffer {buf} in this plan")))?;
-        if dst.len() != data.len() {
-            return Err(Error::Other(format!(
-                "buffer {buf} holds {} values, not {}",
-                dst.len(),
-                data.len()
-            )));
+        self.plan.check_write(buf, data)?;
+        if let Some((rows, cols, slots)) = self.arrival[buf.0]
+            .as_ref()
+            .map(|a| (a.rows, a.cols, a.slots))
+        {
+            // New delays: the weights kept in their arrival order move with them.
+            let moved: Vec<(BufId, Vec<f32>)> = (0..self.arranged.len())
+                .filter(|&i| self.arranged[i] == Some(buf))
+                .map(|i| (BufId(i), self.logical(BufId(i))))
+                .collect();
+            let index = ArrivalIndex::new(data, rows, cols, slots);
+            for (w, v) in moved {
+                self.bufs[w.0] = index.arrange(&v, false);
+            }
+            self.arrival[buf.0] = Some(index);
         }
-        match self.t_shape[buf.0] {
-            Some((rows, cols)) => *dst = transpose_blocks(data, rows, cols, false),
-            None => dst.copy_from_slice(data),
-        }
-        if let Some(a) = &mut self.arrival[buf.0] {
-            *a = ArrivalIndex::new(data, a.rows, a.cols, a.slots);
-        }
+        self.bufs[buf.0] = self.stored(buf, data);
         Ok(())
     }
 
@@ -856,14 +911,10 @@ impl Backend for CpuBackend {
     }
 
     fn read(&mut self, buf: BufId) -> Result<Vec<f32>> {
-        let v = self
-            .bufs
-            .get(buf.0)
-            .ok_or_else(|| Error::Other(format!("no buffer {buf} in this plan")))?;
-        Ok(match self.t_shape[buf.0] {
-            Some((rows, cols)) => transpose_blocks(v, rows, cols, true),
-            None => v.clone(),
-        })
+        if buf.0 >= self.bufs.len() {
+            return Err(Error::Other(format!("no buffer {buf} in this plan")));
+        }
+        Ok(self.logical(buf))
     }
 }
 
@@ -1395,6 +1446,12 @@ fn lag_slot(now: usize, lag: usize, slots: usize) -> usize {
 /// whose synapse from column `c` has delay `d`, in order. With it the CPU visits only the
 /// synapses on which a spike arrives this step (about spikes x rows) instead of every synapse
 /// of every column with a spike on the way.
+///
+/// Its order of synapses (column by column, then by delay, then by row) is also a layout of
+/// a weight matrix ([`ArrivalIndex::arrange`]): in it the synapses one spike reaches at one
+/// delay lie next to each other, and the CPU keeps the weights of a learning connection with
+/// delays so ([`arrival_matvec_inc_arranged`], [`stdp_delayed_arranged`],
+/// [`normalize_rows_arranged`]).
 #[derive(Clone, Debug)]
 pub struct ArrivalIndex {
     rows: usize,
@@ -1402,7 +1459,11 @@ pub struct ArrivalIndex {
     slots: usize,
     /// `start[c * slots + d]..start[c * slots + d + 1]` indexes `row` for column c, delay d.
     start: Vec<u32>,
+    /// The row of each synapse, in arrival order; column `c`'s synapses are
+    /// `c * rows..(c + 1) * rows`.
     row: Vec<u32>,
+    /// `pos[r * cols + c]`: where synapse (r, c) is in arrival order.
+    pos: Vec<u32>,
 }
 
 impl ArrivalIndex {
@@ -1419,10 +1480,12 @@ impl ArrivalIndex {
         }
         let mut fill = start.clone();
         let mut row = vec![0u32; rows * cols];
+        let mut pos = vec![0u32; rows * cols];
         for r in 0..rows {
             for c in 0..cols {
                 let k = c * slots + ix(delays[r * cols + c]);
                 row[fill[k] as usize] = r as u32;
+                pos[r * cols + c] = fill[k];
                 fill[k] += 1;
             }
         }
@@ -1432,14 +1495,32 @@ impl ArrivalIndex {
             slots,
             start,
             row,
+            pos,
         }
     }
 
-    /// The rows whose synapse from column `c` has a delay of `d` steps, in order.
+    /// Where in arrival order the synapses from column `c` with a delay of `d` steps are, in
+    /// row order (their rows: `self.row[range]`).
     #[inline]
-    fn rows(&self, c: usize, d: usize) -> &[u32] {
+    fn range(&self, c: usize, d: usize) -> std::ops::Range<usize> {
         let k = c * self.slots + d;
-        &self.row[self.start[k] as usize..self.start[k + 1] as usize]
+        self.start[k] as usize..self.start[k + 1] as usize
+    }
+
+    /// Each `rows x cols` block of `v` (row-major) in arrival order, or back (`back`).
+    pub fn arrange(&self, v: &[f32], back: bool) -> Vec<f32> {
+        let n = self.rows * self.cols;
+        let mut out = vec![0.0f32; v.len()];
+        for (src, dst) in v.chunks(n).zip(out.chunks_mut(n)) {
+            for (k, &p) in self.pos.iter().enumerate() {
+                if back {
+                    dst[k] = src[p as usize];
+                } else {
+                    dst[p as usize] = src[k];
+                }
+            }
+        }
+        out
     }
 }
 
@@ -1491,7 +1572,7 @@ pub fn arrival_matvec_inc(
     y: &mut [f32],
     scale: f32,
 ) {
-    let at = |r: usize, c: usize| r * cols + c;
+    let at = |_, r: usize, c: usize| r * cols + c;
     arrival_matvec_inc_at(step, m, index, rows, cols, slots, hist, y, scale, at);
 }
 
@@ -1509,11 +1590,31 @@ pub fn arrival_matvec_inc_t(
     y: &mut [f32],
     scale: f32,
 ) {
-    let at = |r: usize, c: usize| c * rows + r;
+    let at = |_, r: usize, c: usize| c * rows + r;
     arrival_matvec_inc_at(step, m_t, index, rows, cols, slots, hist, y, scale, at);
 }
 
-/// [`arrival_matvec_inc`] with row r, column c of each instance's matrix at `at(r, c)`.
+/// [`arrival_matvec_inc`] on a matrix in the arrival order of its delays
+/// ([`ArrivalIndex::arrange`]): the same terms in the same order, the weights one spike
+/// reaches at one delay next to each other.
+#[expect(clippy::too_many_arguments, reason = "mirrors arrival_matvec_inc")]
+pub fn arrival_matvec_inc_arranged(
+    step: u64,
+    m_a: &[f32],
+    index: &ArrivalIndex,
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    hist: &[f32],
+    y: &mut [f32],
+    scale: f32,
+) {
+    let at = |p: usize, _, _| p;
+    arrival_matvec_inc_at(step, m_a, index, rows, cols, slots, hist, y, scale, at);
+}
+
+/// [`arrival_matvec_inc`] with row r, column c of each instance's matrix at `at(p, r, c)`, `p`
+/// being the synapse's place in arrival order.
 #[expect(clippy::too_many_arguments, reason = "mirrors arrival_matvec_inc")]
 #[inline]
 fn arrival_matvec_inc_at(
@@ -1526,7 +1627,7 @@ fn arrival_matvec_inc_at(
     hist: &[f32],
     y: &mut [f32],
     scale: f32,
-    at: impl Fn(usize, usize) -> usize,
+    at: impl Fn(usize, usize, usize) -> usize,
 ) {
     let per_instance = m.len() > rows * cols;
     let now = ring_slot(step, 0, slots);
@@ -1544,9 +1645,9 @@ fn arrival_matvec_inc_at(
         // added in column order.
         for_each_emission(hb, cols, slots, now, |c, d, slot| {
             let xv = hb[hx(cols, 0, slot, c)];
-            for &r in index.rows(c, d) {
-                let r = r as usize;
-                acc[r] += mb[at(r, c)] * xv;
+            for p in index.range(c, d) {
+                let r = index.row[p] as usize;
+                acc[r] += mb[at(p, r, c)] * xv;
             }
         });
         for (y, &a) in yb.iter_mut().zip(&acc) {
@@ -1621,7 +1722,7 @@ pub fn stdp_delayed(
     learn: f32,
 ) {
     let at = |i: usize, j: usize| i * cols + j;
-    stdp_delayed_at(
+    stdp_delayed_at::<false>(
         r,
         step,
         rows,
@@ -1656,7 +1757,7 @@ pub fn stdp_delayed_t(
     learn: f32,
 ) {
     let at = |i: usize, j: usize| j * rows + i;
-    stdp_delayed_at(
+    stdp_delayed_at::<false>(
         r,
         step,
         rows,
@@ -1673,10 +1774,47 @@ pub fn stdp_delayed_t(
     );
 }
 
-/// [`stdp_delayed`] with post i, pre j of each instance's weights at `at(i, j)`.
+/// [`stdp_delayed`] on weights in the arrival order of their delays
+/// ([`ArrivalIndex::arrange`]): every synapse gets the same single update.
+#[expect(clippy::too_many_arguments, reason = "mirrors stdp_delayed")]
+pub fn stdp_delayed_arranged(
+    r: &crate::compile::StdpConsts,
+    step: u64,
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    delays: &[f32],
+    index: &ArrivalIndex,
+    hist: &[f32],
+    w_a: &mut [f32],
+    post: &[f32],
+    post_traces: [&[f32]; 2],
+    learn: f32,
+) {
+    let at = |i: usize, j: usize| index.pos[i * cols + j] as usize;
+    stdp_delayed_at::<true>(
+        r,
+        step,
+        rows,
+        cols,
+        slots,
+        delays,
+        index,
+        hist,
+        w_a,
+        post,
+        post_traces,
+        learn,
+        at,
+    );
+}
+
+/// [`stdp_delayed`] with post i, pre j of each instance's weights at `at(i, j)`; `ARRANGED`:
+/// the weights are in arrival order, so that a synapse reached through `index` is at its
+/// place there.
 #[expect(clippy::too_many_arguments, reason = "mirrors stdp_delayed")]
 #[inline]
-fn stdp_delayed_at(
+fn stdp_delayed_at<const ARRANGED: bool>(
     r: &crate::compile::StdpConsts,
     step: u64,
     rows: usize,
@@ -1698,6 +1836,7 @@ fn stdp_delayed_at(
     let batch = post.len() / rows;
     let now = ring_slot(step, 0, slots);
     let len = pre_history_len(slots, cols);
+    let mut o1d = Vec::with_capacity(rows);
     for b in 0..batch {
         let hb = &hist[b * len..(b + 1) * len];
         let wb = &mut w[b * rows * cols..(b + 1) * rows * cols];
@@ -1722,25 +1861,32 @@ fn stdp_delayed_at(
                 );
             }
         }
-        // The other rows: the synapses on which a pre spike arrives now.
+        // The other rows: the synapses on which a pre spike arrives now, each as
+        // `stdp_synapse` updates it for a pre spike alone ([`stdp_pre`], with the column's
+        // factor and the rows' decayed post traces computed once).
+        o1d.clear();
+        o1d.extend(
+            o1s[b * rows..(b + 1) * rows]
+                .iter()
+                .map(|&o| o * r.decay_o1),
+        );
         for_each_emission(hb, cols, slots, now, |j, d, slot| {
-            let h = hx(cols, 0, slot, j);
-            for &i in index.rows(j, d) {
-                let i = i as usize;
-                if post_b[i] != 0.0 {
-                    continue;
+            let k = r.a2_minus + r.a3_minus * (hb[hx(cols, 2, slot, j)] * r.decay_r2);
+            let range = index.range(j, d);
+            if ARRANGED {
+                for (&i, w) in index.row[range.clone()].iter().zip(&mut wb[range]) {
+                    let i = i as usize;
+                    if post_b[i] == 0.0 {
+                        *w = stdp_pre(r, *w, k, o1d[i], learn);
+                    }
                 }
-                wb[at(i, j)] = stdp_synapse(
-                    r,
-                    wb[at(i, j)],
-                    true,
-                    false,
-                    hb[h + cols],
-                    hb[h + 2 * cols],
-                    o1(i),
-                    o2(i),
-                    learn,
-                );
+            } else {
+                for &i in &index.row[range] {
+                    let i = i as usize;
+                    if post_b[i] == 0.0 {
+                        wb[at(i, j)] = stdp_pre(r, wb[at(i, j)], k, o1d[i], learn);
+                    }
+                }
             }
         });
     }
@@ -1823,11 +1969,7 @@ pub fn stdp_synapse(
     let r1 = r1_stored * r.decay_r1;
     if pre_spike {
         let r2 = r2_stored * r.decay_r2;
-        let mut dw = -o1 * (r.a2_minus + r.a3_minus * r2);
-        if r.multiplicative {
-            dw *= w - r.w_min;
-        }
-        w = (w + learn * dw).clamp(r.w_min, r.w_max);
+        w = stdp_pre(r, w, r.a2_minus + r.a3_minus * r2, o1, learn);
     }
     if post_spike {
         let r1 = match (pre_spike, r.nearest) {
@@ -1842,6 +1984,17 @@ pub fn stdp_synapse(
         w = (w + learn * dw).clamp(r.w_min, r.w_max);
     }
     w
+}
+
+/// The pre-spike half of [`stdp_synapse`]: depression by the post trace `o1` (decayed to
+/// this step) times `k = a2_minus + a3_minus * r2` (`r2` the pre's slow trace, decayed).
+#[inline]
+pub fn stdp_pre(r: &crate::compile::StdpConsts, w: f32, k: f32, o1: f32, learn: f32) -> f32 {
+    let mut dw = -o1 * k;
+    if r.multiplicative {
+        dw *= w - r.w_min;
+    }
+    (w + learn * dw).clamp(r.w_min, r.w_max)
 }
 
 /// PES weight change (Nengo's `SimPES`): `delta[b, i, j] = (alpha * error[b, i]) * pre[b, j]`
@@ -2485,6 +2638,45 @@ pub(crate) fn presynaptic_major(plan: &Plan) -> Vec<Option<(usize, usize)>> {
         .collect()
 }
 
+/// Which of the presynaptic-major weight matrices (`t_shape`, as from [`presynaptic_major`]) the
+/// CPU keeps in the arrival order of their delays instead ([`ArrivalIndex::arrange`]): those of
+/// a learning connection with per-synapse delays, read and written only by
+/// [`Op::ArrivalMatVecInc`], [`Op::StdpDelayed`] (of one delay matrix) and
+/// [`Op::NormalizeRows`]. Per buffer: the delay matrix.
+fn arranged_by_arrival(plan: &Plan, t_shape: &[Option<(usize, usize)>]) -> Vec<Option<BufId>> {
+    let n = plan.buffers.len();
+    let mut delays_of: Vec<Option<BufId>> = vec![None; n];
+    let mut ok: Vec<bool> = t_shape.iter().map(Option::is_some).collect();
+    for op in plan.step.iter().chain(&plan.boundary) {
+        let (w, d) = match op {
+            Op::ArrivalMatVecInc { m, delays, .. } => (*m, Some(*delays)),
+            Op::StdpDelayed { w, delays, .. } => (*w, Some(*delays)),
+            Op::NormalizeRows { w, .. } => (*w, None),
+            _ => {
+                for b in op.buffers() {
+                    ok[b.0] = false;
+                }
+                continue;
+            }
+        };
+        for b in op.buffers() {
+            if b != w {
+                ok[b.0] = false;
+            }
+        }
+        if let Some(d) = d {
+            match delays_of[w.0] {
+                None => delays_of[w.0] = Some(d),
+                Some(e) if e == d => {}
+                Some(_) => ok[w.0] = false,
+            }
+        }
+    }
+    (0..n)
+        .map(|i| if ok[i] { delays_of[i] } else { None })
+        .collect()
+}
+
 /// The buffers that `t_shape` (as from [`presynaptic_major`]) marks presynaptic-major.
 pub(crate) fn shaped_buffers(t_shape: &[Option<(usize, usize)>]) -> Vec<BufId> {
     (0..t_shape.len())
@@ -2622,6 +2814,32 @@ pub fn stdp_t(
                 );
             }
         });
+    }
+}
+
+/// [`normalize_rows`] on weights in arrival order ([`ArrivalIndex::arrange`]): column by
+/// column as [`normalize_rows_t`], so each row's sum adds the same terms in the same order.
+pub fn normalize_rows_arranged(
+    w_a: &mut [f32],
+    index: &ArrivalIndex,
+    rows: usize,
+    cols: usize,
+    target: f32,
+) {
+    for wb in w_a.chunks_mut(rows * cols) {
+        let mut sums = vec![0.0f32; rows];
+        for (&r, &v) in index.row.iter().zip(wb.iter()) {
+            sums[r as usize] += v;
+        }
+        let factors: Vec<Option<f32>> = sums
+            .iter()
+            .map(|&s| (s > 0.0).then(|| target / s))
+            .collect();
+        for (&r, v) in index.row.iter().zip(wb.iter_mut()) {
+            if let Some(f) = factors[r as usize] {
+                *v *= f;
+            }
+        }
     }
 }
 

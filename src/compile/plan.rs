@@ -930,6 +930,84 @@ impl Plan {
         })
     }
 
+    /// Checks `data` (all instances' values) before it is written to buffer `id` by
+    /// [`crate::backend::Backend::write`]: its length, and for an [`BufferKind::Index`] buffer
+    /// what the kernels index with it. A delay buffer takes any steps below its ring's `slots`;
+    /// the structure of a sparse matrix (`indptr`, `indices`) is fixed when the network is built
+    /// and only its own values are taken back (as a snapshot restores them).
+    pub fn check_write(&self, id: BufId, data: &[f32]) -> crate::error::Result<()> {
+        let Some(b) = self.buffers.get(id.0) else {
+            return Err(crate::error::Error::Other(format!(
+                "no buffer {id} in this plan"
+            )));
+        };
+        let len = b.len * if b.batched() { self.batch } else { 1 };
+        if data.len() != len {
+            return Err(crate::error::Error::invalid(
+                &b.name,
+                "data",
+                format!("{} values", data.len()),
+                format!("{len} values"),
+            ));
+        }
+        if b.kind != BufferKind::Index {
+            return Ok(());
+        }
+        if let Some(slots) = self.delay_slots(id) {
+            if let Some((k, d)) = data
+                .iter()
+                .map(|&x| f32_to_index(x))
+                .enumerate()
+                .find(|&(_, d)| d as usize >= slots)
+            {
+                return Err(crate::error::Error::invalid(
+                    &b.name,
+                    format!("delay of synapse {k}"),
+                    format!("{d} steps"),
+                    format!("0 to {} steps (the connection's delay ring)", slots - 1),
+                ));
+            }
+            return Ok(());
+        }
+        if let Some(k) = (0..len).find(|&k| data[k].to_bits() != b.init[k].to_bits()) {
+            return Err(crate::error::Error::invalid(
+                &b.name,
+                format!("entry {k}"),
+                f32_to_index(data[k]),
+                format!(
+                    "{} (a sparse matrix's structure is fixed when the network is built)",
+                    f32_to_index(b.init[k])
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The ring length (`slots`) of the ops that read `delays` as per-synapse delays, if any.
+    fn delay_slots(&self, delays: BufId) -> Option<usize> {
+        self.step.iter().find_map(|op| match op {
+            Op::DelayedMatVecInc {
+                delays: d, slots, ..
+            }
+            | Op::DelayedSparseInc {
+                delays: d, slots, ..
+            }
+            | Op::ArrivalMatVecInc {
+                delays: d, slots, ..
+            }
+            | Op::ArrivalSparseInc {
+                delays: d, slots, ..
+            }
+            | Op::StdpDelayed {
+                delays: d, slots, ..
+            }
+            | Op::StdpSparseDelayed {
+                delays: d, slots, ..
+            } if *d == delays => Some(*slots),
+            _ => None,
+        })
+    }
+
     /// Total number of neurons (per instance).
     pub fn n_neurons(&self) -> usize {
         self.step

@@ -1605,19 +1605,7 @@ impl Backend for GpuBackend {
     }
 
     fn write(&mut self, buf: BufId, data: &[f32]) -> Result<()> {
-        let b = self
-            .plan
-            .buffers
-            .get(buf.0)
-            .ok_or_else(|| Error::Other(format!("no buffer {buf} in this plan")))?;
-        let len = b.len * if b.batched() { self.plan.batch } else { 1 };
-        if len != data.len() {
-            return Err(Error::Other(format!(
-                "buffer {} holds {len} values, not {}",
-                b.name,
-                data.len()
-            )));
-        }
+        self.plan.check_write(buf, data)?;
         if !data.is_empty() {
             let data = to_device_layout(self.t_shape[buf.0], data);
             let (b, off) = self.locs[buf.0];
