@@ -64,9 +64,19 @@ impl CpuBackend {
             vec![None; plan.buffers.len()]
         };
         let arranged = arranged_by_arrival(plan, &t_shape);
-        for (s, a) in t_shape.iter_mut().zip(&arranged) {
-            if a.is_some() {
-                *s = None;
+        for (i, a) in arranged.iter().enumerate() {
+            if let Some(d) = a {
+                t_shape[i] = None;
+                t_shape[d.0] = None;
+            }
+        }
+        // A delayed matrix that is not in arrival order stays row-major, with its delays.
+        for op in &plan.step {
+            if let Op::DelayedMatVecInc { m, delays, .. } = op
+                && arranged[m.0].is_none()
+            {
+                t_shape[m.0] = None;
+                t_shape[delays.0] = None;
             }
         }
         for (v, s) in bufs.iter_mut().zip(&t_shape) {
@@ -84,6 +94,13 @@ impl CpuBackend {
                 ..
             }
             | Op::StdpDelayed {
+                delays,
+                rows,
+                cols,
+                slots,
+                ..
+            }
+            | Op::DelayedMatVecInc {
                 delays,
                 rows,
                 cols,
@@ -275,20 +292,29 @@ impl CpuBackend {
                 slots,
             } => {
                 let mut r = self.take(*ring);
-                delayed_matvec_inc_with(
-                    step,
-                    &self.bufs[m.0],
-                    &self.bufs[delays.0],
-                    *rows,
-                    *cols,
-                    &self.bufs[x.0],
-                    &mut r,
-                    *slots,
-                    (
-                        self.t_shape[m.0].is_some(),
-                        self.t_shape[delays.0].is_some(),
-                    ),
-                );
+                if self.arranged[m.0].is_some() {
+                    delayed_matvec_inc_arranged(
+                        step,
+                        &self.bufs[m.0],
+                        self.index_of(*delays),
+                        *rows,
+                        *cols,
+                        &self.bufs[x.0],
+                        &mut r,
+                        *slots,
+                    );
+                } else {
+                    delayed_matvec_inc(
+                        step,
+                        &self.bufs[m.0],
+                        &self.bufs[delays.0],
+                        *rows,
+                        *cols,
+                        &self.bufs[x.0],
+                        &mut r,
+                        *slots,
+                    );
+                }
                 self.put(*ring, r);
             }
             Op::DelayedSparseInc {
@@ -1142,7 +1168,8 @@ pub fn ring_slot(step: u64, delay: usize, slots: usize) -> usize {
 /// `[instance][slot][row]`: for each instance, row `r` and (in column order) each column `c`
 /// whose source is not 0, `ring[b, slot(step + delays[r, c]), r] += m[r, c] * x[b, c]`.
 /// Every element of the ring gets its terms in column order, as from the kernel's one
-/// invocation per row. Twin: `shaders/delayed_matvec_inc.wgsl`.
+/// invocation per row (here one column with a spike at a time). Twin:
+/// `shaders/delayed_matvec_inc.wgsl`.
 #[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
 pub fn delayed_matvec_inc(
     step: u64,
@@ -1154,27 +1181,7 @@ pub fn delayed_matvec_inc(
     ring: &mut [f32],
     slots: usize,
 ) {
-    delayed_matvec_inc_with(step, m, delays, rows, cols, x, ring, slots, (false, false));
-}
-
-/// [`delayed_matvec_inc`] with the matrix and the delays each row-major or presynaptic-major
-/// (`t_m`, `t_d`: element (r, c) at `c * rows + r`), one column with a spike at a time (the
-/// same terms into each ring element in the same order for either layout; presynaptic-major,
-/// a spike reads two contiguous columns).
-#[expect(clippy::too_many_arguments, reason = "mirrors delayed_matvec_inc")]
-pub(crate) fn delayed_matvec_inc_with(
-    step: u64,
-    m: &[f32],
-    delays: &[f32],
-    rows: usize,
-    cols: usize,
-    x: &[f32],
-    ring: &mut [f32],
-    slots: usize,
-    (t_m, t_d): (bool, bool),
-) {
     let per_instance = m.len() > rows * cols;
-    let at = |t: bool, r: usize, c: usize| if t { c * rows + r } else { r * cols + c };
     let now = ring_slot(step, 0, slots);
     for (b, (rb, xb)) in ring
         .chunks_mut(slots * rows)
@@ -1189,9 +1196,52 @@ pub(crate) fn delayed_matvec_inc_with(
         for_each_nonzero(xb, |c, xv| {
             for r in 0..rows {
                 // ring_slot(step, d, slots), without a division for d < slots.
-                let slot = now + ix(delays[at(t_d, r, c)]);
+                let slot = now + ix(delays[r * cols + c]);
                 let slot = if slot < slots { slot } else { slot % slots };
-                rb[slot * rows + r] += mb[at(t_m, r, c)] * xv;
+                rb[slot * rows + r] += mb[r * cols + c] * xv;
+            }
+        });
+    }
+}
+
+/// [`delayed_matvec_inc`] on a matrix in the arrival order of its delays (`index`, see
+/// [`ArrivalIndex::arrange`]): a column's synapses of one delay go to one ring slot, next to
+/// each other; each ring element gets the same terms in the same (column) order.
+#[expect(clippy::too_many_arguments, reason = "mirrors delayed_matvec_inc")]
+pub fn delayed_matvec_inc_arranged(
+    step: u64,
+    m_a: &[f32],
+    index: &ArrivalIndex,
+    rows: usize,
+    cols: usize,
+    x: &[f32],
+    ring: &mut [f32],
+    slots: usize,
+) {
+    let per_instance = m_a.len() > rows * cols;
+    let now = ring_slot(step, 0, slots);
+    for (b, (rb, xb)) in ring
+        .chunks_mut(slots * rows)
+        .zip(x.chunks(cols))
+        .enumerate()
+    {
+        let mb = if per_instance {
+            &m_a[b * rows * cols..(b + 1) * rows * cols]
+        } else {
+            m_a
+        };
+        for_each_nonzero(xb, |c, xv| {
+            for d in 0..slots {
+                let range = index.range(c, d);
+                let slot = if now + d < slots {
+                    now + d
+                } else {
+                    now + d - slots
+                };
+                let rs = &mut rb[slot * rows..(slot + 1) * rows];
+                for (&r, &m) in index.row[range.clone()].iter().zip(&mb[range]) {
+                    rs[r as usize] += m * xv;
+                }
             }
         });
     }
@@ -2640,8 +2690,8 @@ pub(crate) fn presynaptic_major(plan: &Plan) -> Vec<Option<(usize, usize)>> {
 
 /// Which of the presynaptic-major weight matrices (`t_shape`, as from [`presynaptic_major`]) the
 /// CPU keeps in the arrival order of their delays instead ([`ArrivalIndex::arrange`]): those of
-/// a learning connection with per-synapse delays, read and written only by
-/// [`Op::ArrivalMatVecInc`], [`Op::StdpDelayed`] (of one delay matrix) and
+/// a connection with per-synapse delays, read and written only by [`Op::ArrivalMatVecInc`],
+/// [`Op::StdpDelayed`], [`Op::DelayedMatVecInc`] (of one delay matrix) and
 /// [`Op::NormalizeRows`]. Per buffer: the delay matrix.
 fn arranged_by_arrival(plan: &Plan, t_shape: &[Option<(usize, usize)>]) -> Vec<Option<BufId>> {
     let n = plan.buffers.len();
@@ -2649,7 +2699,9 @@ fn arranged_by_arrival(plan: &Plan, t_shape: &[Option<(usize, usize)>]) -> Vec<O
     let mut ok: Vec<bool> = t_shape.iter().map(Option::is_some).collect();
     for op in plan.step.iter().chain(&plan.boundary) {
         let (w, d) = match op {
-            Op::ArrivalMatVecInc { m, delays, .. } => (*m, Some(*delays)),
+            Op::ArrivalMatVecInc { m, delays, .. } | Op::DelayedMatVecInc { m, delays, .. } => {
+                (*m, Some(*delays))
+            }
             Op::StdpDelayed { w, delays, .. } => (*w, Some(*delays)),
             Op::NormalizeRows { w, .. } => (*w, None),
             _ => {
