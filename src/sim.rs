@@ -551,6 +551,8 @@ impl Simulator {
 
     /// Restores a [`Snapshot`] taken from a simulator of the same network and batch size.
     pub fn restore(&mut self, snap: &Snapshot) -> Result<()> {
+        // Every buffer is checked before any is written: a refused snapshot changes nothing.
+        let mut ids = Vec::with_capacity(snap.buffers.len());
         for (name, data) in &snap.buffers {
             let id = self.buffer_id(name, "Simulator::restore")?;
             let b = &self.plan.buffers[id.0];
@@ -563,6 +565,10 @@ impl Simulator {
                     format!("{total} values (a snapshot of the same network and batch)"),
                 ));
             }
+            self.plan.check_write(id, data)?;
+            ids.push(id);
+        }
+        for (id, (_, data)) in ids.into_iter().zip(&snap.buffers) {
             self.backend.write(id, data)?;
         }
         self.n_steps = snap.n_steps;

@@ -1225,7 +1225,7 @@ per_backend!(bad_delays_and_structure_writes_are_errors, |be| {
                 if object == name
                     && param == &format!("delay of synapse {}", n - 1)
                     && value == "5 steps"
-                    && allowed.contains("0 to 4")),
+                    && allowed.contains("less than 5 steps")),
             "{msg}"
         );
         bad[n - 1] = index_to_f32(u32::MAX);
@@ -1249,10 +1249,30 @@ per_backend!(bad_delays_and_structure_writes_are_errors, |be| {
         assert_eq!(sim.read_buffer(name).unwrap(), before, "{name} was changed");
         sim.write_buffer(name, &before).unwrap();
     }
-    // A snapshot (which holds the index buffers) restores, and the run goes on.
+    // A snapshot (which holds the index buffers) restores, and the run goes on; one with a
+    // delay past the ring is refused as a whole, before anything is written.
     let snap = sim.snapshot().unwrap();
     sim.restore(&snap).unwrap();
-    sim.run_steps(N_PRE as u64).unwrap();
+    sim.run_steps(N_PRE as u64 / 2).unwrap();
+    let now = sim.snapshot().unwrap();
+    let mut bad = snap.clone();
+    let last = bad
+        .buffers
+        .iter()
+        .rposition(|(name, _)| name.ends_with(".delays"))
+        .expect("a delays buffer");
+    bad.buffers[last].1[0] = index_to_f32(9);
+    assert!(sim.restore(&bad).is_err());
+    let after = sim.snapshot().unwrap();
+    assert!(
+        now.buffers.iter().zip(&after.buffers).all(|(a, b)| a == b),
+        "a refused snapshot changed the simulator"
+    );
+    assert!(
+        snap.buffers.iter().zip(&now.buffers).any(|(a, b)| a != b),
+        "the run must have changed some state, or the check above proves nothing"
+    );
+    sim.run_steps(N_PRE as u64 / 2).unwrap();
 });
 
 per_backend!(delayed_spike_arrives_exactly_d_steps_later, |be| {

@@ -391,8 +391,8 @@ per_backend!(theta_decay_folds_alike_on_every_backend, |be| {
     }
 });
 
-/// The CPU backend keeps Diehl & Cook's input weights (and, when frozen with delays, their
-/// delays) presynaptic-major (one contiguous column per input spike); running with that layout
+/// The CPU backend keeps Diehl & Cook's input weights presynaptic-major (one contiguous column
+/// per input spike; with delays, in the arrival order of the delays); running with that layout
 /// and with the plain row-major one must give the same state, bit for bit: a network of 101
 /// inputs and 23 neurons, 2 instances, normalisation and 700 steps with Poisson input, evaluated
 /// through `Backend::read`; learning and frozen, without delays and with a delay per input

@@ -18,7 +18,8 @@ pub struct CpuBackend {
     /// [`presynaptic_major`]); `read` and `write` convert.
     t_shape: Vec<Option<(usize, usize)>>,
     /// Per buffer: the [`ArrivalIndex`] of a dense delay matrix read by
-    /// [`arrival_matvec_inc`] or [`stdp_delayed`] (rebuilt when the buffer is written).
+    /// [`arrival_matvec_inc`] or [`stdp_delayed`], or by [`delayed_matvec_inc`] on weights in
+    /// arrival order (rebuilt when the buffer is written).
     arrival: Vec<Option<ArrivalIndex>>,
     /// Per buffer: the delay matrix in whose arrival order ([`ArrivalIndex::arrange`]) a
     /// weight matrix is kept (see [`arranged_by_arrival`]); `read` and `write` convert.
@@ -64,18 +65,14 @@ impl CpuBackend {
             vec![None; plan.buffers.len()]
         };
         let arranged = arranged_by_arrival(plan, &t_shape);
-        for (i, a) in arranged.iter().enumerate() {
-            if let Some(d) = a {
-                t_shape[i] = None;
-                t_shape[d.0] = None;
-            }
-        }
-        // A delayed matrix that is not in arrival order stays row-major, with its delays.
-        for op in &plan.step {
-            if let Op::DelayedMatVecInc { m, delays, .. } = op
-                && arranged[m.0].is_none()
+        // A matrix with delays, and its delays, are never transposed: the matrix is in arrival
+        // order, or row-major where it is not eligible.
+        for op in plan.step.iter().chain(&plan.boundary) {
+            if let Op::ArrivalMatVecInc { m: w, delays, .. }
+            | Op::StdpDelayed { w, delays, .. }
+            | Op::DelayedMatVecInc { m: w, delays, .. } = op
             {
-                t_shape[m.0] = None;
+                t_shape[w.0] = None;
                 t_shape[delays.0] = None;
             }
         }
@@ -85,31 +82,34 @@ impl CpuBackend {
             }
         }
         let mut arrival: Vec<Option<ArrivalIndex>> = vec![None; plan.buffers.len()];
-        for op in &plan.step {
-            if let Op::ArrivalMatVecInc {
-                delays,
-                rows,
-                cols,
-                slots,
-                ..
-            }
-            | Op::StdpDelayed {
-                delays,
-                rows,
-                cols,
-                slots,
-                ..
-            }
-            | Op::DelayedMatVecInc {
-                delays,
-                rows,
-                cols,
-                slots,
-                ..
-            } = op
-                && arrival[delays.0].is_none()
-            {
-                // Transmission and STDP of one connection share their delays: index them once.
+        for op in plan.step.iter().chain(&plan.boundary) {
+            let (delays, rows, cols, slots) = match op {
+                Op::ArrivalMatVecInc {
+                    delays,
+                    rows,
+                    cols,
+                    slots,
+                    ..
+                }
+                | Op::StdpDelayed {
+                    delays,
+                    rows,
+                    cols,
+                    slots,
+                    ..
+                } => (delays, rows, cols, slots),
+                Op::DelayedMatVecInc {
+                    m,
+                    delays,
+                    rows,
+                    cols,
+                    slots,
+                    ..
+                } if arranged[m.0].is_some() => (delays, rows, cols, slots),
+                _ => continue,
+            };
+            // Transmission and STDP of one connection share their delays: index them once.
+            if arrival[delays.0].is_none() {
                 arrival[delays.0] = Some(ArrivalIndex::new(&bufs[delays.0], *rows, *cols, *slots));
             }
         }
@@ -434,8 +434,6 @@ impl CpuBackend {
                     .expect("built for every arrival op");
                 let f = if self.arranged[m.0].is_some() {
                     arrival_matvec_inc_arranged
-                } else if self.t_shape[m.0].is_some() {
-                    arrival_matvec_inc_t
                 } else {
                     arrival_matvec_inc
                 };
@@ -498,8 +496,6 @@ impl CpuBackend {
                     .expect("built for every arrival op");
                 let f = if self.arranged[w.0].is_some() {
                     stdp_delayed_arranged
-                } else if self.t_shape[w.0].is_some() {
-                    stdp_delayed_t
                 } else {
                     stdp_delayed
                 };
@@ -1499,9 +1495,9 @@ fn lag_slot(now: usize, lag: usize, slots: usize) -> usize {
 ///
 /// Its order of synapses (column by column, then by delay, then by row) is also a layout of
 /// a weight matrix ([`ArrivalIndex::arrange`]): in it the synapses one spike reaches at one
-/// delay lie next to each other, and the CPU keeps the weights of a learning connection with
-/// delays so ([`arrival_matvec_inc_arranged`], [`stdp_delayed_arranged`],
-/// [`normalize_rows_arranged`]).
+/// delay lie next to each other, and the CPU keeps the weights of a connection with delays so,
+/// learning ([`arrival_matvec_inc_arranged`], [`stdp_delayed_arranged`],
+/// [`normalize_rows_arranged`]) or frozen ([`delayed_matvec_inc_arranged`]).
 #[derive(Clone, Debug)]
 pub struct ArrivalIndex {
     rows: usize,
@@ -1624,24 +1620,6 @@ pub fn arrival_matvec_inc(
 ) {
     let at = |_, r: usize, c: usize| r * cols + c;
     arrival_matvec_inc_at(step, m, index, rows, cols, slots, hist, y, scale, at);
-}
-
-/// [`arrival_matvec_inc`] on a presynaptic-major matrix (`m_t[c * rows + r]` = row r, column
-/// c): the same terms in the same order, the synapses of one column next to each other.
-#[expect(clippy::too_many_arguments, reason = "mirrors arrival_matvec_inc")]
-pub fn arrival_matvec_inc_t(
-    step: u64,
-    m_t: &[f32],
-    index: &ArrivalIndex,
-    rows: usize,
-    cols: usize,
-    slots: usize,
-    hist: &[f32],
-    y: &mut [f32],
-    scale: f32,
-) {
-    let at = |_, r: usize, c: usize| c * rows + r;
-    arrival_matvec_inc_at(step, m_t, index, rows, cols, slots, hist, y, scale, at);
 }
 
 /// [`arrival_matvec_inc`] on a matrix in the arrival order of its delays
@@ -1782,41 +1760,6 @@ pub fn stdp_delayed(
         index,
         hist,
         w,
-        post,
-        post_traces,
-        learn,
-        at,
-    );
-}
-
-/// [`stdp_delayed`] on presynaptic-major weights (`w_t[j * rows + i]` = post i, pre j; the
-/// delays stay row-major): every synapse gets the same single update.
-#[expect(clippy::too_many_arguments, reason = "mirrors stdp_delayed")]
-pub fn stdp_delayed_t(
-    r: &crate::compile::StdpConsts,
-    step: u64,
-    rows: usize,
-    cols: usize,
-    slots: usize,
-    delays: &[f32],
-    index: &ArrivalIndex,
-    hist: &[f32],
-    w_t: &mut [f32],
-    post: &[f32],
-    post_traces: [&[f32]; 2],
-    learn: f32,
-) {
-    let at = |i: usize, j: usize| j * rows + i;
-    stdp_delayed_at::<false>(
-        r,
-        step,
-        rows,
-        cols,
-        slots,
-        delays,
-        index,
-        hist,
-        w_t,
         post,
         post_traces,
         learn,
@@ -2631,13 +2574,15 @@ pub fn alpha(a: f32, c1: f32, c2: f32, x: &[f32], z: &mut [f32], y: &mut [f32]) 
 
 // ---------------------------------------------------------------------------------------------
 // Presynaptic-major weights. A dense weight matrix used only by `matvec_inc`, `stdp` and
-// `normalize_rows`, or by their delayed forms `arrival_matvec_inc`, `stdp_delayed` and
-// `delayed_matvec_inc` (with its delays; Diehl & Cook's input connection, with or without
-// delays, learning or frozen) is kept column by column on this backend:
-// an input spike then reads and updates one contiguous column of `rows` weights instead of one
-// cache line per neuron. Every weight and every sum gets the same operations in the same order
-// as in the row-major functions above, so the results are bit-identical (tests below and
-// `tests/core.rs`); `Backend::read`/`write` convert, so nothing outside this file sees it.
+// `normalize_rows` (Diehl & Cook's input connection without delays, learning or frozen) is kept
+// column by column on this backend: an input spike then reads and updates one contiguous column
+// of `rows` weights instead of one cache line per neuron. With delays (`arrival_matvec_inc`,
+// `stdp_delayed`, `delayed_matvec_inc`), column by column and within a column by delay: the
+// arrival order of `ArrivalIndex::arrange`, in which the synapses one spike reaches at one delay
+// are contiguous (the delays themselves stay row-major). Every weight and every sum gets the
+// same operations in the same order as in the row-major functions above, so the results are
+// bit-identical (tests below and `tests/learning.rs`); `Backend::read`/`write` convert, so
+// nothing outside this file sees it.
 
 /// The buffers kept presynaptic-major, as `(rows, cols)`: dense matrices whose every use is the
 /// matrix of a `matvec_inc`, `stdp`, `normalize_rows`, `arrival_matvec_inc` or `stdp_delayed`
@@ -2690,7 +2635,7 @@ pub(crate) fn presynaptic_major(plan: &Plan) -> Vec<Option<(usize, usize)>> {
 
 /// Which of the presynaptic-major weight matrices (`t_shape`, as from [`presynaptic_major`]) the
 /// CPU keeps in the arrival order of their delays instead ([`ArrivalIndex::arrange`]): those of
-/// a connection with per-synapse delays, read and written only by [`Op::ArrivalMatVecInc`],
+/// a dense connection with a delay matrix, read and written only by [`Op::ArrivalMatVecInc`],
 /// [`Op::StdpDelayed`], [`Op::DelayedMatVecInc`] (of one delay matrix) and
 /// [`Op::NormalizeRows`]. Per buffer: the delay matrix.
 fn arranged_by_arrival(plan: &Plan, t_shape: &[Option<(usize, usize)>]) -> Vec<Option<BufId>> {
@@ -3085,6 +3030,162 @@ mod presynaptic_major_tests {
             normalize_rows(&mut a, rows, cols, 7.8);
             normalize_rows_t(&mut b, rows, cols, 7.8);
             assert_eq!(transpose_blocks(&b, rows, cols, true), a);
+        }
+    }
+
+    /// The functions on weights in arrival order give exactly the row-major functions' results,
+    /// step after step across the ring's wrap: odd sizes, several instances, random delays
+    /// (0 included, several spikes of one column on the way), shared and per-instance matrices,
+    /// post spikes, both STDP rule kinds, a zero row and a negative-sum row.
+    #[test]
+    fn arrival_ordered_ops_equal_row_major_ones_bit_for_bit() {
+        let mut g = rng(11);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for &(rows, cols, slots, batch) in &[
+            (13usize, 29usize, 7usize, 2usize),
+            (37, 11, 3, 3),
+            (5, 41, 1, 1),
+        ] {
+            let delays: Vec<f32> = (0..rows * cols)
+                .map(|_| crate::compile::index_to_f32(g.random_range(0..slots as u32)))
+                .collect();
+            let index = ArrivalIndex::new(&delays, rows, cols, slots);
+            let mut w: Vec<f32> = (0..batch * rows * cols)
+                .map(|_| g.random_range(-0.2f32..1.0))
+                .collect();
+            w[..cols].fill(0.0);
+            w[cols..2 * cols].fill(-0.1);
+            assert_eq!(index.arrange(&index.arrange(&w, false), true), w);
+            let rule = crate::compile::StdpConsts {
+                decay_r1: 0.9753,
+                decay_r2: 0.9612,
+                decay_o1: 0.9753,
+                decay_o2: 0.9876,
+                a2_plus: 0.004,
+                a3_plus: 0.01,
+                a2_minus: 0.0001,
+                a3_minus: 0.003,
+                w_min: 0.0,
+                w_max: 1.0,
+                nearest: false,
+                multiplicative: true,
+            };
+            let len = pre_history_len(slots, cols);
+            let mut hist = vec![0.0f32; batch * len];
+            let (mut wa, mut wb) = (w.clone(), index.arrange(&w, false));
+            let shared = index.arrange(&w[..rows * cols], false);
+            let (mut ring_a, mut ring_b) = (
+                vec![0.0f32; batch * slots * rows],
+                vec![0.0f32; batch * slots * rows],
+            );
+            for step in 0..3 * slots as u64 + 5 {
+                let rule = crate::compile::StdpConsts {
+                    nearest: step % 2 == 0,
+                    multiplicative: step % 3 != 0,
+                    ..rule
+                };
+                let pre: Vec<f32> = (0..batch * cols)
+                    .map(|_| if g.random_bool(0.3) { 2000.0 } else { 0.0 })
+                    .collect();
+                let traces: Vec<Vec<f32>> = [cols, cols, rows, rows]
+                    .iter()
+                    .map(|&n| {
+                        (0..batch * n)
+                            .map(|_| g.random_range(0.0f32..1.5))
+                            .collect()
+                    })
+                    .collect();
+                let post: Vec<f32> = (0..batch * rows)
+                    .map(|_| if g.random_bool(0.15) { 2000.0 } else { 0.0 })
+                    .collect();
+                pre_history(step, slots, cols, &pre, &traces[0], &traces[1], &mut hist);
+
+                let y0: Vec<f32> = (0..batch * rows)
+                    .map(|_| g.random_range(-1.0f32..1.0))
+                    .collect();
+                for (m, m_a) in [(&w[..rows * cols], &shared[..]), (&wa[..], &wb[..])] {
+                    let (mut ya, mut yb) = (y0.clone(), y0.clone());
+                    arrival_matvec_inc(step, m, &index, rows, cols, slots, &hist, &mut ya, 0.37);
+                    arrival_matvec_inc_arranged(
+                        step, m_a, &index, rows, cols, slots, &hist, &mut yb, 0.37,
+                    );
+                    assert_eq!(bits(&ya), bits(&yb), "arrival_matvec_inc, step {step}");
+                }
+                delayed_matvec_inc(
+                    step,
+                    &w[..rows * cols],
+                    &delays,
+                    rows,
+                    cols,
+                    &pre,
+                    &mut ring_a,
+                    slots,
+                );
+                delayed_matvec_inc_arranged(
+                    step,
+                    &shared,
+                    &index,
+                    rows,
+                    cols,
+                    &pre,
+                    &mut ring_b,
+                    slots,
+                );
+                assert_eq!(
+                    bits(&ring_a),
+                    bits(&ring_b),
+                    "delayed_matvec_inc, step {step}"
+                );
+
+                let post_traces = [&traces[2][..], &traces[3][..]];
+                stdp_delayed(
+                    &rule,
+                    step,
+                    rows,
+                    cols,
+                    slots,
+                    &delays,
+                    &index,
+                    &hist,
+                    &mut wa,
+                    &post,
+                    post_traces,
+                    0.8,
+                );
+                stdp_delayed_arranged(
+                    &rule,
+                    step,
+                    rows,
+                    cols,
+                    slots,
+                    &delays,
+                    &index,
+                    &hist,
+                    &mut wb,
+                    &post,
+                    post_traces,
+                    0.8,
+                );
+                assert_eq!(
+                    bits(&wa),
+                    bits(&index.arrange(&wb, true)),
+                    "stdp_delayed, step {step}"
+                );
+                if step % 4 == 3 {
+                    normalize_rows(&mut wa, rows, cols, 7.8);
+                    normalize_rows_arranged(&mut wb, &index, rows, cols, 7.8);
+                    assert_eq!(
+                        bits(&wa),
+                        bits(&index.arrange(&wb, true)),
+                        "normalize_rows, step {step}"
+                    );
+                }
+            }
+            assert_ne!(wa, w, "the weights must learn");
+            assert!(
+                ring_a.iter().any(|&v| v != 0.0),
+                "something must be transmitted"
+            );
         }
     }
 }

@@ -42,7 +42,8 @@ pub trait Backend {
     fn reset(&mut self) -> Result<()>;
     /// Reads a whole buffer (all instances).
     fn read(&mut self, buf: BufId) -> Result<Vec<f32>>;
-    /// Overwrites a whole buffer (all instances; `data` has the buffer's full length).
+    /// Overwrites a whole buffer (all instances; `data` has the buffer's full length), after
+    /// [`crate::compile::Plan::check_write`]: nothing is written when it refuses.
     fn write(&mut self, buf: BufId, data: &[f32]) -> Result<()>;
     /// Runs the plan's presentation-boundary ops once (weight normalisation).
     fn boundary(&mut self) -> Result<()>;

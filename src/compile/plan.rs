@@ -964,19 +964,23 @@ impl Plan {
                     &b.name,
                     format!("delay of synapse {k}"),
                     format!("{d} steps"),
-                    format!("0 to {} steps (the connection's delay ring)", slots - 1),
+                    format!("less than {slots} steps (the connection's delay ring)"),
                 ));
             }
             return Ok(());
         }
-        if let Some(k) = (0..len).find(|&k| data[k].to_bits() != b.init[k].to_bits()) {
+        if let Some(k) =
+            (0..len).find(|&k| b.init.get(k).map(|x| x.to_bits()) != Some(data[k].to_bits()))
+        {
             return Err(crate::error::Error::invalid(
                 &b.name,
                 format!("entry {k}"),
                 f32_to_index(data[k]),
                 format!(
                     "{} (a sparse matrix's structure is fixed when the network is built)",
-                    f32_to_index(b.init[k])
+                    b.init
+                        .get(k)
+                        .map_or("nothing".into(), |x| f32_to_index(*x).to_string())
                 ),
             ));
         }
@@ -985,27 +989,30 @@ impl Plan {
 
     /// The ring length (`slots`) of the ops that read `delays` as per-synapse delays, if any.
     fn delay_slots(&self, delays: BufId) -> Option<usize> {
-        self.step.iter().find_map(|op| match op {
-            Op::DelayedMatVecInc {
-                delays: d, slots, ..
-            }
-            | Op::DelayedSparseInc {
-                delays: d, slots, ..
-            }
-            | Op::ArrivalMatVecInc {
-                delays: d, slots, ..
-            }
-            | Op::ArrivalSparseInc {
-                delays: d, slots, ..
-            }
-            | Op::StdpDelayed {
-                delays: d, slots, ..
-            }
-            | Op::StdpSparseDelayed {
-                delays: d, slots, ..
-            } if *d == delays => Some(*slots),
-            _ => None,
-        })
+        self.step
+            .iter()
+            .chain(&self.boundary)
+            .find_map(|op| match op {
+                Op::DelayedMatVecInc {
+                    delays: d, slots, ..
+                }
+                | Op::DelayedSparseInc {
+                    delays: d, slots, ..
+                }
+                | Op::ArrivalMatVecInc {
+                    delays: d, slots, ..
+                }
+                | Op::ArrivalSparseInc {
+                    delays: d, slots, ..
+                }
+                | Op::StdpDelayed {
+                    delays: d, slots, ..
+                }
+                | Op::StdpSparseDelayed {
+                    delays: d, slots, ..
+                } if *d == delays => Some(*slots),
+                _ => None,
+            })
     }
 
     /// Total number of neurons (per instance).
