@@ -1,15 +1,27 @@
 //! A plastic 784 -> 400 network in the Diehl & Cook layout (Poisson input, STDP, lateral
-//! inhibition, adaptive thresholds), per simulated second, on each backend. Throughput is in
-//! simulated timesteps (dt 0.5 ms; 2000 per simulated second).
+//! inhibition, adaptive thresholds), per simulated second, on each backend; and the same with a
+//! sparse input connection (10 % of the synapses) with a delay per synapse (0-10 ms), which
+//! transmits and learns at arrival. Throughput is in simulated timesteps (dt 0.5 ms; 2000 per
+//! simulated second).
 //!
 //! `cargo bench --bench plastic` (set `VOLLEY_BENCH_BACKENDS=cpu` to skip the GPU).
 
 mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rand::{Rng, SeedableRng};
 use std::time::Duration;
+use volley::model::{Delays, Sparse};
 use volley::networks::{DiehlCookConfig, diehl_cook};
+use volley::prelude::*;
 use volley::{SimConfig, Simulator};
+
+/// An MNIST-like input: about 100 of 784 inputs at up to 63.75 Hz.
+fn input_rates() -> Vec<f32> {
+    (0..784)
+        .map(|i| if (i * 7919) % 8 == 0 { 63.75 } else { 0.0 })
+        .collect()
+}
 
 fn plastic(c: &mut Criterion) {
     let mut g = c.benchmark_group("plastic_784x400");
@@ -27,11 +39,8 @@ fn plastic(c: &mut Criterion) {
             Ok(s) => s,
             Err(e) => panic!("{e} (set VOLLEY_BENCH_BACKENDS=cpu to skip this backend)"),
         };
-        // An MNIST-like input: about 100 of 784 inputs at up to 63.75 Hz.
-        let rates: Vec<f32> = (0..784)
-            .map(|i| if (i * 7919) % 8 == 0 { 63.75 } else { 0.0 })
-            .collect();
-        sim.set_poisson_rates(dc.input, &rates).expect("rates");
+        sim.set_poisson_rates(dc.input, &input_rates())
+            .expect("rates");
         g.bench_function(format!("{be}"), |b| {
             b.iter(|| sim.run_steps(steps).expect("run"));
         });
@@ -39,5 +48,56 @@ fn plastic(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, plastic);
+/// 784 Poisson inputs -> 400 Diehl & Cook excitatory neurons through a sparse (10 %) plastic
+/// connection with a delay per synapse, and all-but-self inhibition.
+fn plastic_sparse_delayed(c: &mut Criterion) {
+    let mut g = c.benchmark_group("plastic_sparse_delayed_784x400");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    let steps = 200u64;
+    g.throughput(Throughput::Elements(steps));
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut triplets = Vec::new();
+    for i in 0..400 {
+        for j in 0..784 {
+            if r.random_bool(0.1) {
+                triplets.push((i, j, r.random_range(0.0..0.3)));
+            }
+        }
+    }
+    let sp = Sparse::from_triplets(400, 784, &triplets).expect("sparse");
+    let delays: Vec<f64> = (0..sp.nnz())
+        .map(|_| r.random_range(0..=20) as f64 * 0.0005)
+        .collect();
+    let mut net = Network::new(0);
+    let input = net.add_node(Node::poisson(vec![0.0; 784])).expect("input");
+    let exc = net
+        .add_ensemble(Ensemble::new(400, 1).neuron_type(NeuronType::diehl_cook_excitatory()))
+        .expect("ensemble");
+    let mut conn = Connection::new(input, exc.neurons())
+        .port(Port::Excitatory)
+        .transform(Transform::Sparse(sp))
+        .learning(volley::model::Stdp::diehl_cook())
+        .normalize_incoming(7.8);
+    conn.delays = Some(Delays::PerSynapse(delays));
+    net.connect(conn).expect("input connection");
+    net.connect(
+        Connection::new(exc.neurons(), exc.neurons())
+            .port(Port::Inhibitory)
+            .transform(Transform::AllButSelf(17.0)),
+    )
+    .expect("inhibition");
+    for (_, be) in common::backends() {
+        let mut sim = match Simulator::new(&net, SimConfig::default().dt(0.0005).backend(be)) {
+            Ok(s) => s,
+            Err(e) => panic!("{e} (set VOLLEY_BENCH_BACKENDS=cpu to skip this backend)"),
+        };
+        sim.set_poisson_rates(input, &input_rates()).expect("rates");
+        g.bench_function(format!("{be}"), |b| {
+            b.iter(|| sim.run_steps(steps).expect("run"));
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, plastic, plastic_sparse_delayed);
 criterion_main!(benches);

@@ -17,9 +17,9 @@ pub struct CpuBackend {
     /// Per buffer: `(rows, cols)` where the buffer is kept presynaptic-major (see
     /// [`presynaptic_major`]); `read` and `write` convert.
     t_shape: Vec<Option<(usize, usize)>>,
-    /// Per buffer: the [`ArrivalIndex`] of a dense delay matrix read by
-    /// [`arrival_matvec_inc`] or [`stdp_delayed`], or by [`delayed_matvec_inc`] on weights in
-    /// arrival order (rebuilt when the buffer is written).
+    /// Per buffer: the [`ArrivalIndex`] of a delay matrix read by [`arrival_matvec_inc`],
+    /// [`stdp_delayed`], their sparse forms, or [`delayed_matvec_inc`] on weights in arrival
+    /// order (rebuilt when the buffer is written).
     arrival: Vec<Option<ArrivalIndex>>,
     /// Per buffer: the delay matrix in whose arrival order ([`ArrivalIndex::arrange`]) a
     /// weight matrix is kept (see [`arranged_by_arrival`]); `read` and `write` convert.
@@ -106,6 +106,36 @@ impl CpuBackend {
                     slots,
                     ..
                 } if arranged[m.0].is_some() => (delays, rows, cols, slots),
+                Op::ArrivalSparseInc {
+                    indptr,
+                    indices,
+                    delays,
+                    rows,
+                    cols,
+                    slots,
+                    ..
+                }
+                | Op::StdpSparseDelayed {
+                    indptr,
+                    indices,
+                    delays,
+                    rows,
+                    cols,
+                    slots,
+                    ..
+                } => {
+                    if arrival[delays.0].is_none() {
+                        arrival[delays.0] = Some(ArrivalIndex::sparse(
+                            &bufs[indptr.0],
+                            &bufs[indices.0],
+                            &bufs[delays.0],
+                            *rows,
+                            *cols,
+                            *slots,
+                        ));
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             // Transmission and STDP of one connection share their delays: index them once.
@@ -463,19 +493,31 @@ impl CpuBackend {
                 scale,
             } => {
                 let mut yv = self.take(*y);
-                arrival_sparse_inc(
-                    step,
-                    &self.bufs[indptr.0],
-                    &self.bufs[indices.0],
-                    &self.bufs[w.0],
-                    &self.bufs[delays.0],
-                    *rows,
-                    *cols,
-                    *slots,
-                    &self.bufs[hist.0],
-                    &mut yv,
-                    *scale,
-                );
+                let index = self.index_of(*delays);
+                if index.sparse.as_ref().is_some_and(|s| s.sorted) {
+                    arrival_sparse_inc_indexed(
+                        step,
+                        index,
+                        &self.bufs[w.0],
+                        &self.bufs[hist.0],
+                        &mut yv,
+                        *scale,
+                    );
+                } else {
+                    arrival_sparse_inc(
+                        step,
+                        &self.bufs[indptr.0],
+                        &self.bufs[indices.0],
+                        &self.bufs[w.0],
+                        &self.bufs[delays.0],
+                        *rows,
+                        *cols,
+                        *slots,
+                        &self.bufs[hist.0],
+                        &mut yv,
+                        *scale,
+                    );
+                }
                 self.put(*y, yv);
             }
             Op::StdpDelayed {
@@ -517,27 +559,19 @@ impl CpuBackend {
             }
             Op::StdpSparseDelayed {
                 rule,
-                indptr,
-                indices,
                 w,
                 delays,
-                rows,
-                cols,
                 hist,
-                slots,
                 post,
                 post_traces,
                 learn,
+                ..
             } => {
                 let mut wv = self.take(*w);
-                stdp_sparse_delayed(
+                stdp_sparse_delayed_indexed(
                     rule,
                     step,
-                    &self.bufs[indptr.0],
-                    &self.bufs[indices.0],
-                    *rows,
-                    *cols,
-                    *slots,
+                    self.index_of(*delays),
                     &self.bufs[delays.0],
                     &self.bufs[hist.0],
                     &mut wv,
@@ -902,16 +936,12 @@ impl Backend for CpuBackend {
 
     fn write(&mut self, buf: BufId, data: &[f32]) -> Result<()> {
         self.plan.check_write(buf, data)?;
-        if let Some((rows, cols, slots)) = self.arrival[buf.0]
-            .as_ref()
-            .map(|a| (a.rows, a.cols, a.slots))
-        {
+        if let Some(index) = self.arrival[buf.0].as_ref().map(|a| a.rebuilt(data)) {
             // New delays: the weights kept in their arrival order move with them.
             let moved: Vec<(BufId, Vec<f32>)> = (0..self.arranged.len())
                 .filter(|&i| self.arranged[i] == Some(buf))
                 .map(|i| (BufId(i), self.logical(BufId(i))))
                 .collect();
-            let index = ArrivalIndex::new(data, rows, cols, slots);
             for (w, v) in moved {
                 self.bufs[w.0] = index.arrange(&v, false);
             }
@@ -1488,8 +1518,9 @@ fn lag_slot(now: usize, lag: usize, slots: usize) -> usize {
     }
 }
 
-/// A dense delay matrix (rows x cols, steps < slots) indexed by column and delay: the rows
-/// whose synapse from column `c` has delay `d`, in order. With it the CPU visits only the
+/// A delay matrix (dense, rows x cols, or one delay per stored entry of a sparse matrix; steps
+/// < slots) indexed by column and delay: the rows whose synapse from column `c` has delay `d`,
+/// in order. With it the CPU visits only the
 /// synapses on which a spike arrives this step (about spikes x rows) instead of every synapse
 /// of every column with a spike on the way.
 ///
@@ -1508,8 +1539,23 @@ pub struct ArrivalIndex {
     /// The row of each synapse, in arrival order; column `c`'s synapses are
     /// `c * rows..(c + 1) * rows`.
     row: Vec<u32>,
-    /// `pos[r * cols + c]`: where synapse (r, c) is in arrival order.
+    /// `pos[r * cols + c]`: where synapse (r, c) is in arrival order (dense matrices).
     pos: Vec<u32>,
+    /// For the delays of a sparse matrix (one per stored entry): its structure, and the stored
+    /// entry of each synapse in arrival order.
+    sparse: Option<SparseArrival>,
+}
+
+/// What an [`ArrivalIndex`] of a sparse matrix's delays knows of the matrix.
+#[derive(Clone, Debug)]
+struct SparseArrival {
+    indptr: Vec<u32>,
+    indices: Vec<u32>,
+    /// `entry[p]`: the stored entry at place `p` in arrival order.
+    entry: Vec<u32>,
+    /// Every row's columns are stored in increasing order, so that a row's terms visited
+    /// column by column come in stored order ([`arrival_sparse_inc_indexed`]).
+    sorted: bool,
 }
 
 impl ArrivalIndex {
@@ -1542,6 +1588,84 @@ impl ArrivalIndex {
             start,
             row,
             pos,
+            sparse: None,
+        }
+    }
+
+    /// Indexes the delays of a CSR matrix (`indptr`, `indices`: its structure; `delays`: one
+    /// per stored entry, steps `< slots`; all Index buffers).
+    pub fn sparse(
+        indptr: &[f32],
+        indices: &[f32],
+        delays: &[f32],
+        rows: usize,
+        cols: usize,
+        slots: usize,
+    ) -> ArrivalIndex {
+        let ints = |v: &[f32]| v.iter().map(|&x| crate::compile::f32_to_index(x)).collect();
+        Self::sparse_of(ints(indptr), ints(indices), delays, rows, cols, slots)
+    }
+
+    fn sparse_of(
+        indptr: Vec<u32>,
+        indices: Vec<u32>,
+        delays: &[f32],
+        rows: usize,
+        cols: usize,
+        slots: usize,
+    ) -> ArrivalIndex {
+        let key = |k: usize| indices[k] as usize * slots + ix(delays[k]);
+        let mut start = vec![0u32; cols * slots + 1];
+        for k in 0..indices.len() {
+            start[key(k) + 1] += 1;
+        }
+        for k in 1..start.len() {
+            start[k] += start[k - 1];
+        }
+        let mut fill = start.clone();
+        let mut row = vec![0u32; indices.len()];
+        let mut entry = vec![0u32; indices.len()];
+        for r in 0..rows {
+            for k in indptr[r] as usize..indptr[r + 1] as usize {
+                let p = fill[key(k)] as usize;
+                row[p] = r as u32;
+                entry[p] = k as u32;
+                fill[key(k)] += 1;
+            }
+        }
+        let sorted = (0..rows).all(|r| {
+            indices[indptr[r] as usize..indptr[r + 1] as usize]
+                .windows(2)
+                .all(|w| w[0] < w[1])
+        });
+        ArrivalIndex {
+            rows,
+            cols,
+            slots,
+            start,
+            row,
+            pos: Vec::new(),
+            sparse: Some(SparseArrival {
+                indptr,
+                indices,
+                entry,
+                sorted,
+            }),
+        }
+    }
+
+    /// The index of new `delays` for the same matrix.
+    fn rebuilt(&self, delays: &[f32]) -> ArrivalIndex {
+        match &self.sparse {
+            None => ArrivalIndex::new(delays, self.rows, self.cols, self.slots),
+            Some(s) => Self::sparse_of(
+                s.indptr.clone(),
+                s.indices.clone(),
+                delays,
+                self.rows,
+                self.cols,
+                self.slots,
+            ),
         }
     }
 
@@ -1939,6 +2063,117 @@ pub fn stdp_sparse_delayed(
                 );
             }
         }
+    }
+}
+
+/// [`arrival_sparse_inc`] through the [`ArrivalIndex`] of the delays (built by
+/// [`ArrivalIndex::sparse`] for a matrix whose rows store their columns in increasing order):
+/// only the entries on which a spike arrives now are visited, column by column, so each row
+/// gets the same terms in the same (stored) order.
+pub fn arrival_sparse_inc_indexed(
+    step: u64,
+    index: &ArrivalIndex,
+    w: &[f32],
+    hist: &[f32],
+    y: &mut [f32],
+    scale: f32,
+) {
+    let (rows, cols, slots) = (index.rows, index.cols, index.slots);
+    let sp = index.sparse.as_ref().expect("the index of a sparse matrix");
+    debug_assert!(sp.sorted);
+    let nnz = sp.indices.len();
+    let per_instance = w.len() > nnz;
+    let now = ring_slot(step, 0, slots);
+    let len = pre_history_len(slots, cols);
+    let mut acc = vec![0.0f32; rows];
+    for (b, yb) in y.chunks_mut(rows).enumerate() {
+        let wb = if per_instance {
+            &w[b * nnz..(b + 1) * nnz]
+        } else {
+            w
+        };
+        let hb = &hist[b * len..(b + 1) * len];
+        acc.fill(0.0);
+        for_each_emission(hb, cols, slots, now, |c, d, slot| {
+            let xv = hb[hx(cols, 0, slot, c)];
+            let range = index.range(c, d);
+            for (&r, &k) in index.row[range.clone()].iter().zip(&sp.entry[range]) {
+                acc[r as usize] += wb[k as usize] * xv;
+            }
+        });
+        for (y, &a) in yb.iter_mut().zip(&acc) {
+            *y += scale * a;
+        }
+    }
+}
+
+/// [`stdp_sparse_delayed`] through the [`ArrivalIndex`] of the delays
+/// ([`ArrivalIndex::sparse`]): the rows whose post neuron spiked update every entry, the
+/// others only the entries on which a pre spike arrives now; every entry gets the same single
+/// update.
+#[expect(clippy::too_many_arguments, reason = "mirrors stdp_sparse_delayed")]
+pub fn stdp_sparse_delayed_indexed(
+    r: &crate::compile::StdpConsts,
+    step: u64,
+    index: &ArrivalIndex,
+    delays: &[f32],
+    hist: &[f32],
+    w: &mut [f32],
+    post: &[f32],
+    post_traces: [&[f32]; 2],
+    learn: f32,
+) {
+    if learn == 0.0 {
+        return;
+    }
+    let (rows, cols, slots) = (index.rows, index.cols, index.slots);
+    let sp = index.sparse.as_ref().expect("the index of a sparse matrix");
+    let [o1s, o2s] = post_traces;
+    let nnz = sp.indices.len();
+    let batch = post.len() / rows;
+    let now = ring_slot(step, 0, slots);
+    let len = pre_history_len(slots, cols);
+    let mut o1d = Vec::with_capacity(rows);
+    for b in 0..batch {
+        let hb = &hist[b * len..(b + 1) * len];
+        let wb = &mut w[b * nnz..(b + 1) * nnz];
+        let post_b = &post[b * rows..(b + 1) * rows];
+        o1d.clear();
+        o1d.extend(
+            o1s[b * rows..(b + 1) * rows]
+                .iter()
+                .map(|&o| o * r.decay_o1),
+        );
+        // Rows whose post neuron spiked: every entry.
+        for i in (0..rows).filter(|&i| post_b[i] != 0.0) {
+            let o2 = o2s[b * rows + i] * r.decay_o2;
+            for k in sp.indptr[i] as usize..sp.indptr[i + 1] as usize {
+                let j = sp.indices[k] as usize;
+                let h = hx(cols, 0, lag_slot(now, ix(delays[k]), slots), j);
+                wb[k] = stdp_synapse(
+                    r,
+                    wb[k],
+                    hb[h] != 0.0,
+                    true,
+                    hb[h + cols],
+                    hb[h + 2 * cols],
+                    o1d[i],
+                    o2,
+                    learn,
+                );
+            }
+        }
+        // The other rows: the entries on which a pre spike arrives now.
+        for_each_emission(hb, cols, slots, now, |j, d, slot| {
+            let f = r.a2_minus + r.a3_minus * (hb[hx(cols, 2, slot, j)] * r.decay_r2);
+            let range = index.range(j, d);
+            for (&i, &k) in index.row[range.clone()].iter().zip(&sp.entry[range]) {
+                let i = i as usize;
+                if post_b[i] == 0.0 {
+                    wb[k as usize] = stdp_pre(r, wb[k as usize], f, o1d[i], learn);
+                }
+            }
+        });
     }
 }
 
@@ -3186,6 +3421,95 @@ mod presynaptic_major_tests {
                 ring_a.iter().any(|&v| v != 0.0),
                 "something must be transmitted"
             );
+        }
+    }
+
+    /// Transmission and STDP at arrival on a sparse matrix through the index of its delays give
+    /// exactly the functions that visit every entry; a row whose columns are not stored in
+    /// increasing order marks the index unsorted (its transmission then visits every entry).
+    #[test]
+    fn indexed_sparse_arrival_ops_equal_full_scans_bit_for_bit() {
+        use crate::compile::index_to_f32;
+        let mut g = rng(5);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for &(rows, cols, slots, batch) in &[(17usize, 23usize, 5usize, 2usize), (9, 40, 2, 3)] {
+            let mut indptr = vec![0u32];
+            let mut indices = Vec::new();
+            for _ in 0..rows {
+                indices.extend((0..cols as u32).filter(|_| g.random_bool(0.4)));
+                indptr.push(indices.len() as u32);
+            }
+            let nnz = indices.len();
+            let f = |v: &[u32]| v.iter().map(|&x| index_to_f32(x)).collect::<Vec<f32>>();
+            let (ip, ind) = (f(&indptr), f(&indices));
+            let delays = f(&(0..nnz)
+                .map(|_| g.random_range(0..slots as u32))
+                .collect::<Vec<_>>());
+            let index = ArrivalIndex::sparse(&ip, &ind, &delays, rows, cols, slots);
+            assert!(index.sparse.as_ref().unwrap().sorted);
+            let w0: Vec<f32> = (0..batch * nnz)
+                .map(|_| g.random_range(0.0f32..1.0))
+                .collect();
+            let (mut wa, mut wb) = (w0.clone(), w0.clone());
+            let rule = crate::compile::StdpConsts {
+                decay_r1: 0.9753,
+                decay_r2: 0.9612,
+                decay_o1: 0.9753,
+                decay_o2: 0.9876,
+                a2_plus: 0.004,
+                a3_plus: 0.01,
+                a2_minus: 0.0001,
+                a3_minus: 0.003,
+                w_min: 0.0,
+                w_max: 1.0,
+                nearest: true,
+                multiplicative: false,
+            };
+            let mut hist = vec![0.0f32; batch * pre_history_len(slots, cols)];
+            for step in 0..4 * slots as u64 + 3 {
+                let pre: Vec<f32> = (0..batch * cols)
+                    .map(|_| if g.random_bool(0.3) { 2000.0 } else { 0.0 })
+                    .collect();
+                let traces: Vec<Vec<f32>> = [cols, cols, rows, rows]
+                    .iter()
+                    .map(|&n| {
+                        (0..batch * n)
+                            .map(|_| g.random_range(0.0f32..1.5))
+                            .collect()
+                    })
+                    .collect();
+                let post: Vec<f32> = (0..batch * rows)
+                    .map(|_| if g.random_bool(0.15) { 2000.0 } else { 0.0 })
+                    .collect();
+                pre_history(step, slots, cols, &pre, &traces[0], &traces[1], &mut hist);
+                let y0: Vec<f32> = (0..batch * rows)
+                    .map(|_| g.random_range(-1.0f32..1.0))
+                    .collect();
+                for w in [&w0[..nnz], &wa[..]] {
+                    let (mut ya, mut yb) = (y0.clone(), y0.clone());
+                    arrival_sparse_inc(
+                        step, &ip, &ind, w, &delays, rows, cols, slots, &hist, &mut ya, 0.37,
+                    );
+                    arrival_sparse_inc_indexed(step, &index, w, &hist, &mut yb, 0.37);
+                    assert_eq!(bits(&ya), bits(&yb), "arrival_sparse_inc, step {step}");
+                }
+                let pt = [&traces[2][..], &traces[3][..]];
+                stdp_sparse_delayed(
+                    &rule, step, &ip, &ind, rows, cols, slots, &delays, &hist, &mut wa, &post, pt,
+                    0.8,
+                );
+                stdp_sparse_delayed_indexed(
+                    &rule, step, &index, &delays, &hist, &mut wb, &post, pt, 0.8,
+                );
+                assert_eq!(bits(&wa), bits(&wb), "stdp_sparse_delayed, step {step}");
+            }
+            assert_ne!(wa, w0, "the weights must learn");
+            // Two entries of a row swapped: not in increasing order any more.
+            let r = (0..rows).find(|&r| indptr[r + 1] - indptr[r] >= 2).unwrap();
+            let mut swapped = indices.clone();
+            swapped.swap(indptr[r] as usize, indptr[r] as usize + 1);
+            let index = ArrivalIndex::sparse(&ip, &f(&swapped), &delays, rows, cols, slots);
+            assert!(!index.sparse.as_ref().unwrap().sorted);
         }
     }
 }
