@@ -247,6 +247,76 @@ fn checkpoint_of_a_delayed_run_that_learned_at_emission_is_refused() {
 }
 
 #[test]
+fn checkpoint_with_an_impossible_spike_history_is_refused() {
+    // The pre side's spike history of a delayed learning run ends in each column's spike count
+    // in the ring and the slot of its latest spike, from which the CPU finds the spikes to
+    // deliver. A crafted file (its checksum valid) whose counts or slots the ring cannot have
+    // produced made a resumed run index past the ring (a panic); now the resume is refused
+    // before anything is written, naming the buffer, the entry and what is allowed.
+    let tmp = TempDir::new("ckpt-history");
+    let path = tmp.path().join("checkpoint.bin");
+    let mut cfg = quick_config(784, 100);
+    cfg.network.input_delays = Some((0.0, 0.002));
+    train_checkpoint(&cfg, 28, &path);
+    let (mut state, snap) = checkpoint::load(&path).unwrap();
+    // One image left, so that a resumed run restores the history and steps on from it.
+    state.images_done = 1;
+    let at = snap
+        .buffers
+        .iter()
+        .position(|(n, _)| n.ends_with(".pre_history"))
+        .expect("a delayed learning run keeps a spike history");
+    let (name, ring) = snap.buffers[at].clone();
+    let cols = 784;
+    let slots = (ring.len() / cols - 2) / 3;
+    assert_eq!(ring.len(), (3 * slots + 2) * cols);
+    let (counts, last) = (3 * slots * cols, (3 * slots + 1) * cols);
+    // A column with exactly one spike on the way: its latest slot is the one the CPU reads.
+    let c = (0..cols)
+        .find(|&c| ring[counts + c] == 1.0)
+        .expect("some input column spiked once in the last steps");
+    // (ring, index of the column's count, of its latest slot, slots)
+    type Edit = fn(&mut [f32], usize, usize, usize);
+    let edits: [(&str, Edit, String); 3] = [
+        (
+            "slot",
+            |r, _, l, _| r[l] = 1.0e9,
+            format!("latest spike slot of instance 0, column {c}"),
+        ),
+        (
+            "empty-slot",
+            |r, _, l, slots| r[l] = ((r[l] as usize + 1) % slots) as f32,
+            format!("latest spike slot of instance 0, column {c}"),
+        ),
+        (
+            "count",
+            |r, n, _, _| r[n] = 2.0,
+            format!("spike count of instance 0, column {c}"),
+        ),
+    ];
+    for (what, edit, expected) in edits {
+        let mut bad = snap.clone();
+        edit(&mut bad.buffers[at].1, counts + c, last + c, slots);
+        let file = tmp.path().join(format!("{what}.bin"));
+        checkpoint::save(&file, &state, &bad).unwrap();
+        let ck = Guarded::new(&tmp, &format!("{what}.bin"), &fs::read(&file).unwrap());
+        let r = train(
+            &cfg,
+            &synthetic(28, 2),
+            Some(&ck.path),
+            true,
+            &mut |_, _, _| true,
+        );
+        let e = r
+            .map(|_| ())
+            .expect_err("an impossible history must be refused");
+        let msg = e.to_string();
+        assert_contains(&msg, &[name.as_str(), expected.as_str()]);
+        ck.assert_unchanged();
+    }
+}
+
+#[test]
 fn checkpoint_of_another_network_size_is_refused() {
     let tmp = TempDir::new("ckpt-size");
     let ck = Guarded::new(&tmp, "checkpoint.bin", checkpoint_100());

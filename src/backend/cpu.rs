@@ -3176,6 +3176,48 @@ mod presynaptic_major_tests {
         rand_chacha::ChaCha8Rng::seed_from_u64(seed)
     }
 
+    /// A triplet rule with every term on, for the delayed ops' tests (which vary `nearest` and
+    /// `multiplicative`).
+    const TRIPLET: crate::compile::StdpConsts = crate::compile::StdpConsts {
+        decay_r1: 0.9753,
+        decay_r2: 0.9612,
+        decay_o1: 0.9753,
+        decay_o2: 0.9876,
+        a2_plus: 0.004,
+        a3_plus: 0.01,
+        a2_minus: 0.0001,
+        a3_minus: 0.003,
+        w_min: 0.0,
+        w_max: 1.0,
+        nearest: false,
+        multiplicative: true,
+    };
+
+    /// One step's random input to the delayed ops, drawn in this order: pre spikes (30 %), the
+    /// traces r1, r2 (pre) and o1, o2 (post), uniform in [0, 1.5), and post spikes (15 %).
+    fn random_step(
+        g: &mut impl Rng,
+        batch: usize,
+        rows: usize,
+        cols: usize,
+    ) -> (Vec<f32>, Vec<Vec<f32>>, Vec<f32>) {
+        let pre: Vec<f32> = (0..batch * cols)
+            .map(|_| if g.random_bool(0.3) { 2000.0 } else { 0.0 })
+            .collect();
+        let traces: Vec<Vec<f32>> = [cols, cols, rows, rows]
+            .iter()
+            .map(|&n| {
+                (0..batch * n)
+                    .map(|_| g.random_range(0.0f32..1.5))
+                    .collect()
+            })
+            .collect();
+        let post: Vec<f32> = (0..batch * rows)
+            .map(|_| if g.random_bool(0.15) { 2000.0 } else { 0.0 })
+            .collect();
+        (pre, traces, post)
+    }
+
     /// `matvec_inc_t`, `stdp_t` and `normalize_rows_t` on the transposed matrix give exactly
     /// the row-major functions' results (odd sizes, several instances, seeded data with spikes,
     /// post spikes, zero rows and negative sums).
@@ -3291,20 +3333,6 @@ mod presynaptic_major_tests {
             w[..cols].fill(0.0);
             w[cols..2 * cols].fill(-0.1);
             assert_eq!(index.arrange(&index.arrange(&w, false), true), w);
-            let rule = crate::compile::StdpConsts {
-                decay_r1: 0.9753,
-                decay_r2: 0.9612,
-                decay_o1: 0.9753,
-                decay_o2: 0.9876,
-                a2_plus: 0.004,
-                a3_plus: 0.01,
-                a2_minus: 0.0001,
-                a3_minus: 0.003,
-                w_min: 0.0,
-                w_max: 1.0,
-                nearest: false,
-                multiplicative: true,
-            };
             let len = pre_history_len(slots, cols);
             let mut hist = vec![0.0f32; batch * len];
             let (mut wa, mut wb) = (w.clone(), index.arrange(&w, false));
@@ -3317,22 +3345,9 @@ mod presynaptic_major_tests {
                 let rule = crate::compile::StdpConsts {
                     nearest: step % 2 == 0,
                     multiplicative: step % 3 != 0,
-                    ..rule
+                    ..TRIPLET
                 };
-                let pre: Vec<f32> = (0..batch * cols)
-                    .map(|_| if g.random_bool(0.3) { 2000.0 } else { 0.0 })
-                    .collect();
-                let traces: Vec<Vec<f32>> = [cols, cols, rows, rows]
-                    .iter()
-                    .map(|&n| {
-                        (0..batch * n)
-                            .map(|_| g.random_range(0.0f32..1.5))
-                            .collect()
-                    })
-                    .collect();
-                let post: Vec<f32> = (0..batch * rows)
-                    .map(|_| if g.random_bool(0.15) { 2000.0 } else { 0.0 })
-                    .collect();
+                let (pre, traces, post) = random_step(&mut g, batch, rows, cols);
                 pre_history(step, slots, cols, &pre, &traces[0], &traces[1], &mut hist);
 
                 let y0: Vec<f32> = (0..batch * rows)
@@ -3452,35 +3467,13 @@ mod presynaptic_major_tests {
                 .collect();
             let (mut wa, mut wb) = (w0.clone(), w0.clone());
             let rule = crate::compile::StdpConsts {
-                decay_r1: 0.9753,
-                decay_r2: 0.9612,
-                decay_o1: 0.9753,
-                decay_o2: 0.9876,
-                a2_plus: 0.004,
-                a3_plus: 0.01,
-                a2_minus: 0.0001,
-                a3_minus: 0.003,
-                w_min: 0.0,
-                w_max: 1.0,
                 nearest: true,
                 multiplicative: false,
+                ..TRIPLET
             };
             let mut hist = vec![0.0f32; batch * pre_history_len(slots, cols)];
             for step in 0..4 * slots as u64 + 3 {
-                let pre: Vec<f32> = (0..batch * cols)
-                    .map(|_| if g.random_bool(0.3) { 2000.0 } else { 0.0 })
-                    .collect();
-                let traces: Vec<Vec<f32>> = [cols, cols, rows, rows]
-                    .iter()
-                    .map(|&n| {
-                        (0..batch * n)
-                            .map(|_| g.random_range(0.0f32..1.5))
-                            .collect()
-                    })
-                    .collect();
-                let post: Vec<f32> = (0..batch * rows)
-                    .map(|_| if g.random_bool(0.15) { 2000.0 } else { 0.0 })
-                    .collect();
+                let (pre, traces, post) = random_step(&mut g, batch, rows, cols);
                 pre_history(step, slots, cols, &pre, &traces[0], &traces[1], &mut hist);
                 let y0: Vec<f32> = (0..batch * rows)
                     .map(|_| g.random_range(-1.0f32..1.0))

@@ -851,6 +851,44 @@ pub struct Plan {
     pub probes: Vec<ProbeSlot>,
 }
 
+/// A [`Op::PreHistory`] ring written from outside (a snapshot) must be one the op could have
+/// left: each column's count is the number of slots holding a spike of it, and a column with
+/// spikes on the way names one of their slots as its latest. The CPU finds the spikes to
+/// deliver from these two, so a crafted ring that broke them would index past the ring.
+fn check_history(name: &str, data: &[f32], cols: usize, slots: usize) -> crate::error::Result<()> {
+    let len = crate::backend::cpu::pre_history_len(slots, cols);
+    for (b, hb) in data.chunks(len).enumerate() {
+        let counts = &hb[3 * slots * cols..(3 * slots + 1) * cols];
+        let last = &hb[(3 * slots + 1) * cols..];
+        for c in 0..cols {
+            let spiking = |slot: usize| hb[slot * 3 * cols + c] != 0.0;
+            let n = (0..slots).filter(|&s| spiking(s)).count();
+            if counts[c].to_bits() != (n as f32).to_bits() {
+                return Err(crate::error::Error::invalid(
+                    name,
+                    format!("spike count of instance {b}, column {c}"),
+                    counts[c],
+                    format!("{n} (the slots of the ring holding a spike of it)"),
+                ));
+            }
+            let l = last[c];
+            let slot_ok = l >= 0.0 && l < slots as f32 && l.fract() == 0.0;
+            if !slot_ok || (n > 0 && !spiking(l as usize)) {
+                return Err(crate::error::Error::invalid(
+                    name,
+                    format!("latest spike slot of instance {b}, column {c}"),
+                    l,
+                    format!(
+                        "a whole number from 0 to {} naming a slot that holds a spike of it",
+                        slots - 1
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Plan {
     /// The buffer behind an id.
     pub fn buffer(&self, id: BufId) -> &Buffer {
@@ -950,6 +988,9 @@ impl Plan {
                 format!("{len} values"),
             ));
         }
+        if let Some((cols, slots)) = self.history_shape(id) {
+            return check_history(&b.name, data, cols, slots);
+        }
         if b.kind != BufferKind::Index {
             return Ok(());
         }
@@ -985,6 +1026,22 @@ impl Plan {
             ));
         }
         Ok(())
+    }
+
+    /// `(cols, slots)` of the [`Op::PreHistory`] ring `hist`, if it is one.
+    fn history_shape(&self, hist: BufId) -> Option<(usize, usize)> {
+        self.step
+            .iter()
+            .chain(&self.boundary)
+            .find_map(|op| match op {
+                Op::PreHistory {
+                    hist: h,
+                    cols,
+                    slots,
+                    ..
+                } if *h == hist => Some((*cols, *slots)),
+                _ => None,
+            })
     }
 
     /// The ring length (`slots`) of the ops that read `delays` as per-synapse delays, if any.
