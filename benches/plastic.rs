@@ -1,7 +1,7 @@
 //! A plastic 784 -> 400 network in the Diehl & Cook layout (Poisson input, STDP, lateral
 //! inhibition, adaptive thresholds), per simulated second, on each backend; and the same with a
-//! sparse input connection (10 % of the synapses) with a delay per synapse (0-10 ms), which
-//! transmits and learns at arrival. Throughput is in simulated timesteps (dt 0.5 ms; 2000 per
+//! sparse input connection (10 % of the synapses), without delays and with a delay per synapse
+//! (0-10 ms; it then transmits and learns at arrival). Throughput is in simulated timesteps (dt 0.5 ms; 2000 per
 //! simulated second).
 //!
 //! `cargo bench --bench plastic` (set `VOLLEY_BENCH_BACKENDS=cpu` to skip the GPU).
@@ -49,9 +49,23 @@ fn plastic(c: &mut Criterion) {
 }
 
 /// 784 Poisson inputs -> 400 Diehl & Cook excitatory neurons through a sparse (10 %) plastic
-/// connection with a delay per synapse, and all-but-self inhibition.
+/// connection, and all-but-self inhibition.
+fn plastic_sparse(c: &mut Criterion) {
+    sparse_group(c, false);
+}
+
+/// [`plastic_sparse`] with a delay per synapse (0-10 ms).
 fn plastic_sparse_delayed(c: &mut Criterion) {
-    let mut g = c.benchmark_group("plastic_sparse_delayed_784x400");
+    sparse_group(c, true);
+}
+
+fn sparse_group(c: &mut Criterion, delayed: bool) {
+    let name = if delayed {
+        "plastic_sparse_delayed_784x400"
+    } else {
+        "plastic_sparse_784x400"
+    };
+    let mut g = c.benchmark_group(name);
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     let steps = 200u64;
     g.throughput(Throughput::Elements(steps));
@@ -78,7 +92,9 @@ fn plastic_sparse_delayed(c: &mut Criterion) {
         .transform(Transform::Sparse(sp))
         .learning(volley::model::Stdp::diehl_cook())
         .normalize_incoming(7.8);
-    conn.delays = Some(Delays::PerSynapse(delays));
+    if delayed {
+        conn.delays = Some(Delays::PerSynapse(delays));
+    }
     net.connect(conn).expect("input connection");
     net.connect(
         Connection::new(exc.neurons(), exc.neurons())
@@ -99,5 +115,5 @@ fn plastic_sparse_delayed(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, plastic, plastic_sparse_delayed);
+criterion_group!(benches, plastic, plastic_sparse, plastic_sparse_delayed);
 criterion_main!(benches);
