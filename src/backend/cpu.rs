@@ -1077,9 +1077,6 @@ pub fn poisson_spikes(
 /// are bit-identical whatever the thread count; below this size (one-instance training) the
 /// per-step synchronisation would cost more than it saves.
 const PARALLEL_MIN: usize = 16_384;
-/// The neuron update's count from which it is split over threads: a Diehl & Cook neuron costs
-/// several times an element of the other split ops (an `exp`), so one network of 6,400 gains.
-const NEURON_PARALLEL_MIN: usize = 4_096;
 const PARALLEL_CHUNK: usize = 4_096;
 
 /// Uniform noise: `out[idx] = low + (high - low) * uniform(key, stream, step, index)`, with the
@@ -2625,11 +2622,8 @@ pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f3
         &mut [f32],
         &mut [f32],
     )| dc_block(p, learn, out, [v, ge, gi, theta, acc, refr, ge_in, gi_in]);
-    let threads = rayon::current_num_threads();
-    if out.len() >= NEURON_PARALLEL_MIN && threads > 1 {
-        // One piece per thread (whole blocks), so that one network's neurons are updated on
-        // all cores: every neuron is independent, so any split gives the same bits.
-        let c = out.len().div_ceil(threads).next_multiple_of(DC_BLOCK);
+    if out.len() >= PARALLEL_MIN {
+        let c = PARALLEL_CHUNK;
         (
             out.par_chunks_mut(c),
             v.par_chunks_mut(c),
