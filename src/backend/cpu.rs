@@ -1011,8 +1011,9 @@ impl Backend for CpuBackend {
     }
 }
 
-/// The CPU's model name (from /proc/cpuinfo where there is one), and that this backend runs on
-/// one thread.
+/// The CPU's model name (from /proc/cpuinfo where there is one), and how many threads this
+/// backend may spread work over (rayon's pool: `RAYON_NUM_THREADS`, else one per core); which
+/// ops it splits, and from what size: [`PARALLEL_MIN`].
 fn cpu_model() -> String {
     let name = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -1023,7 +1024,10 @@ fn cpu_model() -> String {
                 .map(|m| m.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    format!("{name} (1 thread)")
+    match rayon::current_num_threads() {
+        1 => format!("{name} (1 thread)"),
+        n => format!("{name} (up to {n} threads)"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
