@@ -1,7 +1,7 @@
 //! A plastic 784 -> 400 network in the Diehl & Cook layout (Poisson input, STDP, lateral
 //! inhibition, adaptive thresholds), per simulated second, on each backend; and the same with a
 //! sparse input connection (10 % of the synapses), without delays and with a delay per synapse
-//! (0-10 ms; it then transmits and learns at arrival). Throughput is in simulated timesteps (dt 0.5 ms; 2000 per
+//! (0-10 ms; it then transmits and learns at arrival), and the latter frozen (learning off). Throughput is in simulated timesteps (dt 0.5 ms; 2000 per
 //! simulated second).
 //!
 //! `cargo bench --bench plastic` (set `VOLLEY_BENCH_BACKENDS=cpu` to skip the GPU).
@@ -51,19 +51,24 @@ fn plastic(c: &mut Criterion) {
 /// 784 Poisson inputs -> 400 Diehl & Cook excitatory neurons through a sparse (10 %) plastic
 /// connection, and all-but-self inhibition.
 fn plastic_sparse(c: &mut Criterion) {
-    sparse_group(c, false);
+    sparse_group(c, false, true);
 }
 
 /// [`plastic_sparse`] with a delay per synapse (0-10 ms).
 fn plastic_sparse_delayed(c: &mut Criterion) {
-    sparse_group(c, true);
+    sparse_group(c, true, true);
 }
 
-fn sparse_group(c: &mut Criterion, delayed: bool) {
-    let name = if delayed {
-        "plastic_sparse_delayed_784x400"
-    } else {
-        "plastic_sparse_784x400"
+/// [`plastic_sparse_delayed`] with learning off (evaluation: a ring of future input).
+fn frozen_sparse_delayed(c: &mut Criterion) {
+    sparse_group(c, true, false);
+}
+
+fn sparse_group(c: &mut Criterion, delayed: bool, learning: bool) {
+    let name = match (delayed, learning) {
+        (false, _) => "plastic_sparse_784x400",
+        (true, true) => "plastic_sparse_delayed_784x400",
+        (true, false) => "frozen_sparse_delayed_784x400",
     };
     let mut g = c.benchmark_group(name);
     g.sample_size(10).measurement_time(Duration::from_secs(20));
@@ -103,7 +108,11 @@ fn sparse_group(c: &mut Criterion, delayed: bool) {
     )
     .expect("inhibition");
     for (_, be) in common::backends() {
-        let mut sim = match Simulator::new(&net, SimConfig::default().dt(0.0005).backend(be)) {
+        let config = SimConfig::default()
+            .dt(0.0005)
+            .backend(be)
+            .learning(learning);
+        let mut sim = match Simulator::new(&net, config) {
             Ok(s) => s,
             Err(e) => panic!("{e} (set VOLLEY_BENCH_BACKENDS=cpu to skip this backend)"),
         };
@@ -115,5 +124,11 @@ fn sparse_group(c: &mut Criterion, delayed: bool) {
     g.finish();
 }
 
-criterion_group!(benches, plastic, plastic_sparse, plastic_sparse_delayed);
+criterion_group!(
+    benches,
+    plastic,
+    plastic_sparse,
+    plastic_sparse_delayed,
+    frozen_sparse_delayed
+);
 criterion_main!(benches);

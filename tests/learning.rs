@@ -503,17 +503,18 @@ fn cpu_weight_layouts_run_bit_identically() {
     }
 }
 
-/// A sparse plastic connection without delays: the CPU's column-indexed transmission and STDP
-/// (the default layout) and its full scans of every stored entry (`with_layout(.., false)`)
-/// give bit-identical runs, two instances with their own weights, over 600 steps with spikes
-/// on both sides.
+/// A sparse connection: the CPU's indexed transmission and STDP (the default layout: entries by
+/// column, and by delay where there are delays) and its full scans of every stored entry
+/// (`with_layout(.., false)`) give bit-identical runs, two instances with their own weights,
+/// over 600 steps with spikes on both sides: plastic without delays, and frozen with and
+/// without 0-5 ms delays.
 #[test]
 fn cpu_sparse_column_index_runs_bit_identically() {
     use rand::{Rng, SeedableRng};
     use volley::backend::cpu::CpuBackend;
     use volley::backend::{Backend, HostInputs, ProbeRecords};
     use volley::compile::{BufId, Op, compile_with};
-    use volley::model::Sparse;
+    use volley::model::{Delays, Sparse};
     let (n_in, n_exc) = (97, 29);
     let mut g = rand_chacha::ChaCha8Rng::seed_from_u64(8);
     let mut triplets = Vec::new();
@@ -524,80 +525,111 @@ fn cpu_sparse_column_index_runs_bit_identically() {
             }
         }
     }
-    let mut net = Network::new(2);
-    let input = net.add_node(Node::poisson(vec![0.0; n_in])).unwrap();
-    let exc = net
-        .add_ensemble(Ensemble::new(n_exc, 1).neuron_type(NeuronType::diehl_cook_excitatory()))
-        .unwrap();
-    net.connect(
-        Connection::new(input, exc.neurons())
-            .port(Port::Excitatory)
-            .transform(Transform::Sparse(
-                Sparse::from_triplets(n_exc, n_in, &triplets).unwrap(),
-            ))
-            .learning(Stdp::diehl_cook())
-            .normalize_incoming(8.0),
-    )
-    .unwrap();
-    net.connect(
-        Connection::new(exc.neurons(), exc.neurons())
-            .port(Port::Inhibitory)
-            .transform(Transform::AllButSelf(5.0)),
-    )
-    .unwrap();
-    let (plan, _) = compile_with(&net, 0.0005, 2, true).unwrap();
-    for op in ["sparse_inc", "stdp_sparse"] {
-        assert!(plan.step.iter().any(|o| o.name() == op), "no {op} op");
-    }
-    let w = plan
-        .step
-        .iter()
-        .find_map(|op| match op {
-            Op::StdpSparse { w, .. } => Some(*w),
-            _ => None,
-        })
-        .unwrap();
-    let rates = common::poisson_rates_buffer(&plan);
-    let r: Vec<f32> = (0..2 * n_in as u32)
-        .map(|i| ((i * 37) % 90) as f32)
+    let sp = Sparse::from_triplets(n_exc, n_in, &triplets).unwrap();
+    let delays: Vec<f64> = (0..sp.nnz())
+        .map(|_| g.random_range(0..=10) as f64 * 0.0005)
         .collect();
-    let run = |indexed: bool| {
-        let mut be = CpuBackend::with_layout(&plan, indexed).unwrap();
-        be.write(rates, &r).unwrap();
-        let mut rec = ProbeRecords::default();
-        for _ in 0..2 {
-            be.boundary().unwrap();
-            be.run(0, 300, &HostInputs::default(), &mut rec).unwrap();
+    let cases: [(bool, bool, &[&str]); 3] = [
+        (false, true, &["sparse_inc", "stdp_sparse"]),
+        (false, false, &["sparse_inc"]),
+        (true, false, &["delayed_sparse_inc"]),
+    ];
+    for (delayed, learning, ops) in cases {
+        let case = format!("delays {delayed}, learning {learning}");
+        let mut net = Network::new(2);
+        let input = net.add_node(Node::poisson(vec![0.0; n_in])).unwrap();
+        let exc = net
+            .add_ensemble(Ensemble::new(n_exc, 1).neuron_type(NeuronType::diehl_cook_excitatory()))
+            .unwrap();
+        let mut conn = Connection::new(input, exc.neurons())
+            .port(Port::Excitatory)
+            .transform(Transform::Sparse(sp.clone()))
+            .learning(Stdp::diehl_cook())
+            .normalize_incoming(8.0);
+        if delayed {
+            conn.delays = Some(Delays::PerSynapse(delays.clone()));
         }
-        (0..plan.buffers.len())
-            .map(|i| be.read(BufId(i)).unwrap())
-            .collect::<Vec<_>>()
-    };
-    let (a, b) = (run(false), run(true));
-    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        assert_eq!(bits(x), bits(y), "buffer {} differs", plan.buffers[i].name);
+        net.connect(conn).unwrap();
+        net.connect(
+            Connection::new(exc.neurons(), exc.neurons())
+                .port(Port::Inhibitory)
+                .transform(Transform::AllButSelf(5.0)),
+        )
+        .unwrap();
+        let (plan, _) = compile_with(&net, 0.0005, 2, learning).unwrap();
+        for op in ops {
+            assert!(
+                plan.step.iter().any(|o| o.name() == *op),
+                "no {op} op ({case})"
+            );
+        }
+        let rates = common::poisson_rates_buffer(&plan);
+        let r: Vec<f32> = (0..2 * n_in as u32)
+            .map(|i| ((i * 37) % 90) as f32)
+            .collect();
+        let run = |indexed: bool| {
+            let mut be = CpuBackend::with_layout(&plan, indexed).unwrap();
+            be.write(rates, &r).unwrap();
+            let mut rec = ProbeRecords::default();
+            for _ in 0..2 {
+                be.boundary().unwrap();
+                be.run(0, 300, &HostInputs::default(), &mut rec).unwrap();
+            }
+            (0..plan.buffers.len())
+                .map(|i| be.read(BufId(i)).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (run(false), run(true));
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(
+                bits(x),
+                bits(y),
+                "buffer {} differs ({case})",
+                plan.buffers[i].name
+            );
+        }
+        let buf = |name: &str| {
+            plan.buffers
+                .iter()
+                .position(|b| b.name == name)
+                .unwrap_or_else(|| panic!("no {name}"))
+        };
+        // Transmission reached every instance: the conductances moved.
+        let ge = buf("ens0.ge");
+        for (k, inst) in a[ge].chunks(n_exc).enumerate() {
+            assert!(
+                inst.iter().any(|&x| x > 0.0),
+                "instance {k} got no input ({case})"
+            );
+        }
+        if learning {
+            // The adaptive thresholds rise only with spikes.
+            let theta = buf("ens0.theta");
+            let init = &plan.buffers[theta].init;
+            for (k, inst) in a[theta].chunks(n_exc).enumerate() {
+                assert!(
+                    inst.iter().zip(init).filter(|(x, y)| x > y).count() >= 3,
+                    "several neurons of instance {k} must spike ({case})"
+                );
+            }
+            let w = plan
+                .step
+                .iter()
+                .find_map(|op| match op {
+                    Op::StdpSparse { w, .. } => Some(*w),
+                    _ => None,
+                })
+                .unwrap();
+            let init = &plan.buffers[w.0].init;
+            for (k, inst) in a[w.0].chunks(init.len()).enumerate() {
+                assert_ne!(inst, &init[..], "instance {k}'s weights must learn");
+            }
+            assert_ne!(
+                a[w.0][..init.len()],
+                a[w.0][init.len()..],
+                "the instances must differ"
+            );
+        }
     }
-    // The adaptive thresholds rise only with spikes.
-    let theta = plan
-        .buffers
-        .iter()
-        .position(|b| b.name == "ens0.theta")
-        .expect("the thresholds");
-    for (k, inst) in a[theta].chunks(n_exc).enumerate() {
-        let init = &plan.buffers[theta].init;
-        assert!(
-            inst.iter().zip(init).filter(|(x, y)| x > y).count() >= 3,
-            "several neurons of instance {k} must spike"
-        );
-    }
-    let init = &plan.buffers[w.0].init;
-    for (k, inst) in a[w.0].chunks(init.len()).enumerate() {
-        assert_ne!(inst, &init[..], "instance {k}'s weights must learn");
-    }
-    assert_ne!(
-        a[w.0][..init.len()],
-        a[w.0][init.len()..],
-        "the instances must differ"
-    );
 }

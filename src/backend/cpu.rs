@@ -128,7 +128,18 @@ impl CpuBackend {
                     cols,
                     slots,
                     ..
-                } => {
+                }
+                | Op::DelayedSparseInc {
+                    indptr,
+                    indices,
+                    delays,
+                    rows,
+                    cols,
+                    slots,
+                    ..
+                // Frozen transmission is indexed in the fast layout only, so that the other
+                // keeps the full scan to compare with.
+                } if presynaptic_major_weights || !matches!(op, Op::DelayedSparseInc { .. }) => {
                     if arrival[delays.0].is_none() {
                         arrival[delays.0] = Some(ArrivalIndex::sparse(
                             &bufs[indptr.0],
@@ -395,18 +406,29 @@ impl CpuBackend {
                 slots,
             } => {
                 let mut r = self.take(*ring);
-                delayed_sparse_inc(
-                    step,
-                    &self.bufs[indptr.0],
-                    &self.bufs[indices.0],
-                    &self.bufs[w.0],
-                    &self.bufs[delays.0],
-                    *rows,
-                    *cols,
-                    &self.bufs[x.0],
-                    &mut r,
-                    *slots,
-                );
+                match &self.arrival[delays.0] {
+                    Some(index) if index.sparse.as_ref().is_some_and(|s| s.sorted) => {
+                        delayed_sparse_inc_indexed(
+                            step,
+                            index,
+                            &self.bufs[w.0],
+                            &self.bufs[x.0],
+                            &mut r,
+                        )
+                    }
+                    _ => delayed_sparse_inc(
+                        step,
+                        &self.bufs[indptr.0],
+                        &self.bufs[indices.0],
+                        &self.bufs[w.0],
+                        &self.bufs[delays.0],
+                        *rows,
+                        *cols,
+                        &self.bufs[x.0],
+                        &mut r,
+                        *slots,
+                    ),
+                }
                 self.put(*ring, r);
             }
             Op::DelayWrite {
@@ -1353,6 +1375,44 @@ pub fn delayed_sparse_inc(
                 if xv != 0.0 {
                     let slot = ring_slot(step, ix(delays[k]), slots);
                     rb[slot * rows + r] += wb[k] * xv;
+                }
+            }
+        }
+    }
+}
+
+/// [`delayed_sparse_inc`] through the [`ArrivalIndex`] of the delays ([`ArrivalIndex::sparse`],
+/// of a matrix whose rows store their columns in increasing order): only the entries of the
+/// columns whose source is not 0 are visited, column by column and delay by delay, so each
+/// ring element gets this step's terms in the same (stored) order.
+pub fn delayed_sparse_inc_indexed(
+    step: u64,
+    index: &ArrivalIndex,
+    w: &[f32],
+    x: &[f32],
+    ring: &mut [f32],
+) {
+    let (rows, cols, slots) = (index.rows, index.cols, index.slots);
+    let sp = index.sparse.as_ref().expect("the index of a sparse matrix");
+    debug_assert!(sp.sorted);
+    let nnz = sp.indices.len();
+    let per_instance = w.len() > nnz;
+    for (b, (rb, xb)) in ring
+        .chunks_mut(slots * rows)
+        .zip(x.chunks(cols))
+        .enumerate()
+    {
+        let wb = if per_instance {
+            &w[b * nnz..(b + 1) * nnz]
+        } else {
+            w
+        };
+        for (c, &xv) in xb.iter().enumerate().filter(|(_, x)| **x != 0.0) {
+            for d in 0..slots {
+                let target = &mut rb[ring_slot(step, d, slots) * rows..][..rows];
+                let range = index.range(c, d);
+                for (&r, &k) in index.row[range.clone()].iter().zip(&sp.entry[range]) {
+                    target[r as usize] += wb[k as usize] * xv;
                 }
             }
         }
@@ -3656,9 +3716,10 @@ mod presynaptic_major_tests {
         }
     }
 
-    /// Transmission and STDP at arrival on a sparse matrix through the index of its delays give
-    /// exactly the functions that visit every entry; a row whose columns are not stored in
-    /// increasing order marks the index unsorted (its transmission then visits every entry).
+    /// Transmission and STDP at arrival, and frozen transmission into a ring of future input, on a
+    /// sparse matrix through the index of its delays give exactly the functions that visit every
+    /// entry; a row whose columns are not stored in increasing order marks the index unsorted
+    /// (its transmission then visits every entry).
     #[test]
     fn indexed_sparse_arrival_ops_equal_full_scans_bit_for_bit() {
         use crate::compile::index_to_f32;
@@ -3689,6 +3750,10 @@ mod presynaptic_major_tests {
                 ..TRIPLET
             };
             let mut hist = vec![0.0f32; batch * pre_history_len(slots, cols)];
+            let mut rings = [
+                vec![0.0f32; batch * slots * rows],
+                vec![0.0f32; batch * slots * rows],
+            ];
             for step in 0..4 * slots as u64 + 3 {
                 let (pre, traces, post) = random_step(&mut g, batch, rows, cols);
                 pre_history(step, slots, cols, &pre, &traces[0], &traces[1], &mut hist);
@@ -3703,6 +3768,18 @@ mod presynaptic_major_tests {
                     arrival_sparse_inc_indexed(step, &index, w, &hist, &mut yb, 0.37);
                     assert_eq!(bits(&ya), bits(&yb), "arrival_sparse_inc, step {step}");
                 }
+                // Frozen: into a ring of future input, shared and per-instance values.
+                let wf = if step % 2 == 0 { &w0[..nnz] } else { &wa[..] };
+                let [ring_a, ring_b] = &mut rings;
+                delayed_sparse_inc(
+                    step, &ip, &ind, wf, &delays, rows, cols, &pre, ring_a, slots,
+                );
+                delayed_sparse_inc_indexed(step, &index, wf, &pre, ring_b);
+                assert_eq!(
+                    bits(ring_a),
+                    bits(ring_b),
+                    "delayed_sparse_inc, step {step}"
+                );
                 let pt = [&traces[2][..], &traces[3][..]];
                 stdp_sparse_delayed(
                     &rule, step, &ip, &ind, rows, cols, slots, &delays, &hist, &mut wa, &post, pt,
