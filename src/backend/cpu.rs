@@ -1074,16 +1074,47 @@ pub fn poisson_spikes(
     out: &mut [f32],
 ) {
     // Every element is its own counter-based draw, so splitting the work across threads gives
-    // the same values (the draw index stays the element's index).
+    // the same values (the draw index stays the element's index). The elements that draw are
+    // gathered and drawn `LANES` at a time (one key per gathering: a batch keyed per instance
+    // changes key at an instance's end).
+    use crate::rng::LANES;
     let run = |first: usize, out: &mut [f32]| {
-        for (k, o) in out.iter_mut().enumerate() {
+        let mut at = [0usize; LANES];
+        let mut index = [0u32; LANES];
+        let mut prob = [0.0f32; LANES];
+        let (mut len, mut key) = (0, 0u64);
+        let draw = |key: u64,
+                    len: usize,
+                    at: &[usize; LANES],
+                    index: &[u32; LANES],
+                    prob: &[f32; LANES],
+                    out: &mut [f32]| {
+            let u = crate::rng::draw_u32_lanes(key, stream, step, index);
+            for l in 0..len {
+                if crate::rng::to_unit_f32(u[l]) < prob[l] {
+                    out[at[l]] = 1.0 / dt;
+                }
+            }
+        };
+        for k in 0..out.len() {
             let idx = first + k;
             let p = rates[idx] * dt;
-            let spike = p > 0.0 && {
-                let (key, index) = keying.key(seed, n, idx);
-                crate::rng::uniform(key, stream, step, index) < p
-            };
-            *o = if spike { 1.0 / dt } else { 0.0 };
+            out[k] = 0.0;
+            // Not positive (or NaN): never below a uniform draw.
+            if p.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                continue;
+            }
+            let (kk, i) = keying.key(seed, n, idx);
+            if len == LANES || (len > 0 && kk != key) {
+                draw(key, len, &at, &index, &prob, out);
+                len = 0;
+            }
+            key = kk;
+            (at[len], index[len], prob[len]) = (k, i, p);
+            len += 1;
+        }
+        if len > 0 {
+            draw(key, len, &at, &index, &prob, out);
         }
     };
     if out.len() >= PARALLEL_MIN {
