@@ -1096,22 +1096,33 @@ pub fn poisson_spikes(
                 }
             }
         };
-        for k in 0..out.len() {
-            let idx = first + k;
-            let p = rates[idx] * dt;
-            out[k] = 0.0;
-            // Not positive (or NaN): never below a uniform draw.
-            if p.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-                continue;
-            }
-            let (kk, i) = keying.key(seed, n, idx);
-            if len == LANES || (len > 0 && kk != key) {
+        // Instance by instance (of the elements in `out`): one key per instance, and the draw
+        // index of the first element plus the offset, without a division per element.
+        let mut start = 0;
+        while start < out.len() {
+            let idx0 = first + start;
+            let end = (idx0 - idx0 % n.max(1) + n.max(1) - first).min(out.len());
+            let (k0, i0) = keying.key(seed, n, idx0);
+            if len > 0 && k0 != key {
                 draw(key, len, &at, &index, &prob, out);
                 len = 0;
             }
-            key = kk;
-            (at[len], index[len], prob[len]) = (k, i, p);
-            len += 1;
+            key = k0;
+            out[start..end].fill(0.0);
+            for (k, &rate) in rates[idx0..first + end].iter().enumerate() {
+                let p = rate * dt;
+                // Not positive (or NaN): never below a uniform draw.
+                if p.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                    continue;
+                }
+                if len == LANES {
+                    draw(key, len, &at, &index, &prob, out);
+                    len = 0;
+                }
+                (at[len], index[len], prob[len]) = (start + k, i0 + k as u32, p);
+                len += 1;
+            }
+            start = end;
         }
         if len > 0 {
             draw(key, len, &at, &index, &prob, out);
