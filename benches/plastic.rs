@@ -1,8 +1,8 @@
 //! A plastic 784 -> 400 network in the Diehl & Cook layout (Poisson input, STDP, lateral
 //! inhibition, adaptive thresholds), per simulated second, on each backend; and the same with a
 //! sparse input connection (10 % of the synapses), without delays and with a delay per synapse
-//! (0-10 ms; it then transmits and learns at arrival), and the latter frozen (learning off). Throughput is in simulated timesteps (dt 0.5 ms; 2000 per
-//! simulated second).
+//! (0-10 ms; it then transmits and learns at arrival), and the latter frozen (learning off).
+//! Throughput is in simulated timesteps (dt 0.5 ms; 2000 per simulated second).
 //!
 //! `cargo bench --bench plastic` (set `VOLLEY_BENCH_BACKENDS=cpu` to skip the GPU).
 

@@ -171,7 +171,7 @@ mod tests {
     }
 
     /// Every lane of the vectorised draw is the scalar draw: seeds, steps and streams with high
-    /// bits set, and both the run-time chosen path and the plain one.
+    /// bits set; the run-time chosen path, the AVX2 one where the CPU has it, and the plain one.
     #[test]
     fn lanes_equal_scalar_draws() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
@@ -188,6 +188,11 @@ mod tests {
                 std::array::from_fn(|l| draw_u32(seed, stream, step, index[l]));
             assert_eq!(draw_u32_lanes(seed, stream, step, &index), want);
             assert_eq!(lanes(seed, stream, step, &index), want);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked above).
+                assert_eq!(unsafe { lanes_avx2(seed, stream, step, &index) }, want);
+            }
         }
     }
 

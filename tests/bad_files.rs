@@ -276,8 +276,15 @@ fn checkpoint_with_an_impossible_spike_history_is_refused() {
         .find(|&c| ring[counts + c] == 1.0)
         .expect("some input column spiked once in the last steps");
     // (ring, index of the column's count, of its latest slot, slots)
+    // The ring as the run left it (spikes on the way) resumes.
+    let ok = tmp.path().join("as-left.bin");
+    checkpoint::save(&ok, &state, &snap).unwrap();
+    train(&cfg, &synthetic(28, 2), Some(&ok), true, &mut |_, _, _| {
+        true
+    })
+    .expect("the ring a run left resumes");
     type Edit = fn(&mut [f32], usize, usize, usize);
-    let edits: [(&str, Edit, String); 3] = [
+    let edits: [(&str, Edit, String); 4] = [
         (
             "slot",
             |r, _, l, _| r[l] = 1.0e9,
@@ -292,6 +299,11 @@ fn checkpoint_with_an_impossible_spike_history_is_refused() {
             "count",
             |r, n, _, _| r[n] = 2.0,
             format!("spike count of instance 0, column {c}"),
+        ),
+        (
+            "subnormal",
+            |r, _, _, _| r[0] = 1.0e-40,
+            "output of instance 0, column 0, slot 0".to_string(),
         ),
     ];
     for (what, edit, expected) in edits {

@@ -505,9 +505,9 @@ fn cpu_weight_layouts_run_bit_identically() {
 
 /// A sparse connection: the CPU's indexed transmission and STDP (the default layout: entries by
 /// column, and by delay where there are delays) and its full scans of every stored entry
-/// (`with_layout(.., false)`) give bit-identical runs, two instances with their own weights,
-/// over 600 steps with spikes on both sides: plastic without delays, and frozen with and
-/// without 0-5 ms delays.
+/// (`with_layout(.., false)`) give bit-identical runs, two instances (learning their own
+/// weights when plastic), over 600 steps with spikes on both sides: plastic without delays,
+/// and frozen with and without 0-5 ms delays.
 #[test]
 fn cpu_sparse_column_index_runs_bit_identically() {
     use rand::{Rng, SeedableRng};
@@ -567,8 +567,19 @@ fn cpu_sparse_column_index_runs_bit_identically() {
         let r: Vec<f32> = (0..2 * n_in as u32)
             .map(|i| ((i * 37) % 90) as f32)
             .collect();
+        let index = plan
+            .step
+            .iter()
+            .find_map(|op| match op {
+                Op::SparseInc { indices, .. } => Some(*indices),
+                Op::DelayedSparseInc { delays, .. } => Some(*delays),
+                _ => None,
+            })
+            .unwrap();
         let run = |indexed: bool| {
             let mut be = CpuBackend::with_layout(&plan, indexed).unwrap();
+            let expected = if indexed { vec![index] } else { vec![] };
+            assert_eq!(be.indexed_sparse_buffers(), expected, "{case}");
             be.write(rates, &r).unwrap();
             let mut rec = ProbeRecords::default();
             for _ in 0..2 {

@@ -220,6 +220,17 @@ impl CpuBackend {
             .collect()
     }
 
+    /// The index buffers through which this backend finds a sparse matrix's entries by column
+    /// (the `indices` of one without delays) or by column and delay (the `delays` of one with
+    /// delays), instead of scanning every stored entry.
+    pub fn indexed_sparse_buffers(&self) -> Vec<BufId> {
+        let sparse = |a: &Option<ArrivalIndex>| a.as_ref().is_some_and(|a| a.sparse.is_some());
+        (0..self.bufs.len())
+            .filter(|&i| sparse(&self.columns[i]) || sparse(&self.arrival[i]))
+            .map(BufId)
+            .collect()
+    }
+
     /// `logical` (the plan's layout, all copies) as this backend stores buffer `id`.
     fn stored(&self, id: BufId, logical: &[f32]) -> Vec<f32> {
         match (self.t_shape[id.0], self.arranged[id.0]) {
@@ -1619,8 +1630,9 @@ fn hx(cols: usize, part: usize, slot: usize, c: usize) -> usize {
     (slot * 3 + part) * cols + c
 }
 
-/// Records this step's pre output (spikes: non-zero) and the pre traces as stored after the last
-/// step in slot `step % slots` of a ring laid out per instance as `[slot][pre, r1, r2][col]`,
+/// Records this step's pre output (spikes: non-zero; a subnormal output is stored as 0) and the
+/// pre traces as stored after the last step in slot `step % slots` of a ring laid out per
+/// instance as `[slot][pre, r1, r2][col]`,
 /// followed by each column's spike count in the ring and the slot of its latest spike (which
 /// let the CPU's readers find the columns with spikes on the way, and when, without scanning
 /// the ring), for transmission and STDP at arrival ([`arrival_matvec_inc`], [`stdp_delayed`]).
@@ -1643,11 +1655,16 @@ pub fn pre_history(
         let (out, traces) = row.split_at_mut(cols);
         for (j, (h, &x)) in out.iter_mut().zip(&pre[at.clone()]).enumerate() {
             // The step `slots` ago leaves the ring, this one enters.
-            counts[j] += f32::from(u8::from(x != 0.0)) - f32::from(u8::from(*h != 0.0));
-            if x != 0.0 {
+            // An output emits unless it is 0 or subnormal, which gives the same answer whether
+            // or not subnormals are flushed (the CPU's steps flush them; a GPU may not); what
+            // does not emit is stored as 0, so the ring and its counts agree however they are
+            // read.
+            let emits = x.abs() >= f32::MIN_POSITIVE || x.is_nan();
+            counts[j] += f32::from(u8::from(emits)) - f32::from(u8::from(*h != 0.0));
+            if emits {
                 last[j] = slot as f32;
             }
-            *h = x;
+            *h = if emits { x } else { 0.0 };
         }
         traces[..cols].copy_from_slice(&r1[at.clone()]);
         traces[cols..].copy_from_slice(&r2[at]);

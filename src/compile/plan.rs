@@ -852,15 +852,24 @@ pub struct Plan {
 }
 
 /// A [`Op::PreHistory`] ring written from outside (a snapshot) must be one the op could have
-/// left: each column's count is the number of slots holding a spike of it, and a column with
-/// spikes on the way names one of their slots as its latest. The CPU finds the spikes to
-/// deliver from these two, so a crafted ring that broke them would index past the ring.
+/// left: no subnormal output (the op stores those as 0), each column's count is the number of
+/// slots holding a spike of it, and a column with spikes on the way names one of their slots as
+/// its latest. The CPU finds the spikes to deliver from these two, so a crafted ring that broke
+/// them would index past the ring.
 fn check_history(name: &str, data: &[f32], cols: usize, slots: usize) -> crate::error::Result<()> {
     let len = crate::backend::cpu::pre_history_len(slots, cols);
     for (b, hb) in data.chunks(len).enumerate() {
         let counts = &hb[3 * slots * cols..(3 * slots + 1) * cols];
         let last = &hb[(3 * slots + 1) * cols..];
         for c in 0..cols {
+            if let Some(slot) = (0..slots).find(|&s| hb[s * 3 * cols + c].is_subnormal()) {
+                return Err(crate::error::Error::invalid(
+                    name,
+                    format!("output of instance {b}, column {c}, slot {slot}"),
+                    hb[slot * 3 * cols + c],
+                    "0 or a normal number (the ring stores subnormal outputs as 0)",
+                ));
+            }
             let spiking = |slot: usize| hb[slot * 3 * cols + c] != 0.0;
             let n = (0..slots).filter(|&s| spiking(s)).count();
             if counts[c].to_bits() != (n as f32).to_bits() {
