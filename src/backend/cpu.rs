@@ -354,7 +354,7 @@ impl CpuBackend {
             } => {
                 let mut yv = self.take(*y);
                 match &self.columns[indices.0] {
-                    Some(index) if index.sparse.as_ref().is_some_and(|s| s.sorted) => {
+                    Some(index) if index.sorted() => {
                         sparse_inc_indexed(index, &self.bufs[w.0], &self.bufs[x.0], &mut yv, *scale)
                     }
                     _ => sparse_inc(
@@ -418,15 +418,13 @@ impl CpuBackend {
             } => {
                 let mut r = self.take(*ring);
                 match &self.arrival[delays.0] {
-                    Some(index) if index.sparse.as_ref().is_some_and(|s| s.sorted) => {
-                        delayed_sparse_inc_indexed(
-                            step,
-                            index,
-                            &self.bufs[w.0],
-                            &self.bufs[x.0],
-                            &mut r,
-                        )
-                    }
+                    Some(index) if index.sorted() => delayed_sparse_inc_indexed(
+                        step,
+                        index,
+                        &self.bufs[w.0],
+                        &self.bufs[x.0],
+                        &mut r,
+                    ),
                     _ => delayed_sparse_inc(
                         step,
                         &self.bufs[indptr.0],
@@ -568,7 +566,7 @@ impl CpuBackend {
             } => {
                 let mut yv = self.take(*y);
                 let index = self.index_of(*delays);
-                if index.sparse.as_ref().is_some_and(|s| s.sorted) {
+                if index.sorted() {
                     arrival_sparse_inc_indexed(
                         step,
                         index,
@@ -1460,15 +1458,12 @@ pub fn delayed_sparse_inc_indexed(
         } else {
             w
         };
-        for (c, &xv) in xb.iter().enumerate().filter(|(_, x)| **x != 0.0) {
+        for_each_nonzero(xb, |c, xv| {
             for d in 0..slots {
                 let target = &mut rb[ring_slot(step, d, slots) * rows..][..rows];
-                let range = index.range(c, d);
-                for (&r, &k) in index.row[range.clone()].iter().zip(&sp.entry[range]) {
-                    target[r as usize] += wb[k as usize] * xv;
-                }
+                index.add_arrivals(c, d, wb, xv, target);
             }
-        }
+        });
     }
 }
 
@@ -1626,7 +1621,7 @@ pub fn pre_history_len(slots: usize, cols: usize) -> usize {
 /// Where a [`pre_history`] ring keeps part `part` (0 output, 1 r1, 2 r2) of column `c` at
 /// `slot`.
 #[inline]
-fn hx(cols: usize, part: usize, slot: usize, c: usize) -> usize {
+pub(crate) fn hx(cols: usize, part: usize, slot: usize, c: usize) -> usize {
     (slot * 3 + part) * cols + c
 }
 
@@ -1702,12 +1697,7 @@ pub fn sparse_inc_indexed(index: &ArrivalIndex, w: &[f32], x: &[f32], y: &mut [f
             w
         };
         acc.fill(0.0);
-        for (c, &xv) in xb.iter().enumerate().filter(|(_, x)| **x != 0.0) {
-            let range = index.range(c, 0);
-            for (&r, &k) in index.row[range.clone()].iter().zip(&sp.entry[range]) {
-                acc[r as usize] += wb[k as usize] * xv;
-            }
-        }
+        for_each_nonzero(xb, |c, xv| index.add_arrivals(c, 0, wb, xv, &mut acc));
         for (y, &a) in yb.iter_mut().zip(&acc) {
             *y += scale * a;
         }
@@ -1769,16 +1759,10 @@ pub fn stdp_sparse_indexed(
             }
         }
         // The other rows: the entries of the columns whose pre neuron spiked.
-        for j in (0..cols).filter(|&j| pre_b[j] != 0.0) {
+        for_each_nonzero(pre_b, |j, _| {
             let f = r.a2_minus + r.a3_minus * (r2s[b * cols + j] * r.decay_r2);
-            let range = index.range(j, 0);
-            for (&i, &k) in index.row[range.clone()].iter().zip(&sp.entry[range]) {
-                let i = i as usize;
-                if post_b[i] == 0.0 {
-                    wb[k as usize] = stdp_pre(r, wb[k as usize], f, o1d[i], learn);
-                }
-            }
-        }
+            index.stdp_pre_arrivals(r, j, 0, f, wb, post_b, &o1d, learn);
+        });
     }
 }
 
@@ -1915,6 +1899,52 @@ impl ArrivalIndex {
                 entry,
                 sorted,
             }),
+        }
+    }
+
+    /// The index of a sparse matrix whose rows store their columns in increasing order: visited
+    /// column by column, each row's terms come in stored order.
+    fn sorted(&self) -> bool {
+        self.sparse.as_ref().is_some_and(|s| s.sorted)
+    }
+
+    /// Adds `xv` times the weights of the stored entries that column `c` reaches with delay `d`
+    /// to their rows in `acc` (`wb`: one instance's values, in stored order), in row order.
+    #[inline]
+    fn add_arrivals(&self, c: usize, d: usize, wb: &[f32], xv: f32, acc: &mut [f32]) {
+        let sp = self.sparse.as_ref().expect("the index of a sparse matrix");
+        let range = self.range(c, d);
+        for (&r, &k) in self.row[range.clone()].iter().zip(&sp.entry[range]) {
+            acc[r as usize] += wb[k as usize] * xv;
+        }
+    }
+
+    /// [`stdp_pre`] on the stored entries that column `j` reaches with delay `d` and whose post
+    /// neuron did not spike (those that did get the whole [`stdp_synapse`] in their row's
+    /// pass): `f` the column's factor, `o1d` the rows' decayed fast post traces.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one column's arrivals and their context"
+    )]
+    #[inline]
+    fn stdp_pre_arrivals(
+        &self,
+        r: &crate::compile::StdpConsts,
+        j: usize,
+        d: usize,
+        f: f32,
+        wb: &mut [f32],
+        post_b: &[f32],
+        o1d: &[f32],
+        learn: f32,
+    ) {
+        let sp = self.sparse.as_ref().expect("the index of a sparse matrix");
+        let range = self.range(j, d);
+        for (&i, &k) in self.row[range.clone()].iter().zip(&sp.entry[range]) {
+            let i = i as usize;
+            if post_b[i] == 0.0 {
+                wb[k as usize] = stdp_pre(r, wb[k as usize], f, o1d[i], learn);
+            }
         }
     }
 
@@ -2359,11 +2389,7 @@ pub fn arrival_sparse_inc_indexed(
         let hb = &hist[b * len..(b + 1) * len];
         acc.fill(0.0);
         for_each_emission(hb, cols, slots, now, |c, d, slot| {
-            let xv = hb[hx(cols, 0, slot, c)];
-            let range = index.range(c, d);
-            for (&r, &k) in index.row[range.clone()].iter().zip(&sp.entry[range]) {
-                acc[r as usize] += wb[k as usize] * xv;
-            }
+            index.add_arrivals(c, d, wb, hb[hx(cols, 0, slot, c)], &mut acc);
         });
         for (y, &a) in yb.iter_mut().zip(&acc) {
             *y += scale * a;
@@ -2430,13 +2456,7 @@ pub fn stdp_sparse_delayed_indexed(
         // The other rows: the entries on which a pre spike arrives now.
         for_each_emission(hb, cols, slots, now, |j, d, slot| {
             let f = r.a2_minus + r.a3_minus * (hb[hx(cols, 2, slot, j)] * r.decay_r2);
-            let range = index.range(j, d);
-            for (&i, &k) in index.row[range.clone()].iter().zip(&sp.entry[range]) {
-                let i = i as usize;
-                if post_b[i] == 0.0 {
-                    wb[k as usize] = stdp_pre(r, wb[k as usize], f, o1d[i], learn);
-                }
-            }
+            index.stdp_pre_arrivals(r, j, d, f, wb, post_b, &o1d, learn);
         });
     }
 }

@@ -862,15 +862,16 @@ fn check_history(name: &str, data: &[f32], cols: usize, slots: usize) -> crate::
         let counts = &hb[3 * slots * cols..(3 * slots + 1) * cols];
         let last = &hb[(3 * slots + 1) * cols..];
         for c in 0..cols {
-            if let Some(slot) = (0..slots).find(|&s| hb[s * 3 * cols + c].is_subnormal()) {
+            let output = |slot: usize| hb[crate::backend::cpu::hx(cols, 0, slot, c)];
+            if let Some(slot) = (0..slots).find(|&s| output(s).is_subnormal()) {
                 return Err(crate::error::Error::invalid(
                     name,
                     format!("output of instance {b}, column {c}, slot {slot}"),
-                    hb[slot * 3 * cols + c],
+                    output(slot),
                     "0 or a normal number (the ring stores subnormal outputs as 0)",
                 ));
             }
-            let spiking = |slot: usize| hb[slot * 3 * cols + c] != 0.0;
+            let spiking = |slot: usize| output(slot) != 0.0;
             let n = (0..slots).filter(|&s| spiking(s)).count();
             if counts[c].to_bits() != (n as f32).to_bits() {
                 return Err(crate::error::Error::invalid(
