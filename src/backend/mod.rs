@@ -2,6 +2,7 @@
 //! op computes.
 
 pub mod cpu;
+pub mod expf;
 pub mod gpu;
 
 use crate::compile::BufId;

@@ -1,0 +1,268 @@
+//! `expf` of our own, so that the CPU reference computes the same bits on every platform, and
+//! whole blocks of it at once (vector instructions) for the Diehl & Cook neuron update.
+//!
+//! The algorithm is Arm's optimized-routines `expf` (MIT OR Apache-2.0 WITH LLVM-exception),
+//! which glibc has used since 2.27: `x * 32 / ln 2 = k + r`, `exp(x) = 2^(k/32) * 2^(r/32)`, a
+//! 32-entry table for `2^(i/32)`, a cubic for `2^(r/32)`, all in f64, rounded to f32 once. The
+//! four multiply-adds are fused ([`f64::mul_add`], one rounding each: IEEE 754 `fusedMultiplyAdd`,
+//! the same result on every platform, in hardware or not), as in glibc's x86-64 build for CPUs with
+//! FMA (`__expf_fma`, which contracts `kd` and `r` too). So on such a CPU with glibc this is
+//! `f32::exp` bit for bit, for every input (checked exhaustively in the tests below), and results
+//! trained before this module existed stay reproducible; elsewhere (other libms, CPUs without
+//! FMA) the CPU backend now gives those same bits instead of its libm's.
+//!
+//! Under the CPU backend's flush-to-zero mode ([`super::cpu`]'s `FlushSubnormals`) results
+//! below 2^-126 become 0 and subnormal inputs count as 0, exactly as they do in libm's code,
+//! because the same operations run in the same mode (the conversions and the final rounding).
+
+/// `2^(i/32)` as f64 bits, less `i << 47` (added back with the exponent `k`), `i` in 0..32.
+const TAB: [u64; 32] = [
+    0x3ff0000000000000,
+    0x3fefd9b0d3158574,
+    0x3fefb5586cf9890f,
+    0x3fef9301d0125b51,
+    0x3fef72b83c7d517b,
+    0x3fef54873168b9aa,
+    0x3fef387a6e756238,
+    0x3fef1e9df51fdee1,
+    0x3fef06fe0a31b715,
+    0x3feef1a7373aa9cb,
+    0x3feedea64c123422,
+    0x3feece086061892d,
+    0x3feebfdad5362a27,
+    0x3feeb42b569d4f82,
+    0x3feeab07dd485429,
+    0x3feea47eb03a5585,
+    0x3feea09e667f3bcd,
+    0x3fee9f75e8ec5f74,
+    0x3feea11473eb0187,
+    0x3feea589994cce13,
+    0x3feeace5422aa0db,
+    0x3feeb737b0cdc5e5,
+    0x3feec49182a3f090,
+    0x3feed503b23e255d,
+    0x3feee89f995ad3ad,
+    0x3feeff76f2fb5e47,
+    0x3fef199bdd85529c,
+    0x3fef3720dcef9069,
+    0x3fef5818dcfba487,
+    0x3fef7c97337b9b5f,
+    0x3fefa4afa2a490da,
+    0x3fefd0765b6e4540,
+];
+/// 32 / ln 2.
+const INV_LN2_N: f64 = f64::from_bits(0x40471547652b82fe);
+/// 1.5 * 2^52: adding it rounds to an integer (ties to even) in the low mantissa bits.
+const SHIFT: f64 = f64::from_bits(0x4338000000000000);
+/// The cubic's coefficients for `2^(r/32) - 1 = ((C0 r + C1) r + C2) r`.
+const C0: f64 = f64::from_bits(0x3ebc6af84b912394);
+const C1: f64 = f64::from_bits(0x3f2ebfce50fac4f3);
+const C2: f64 = f64::from_bits(0x3f962e42ff0c52d6);
+/// Bits 20-30 of 88.0f32: from here on, the slow path.
+const TOP_88: u32 = 0x42b;
+/// ln(2^128) rounded down; larger inputs overflow.
+const OVERFLOW: f32 = f32::from_bits(0x42b17217);
+/// ln(2^-150) rounded up; smaller inputs give 0.
+const UNDERFLOW: f32 = f32::from_bits(0xc2cff1b4);
+/// ln(2^-149) rounded up; from `UNDERFLOW` to here the result is the smallest subnormal.
+const MAY_UNDERFLOW: f32 = f32::from_bits(0xc2ce8ecf);
+
+/// e^x in f32, the same bits on every platform (see the module's text).
+#[inline]
+pub fn expf(x: f32) -> f32 {
+    if needs_slow_path(x) {
+        slow_path(x)
+    } else {
+        fast_path(x)
+    }
+}
+
+/// Whether `x` is outside the fast path's domain (|x| >= 88, infinite or NaN).
+#[inline(always)]
+fn needs_slow_path(x: f32) -> bool {
+    (x.to_bits() >> 20) & 0x7ff >= TOP_88
+}
+
+/// The table and the cubic: right for |x| < 88 (any f32 in, a defined result out otherwise).
+#[inline(always)]
+fn fast_path(x: f32) -> f32 {
+    let xd = x as f64;
+    let kd = INV_LN2_N.mul_add(xd, SHIFT);
+    let ki = kd.to_bits();
+    let kd = kd - SHIFT;
+    let r = INV_LN2_N.mul_add(xd, -kd);
+    let t = TAB[(ki % 32) as usize].wrapping_add(ki.wrapping_shl(47));
+    let s = f64::from_bits(t);
+    let z = r.mul_add(C0, C1);
+    let r2 = r * r;
+    let y = r.mul_add(C2, 1.0);
+    let y = z.mul_add(r2, y);
+    (y * s) as f32
+}
+
+/// glibc's cases for |x| >= 88, infinities and NaN. The over- and underflow results are
+/// products computed at run time (not constants), as in glibc, so that flush-to-zero treats
+/// them the same way.
+#[cold]
+fn slow_path(x: f32) -> f32 {
+    use std::hint::black_box;
+    if x == f32::NEG_INFINITY {
+        0.0
+    } else if (x.to_bits() >> 20) & 0x7ff >= 0x7f8 {
+        x + x
+    } else if x > OVERFLOW {
+        black_box(f32::from_bits(0x70000000)) * f32::from_bits(0x70000000)
+    } else if x < UNDERFLOW {
+        black_box(f32::from_bits(0x10000000)) * f32::from_bits(0x10000000)
+    } else if x < MAY_UNDERFLOW {
+        black_box(f32::from_bits(0x1a200000)) * f32::from_bits(0x1a200000)
+    } else {
+        fast_path(x)
+    }
+}
+
+/// `x[i] = expf(x[i])` for every element, in a loop that the compiler vectorises when this is
+/// inlined into a function built for AVX2 or AVX-512 (the caller's choice): the fast path on
+/// every element, or `expf` on each when one of them needs the slow path (a conductance above
+/// about 17,600 in the neuron update, so in practice never).
+#[inline(always)]
+pub(crate) fn expf_in_place(x: &mut [f32]) {
+    if x.iter().fold(false, |slow, &v| slow | needs_slow_path(v)) {
+        for v in x.iter_mut() {
+            *v = expf(*v);
+        }
+    } else {
+        for v in x.iter_mut() {
+            *v = fast_path(*v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use rayon::prelude::*;
+
+    /// (mismatches, first few inputs) of `expf` and [`expf_in_place`] against `want` within
+    /// `ulps` (NaN counts as equal to NaN), and of the two against each other exactly, over
+    /// the inputs `first..first + 2^20`.
+    #[inline(always)]
+    fn check_chunk(first: u64, want: fn(f32) -> f32, ulps: u32) -> (u64, Vec<u32>) {
+        let mut bad = (0u64, Vec::new());
+        let mut block = [0f32; 64];
+        for base in (first..first + (1 << 20)).step_by(64) {
+            for (k, b) in block.iter_mut().enumerate() {
+                *b = f32::from_bits((base + k as u64) as u32);
+            }
+            expf_in_place(&mut block);
+            for (k, &got_block) in block.iter().enumerate() {
+                let x = f32::from_bits((base + k as u64) as u32);
+                let (got, w) = (expf(x), want(x));
+                let near = (got.is_nan() && w.is_nan())
+                    || ((got.to_bits() as i64 - w.to_bits() as i64).unsigned_abs() <= ulps as u64
+                        && got.is_sign_negative() == w.is_sign_negative());
+                if !near || got.to_bits() != got_block.to_bits() {
+                    bad.0 += 1;
+                    if bad.1.len() < 8 {
+                        bad.1.push(x.to_bits());
+                    }
+                }
+            }
+        }
+        bad
+    }
+
+    /// [`check_chunk`] built with FMA instructions (fast; the same results, as `mul_add` is
+    /// exact either way).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn check_chunk_fma(first: u64, want: fn(f32) -> f32, ulps: u32) -> (u64, Vec<u32>) {
+        check_chunk(first, want, ulps)
+    }
+
+    /// The given chunks of 2^20 f32 bit patterns through [`check_chunk`] on rayon's threads, in
+    /// the given flush mode.
+    fn mismatches(chunks: &[u64], flush: bool, want: fn(f32) -> f32, ulps: u32) -> (u64, Vec<u32>) {
+        let per: Vec<(u64, Vec<u32>)> = chunks
+            .par_iter()
+            .map(|&c| {
+                let _mode = flush.then(crate::backend::cpu::FlushSubnormals::new);
+                let first = c << 20;
+                #[cfg(target_arch = "x86_64")]
+                if fma_present() {
+                    // SAFETY: the CPU has AVX2 and FMA (checked).
+                    return unsafe { check_chunk_fma(first, want, ulps) };
+                }
+                check_chunk(first, want, ulps)
+            })
+            .collect();
+        per.into_iter().fold((0, Vec::new()), |mut a, b| {
+            a.0 += b.0;
+            a.1.extend(b.1.into_iter().take(8usize.saturating_sub(a.1.len())));
+            a
+        })
+    }
+
+    /// `expf` (and the block version, which must agree with it exactly) is glibc's `expf` bit for
+    /// bit on a glibc x86-64 machine with FMA, where glibc runs `__expf_fma`, the algorithm
+    /// above with the same fused operations: all 2^32 inputs in the CPU backend's flush-to-zero
+    /// mode, and without it every input where the mode matters (subnormal inputs, results below
+    /// 2^-126). Elsewhere (another libm, or no FMA, where libm's own roundings may differ in
+    /// rare cases) within one ulp of the platform's `f32::exp`.
+    #[test]
+    fn expf_equals_glibc_for_every_input() {
+        let exact = cfg!(all(
+            target_os = "linux",
+            target_env = "gnu",
+            target_arch = "x86_64"
+        )) && fma_present();
+        let ulps = if exact { 0 } else { 1 };
+        let all: Vec<u64> = (0..1 << 12).collect();
+        // Chunks of 2^20 patterns: +-subnormals (and +-0), and -86 to -104.
+        let modal: Vec<u64> = (0..8).chain(0x800..0x808).chain(0xc2a..0xc2d).collect();
+        for (flush, chunks) in [(true, &all), (false, &modal)] {
+            let (n, examples) = mismatches(chunks, flush, f32::exp, ulps);
+            assert_eq!(
+                n, 0,
+                "flush {flush}: {n} inputs differ from f32::exp by more than {ulps} ulp, e.g. \
+                 {examples:08x?}"
+            );
+        }
+    }
+
+    /// Against the exact value: within 0.51 ulp over the range the neuron update uses (and
+    /// the special values), independently of any libm.
+    #[test]
+    fn expf_is_accurate() {
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let (got, exact) = (expf(x) as f64, (x as f64).exp());
+            let e = exact as f32;
+            let ulp = (e.next_up() - e) as f64;
+            assert!(
+                (got - exact).abs() <= 0.51 * ulp,
+                "expf({x}) = {got}, exact {exact}"
+            );
+            x += 0.000731;
+        }
+        assert_eq!(expf(0.0), 1.0);
+        assert_eq!(expf(f32::NEG_INFINITY), 0.0);
+        assert_eq!(expf(f32::INFINITY), f32::INFINITY);
+        assert_eq!(expf(89.0), f32::INFINITY);
+        assert_eq!(expf(-104.0), 0.0);
+        assert!(expf(f32::NAN).is_nan());
+    }
+
+    fn fma_present() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("avx2")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+}
