@@ -10,6 +10,8 @@ use crate::model::{LifParams, NeuronType};
 use crate::rng::Keying;
 use rayon::prelude::*;
 
+use super::simd::multiversion;
+
 /// The CPU backend: owns every buffer of a plan in host memory.
 pub struct CpuBackend {
     plan: Plan,
@@ -1207,6 +1209,7 @@ pub fn scale_inc(s: &[f32], x: &[f32], y: &mut [f32]) {
 /// Calls `one(b, y_b, x_b)` for every instance `b` (its `rows` outputs and `cols` inputs):
 /// several instances at once on rayon's threads when there are many (evaluation batches), since
 /// instances are independent. Serves both matvec layouts.
+#[inline(always)]
 fn for_each_instance(
     rows: usize,
     cols: usize,
@@ -1492,16 +1495,18 @@ pub fn delay_read(step: u64, slots: usize, n: usize, scale: f32, ring: &mut [f32
     }
 }
 
-/// `y[b, i] += s[i] * (sum_j x[b, j] - x[b, i])`: input from every other neuron.
-pub fn all_but_self_inc(s: &[f32], x: &[f32], y: &mut [f32]) {
-    let n = s.len();
-    for (yb, xb) in y.chunks_mut(n).zip(x.chunks(n)) {
-        let mut total = 0.0f32;
-        for &v in xb {
-            total += v;
-        }
-        for ((y, &x), &s) in yb.iter_mut().zip(xb).zip(s) {
-            *y += s * (total - x);
+multiversion! {
+    /// `y[b, i] += s[i] * (sum_j x[b, j] - x[b, i])`: input from every other neuron.
+    pub fn all_but_self_inc / all_but_self_inc_at(s: &[f32], x: &[f32], y: &mut [f32]) {
+        let n = s.len();
+        for (yb, xb) in y.chunks_mut(n).zip(x.chunks(n)) {
+            // The nonzero terms in order: the same sum as adding every term, since `total`
+            // starts at +0 and so never is -0, for which adding +0 would change the sign.
+            let mut total = 0.0f32;
+            for_each_nonzero(xb, |_, v| total += v);
+            for ((y, &x), &s) in yb.iter_mut().zip(xb).zip(s) {
+                *y += s * (total - x);
+            }
         }
     }
 }
@@ -2465,7 +2470,7 @@ pub fn stdp_sparse_delayed_indexed(
 /// `shaders/stdp.wgsl`. `r1_stored`, `r2_stored` are the pre traces as stored; `o1`, `o2` the
 /// post traces already decayed to this step (before this step's spike).
 #[expect(clippy::too_many_arguments, reason = "mirrors the kernel")]
-#[inline]
+#[inline(always)]
 pub fn stdp_synapse(
     r: &crate::compile::StdpConsts,
     w: f32,
@@ -2599,17 +2604,19 @@ pub fn oja(
     }
 }
 
-/// Trace update: `x = x * decay`, then at a spike `x = 1` (nearest) or `x += 1` (all-to-all).
-pub fn trace(decay: f32, nearest: bool, spikes: &[f32], x: &mut [f32]) {
-    for (x, &s) in x.iter_mut().zip(spikes) {
-        let d = *x * decay;
-        *x = if s == 0.0 {
-            d
-        } else if nearest {
-            1.0
-        } else {
-            d + 1.0
-        };
+multiversion! {
+    /// Trace update: `x = x * decay`, then at a spike `x = 1` (nearest) or `x += 1` (all-to-all).
+    pub fn trace / trace_at(decay: f32, nearest: bool, spikes: &[f32], x: &mut [f32]) {
+        for (x, &s) in x.iter_mut().zip(spikes) {
+            let d = *x * decay;
+            *x = if s == 0.0 {
+                d
+            } else if nearest {
+                1.0
+            } else {
+                d + 1.0
+            };
+        }
     }
 }
 
@@ -2788,109 +2795,77 @@ pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f3
     }
 }
 
-/// `dc_one` over whole slices (all of length `out.len()`), bit for bit, in blocks of
-/// [`DC_BLOCK`] neurons and three vectorised passes: conductances and the voltage's fixed
-/// point, `exp` of every neuron's argument ([`super::expf::expf_in_place`]), then the voltage,
-/// decays, theta and threshold with selects. Same operations in the same
-/// order as `dc_one`, which stays the definition (and the twin of `shaders/common/dc_one.wgsl`).
-///
-/// Built three times, chosen at run time: for AVX-512, for AVX2 (both with FMA, which the
-/// vectorised [`expf`](super::expf::expf) needs to be fast) and plain. Rust never fuses a
-/// multiply and an add on its own, so the three give the same bits.
-fn dc_block(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f") && has!("fma") {
-            // SAFETY: the CPU has AVX-512F and FMA (checked above).
-            return unsafe { dc_block_avx512(p, learn, out, state) };
-        }
-        if has!("avx2") && has!("fma") {
-            // SAFETY: the CPU has AVX2 and FMA (checked above).
-            return unsafe { dc_block_avx2(p, learn, out, state) };
-        }
-    }
-    dc_block_body(p, learn, out, state)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-fn dc_block_avx512(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
-    dc_block_body(p, learn, out, state)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn dc_block_avx2(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
-    dc_block_body(p, learn, out, state)
-}
-
-/// [`dc_block`]'s passes.
-#[inline(always)]
-#[allow(clippy::needless_range_loop)]
-fn dc_block_body(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
-    let [v, ge, gi, theta, acc, refr, ge_in, gi_in] = state;
-    let n = out.len();
-    let mut start = 0;
-    while start < n {
-        let m = DC_BLOCK.min(n - start);
-        let end = start + m;
-        let (out, v, ge, gi, theta, acc, refr, ge_in, gi_in) = (
-            &mut out[start..end],
-            &mut v[start..end],
-            &mut ge[start..end],
-            &mut gi[start..end],
-            &mut theta[start..end],
-            &mut acc[start..end],
-            &mut refr[start..end],
-            &mut ge_in[start..end],
-            &mut gi_in[start..end],
-        );
-        let mut v_inf = [0f32; DC_BLOCK];
-        let mut decay = [0f32; DC_BLOCK];
-        for k in 0..m {
-            let (e, i) = (ge[k] + ge_in[k], gi[k] + gi_in[k]);
-            let g = 1.0 + e + i;
-            v_inf[k] = (p.v_rest + e * p.e_exc + i * p.e_inh) / g;
-            decay[k] = -p.dt_over_tau * g;
-            ge[k] = e * p.decay_ge;
-            gi[k] = i * p.decay_gi;
-            ge_in[k] = 0.0;
-            gi_in[k] = 0.0;
-        }
-        // exp of every neuron's argument, whole blocks at once; the held neurons' results
-        // are not used (pass 3 keeps their voltage).
-        super::expf::expf_in_place(&mut decay[..m]);
-        let held_above = p.gate_steps - p.ref_steps + 0.5;
-        for k in 0..m {
-            let gated = refr[k] > 0.5;
-            let held = refr[k] > held_above;
-            let mut vk = if held {
-                v[k]
-            } else {
-                v_inf[k] + (v[k] - v_inf[k]) * decay[k]
-            };
-            let mut rf = if gated { refr[k] - 1.0 } else { refr[k] };
-            let (mut th, mut ac) = (theta[k], acc[k]);
-            if learn != 0.0 {
-                ac += (th - ac) * p.k_theta;
-                let fold = ac >= THETA_FOLD;
-                th = if fold { th - ac } else { th };
-                ac = if fold { 0.0 } else { ac };
+multiversion! {
+    /// `dc_one` over whole slices (all of length `out.len()`), bit for bit, in blocks of
+    /// [`DC_BLOCK`] neurons and three vectorised passes: conductances and the voltage's fixed
+    /// point, `exp` of every neuron's argument ([`super::expf::expf_in_place`]), then the voltage,
+    /// decays, theta and threshold with selects. Same operations in the same
+    /// order as `dc_one`, which stays the definition (and the twin of `shaders/common/dc_one.wgsl`).
+    /// Built for each [`super::simd::Level`].
+    fn dc_block / dc_block_at(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
+        let [v, ge, gi, theta, acc, refr, ge_in, gi_in] = state;
+        let n = out.len();
+        let mut start = 0;
+        while start < n {
+            let m = DC_BLOCK.min(n - start);
+            let end = start + m;
+            let (out, v, ge, gi, theta, acc, refr, ge_in, gi_in) = (
+                &mut out[start..end],
+                &mut v[start..end],
+                &mut ge[start..end],
+                &mut gi[start..end],
+                &mut theta[start..end],
+                &mut acc[start..end],
+                &mut refr[start..end],
+                &mut ge_in[start..end],
+                &mut gi_in[start..end],
+            );
+            let mut v_inf = [0f32; DC_BLOCK];
+            let mut decay = [0f32; DC_BLOCK];
+            for k in 0..m {
+                let (e, i) = (ge[k] + ge_in[k], gi[k] + gi_in[k]);
+                let g = 1.0 + e + i;
+                v_inf[k] = (p.v_rest + e * p.e_exc + i * p.e_inh) / g;
+                decay[k] = -p.dt_over_tau * g;
+                ge[k] = e * p.decay_ge;
+                gi[k] = i * p.decay_gi;
+                ge_in[k] = 0.0;
+                gi_in[k] = 0.0;
             }
-            let spike = !gated && vk > p.v_thresh + (th - ac) - p.theta_offset;
-            vk = if spike { p.v_reset } else { vk };
-            rf = if spike { p.gate_steps } else { rf };
-            if learn != 0.0 {
-                th = if spike { th + p.theta_plus } else { th };
+            // exp of every neuron's argument, whole blocks at once; the held neurons' results
+            // are not used (pass 3 keeps their voltage).
+            super::expf::expf_in_place(&mut decay[..m]);
+            let held_above = p.gate_steps - p.ref_steps + 0.5;
+            for k in 0..m {
+                let gated = refr[k] > 0.5;
+                let held = refr[k] > held_above;
+                let mut vk = if held {
+                    v[k]
+                } else {
+                    v_inf[k] + (v[k] - v_inf[k]) * decay[k]
+                };
+                let mut rf = if gated { refr[k] - 1.0 } else { refr[k] };
+                let (mut th, mut ac) = (theta[k], acc[k]);
+                if learn != 0.0 {
+                    ac += (th - ac) * p.k_theta;
+                    let fold = ac >= THETA_FOLD;
+                    th = if fold { th - ac } else { th };
+                    ac = if fold { 0.0 } else { ac };
+                }
+                let spike = !gated && vk > p.v_thresh + (th - ac) - p.theta_offset;
+                vk = if spike { p.v_reset } else { vk };
+                rf = if spike { p.gate_steps } else { rf };
+                if learn != 0.0 {
+                    th = if spike { th + p.theta_plus } else { th };
+                }
+                out[k] = if spike { 1.0 / p.dt } else { 0.0 };
+                v[k] = vk;
+                theta[k] = th;
+                acc[k] = ac;
+                refr[k] = rf;
             }
-            out[k] = if spike { 1.0 / p.dt } else { 0.0 };
-            v[k] = vk;
-            theta[k] = th;
-            acc[k] = ac;
-            refr[k] = rf;
+            start = end;
         }
-        start = end;
     }
 }
 
@@ -3237,32 +3212,35 @@ pub(crate) fn transpose_blocks(v: &[f32], rows: usize, cols: usize, back: bool) 
     out
 }
 
-/// [`matvec_inc`] on a presynaptic-major matrix (`m_t[c * rows + r]` = row r, column c; one
-/// copy, or one per instance): each row's terms are added in the same (column) order.
-pub fn matvec_inc_t(m_t: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32], scale: f32) {
-    let per_instance = m_t.len() > rows * cols;
-    let one = |b: usize, yb: &mut [f32], xb: &[f32]| {
-        let mb = if per_instance {
-            &m_t[b * rows * cols..(b + 1) * rows * cols]
-        } else {
-            m_t
-        };
-        let mut acc = vec![0.0f32; rows];
-        for_each_nonzero(xb, |c, xc| {
-            for (a, &m) in acc.iter_mut().zip(&mb[c * rows..(c + 1) * rows]) {
-                *a += m * xc;
+multiversion! {
+    /// [`matvec_inc`] on a presynaptic-major matrix (`m_t[c * rows + r]` = row r, column c; one
+    /// copy, or one per instance): each row's terms are added in the same (column) order.
+    pub fn matvec_inc_t / matvec_inc_t_at(m_t: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32], scale: f32) {
+        let per_instance = m_t.len() > rows * cols;
+        let one = |b: usize, yb: &mut [f32], xb: &[f32]| {
+            let mb = if per_instance {
+                &m_t[b * rows * cols..(b + 1) * rows * cols]
+            } else {
+                m_t
+            };
+            let mut acc = vec![0.0f32; rows];
+            for_each_nonzero(xb, |c, xc| {
+                for (a, &m) in acc.iter_mut().zip(&mb[c * rows..(c + 1) * rows]) {
+                    *a += m * xc;
+                }
+            });
+            for (y, a) in yb.iter_mut().zip(&acc) {
+                *y += scale * a;
             }
-        });
-        for (y, a) in yb.iter_mut().zip(&acc) {
-            *y += scale * a;
-        }
-    };
-    for_each_instance(rows, cols, x, y, one);
+        };
+        for_each_instance(rows, cols, x, y, one);
+    }
 }
 
 /// Calls `f(i, x[i])` for every `x[i] != 0.0` (NaN included, -0.0 not), in ascending order:
 /// spike vectors are mostly zeros, so 16 elements are tested at once (vectorised) first.
-#[inline]
+/// Always inlined, so that it is built for its caller's [`super::simd::Level`].
+#[inline(always)]
 fn for_each_nonzero(x: &[f32], mut f: impl FnMut(usize, f32)) {
     for (c, chunk) in x.chunks(16).enumerate() {
         if chunk.iter().fold(false, |any, &v| any | (v != 0.0)) {
@@ -3275,82 +3253,84 @@ fn for_each_nonzero(x: &[f32], mut f: impl FnMut(usize, f32)) {
     }
 }
 
-/// [`stdp`] on presynaptic-major weights: every synapse gets the same single update.
-#[expect(clippy::too_many_arguments, reason = "mirrors stdp")]
-pub fn stdp_t(
-    r: &crate::compile::StdpConsts,
-    rows: usize,
-    cols: usize,
-    w_t: &mut [f32],
-    pre: &[f32],
-    post: &[f32],
-    traces: [&[f32]; 4],
-    learn: f32,
-) {
-    if learn == 0.0 {
-        return;
-    }
-    let [r1s, r2s, o1s, o2s] = traces;
-    let batch = pre.len() / cols;
-    for b in 0..batch {
-        let wb = &mut w_t[b * rows * cols..(b + 1) * rows * cols];
-        let (pre, post) = (
-            &pre[b * cols..(b + 1) * cols],
-            &post[b * rows..(b + 1) * rows],
-        );
-        let (r1s, r2s) = (
-            &r1s[b * cols..(b + 1) * cols],
-            &r2s[b * cols..(b + 1) * cols],
-        );
-        let o1: Vec<f32> = o1s[b * rows..(b + 1) * rows]
-            .iter()
-            .map(|o| o * r.decay_o1)
-            .collect();
-        let o2: Vec<f32> = o2s[b * rows..(b + 1) * rows]
-            .iter()
-            .map(|o| o * r.decay_o2)
-            .collect();
-        // Columns whose pre neuron spiked, in the rows whose post neuron did not.
-        // `stdp_synapse(r, w, true, false, ..)` written out so that it vectorises: the same
-        // operations in the same order, the row's factor hoisted, a select instead of a branch.
-        let post = &post[..rows];
-        let o1 = &o1[..rows];
-        for_each_nonzero(pre, |j, _| {
-            let col = &mut wb[j * rows..(j + 1) * rows];
-            let f = r.a2_minus + r.a3_minus * (r2s[j] * r.decay_r2);
-            if r.multiplicative {
-                for i in 0..rows {
-                    let w = col[i];
-                    let dw = -o1[i] * f * (w - r.w_min);
-                    let nw = (w + learn * dw).clamp(r.w_min, r.w_max);
-                    col[i] = if post[i] == 0.0 { nw } else { w };
+multiversion! {
+    /// [`stdp`] on presynaptic-major weights: every synapse gets the same single update.
+    #[expect(clippy::too_many_arguments, reason = "mirrors stdp")]
+    pub fn stdp_t / stdp_t_at(
+        r: &crate::compile::StdpConsts,
+        rows: usize,
+        cols: usize,
+        w_t: &mut [f32],
+        pre: &[f32],
+        post: &[f32],
+        traces: [&[f32]; 4],
+        learn: f32,
+    ) {
+        if learn == 0.0 {
+            return;
+        }
+        let [r1s, r2s, o1s, o2s] = traces;
+        let batch = pre.len() / cols;
+        for b in 0..batch {
+            let wb = &mut w_t[b * rows * cols..(b + 1) * rows * cols];
+            let (pre, post) = (
+                &pre[b * cols..(b + 1) * cols],
+                &post[b * rows..(b + 1) * rows],
+            );
+            let (r1s, r2s) = (
+                &r1s[b * cols..(b + 1) * cols],
+                &r2s[b * cols..(b + 1) * cols],
+            );
+            let o1: Vec<f32> = o1s[b * rows..(b + 1) * rows]
+                .iter()
+                .map(|o| o * r.decay_o1)
+                .collect();
+            let o2: Vec<f32> = o2s[b * rows..(b + 1) * rows]
+                .iter()
+                .map(|o| o * r.decay_o2)
+                .collect();
+            // Columns whose pre neuron spiked, in the rows whose post neuron did not.
+            // `stdp_synapse(r, w, true, false, ..)` written out so that it vectorises: the same
+            // operations in the same order, the row's factor hoisted, a select instead of a branch.
+            let post = &post[..rows];
+            let o1 = &o1[..rows];
+            for_each_nonzero(pre, |j, _| {
+                let col = &mut wb[j * rows..(j + 1) * rows];
+                let f = r.a2_minus + r.a3_minus * (r2s[j] * r.decay_r2);
+                if r.multiplicative {
+                    for i in 0..rows {
+                        let w = col[i];
+                        let dw = -o1[i] * f * (w - r.w_min);
+                        let nw = (w + learn * dw).clamp(r.w_min, r.w_max);
+                        col[i] = if post[i] == 0.0 { nw } else { w };
+                    }
+                } else {
+                    for i in 0..rows {
+                        let w = col[i];
+                        let dw = -o1[i] * f;
+                        let nw = (w + learn * dw).clamp(r.w_min, r.w_max);
+                        col[i] = if post[i] == 0.0 { nw } else { w };
+                    }
                 }
-            } else {
-                for i in 0..rows {
-                    let w = col[i];
-                    let dw = -o1[i] * f;
-                    let nw = (w + learn * dw).clamp(r.w_min, r.w_max);
-                    col[i] = if post[i] == 0.0 { nw } else { w };
+            });
+            // Rows whose post neuron spiked: every column.
+            for_each_nonzero(post, |i, _| {
+                for j in 0..cols {
+                    let k = j * rows + i;
+                    wb[k] = stdp_synapse(
+                        r,
+                        wb[k],
+                        pre[j] != 0.0,
+                        true,
+                        r1s[j],
+                        r2s[j],
+                        o1[i],
+                        o2[i],
+                        learn,
+                    );
                 }
-            }
-        });
-        // Rows whose post neuron spiked: every column.
-        for_each_nonzero(post, |i, _| {
-            for j in 0..cols {
-                let k = j * rows + i;
-                wb[k] = stdp_synapse(
-                    r,
-                    wb[k],
-                    pre[j] != 0.0,
-                    true,
-                    r1s[j],
-                    r2s[j],
-                    o1[i],
-                    o2[i],
-                    learn,
-                );
-            }
-        });
+            });
+        }
     }
 }
 
@@ -3380,23 +3360,25 @@ pub fn normalize_rows_arranged(
     }
 }
 
-/// [`normalize_rows`] on presynaptic-major weights: each row's sum taken in the same (column)
-/// order, the same factor applied.
-pub fn normalize_rows_t(w_t: &mut [f32], rows: usize, cols: usize, target: f32) {
-    for wb in w_t.chunks_mut(rows * cols) {
-        let mut sums = vec![0.0f32; rows];
-        for col in wb.chunks(rows) {
-            for (s, &v) in sums.iter_mut().zip(col) {
-                *s += v;
+multiversion! {
+    /// [`normalize_rows`] on presynaptic-major weights: each row's sum taken in the same (column)
+    /// order, the same factor applied.
+    pub fn normalize_rows_t / normalize_rows_t_at(w_t: &mut [f32], rows: usize, cols: usize, target: f32) {
+        for wb in w_t.chunks_mut(rows * cols) {
+            let mut sums = vec![0.0f32; rows];
+            for col in wb.chunks(rows) {
+                for (s, &v) in sums.iter_mut().zip(col) {
+                    *s += v;
+                }
             }
-        }
-        let factors: Vec<Option<f32>> = sums
-            .iter()
-            .map(|&s| (s > 0.0).then(|| target / s))
-            .collect();
-        for col in wb.chunks_mut(rows) {
-            for (v, f) in col.iter_mut().zip(&factors) {
-                if let Some(f) = f {
+            // 1 for the rows left as they are: `v * 1.0` is `v`, and one multiply per weight
+            // vectorises where a branch per weight did not (at AVX-512 it cost 3x).
+            let factors: Vec<f32> = sums
+                .iter()
+                .map(|&s| if s > 0.0 { target / s } else { 1.0 })
+                .collect();
+            for col in wb.chunks_mut(rows) {
+                for (v, f) in col.iter_mut().zip(&factors) {
                     *v *= f;
                 }
             }
@@ -3929,6 +3911,7 @@ mod flush_tests {
 
 #[cfg(test)]
 mod dc_block_tests {
+    use super::super::simd::Level;
     use super::*;
     use rand::{Rng, SeedableRng};
 
@@ -4007,9 +3990,8 @@ mod dc_block_tests {
                     }
                     // Every build of the blocked update this CPU can run, and the dispatch.
                     type Update = fn(&DcConsts, f32, &mut [f32], [&mut [f32]; 8]);
-                    let mut builds: Vec<(&str, Update)> = vec![
-                        ("plain", |p, l, o, s| dc_block_body(p, l, o, s)),
-                        ("dispatch", |p, l, o, s| {
+                    let mut builds: Vec<(String, Update)> =
+                        vec![("dispatch".into(), |p, l, o, s| {
                             let mut v: Vec<Vec<f32>> = s.iter().map(|x| x.to_vec()).collect();
                             let [va, vb, vc, vd, ve, vf, vh, vk] = &mut v[..] else {
                                 unreachable!()
@@ -4018,23 +4000,14 @@ mod dc_block_tests {
                             for (dst, src) in s.into_iter().zip(&v) {
                                 dst.copy_from_slice(src);
                             }
-                        }),
-                    ];
-                    #[cfg(target_arch = "x86_64")]
-                    {
-                        use std::arch::is_x86_feature_detected as has;
-                        if has!("avx2") && has!("fma") {
-                            builds.push(("avx2", |p, l, o, s| {
-                                // SAFETY: the CPU has AVX2 and FMA (checked above).
-                                unsafe { dc_block_avx2(p, l, o, s) }
-                            }));
-                        }
-                        if has!("avx512f") && has!("fma") {
-                            builds.push(("avx512", |p, l, o, s| {
-                                // SAFETY: the CPU has AVX-512F and FMA (checked above).
-                                unsafe { dc_block_avx512(p, l, o, s) }
-                            }));
-                        }
+                        })];
+                    for level in super::super::simd::available() {
+                        let f: Update = match level {
+                            Level::Plain => |p, l, o, s| dc_block_at(Level::Plain, p, l, o, s),
+                            Level::Avx2 => |p, l, o, s| dc_block_at(Level::Avx2, p, l, o, s),
+                            Level::Avx512 => |p, l, o, s| dc_block_at(Level::Avx512, p, l, o, s),
+                        };
+                        builds.push((level.name().into(), f));
                     }
                     for (build, update) in builds {
                         let mut got = st.clone();
@@ -4093,6 +4066,126 @@ mod nonzero_tests {
                 got.push(i);
             });
             assert_eq!(got, want, "n {n}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod simd_tests {
+    use super::super::simd::{Level, available};
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// 0 with probability `p_zero` (-0.0 in a tenth of those), else uniform in [0, hi).
+    fn sparse(g: &mut impl Rng, n: usize, p_zero: f64, hi: f32) -> Vec<f32> {
+        (0..n)
+            .map(|_| match g.random_bool(p_zero) {
+                true if g.random_bool(0.1) => -0.0,
+                true => 0.0,
+                false => g.random_range(0.0..hi),
+            })
+            .collect()
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Every build of every multiversioned op equals the plain build bit for bit, on odd sizes
+    /// and batches with seeded random inputs; the builds this CPU has are listed in the output.
+    /// `all_but_self_inc`, which skips zero terms, equals the sum over every term.
+    #[test]
+    fn every_build_of_each_op_gives_the_same_bits() {
+        let mut g = rand_chacha::ChaCha8Rng::seed_from_u64(23);
+        let levels = available();
+        eprintln!("builds compared: {levels:?}");
+        let rule = crate::compile::StdpConsts {
+            decay_r1: 0.9753,
+            decay_r2: 0.9612,
+            decay_o1: 0.9753,
+            decay_o2: 0.9876,
+            a2_plus: 0.004,
+            a3_plus: 0.01,
+            a2_minus: 0.0001,
+            a3_minus: 0.003,
+            w_min: 0.0,
+            w_max: 1.0,
+            nearest: false,
+            multiplicative: true,
+        };
+        for &(rows, cols, batch) in &[(1usize, 1usize, 1usize), (37, 29, 1), (131, 67, 3)] {
+            let mut w: Vec<f32> = (0..rows * cols * batch)
+                .map(|_| g.random_range(0.0..1.0))
+                .collect();
+            if rows > 1 {
+                // Row 0 of instance 0 sums to 0: normalisation leaves it as it is.
+                for c in 0..cols {
+                    w[c * rows] = 0.0;
+                }
+            }
+            let x = sparse(&mut g, cols * batch, 0.7, 2000.0);
+            let post = sparse(&mut g, rows * batch, 0.8, 2000.0);
+            let tr: Vec<Vec<f32>> = [cols, cols, rows, rows]
+                .iter()
+                .map(|&n| (0..n * batch).map(|_| g.random_range(0.0..1.5)).collect())
+                .collect();
+            let y0: Vec<f32> = (0..rows * batch)
+                .map(|_| g.random_range(-1.0..1.0))
+                .collect();
+            let s: Vec<f32> = (0..rows).map(|_| g.random_range(0.0..20.0)).collect();
+            let mut want: Option<Vec<Vec<u32>>> = None;
+            for &level in &levels {
+                let mut got = Vec::new();
+                let mut y = y0.clone();
+                matvec_inc_t_at(level, &w, rows, cols, &x, &mut y, 0.7);
+                got.push(bits(&y));
+                for multiplicative in [false, true] {
+                    let r = crate::compile::StdpConsts {
+                        multiplicative,
+                        ..rule
+                    };
+                    let mut wl = w.clone();
+                    let trs = [&tr[0][..], &tr[1][..], &tr[2][..], &tr[3][..]];
+                    stdp_t_at(level, &r, rows, cols, &mut wl, &x, &post, trs, 0.37);
+                    got.push(bits(&wl));
+                }
+                let mut wl = w.clone();
+                normalize_rows_t_at(level, &mut wl, rows, cols, 78.0);
+                got.push(bits(&wl));
+                if level == Level::Plain {
+                    // Row-major normalisation, the definition, on the same weights.
+                    let mut rm = transpose_blocks(&w, rows, cols, true);
+                    normalize_rows(&mut rm, rows, cols, 78.0);
+                    assert_eq!(bits(&transpose_blocks(&wl, rows, cols, true)), bits(&rm));
+                }
+                for nearest in [false, true] {
+                    let mut t = tr[2].clone();
+                    trace_at(level, 0.9753, nearest, &post, &mut t);
+                    got.push(bits(&t));
+                }
+                let mut y = y0.clone();
+                all_but_self_inc_at(level, &s, &post, &mut y);
+                got.push(bits(&y));
+                if level == Level::Plain {
+                    // The sum over every term, zeros included.
+                    let mut naive = y0.clone();
+                    for (yb, xb) in naive.chunks_mut(rows).zip(post.chunks(rows)) {
+                        let total = xb.iter().fold(0.0f32, |t, &v| t + v);
+                        for ((y, &x), &s) in yb.iter_mut().zip(xb).zip(&s) {
+                            *y += s * (total - x);
+                        }
+                    }
+                    assert_eq!(got.last(), Some(&bits(&naive)), "all_but_self_inc");
+                }
+                match &want {
+                    None => want = Some(got),
+                    Some(w) => {
+                        for (k, (a, b)) in w.iter().zip(&got).enumerate() {
+                            assert_eq!(a, b, "op {k} at {level:?}, {rows}x{cols}x{batch}");
+                        }
+                    }
+                }
+            }
         }
     }
 }

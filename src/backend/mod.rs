@@ -4,6 +4,7 @@
 pub mod cpu;
 pub mod expf;
 pub mod gpu;
+pub mod simd;
 
 use crate::compile::BufId;
 use crate::error::Result;
