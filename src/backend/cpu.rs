@@ -2834,7 +2834,7 @@ multiversion! {
             }
             // exp of every neuron's argument, whole blocks at once; the held neurons' results
             // are not used (pass 3 keeps their voltage).
-            super::expf::expf_in_place(&mut decay[..m]);
+            super::expf::expf_in_place(&mut decay[..m], LEVEL);
             let held_above = p.gate_steps - p.ref_steps + 0.5;
             for k in 0..m {
                 let gated = refr[k] > 0.5;

@@ -77,7 +77,8 @@ pub fn level() -> Level {
 /// `name(args)`, which runs `body` built for [`level()`], and `name_at(level, args)`, which
 /// runs the build for `level` when this CPU has it (else the plain one). The functions return
 /// nothing; `body` is compiled once per build, closures included; what it calls is built for
-/// the level only where it is inlined (hence `#[inline(always)]` on the helpers).
+/// the level only where it is inlined (hence `#[inline(always)]` on the helpers). In each build
+/// the constant `LEVEL` names the build's level.
 macro_rules! multiversion {
     (
         $(#[$meta:meta])*
@@ -93,17 +94,31 @@ macro_rules! multiversion {
         $vis fn $name_at(level: $crate::backend::simd::Level, $($arg: $ty),*) {
             // The body written out in each build (not one inlined function), so that the
             // closures in it are built for the level too.
+            // Each build has the constant `LEVEL`, its own level, for code that differs by
+            // level (explicit instructions).
             #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-            fn body($($arg: $ty),*) $body
+            fn body($($arg: $ty),*) {
+                #[allow(dead_code)]
+                const LEVEL: $crate::backend::simd::Level = $crate::backend::simd::Level::Plain;
+                $body
+            }
             #[cfg(target_arch = "x86_64")]
             {
                 use $crate::backend::simd::Level;
                 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
                 #[target_feature(enable = "avx512f,fma")]
-                fn avx512($($arg: $ty),*) $body
+                fn avx512($($arg: $ty),*) {
+                    #[allow(dead_code)]
+                    const LEVEL: Level = Level::Avx512;
+                    $body
+                }
                 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
                 #[target_feature(enable = "avx2,fma")]
-                fn avx2($($arg: $ty),*) $body
+                fn avx2($($arg: $ty),*) {
+                    #[allow(dead_code)]
+                    const LEVEL: Level = Level::Avx2;
+                    $body
+                }
                 match level.min($crate::backend::simd::detected()) {
                     // SAFETY: the CPU has AVX-512F and FMA (`detected`).
                     Level::Avx512 => return unsafe { avx512($($arg),*) },
