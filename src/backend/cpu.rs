@@ -31,6 +31,10 @@ pub struct CpuBackend {
     /// [`stdp_sparse_indexed`]. A sparse matrix's structure never changes after the build
     /// ([`crate::compile::Plan::check_write`]), so neither does this.
     columns: Vec<Option<ArrivalIndex>>,
+    /// Per output buffer of a [`poisson_spikes`] op run on one thread: the elements that draw,
+    /// gathered from the rates of the last step, kept while the rates stay the same (a whole
+    /// presentation of an image), so that a step only draws.
+    poisson: Vec<Option<PoissonGroups>>,
 }
 
 impl CpuBackend {
@@ -201,6 +205,7 @@ impl CpuBackend {
             arrival,
             arranged,
             columns,
+            poisson: (0..plan.buffers.len()).map(|_| None).collect(),
         })
     }
 
@@ -283,16 +288,23 @@ impl CpuBackend {
             }
             Op::PoissonSpikes { rates, out, stream } => {
                 let mut o = self.take(*out);
-                poisson_spikes(
+                let (seed, keying, n) = (
                     self.plan.seed,
                     self.plan.keying,
                     self.plan.buffers[out.0].len,
-                    *stream,
-                    step,
-                    dt,
-                    &self.bufs[rates.0],
-                    &mut o,
                 );
+                let r = &self.bufs[rates.0];
+                if o.len() >= PARALLEL_MIN {
+                    poisson_spikes(seed, keying, n, *stream, step, dt, r, &mut o);
+                } else {
+                    // The same groups as `poisson_spikes` gathers, so the same spikes.
+                    let groups = match self.poisson[out.0].take() {
+                        Some(g) if g.of(r) => g,
+                        _ => PoissonGroups::gather(seed, keying, n, dt, 0, r),
+                    };
+                    groups.draw(*stream, step, dt, &mut o);
+                    self.poisson[out.0] = Some(groups);
+                }
                 self.put(*out, o);
             }
             Op::UniformNoise {
@@ -1085,69 +1097,115 @@ pub fn poisson_spikes(
     out: &mut [f32],
 ) {
     // Every element is its own counter-based draw, so splitting the work across threads gives
-    // the same values (the draw index stays the element's index). The elements that draw are
-    // gathered and drawn `LANES` at a time (one key per gathering: a batch keyed per instance
-    // changes key at an instance's end).
-    use crate::rng::LANES;
-    let run = |first: usize, out: &mut [f32]| {
-        let mut at = [0usize; LANES];
-        let mut index = [0u32; LANES];
-        let mut prob = [0.0f32; LANES];
-        let (mut len, mut key) = (0, 0u64);
-        let draw = |key: u64,
-                    len: usize,
-                    at: &[usize; LANES],
-                    index: &[u32; LANES],
-                    prob: &[f32; LANES],
-                    out: &mut [f32]| {
-            let u = crate::rng::draw_u32_lanes(key, stream, step, index);
-            for l in 0..len {
-                if crate::rng::to_unit_f32(u[l]) < prob[l] {
-                    out[at[l]] = 1.0 / dt;
-                }
-            }
-        };
-        // Instance by instance (of the elements in `out`): one key per instance, and the draw
-        // index of the first element plus the offset, without a division per element.
-        let mut start = 0;
-        while start < out.len() {
-            let idx0 = first + start;
-            let end = (idx0 - idx0 % n.max(1) + n.max(1) - first).min(out.len());
-            let (k0, i0) = keying.key(seed, n, idx0);
-            if len > 0 && k0 != key {
-                draw(key, len, &at, &index, &prob, out);
-                len = 0;
-            }
-            key = k0;
-            out[start..end].fill(0.0);
-            for (k, &rate) in rates[idx0..first + end].iter().enumerate() {
-                let p = rate * dt;
-                // Not positive (or NaN): never below a uniform draw.
-                if p.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-                    continue;
-                }
-                if len == LANES {
-                    draw(key, len, &at, &index, &prob, out);
-                    len = 0;
-                }
-                (at[len], index[len], prob[len]) = (start + k, i0 + k as u32, p);
-                len += 1;
-            }
-            start = end;
-        }
-        if len > 0 {
-            draw(key, len, &at, &index, &prob, out);
-        }
-    };
+    // the same values (the draw index stays the element's index).
     if out.len() >= PARALLEL_MIN {
         out.par_chunks_mut(PARALLEL_CHUNK)
             .enumerate()
             .for_each(|(c, o)| {
                 let _flush = FlushSubnormals::new();
-                run(c * PARALLEL_CHUNK, o)
+                let first = c * PARALLEL_CHUNK;
+                let groups =
+                    PoissonGroups::gather(seed, keying, n, dt, first, &rates[first..][..o.len()]);
+                groups.draw(stream, step, dt, o);
             });
     } else {
-        run(0, out);
+        PoissonGroups::gather(seed, keying, n, dt, 0, rates).draw(stream, step, dt, out);
+    }
+}
+
+/// The elements of [`poisson_spikes`] that draw (positive rate x dt), gathered `LANES` at a
+/// time with one key per group (a batch keyed per instance changes key at an instance's end),
+/// and the rates they came from (bits), so that a caller can keep the groups while the rates
+/// stay the same (for a whole presentation of an image).
+pub(crate) struct PoissonGroups {
+    rates: Vec<u32>,
+    groups: Vec<PoissonGroup>,
+}
+
+/// Up to `LANES` elements drawn with one key.
+#[derive(Clone, Copy)]
+struct PoissonGroup {
+    key: u64,
+    len: usize,
+    /// Element positions in the slice drawn into.
+    at: [u32; crate::rng::LANES],
+    /// Their draw indices.
+    index: [u32; crate::rng::LANES],
+    /// Their spike probabilities, rate x dt.
+    prob: [f32; crate::rng::LANES],
+}
+
+impl PoissonGroups {
+    /// Groups of `rates` (elements `first..first + rates.len()` of the whole buffer, `n` per
+    /// instance).
+    fn gather(seed: u64, keying: Keying, n: usize, dt: f32, first: usize, rates: &[f32]) -> Self {
+        use crate::rng::LANES;
+        let mut groups = Vec::new();
+        let mut g = PoissonGroup {
+            key: 0,
+            len: 0,
+            at: [0; LANES],
+            index: [0; LANES],
+            prob: [0.0; LANES],
+        };
+        // Instance by instance: one key per instance, and the draw index of the first element
+        // plus the offset, without a division per element.
+        let mut start = 0;
+        while start < rates.len() {
+            let idx0 = first + start;
+            let end = (idx0 - idx0 % n.max(1) + n.max(1) - first).min(rates.len());
+            let (k0, i0) = keying.key(seed, n, idx0);
+            if g.len > 0 && k0 != g.key {
+                groups.push(g);
+                g.len = 0;
+            }
+            g.key = k0;
+            for (k, &rate) in rates[start..end].iter().enumerate() {
+                let p = rate * dt;
+                // Not positive (or NaN): never below a uniform draw.
+                if p.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                    continue;
+                }
+                if g.len == LANES {
+                    groups.push(g);
+                    g.len = 0;
+                }
+                (g.at[g.len], g.index[g.len], g.prob[g.len]) =
+                    ((start + k) as u32, i0 + k as u32, p);
+                g.len += 1;
+            }
+            start = end;
+        }
+        if g.len > 0 {
+            groups.push(g);
+        }
+        PoissonGroups {
+            rates: rates.iter().map(|r| r.to_bits()).collect(),
+            groups,
+        }
+    }
+
+    /// Whether these are the groups of `rates` (the same bits).
+    fn of(&self, rates: &[f32]) -> bool {
+        self.rates.len() == rates.len()
+            && self
+                .rates
+                .iter()
+                .zip(rates)
+                .fold(true, |same, (&a, b)| same & (a == b.to_bits()))
+    }
+
+    /// Zeroes `out` and sets the elements whose draw falls below their probability to 1/dt.
+    fn draw(&self, stream: u32, step: u64, dt: f32, out: &mut [f32]) {
+        out.fill(0.0);
+        for g in &self.groups {
+            let u = crate::rng::draw_u32_lanes(g.key, stream, step, &g.index);
+            for l in 0..g.len {
+                if crate::rng::to_unit_f32(u[l]) < g.prob[l] {
+                    out[g.at[l] as usize] = 1.0 / dt;
+                }
+            }
+        }
     }
 }
 
@@ -3389,6 +3447,40 @@ multiversion! {
 #[cfg(test)]
 mod parallel_tests {
     use super::*;
+
+    /// Groups kept across steps draw what `poisson_spikes` draws at each step, and are kept
+    /// only while the rates have the same bits: odd sizes, both keyings, zero, negative and NaN
+    /// rates, one rate changed.
+    #[test]
+    fn kept_poisson_groups_draw_what_poisson_spikes_draws() {
+        for keying in [Keying::Shared, Keying::PerInstance] {
+            for &(n, batch) in &[(1usize, 1usize), (17, 3), (785, 2)] {
+                let mut rates: Vec<f32> = (0..n * batch)
+                    .map(|i| match i % 7 {
+                        0 | 3 => 0.0,
+                        1 => -2.0,
+                        5 if i % 5 == 0 => f32::NAN,
+                        _ => (i % 13) as f32 * 40.0,
+                    })
+                    .collect();
+                let groups = PoissonGroups::gather(7, keying, n, 0.0005, 0, &rates);
+                assert!(groups.of(&rates));
+                let mut spikes = 0;
+                for step in 0..40u64 {
+                    let (mut want, mut got) = (vec![f32::NAN; n * batch], vec![5.0; n * batch]);
+                    poisson_spikes(7, keying, n, 3, step, 0.0005, &rates, &mut want);
+                    groups.draw(3, step, 0.0005, &mut got);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&want), "step {step}, {n} x {batch}");
+                    spikes += want.iter().filter(|&&x| x != 0.0).count();
+                }
+                assert!(n * batch < 20 || spikes > 0, "no spikes drawn");
+                let last = rates.len() - 1;
+                rates[last] = 1.0 + rates[last].abs();
+                assert!(!groups.of(&rates), "a changed rate must be seen");
+            }
+        }
+    }
 
     /// The threaded ops equal the plain element loops they replace, bit for bit, on sizes that
     /// take the parallel path (chunk boundaries mid-instance included).
