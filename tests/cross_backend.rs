@@ -968,3 +968,53 @@ fn diehl_cook_network_learns_alike() {
         .fold(0.0f32, f32::max);
     assert!(tdiff <= 0.05 + 1e-4, "theta differs by {tdiff}");
 }
+
+#[test]
+fn cpu_poisson_draws_equal_the_op_when_its_groups_are_kept_across_steps() {
+    // The CPU backend keeps the elements that draw while the rates stay the same (one piece,
+    // or pieces of 4,096 on rayon's threads from 16,384 elements: the 6,007-element case, whose
+    // pieces straddle instances). Every step must still be `poisson_spikes` of the rates of
+    // that step, through rate changes written between runs, with both keyings.
+    for keying in [volley::rng::Keying::Shared, volley::rng::Keying::PerInstance] {
+        for n in [101usize, 6_007] {
+            let rates = |shift: usize| -> Vec<f32> {
+                (0..n * BATCH)
+                    .map(|i| match (i + shift) % 5 {
+                        0 | 1 => 0.0,
+                        2 => 40.0,
+                        _ => ((i * 7 + shift) % 97) as f32 * 3.0,
+                    })
+                    .collect()
+            };
+            let mut p = draws_plan(BufferKind::State, rates(0)[..n].to_vec(), 0.0, 1.0);
+            p.keying = keying;
+            let mut cpu = CpuBackend::new(&p).unwrap();
+            let host = HostInputs::default();
+            let mut step = 500u64;
+            for (k, shift) in [0usize, 0, 3, 3, 0, 1].into_iter().enumerate() {
+                let r = rates(shift);
+                cpu.write(BufId(1), &r).unwrap();
+                let mut rec = ProbeRecords::default();
+                cpu.run(step, 7, &host, &mut rec).unwrap();
+                for t in 0..7 {
+                    let mut want = vec![f32::NAN; n * BATCH];
+                    volley::backend::cpu::poisson_spikes(
+                        p.seed,
+                        keying,
+                        n,
+                        4,
+                        step + t as u64,
+                        p.dt as f32,
+                        &r,
+                        &mut want,
+                    );
+                    let got = &rec.values[1][t * n * BATCH..(t + 1) * n * BATCH];
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(got), bits(&want), "{keying:?}, n {n}, run {k}, step {t}");
+                    assert!(want.iter().any(|&x| x != 0.0), "no spikes at all");
+                }
+                step += 7;
+            }
+        }
+    }
+}

@@ -31,10 +31,11 @@ pub struct CpuBackend {
     /// [`stdp_sparse_indexed`]. A sparse matrix's structure never changes after the build
     /// ([`crate::compile::Plan::check_write`]), so neither does this.
     columns: Vec<Option<ArrivalIndex>>,
-    /// Per output buffer of a [`poisson_spikes`] op run on one thread: the elements that draw,
-    /// gathered from the rates of the last step, kept while the rates stay the same (a whole
-    /// presentation of an image), so that a step only draws.
-    poisson: Vec<Option<PoissonGroups>>,
+    /// Per output buffer of a [`poisson_spikes`] op, per piece of it (the whole buffer, or each
+    /// piece one of rayon's threads draws): the elements that draw, gathered from the rates of
+    /// the last step, kept while the rates stay the same (a whole presentation of an image), so
+    /// that a step only draws.
+    poisson: Vec<Vec<Option<PoissonGroups>>>,
 }
 
 impl CpuBackend {
@@ -205,7 +206,7 @@ impl CpuBackend {
             arrival,
             arranged,
             columns,
-            poisson: (0..plan.buffers.len()).map(|_| None).collect(),
+            poisson: (0..plan.buffers.len()).map(|_| Vec::new()).collect(),
         })
     }
 
@@ -294,16 +295,37 @@ impl CpuBackend {
                     self.plan.buffers[out.0].len,
                 );
                 let r = &self.bufs[rates.0];
-                if o.len() >= PARALLEL_MIN {
-                    poisson_spikes(seed, keying, n, *stream, step, dt, r, &mut o);
+                // The same groups as `poisson_spikes` gathers (one thread, or pieces of
+                // `PARALLEL_CHUNK` elements on rayon's threads), so the same spikes; each piece
+                // keeps its groups while its rates stay the same.
+                let piece = if o.len() >= PARALLEL_MIN {
+                    PARALLEL_CHUNK
                 } else {
-                    // The same groups as `poisson_spikes` gathers, so the same spikes.
-                    let groups = match self.poisson[out.0].take() {
+                    o.len().max(1)
+                };
+                let kept = &mut self.poisson[out.0];
+                kept.resize_with(o.len().div_ceil(piece), || None);
+                let one = |c: usize, o: &mut [f32], kept: &mut Option<PoissonGroups>| {
+                    let r = &r[c * piece..][..o.len()];
+                    let groups = match kept.take() {
                         Some(g) if g.of(r) => g,
-                        _ => PoissonGroups::gather(seed, keying, n, dt, 0, r),
+                        _ => PoissonGroups::gather(seed, keying, n, dt, c * piece, r),
                     };
-                    groups.draw(*stream, step, dt, &mut o);
-                    self.poisson[out.0] = Some(groups);
+                    groups.draw(*stream, step, dt, o);
+                    *kept = Some(groups);
+                };
+                if o.len() >= PARALLEL_MIN {
+                    o.par_chunks_mut(piece)
+                        .zip(kept.par_iter_mut())
+                        .enumerate()
+                        .for_each(|(c, (o, kept))| {
+                            let _flush = FlushSubnormals::new();
+                            one(c, o, kept)
+                        });
+                } else {
+                    for (c, (o, kept)) in o.chunks_mut(piece).zip(kept.iter_mut()).enumerate() {
+                        one(c, o, kept);
+                    }
                 }
                 self.put(*out, o);
             }
