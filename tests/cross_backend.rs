@@ -975,7 +975,10 @@ fn cpu_poisson_draws_equal_the_op_when_its_groups_are_kept_across_steps() {
     // or pieces of 4,096 on rayon's threads from 16,384 elements: the 6,007-element case, whose
     // pieces straddle instances). Every step must still be `poisson_spikes` of the rates of
     // that step, through rate changes written between runs, with both keyings.
-    for keying in [volley::rng::Keying::Shared, volley::rng::Keying::PerInstance] {
+    for keying in [
+        volley::rng::Keying::Shared,
+        volley::rng::Keying::PerInstance,
+    ] {
         for n in [101usize, 6_007] {
             let rates = |shift: usize| -> Vec<f32> {
                 (0..n * BATCH)
@@ -1010,7 +1013,11 @@ fn cpu_poisson_draws_equal_the_op_when_its_groups_are_kept_across_steps() {
                     );
                     let got = &rec.values[1][t * n * BATCH..(t + 1) * n * BATCH];
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                    assert_eq!(bits(got), bits(&want), "{keying:?}, n {n}, run {k}, step {t}");
+                    assert_eq!(
+                        bits(got),
+                        bits(&want),
+                        "{keying:?}, n {n}, run {k}, step {t}"
+                    );
                     assert!(want.iter().any(|&x| x != 0.0), "no spikes at all");
                 }
                 step += 7;
