@@ -1,10 +1,11 @@
 //! Which vector instructions the CPU backend's hot loops are built for, chosen at run time.
 //!
-//! The loops are plain Rust that the compiler vectorises; [`multiversion!`] builds each one
+//! The loops are plain Rust that the compiler vectorises; `multiversion!` builds each one
 //! three times (AVX-512, AVX2, and the target's baseline: SSE2 on x86-64) and calls the widest
 //! build this CPU runs. Rust never fuses a multiply and an add, reassociates or otherwise
 //! changes floating-point operations for wider vectors, so every build computes the same bits
-//! (tested op by op, and for whole training runs with `VOLLEY_CPU_SIMD`).
+//! (tested op by op; whole training runs were compared by hand with `VOLLEY_CPU_SIMD`, in
+//! BENCHMARKS.md).
 //!
 //! `VOLLEY_CPU_SIMD=plain|avx2|avx512` caps the level (the default is the widest the CPU has),
 //! to compare builds or to rule one out.
@@ -40,7 +41,8 @@ pub fn detected() -> Level {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("fma") {
+            // The AVX-512 build enables AVX-512F, which implies AVX2 to the compiler.
+            if has!("avx512f") && has!("avx2") && has!("fma") {
                 return Level::Avx512;
             }
             if has!("avx2") && has!("fma") {
@@ -75,7 +77,7 @@ pub fn level() -> Level {
 
 /// `multiversion! { $(#[attr])* pub fn name / name_at(args) { body } }` defines
 /// `name(args)`, which runs `body` built for [`level()`], and `name_at(level, args)`, which
-/// runs the build for `level` when this CPU has it (else the plain one). The functions return
+/// runs the build for `level`, or for the widest level below it that this CPU has. The functions return
 /// nothing; `body` is compiled once per build, closures included; what it calls is built for
 /// the level only where it is inlined (hence `#[inline(always)]` on the helpers). In each build
 /// the constant `LEVEL` names the build's level.
@@ -89,7 +91,7 @@ macro_rules! multiversion {
             $name_at($crate::backend::simd::level(), $($arg),*)
         }
 
-        /// The same, built for the given level when this CPU has it (else the plain build).
+        /// The same, built for the given level, or the widest below it that this CPU has.
         #[allow(clippy::too_many_arguments, dead_code)]
         $vis fn $name_at(level: $crate::backend::simd::Level, $($arg: $ty),*) {
             // The body written out in each build (not one inlined function), so that the
@@ -97,7 +99,7 @@ macro_rules! multiversion {
             // Each build has the constant `LEVEL`, its own level, for code that differs by
             // level (explicit instructions).
             #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-            fn body($($arg: $ty),*) {
+            fn __mv_plain($($arg: $ty),*) {
                 #[allow(dead_code)]
                 const LEVEL: $crate::backend::simd::Level = $crate::backend::simd::Level::Plain;
                 $body
@@ -107,28 +109,28 @@ macro_rules! multiversion {
                 use $crate::backend::simd::Level;
                 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
                 #[target_feature(enable = "avx512f,fma")]
-                fn avx512($($arg: $ty),*) {
+                fn __mv_avx512($($arg: $ty),*) {
                     #[allow(dead_code)]
                     const LEVEL: Level = Level::Avx512;
                     $body
                 }
                 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
                 #[target_feature(enable = "avx2,fma")]
-                fn avx2($($arg: $ty),*) {
+                fn __mv_avx2($($arg: $ty),*) {
                     #[allow(dead_code)]
                     const LEVEL: Level = Level::Avx2;
                     $body
                 }
                 match level.min($crate::backend::simd::detected()) {
                     // SAFETY: the CPU has AVX-512F and FMA (`detected`).
-                    Level::Avx512 => return unsafe { avx512($($arg),*) },
+                    Level::Avx512 => return unsafe { __mv_avx512($($arg),*) },
                     // SAFETY: the CPU has AVX2 and FMA (`detected`).
-                    Level::Avx2 => return unsafe { avx2($($arg),*) },
+                    Level::Avx2 => return unsafe { __mv_avx2($($arg),*) },
                     Level::Plain => {}
                 }
             }
             let _ = level;
-            body($($arg),*)
+            __mv_plain($($arg),*)
         }
     };
 }
