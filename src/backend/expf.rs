@@ -4,10 +4,10 @@
 //! The algorithm is Arm's optimized-routines `expf` (MIT OR Apache-2.0 WITH LLVM-exception),
 //! which glibc has used since 2.27: `x * 32 / ln 2 = k + r`, `exp(x) = 2^(k/32) * 2^(r/32)`, a
 //! 32-entry table for `2^(i/32)`, a cubic for `2^(r/32)`, all in f64, rounded to f32 once. The
-//! four multiply-adds are fused ([`f64::mul_add`], one rounding each: IEEE 754 `fusedMultiplyAdd`,
-//! the same result wherever the instruction or the libm's `fma` is correct; mingw-w64's has had
-//! bugs), as in glibc's x86-64 build for CPUs with
-//! FMA (`__expf_fma`, which contracts `kd` and `r` too). So on such a CPU with glibc this is
+//! five multiply-adds (the cubic's three, `kd` and `r`) are fused ([`f64::mul_add`], one
+//! rounding each: IEEE 754 `fusedMultiplyAdd`, the same result wherever the instruction or the
+//! libm's `fma` is correct; mingw-w64's has had bugs), as in glibc's x86-64 build for CPUs with
+//! FMA (`__expf_fma`, whose compiler contracted `kd` and `r` too). So on such a CPU with glibc this is
 //! `f32::exp` bit for bit, for every input (checked exhaustively in the tests below), and results
 //! trained before this module existed stay reproducible; elsewhere (other libms, CPUs without
 //! FMA) the CPU backend now gives those same bits instead of its libm's. Where the CPU has no
