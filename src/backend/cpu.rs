@@ -289,44 +289,17 @@ impl CpuBackend {
             }
             Op::PoissonSpikes { rates, out, stream } => {
                 let mut o = self.take(*out);
-                let (seed, keying, n) = (
+                poisson_spikes_kept(
                     self.plan.seed,
                     self.plan.keying,
                     self.plan.buffers[out.0].len,
+                    *stream,
+                    step,
+                    dt,
+                    &self.bufs[rates.0],
+                    &mut o,
+                    &mut self.poisson[out.0],
                 );
-                let r = &self.bufs[rates.0];
-                // The same groups as `poisson_spikes` gathers (one thread, or pieces of
-                // `PARALLEL_CHUNK` elements on rayon's threads), so the same spikes; each piece
-                // keeps its groups while its rates stay the same.
-                let piece = if o.len() >= PARALLEL_MIN {
-                    PARALLEL_CHUNK
-                } else {
-                    o.len().max(1)
-                };
-                let kept = &mut self.poisson[out.0];
-                kept.resize_with(o.len().div_ceil(piece), || None);
-                let one = |c: usize, o: &mut [f32], kept: &mut Option<PoissonGroups>| {
-                    let r = &r[c * piece..][..o.len()];
-                    let groups = match kept.take() {
-                        Some(g) if g.of(r) => g,
-                        _ => PoissonGroups::gather(seed, keying, n, dt, c * piece, r),
-                    };
-                    groups.draw(*stream, step, dt, o);
-                    *kept = Some(groups);
-                };
-                if o.len() >= PARALLEL_MIN {
-                    o.par_chunks_mut(piece)
-                        .zip(kept.par_iter_mut())
-                        .enumerate()
-                        .for_each(|(c, (o, kept))| {
-                            let _flush = FlushSubnormals::new();
-                            one(c, o, kept)
-                        });
-                } else {
-                    for (c, (o, kept)) in o.chunks_mut(piece).zip(kept.iter_mut()).enumerate() {
-                        one(c, o, kept);
-                    }
-                }
                 self.put(*out, o);
             }
             Op::UniformNoise {
@@ -1118,21 +1091,65 @@ pub fn poisson_spikes(
     rates: &[f32],
     out: &mut [f32],
 ) {
+    poisson_spikes_kept(
+        seed,
+        keying,
+        n,
+        stream,
+        step,
+        dt,
+        rates,
+        out,
+        &mut Vec::new(),
+    );
+}
+
+/// [`poisson_spikes`], keeping in `kept` the groups of each piece of `out` (the whole of it, or
+/// the pieces of `PARALLEL_CHUNK` elements that rayon's threads draw) and using them again while
+/// that piece's rates have the same bits (the CPU backend keeps them per op across steps: the
+/// rates change only between presentations).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn poisson_spikes_kept(
+    seed: u64,
+    keying: Keying,
+    n: usize,
+    stream: u32,
+    step: u64,
+    dt: f32,
+    rates: &[f32],
+    out: &mut [f32],
+    kept: &mut Vec<Option<PoissonGroups>>,
+) {
     // Every element is its own counter-based draw, so splitting the work across threads gives
     // the same values (the draw index stays the element's index).
-    if out.len() >= PARALLEL_MIN {
-        out.par_chunks_mut(PARALLEL_CHUNK)
+    let parallel = out.len() >= PARALLEL_MIN;
+    let piece = if parallel {
+        PARALLEL_CHUNK
+    } else {
+        out.len().max(1)
+    };
+    kept.resize_with(out.len().div_ceil(piece), || None);
+    let one = |c: usize, o: &mut [f32], kept: &mut Option<PoissonGroups>| {
+        let r = &rates[c * piece..][..o.len()];
+        let groups = match kept.take() {
+            Some(g) if g.of(r) => g,
+            _ => PoissonGroups::gather(seed, keying, n, dt, c * piece, r),
+        };
+        groups.draw(stream, step, dt, o);
+        *kept = Some(groups);
+    };
+    if parallel {
+        out.par_chunks_mut(piece)
+            .zip(kept.par_iter_mut())
             .enumerate()
-            .for_each(|(c, o)| {
+            .for_each(|(c, (o, kept))| {
                 let _flush = FlushSubnormals::new();
-                let first = c * PARALLEL_CHUNK;
-                let groups =
-                    PoissonGroups::gather(seed, keying, n, dt, first, &rates[first..][..o.len()]);
-                groups.draw(stream, step, dt, o);
+                one(c, o, kept)
             });
     } else {
-        PoissonGroups::gather(seed, keying, n, dt, 0, &rates[..out.len()])
-            .draw(stream, step, dt, out);
+        for (c, (o, kept)) in out.chunks_mut(piece).zip(kept.iter_mut()).enumerate() {
+            one(c, o, kept);
+        }
     }
 }
 
@@ -2879,11 +2896,16 @@ pub fn diehl_cook(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut Vec<f3
 multiversion! {
     /// `dc_one` over whole slices (all of length `out.len()`), bit for bit, in blocks of
     /// [`DC_BLOCK`] neurons and three vectorised passes: conductances and the voltage's fixed
-    /// point, `exp` of every neuron's argument ([`super::expf::expf_in_place`]), then the voltage,
-    /// decays, theta and threshold with selects. Same operations in the same
-    /// order as `dc_one`, which stays the definition (and the twin of `shaders/common/dc_one.wgsl`).
+    /// point, `exp` of every neuron's argument ([`super::expf::expf_in_place`]), then the
+    /// voltage, decays, theta and threshold with selects. Same operations in the same order as
+    /// `dc_one`, which stays the definition (and the twin of `shaders/common/dc_one.wgsl`).
     /// Built for each [`super::simd::Level`].
-    fn dc_block / dc_block_at(p: &DcConsts, learn: f32, out: &mut [f32], state: [&mut [f32]; 8]) {
+    fn dc_block / dc_block_at(
+        p: &DcConsts,
+        learn: f32,
+        out: &mut [f32],
+        state: [&mut [f32]; 8],
+    ) {
         let [v, ge, gi, theta, acc, refr, ge_in, gi_in] = state;
         let n = out.len();
         let mut start = 0;
@@ -3296,7 +3318,14 @@ pub(crate) fn transpose_blocks(v: &[f32], rows: usize, cols: usize, back: bool) 
 multiversion! {
     /// [`matvec_inc`] on a presynaptic-major matrix (`m_t[c * rows + r]` = row r, column c; one
     /// copy, or one per instance): each row's terms are added in the same (column) order.
-    pub fn matvec_inc_t / matvec_inc_t_at(m_t: &[f32], rows: usize, cols: usize, x: &[f32], y: &mut [f32], scale: f32) {
+    pub fn matvec_inc_t / matvec_inc_t_at(
+        m_t: &[f32],
+        rows: usize,
+        cols: usize,
+        x: &[f32],
+        y: &mut [f32],
+        scale: f32,
+    ) {
         let per_instance = m_t.len() > rows * cols;
         let one = |b: usize, yb: &mut [f32], xb: &[f32]| {
             let mb = if per_instance {
@@ -3444,7 +3473,12 @@ pub fn normalize_rows_arranged(
 multiversion! {
     /// [`normalize_rows`] on presynaptic-major weights: each row's sum taken in the same (column)
     /// order, the same factor applied.
-    pub fn normalize_rows_t / normalize_rows_t_at(w_t: &mut [f32], rows: usize, cols: usize, target: f32) {
+    pub fn normalize_rows_t / normalize_rows_t_at(
+        w_t: &mut [f32],
+        rows: usize,
+        cols: usize,
+        target: f32,
+    ) {
         for wb in w_t.chunks_mut(rows * cols) {
             let mut sums = vec![0.0f32; rows];
             for col in wb.chunks(rows) {

@@ -77,10 +77,10 @@ pub fn level() -> Level {
 
 /// `multiversion! { $(#[attr])* pub fn name / name_at(args) { body } }` defines
 /// `name(args)`, which runs `body` built for [`level()`], and `name_at(level, args)`, which
-/// runs the build for `level`, or for the widest level below it that this CPU has. The functions return
-/// nothing; `body` is compiled once per build, closures included; what it calls is built for
-/// the level only where it is inlined (hence `#[inline(always)]` on the helpers). In each build
-/// the constant `LEVEL` names the build's level.
+/// runs the build for `level`, or for the widest level below it that this CPU has. The
+/// functions return nothing; `body` is compiled once per build, closures included; what it
+/// calls is built for the level only where it is inlined (hence `#[inline(always)]` on the
+/// helpers). In each build the constant `LEVEL` names the build's level.
 macro_rules! multiversion {
     (
         $(#[$meta:meta])*
@@ -95,9 +95,8 @@ macro_rules! multiversion {
         #[allow(clippy::too_many_arguments, dead_code)]
         $vis fn $name_at(level: $crate::backend::simd::Level, $($arg: $ty),*) {
             // The body written out in each build (not one inlined function), so that the
-            // closures in it are built for the level too.
-            // Each build has the constant `LEVEL`, its own level, for code that differs by
-            // level (explicit instructions).
+            // closures in it are built for the level too. Each build has the constant `LEVEL`,
+            // its own level, for code that differs by level (explicit instructions).
             #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
             fn __mv_plain($($arg: $ty),*) {
                 #[allow(dead_code)]
