@@ -1728,44 +1728,45 @@ pub(crate) fn hx(cols: usize, part: usize, slot: usize, c: usize) -> usize {
     (slot * 3 + part) * cols + c
 }
 
-/// Records this step's pre output (spikes: non-zero; a subnormal output is stored as 0) and the
-/// pre traces as stored after the last step in slot `step % slots` of a ring laid out per
-/// instance as `[slot][pre, r1, r2][col]`,
-/// followed by each column's spike count in the ring and the slot of its latest spike (which
-/// let the CPU's readers find the columns with spikes on the way, and when, without scanning
-/// the ring), for transmission and STDP at arrival ([`arrival_matvec_inc`], [`stdp_delayed`]).
-/// Twin: `shaders/pre_history.wgsl`.
-pub fn pre_history(
-    step: u64,
-    slots: usize,
-    cols: usize,
-    pre: &[f32],
-    r1: &[f32],
-    r2: &[f32],
-    hist: &mut [f32],
-) {
-    let slot = ring_slot(step, 0, slots);
-    for (b, hb) in hist.chunks_mut(pre_history_len(slots, cols)).enumerate() {
-        let (ring, tail) = hb.split_at_mut(3 * slots * cols);
-        let (counts, last) = tail.split_at_mut(cols);
-        let at = b * cols..(b + 1) * cols;
-        let row = &mut ring[hx(cols, 0, slot, 0)..hx(cols, 3, slot, 0)];
-        let (out, traces) = row.split_at_mut(cols);
-        for (j, (h, &x)) in out.iter_mut().zip(&pre[at.clone()]).enumerate() {
-            // The step `slots` ago leaves the ring, this one enters.
-            // An output emits unless it is 0 or subnormal, which gives the same answer whether
-            // or not subnormals are flushed (the CPU's steps flush them; a GPU may not); what
-            // does not emit is stored as 0, so the ring and its counts agree however they are
-            // read.
-            let emits = x.abs() >= f32::MIN_POSITIVE || x.is_nan();
-            counts[j] += f32::from(u8::from(emits)) - f32::from(u8::from(*h != 0.0));
-            if emits {
-                last[j] = slot as f32;
+multiversion! {
+    /// Records this step's pre output (spikes: non-zero; a subnormal output is stored as 0) and
+    /// the pre traces as stored after the last step in slot `step % slots` of a ring laid out
+    /// per instance as `[slot][pre, r1, r2][col]`, followed by each column's spike count in the
+    /// ring and the slot of its latest spike (which let the CPU's readers find the columns with
+    /// spikes on the way, and when, without scanning the ring), for transmission and STDP at
+    /// arrival ([`arrival_matvec_inc`], [`stdp_delayed`]). Twin: `shaders/pre_history.wgsl`.
+    pub fn pre_history / pre_history_at(
+        step: u64,
+        slots: usize,
+        cols: usize,
+        pre: &[f32],
+        r1: &[f32],
+        r2: &[f32],
+        hist: &mut [f32],
+    ) {
+        let slot = ring_slot(step, 0, slots);
+        let slot_f = slot as f32;
+        for (b, hb) in hist.chunks_mut(pre_history_len(slots, cols)).enumerate() {
+            let (ring, tail) = hb.split_at_mut(3 * slots * cols);
+            let (counts, last) = tail.split_at_mut(cols);
+            let at = b * cols..(b + 1) * cols;
+            let row = &mut ring[hx(cols, 0, slot, 0)..hx(cols, 3, slot, 0)];
+            let (out, traces) = row.split_at_mut(cols);
+            let cells = out.iter_mut().zip(counts.iter_mut()).zip(last.iter_mut());
+            for (((h, n), l), &x) in cells.zip(&pre[at.clone()]) {
+                // The step `slots` ago leaves the ring, this one enters.
+                // An output emits unless it is 0 or subnormal, which gives the same answer
+                // whether or not subnormals are flushed (the CPU's steps flush them; a GPU may
+                // not); what does not emit is stored as 0, so the ring and its counts agree
+                // however they are read. Selects, not branches, so that it vectorises.
+                let emits = (x.abs() >= f32::MIN_POSITIVE) | x.is_nan();
+                *n += f32::from(u8::from(emits)) - f32::from(u8::from(*h != 0.0));
+                *l = if emits { slot_f } else { *l };
+                *h = if emits { x } else { 0.0 };
             }
-            *h = if emits { x } else { 0.0 };
+            traces[..cols].copy_from_slice(&r1[at.clone()]);
+            traces[cols..].copy_from_slice(&r2[at]);
         }
-        traces[..cols].copy_from_slice(&r1[at.clone()]);
-        traces[cols..].copy_from_slice(&r2[at]);
     }
 }
 
@@ -2095,6 +2096,7 @@ impl ArrivalIndex {
 /// emitted something `d` steps before the step whose ring slot is `now`, from one instance's
 /// [`pre_history`] ring `hb`: its counts skip the silent columns, and a column with one spike
 /// on the way has it at the slot of its latest spike.
+#[inline(always)]
 fn for_each_emission(
     hb: &[f32],
     cols: usize,
@@ -2104,14 +2106,25 @@ fn for_each_emission(
 ) {
     let counts = &hb[3 * slots * cols..(3 * slots + 1) * cols];
     let last = &hb[(3 * slots + 1) * cols..];
-    for (c, &n) in counts.iter().enumerate() {
-        if n == 0.0 {
-            continue;
-        }
+    for_each_nonzero(counts, |c, n| {
         if n == 1.0 {
             let slot = last[c] as usize;
-            f(c, (now + slots - slot) % slots, slot);
-            continue;
+            f(c, lag_of(now, slot, slots), slot);
+            return;
+        }
+        if slots <= 32 {
+            // One bit per lag with a spike on the way (no branch per slot), then the set bits.
+            let mut lags = 0u32;
+            for d in 0..slots {
+                let on = hb[hx(cols, 0, lag_slot(now, d, slots), c)] != 0.0;
+                lags |= u32::from(on) << d;
+            }
+            while lags != 0 {
+                let d = lags.trailing_zeros() as usize;
+                f(c, d, lag_slot(now, d, slots));
+                lags &= lags - 1;
+            }
+            return;
         }
         for d in 0..slots {
             let slot = lag_slot(now, d, slots);
@@ -2119,6 +2132,17 @@ fn for_each_emission(
                 f(c, d, slot);
             }
         }
+    });
+}
+
+/// How many steps before the step whose ring slot is `now` the ring's `slot` was written
+/// (both `< slots`): the inverse of [`lag_slot`], without a division.
+#[inline(always)]
+fn lag_of(now: usize, slot: usize, slots: usize) -> usize {
+    if slot <= now {
+        now - slot
+    } else {
+        now + slots - slot
     }
 }
 
@@ -2139,45 +2163,6 @@ pub fn arrival_matvec_inc(
     y: &mut [f32],
     scale: f32,
 ) {
-    let at = |_, r: usize, c: usize| r * cols + c;
-    arrival_matvec_inc_at(step, m, index, rows, cols, slots, hist, y, scale, at);
-}
-
-/// [`arrival_matvec_inc`] on a matrix in the arrival order of its delays
-/// ([`ArrivalIndex::arrange`]): the same terms in the same order, the weights one spike
-/// reaches at one delay next to each other.
-#[expect(clippy::too_many_arguments, reason = "mirrors arrival_matvec_inc")]
-pub fn arrival_matvec_inc_arranged(
-    step: u64,
-    m_a: &[f32],
-    index: &ArrivalIndex,
-    rows: usize,
-    cols: usize,
-    slots: usize,
-    hist: &[f32],
-    y: &mut [f32],
-    scale: f32,
-) {
-    let at = |p: usize, _, _| p;
-    arrival_matvec_inc_at(step, m_a, index, rows, cols, slots, hist, y, scale, at);
-}
-
-/// [`arrival_matvec_inc`] with row r, column c of each instance's matrix at `at(p, r, c)`, `p`
-/// being the synapse's place in arrival order.
-#[expect(clippy::too_many_arguments, reason = "mirrors arrival_matvec_inc")]
-#[inline]
-fn arrival_matvec_inc_at(
-    step: u64,
-    m: &[f32],
-    index: &ArrivalIndex,
-    rows: usize,
-    cols: usize,
-    slots: usize,
-    hist: &[f32],
-    y: &mut [f32],
-    scale: f32,
-    at: impl Fn(usize, usize, usize) -> usize,
-) {
     let per_instance = m.len() > rows * cols;
     let now = ring_slot(step, 0, slots);
     let len = pre_history_len(slots, cols);
@@ -2196,11 +2181,62 @@ fn arrival_matvec_inc_at(
             let xv = hb[hx(cols, 0, slot, c)];
             for p in index.range(c, d) {
                 let r = index.row[p] as usize;
-                acc[r] += mb[at(p, r, c)] * xv;
+                acc[r] += mb[r * cols + c] * xv;
             }
         });
         for (y, &a) in yb.iter_mut().zip(&acc) {
             *y += scale * a;
+        }
+    }
+}
+
+multiversion! {
+    /// [`arrival_matvec_inc`] on a matrix in the arrival order of its delays
+    /// ([`ArrivalIndex::arrange`]): the same terms in the same order, the weights one spike
+    /// reaches at one delay next to each other.
+    #[expect(clippy::too_many_arguments, reason = "mirrors arrival_matvec_inc")]
+    pub fn arrival_matvec_inc_arranged / arrival_matvec_inc_arranged_at(
+        step: u64,
+        m_a: &[f32],
+        index: &ArrivalIndex,
+        rows: usize,
+        cols: usize,
+        slots: usize,
+        hist: &[f32],
+        y: &mut [f32],
+        scale: f32,
+    ) {
+        assert!(
+            index.rows == rows && index.cols == cols && index.slots == slots,
+            "an arrival index of {}x{} in {} slots for a {rows}x{cols} matrix in {slots}",
+            index.rows,
+            index.cols,
+            index.slots
+        );
+        let per_instance = m_a.len() > rows * cols;
+        let now = ring_slot(step, 0, slots);
+        let len = pre_history_len(slots, cols);
+        let mut acc = vec![0.0f32; rows];
+        for (b, yb) in y.chunks_mut(rows).enumerate() {
+            let mb = if per_instance {
+                &m_a[b * rows * cols..(b + 1) * rows * cols]
+            } else {
+                m_a
+            };
+            let hb = &hist[b * len..(b + 1) * len];
+            acc.fill(0.0);
+            // Columns in order, and each synapse (r, c) has one delay: every row's terms are
+            // added in column order.
+            for_each_emission(hb, cols, slots, now, |c, d, slot| {
+                let xv = hb[hx(cols, 0, slot, c)];
+                let range = index.range(c, d);
+                for (&r, &w) in index.row[range.clone()].iter().zip(&mb[range]) {
+                    acc[r as usize] += w * xv;
+                }
+            });
+            for (y, &a) in yb.iter_mut().zip(&acc) {
+                *y += scale * a;
+            }
         }
     }
 }
@@ -2270,79 +2306,6 @@ pub fn stdp_delayed(
     post_traces: [&[f32]; 2],
     learn: f32,
 ) {
-    let at = |i: usize, j: usize| i * cols + j;
-    stdp_delayed_at::<false>(
-        r,
-        step,
-        rows,
-        cols,
-        slots,
-        delays,
-        index,
-        hist,
-        w,
-        post,
-        post_traces,
-        learn,
-        at,
-    );
-}
-
-/// [`stdp_delayed`] on weights in the arrival order of their delays
-/// ([`ArrivalIndex::arrange`]): every synapse gets the same single update.
-#[expect(clippy::too_many_arguments, reason = "mirrors stdp_delayed")]
-pub fn stdp_delayed_arranged(
-    r: &crate::compile::StdpConsts,
-    step: u64,
-    rows: usize,
-    cols: usize,
-    slots: usize,
-    delays: &[f32],
-    index: &ArrivalIndex,
-    hist: &[f32],
-    w_a: &mut [f32],
-    post: &[f32],
-    post_traces: [&[f32]; 2],
-    learn: f32,
-) {
-    let at = |i: usize, j: usize| index.pos[i * cols + j] as usize;
-    stdp_delayed_at::<true>(
-        r,
-        step,
-        rows,
-        cols,
-        slots,
-        delays,
-        index,
-        hist,
-        w_a,
-        post,
-        post_traces,
-        learn,
-        at,
-    );
-}
-
-/// [`stdp_delayed`] with post i, pre j of each instance's weights at `at(i, j)`; `ARRANGED`:
-/// the weights are in arrival order, so that a synapse reached through `index` is at its
-/// place there.
-#[expect(clippy::too_many_arguments, reason = "mirrors stdp_delayed")]
-#[inline]
-fn stdp_delayed_at<const ARRANGED: bool>(
-    r: &crate::compile::StdpConsts,
-    step: u64,
-    rows: usize,
-    cols: usize,
-    slots: usize,
-    delays: &[f32],
-    index: &ArrivalIndex,
-    hist: &[f32],
-    w: &mut [f32],
-    post: &[f32],
-    post_traces: [&[f32]; 2],
-    learn: f32,
-    at: impl Fn(usize, usize) -> usize,
-) {
     if learn == 0.0 {
         return;
     }
@@ -2355,16 +2318,20 @@ fn stdp_delayed_at<const ARRANGED: bool>(
         let hb = &hist[b * len..(b + 1) * len];
         let wb = &mut w[b * rows * cols..(b + 1) * rows * cols];
         let post_b = &post[b * rows..(b + 1) * rows];
-        let o1 = |i: usize| o1s[b * rows + i] * r.decay_o1;
-        let o2 = |i: usize| o2s[b * rows + i] * r.decay_o2;
+        o1d.clear();
+        o1d.extend(
+            o1s[b * rows..(b + 1) * rows]
+                .iter()
+                .map(|&o| o * r.decay_o1),
+        );
         // Rows whose post neuron spiked: every synapse.
         for i in (0..rows).filter(|&i| post_b[i] != 0.0) {
-            let (o1, o2) = (o1(i), o2(i));
+            let (o1, o2) = (o1d[i], o2s[b * rows + i] * r.decay_o2);
             for j in 0..cols {
                 let h = hx(cols, 0, lag_slot(now, ix(delays[i * cols + j]), slots), j);
-                wb[at(i, j)] = stdp_synapse(
+                wb[i * cols + j] = stdp_synapse(
                     r,
-                    wb[at(i, j)],
+                    wb[i * cols + j],
                     hb[h] != 0.0,
                     true,
                     hb[h + cols],
@@ -2378,31 +2345,91 @@ fn stdp_delayed_at<const ARRANGED: bool>(
         // The other rows: the synapses on which a pre spike arrives now, each as
         // `stdp_synapse` updates it for a pre spike alone ([`stdp_pre`], with the column's
         // factor and the rows' decayed post traces computed once).
-        o1d.clear();
-        o1d.extend(
-            o1s[b * rows..(b + 1) * rows]
-                .iter()
-                .map(|&o| o * r.decay_o1),
-        );
         for_each_emission(hb, cols, slots, now, |j, d, slot| {
             let k = r.a2_minus + r.a3_minus * (hb[hx(cols, 2, slot, j)] * r.decay_r2);
-            let range = index.range(j, d);
-            if ARRANGED {
+            for &i in &index.row[index.range(j, d)] {
+                let i = i as usize;
+                if post_b[i] == 0.0 {
+                    wb[i * cols + j] = stdp_pre(r, wb[i * cols + j], k, o1d[i], learn);
+                }
+            }
+        });
+    }
+}
+
+multiversion! {
+    /// [`stdp_delayed`] on weights in the arrival order of their delays
+    /// ([`ArrivalIndex::arrange`]): every synapse gets the same single update.
+    #[expect(clippy::too_many_arguments, reason = "mirrors stdp_delayed")]
+    pub fn stdp_delayed_arranged / stdp_delayed_arranged_at(
+        r: &crate::compile::StdpConsts,
+        step: u64,
+        rows: usize,
+        cols: usize,
+        slots: usize,
+        delays: &[f32],
+        index: &ArrivalIndex,
+        hist: &[f32],
+        w_a: &mut [f32],
+        post: &[f32],
+        post_traces: [&[f32]; 2],
+        learn: f32,
+    ) {
+        if learn == 0.0 {
+            return;
+        }
+        assert!(
+            index.rows == rows && index.cols == cols && index.slots == slots,
+            "an arrival index of {}x{} in {} slots for {rows}x{cols} weights in {slots}",
+            index.rows,
+            index.cols,
+            index.slots
+        );
+        let [o1s, o2s] = post_traces;
+        let batch = post.len() / rows;
+        let now = ring_slot(step, 0, slots);
+        let len = pre_history_len(slots, cols);
+        let mut o1d = vec![0.0f32; rows];
+        for b in 0..batch {
+            let hb = &hist[b * len..(b + 1) * len];
+            let wb = &mut w_a[b * rows * cols..(b + 1) * rows * cols];
+            let post_b = &post[b * rows..(b + 1) * rows];
+            for (o, &s) in o1d.iter_mut().zip(&o1s[b * rows..(b + 1) * rows]) {
+                *o = s * r.decay_o1;
+            }
+            // Rows whose post neuron spiked: every synapse.
+            for_each_nonzero(post_b, |i, _| {
+                let (o1, o2) = (o1d[i], o2s[b * rows + i] * r.decay_o2);
+                for j in 0..cols {
+                    let h = hx(cols, 0, lag_slot(now, ix(delays[i * cols + j]), slots), j);
+                    let p = index.pos[i * cols + j] as usize;
+                    wb[p] = stdp_synapse(
+                        r,
+                        wb[p],
+                        hb[h] != 0.0,
+                        true,
+                        hb[h + cols],
+                        hb[h + 2 * cols],
+                        o1,
+                        o2,
+                        learn,
+                    );
+                }
+            });
+            // The other rows: the synapses on which a pre spike arrives now, each as
+            // `stdp_synapse` updates it for a pre spike alone ([`stdp_pre`], with the column's
+            // factor and the rows' decayed post traces computed once).
+            for_each_emission(hb, cols, slots, now, |j, d, slot| {
+                let k = r.a2_minus + r.a3_minus * (hb[hx(cols, 2, slot, j)] * r.decay_r2);
+                let range = index.range(j, d);
                 for (&i, w) in index.row[range.clone()].iter().zip(&mut wb[range]) {
                     let i = i as usize;
                     if post_b[i] == 0.0 {
                         *w = stdp_pre(r, *w, k, o1d[i], learn);
                     }
                 }
-            } else {
-                for &i in &index.row[range] {
-                    let i = i as usize;
-                    if post_b[i] == 0.0 {
-                        wb[at(i, j)] = stdp_pre(r, wb[at(i, j)], k, o1d[i], learn);
-                    }
-                }
-            }
-        });
+            });
+        }
     }
 }
 
@@ -3353,12 +3380,19 @@ multiversion! {
 #[inline(always)]
 fn for_each_nonzero(x: &[f32], mut f: impl FnMut(usize, f32)) {
     for (c, chunk) in x.chunks(16).enumerate() {
-        if chunk.iter().fold(false, |any, &v| any | (v != 0.0)) {
-            for (k, &v) in chunk.iter().enumerate() {
-                if v != 0.0 {
-                    f(c * 16 + k, v);
-                }
-            }
+        if !chunk.iter().fold(false, |any, &v| any | (v != 0.0)) {
+            continue;
+        }
+        // One bit per nonzero element, then only the set bits are visited (no branch per
+        // element).
+        let mut bits = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |m, (k, &v)| m | (u32::from(v != 0.0) << k));
+        while bits != 0 {
+            let k = bits.trailing_zeros() as usize;
+            f(c * 16 + k, chunk[k]);
+            bits &= bits - 1;
         }
     }
 }
@@ -3775,6 +3809,8 @@ mod presynaptic_major_tests {
             (13usize, 29usize, 7usize, 2usize),
             (37, 11, 3, 3),
             (5, 41, 1, 1),
+            // More slots than a lag mask has bits (the scan of every slot).
+            (11, 17, 37, 2),
         ] {
             let delays: Vec<f32> = (0..rows * cols)
                 .map(|_| crate::compile::index_to_f32(g.random_range(0..slots as u32)))
@@ -3788,7 +3824,10 @@ mod presynaptic_major_tests {
             assert_eq!(index.arrange(&index.arrange(&w, false), true), w);
             let len = pre_history_len(slots, cols);
             let mut hist = vec![0.0f32; batch * len];
-            let (mut wa, mut wb) = (w.clone(), index.arrange(&w, false));
+            // Every SIMD build of the arrival-ordered functions, each with its own weights.
+            let levels = super::super::simd::available();
+            let mut wa = w.clone();
+            let mut wbs = vec![index.arrange(&w, false); levels.len()];
             let shared = index.arrange(&w[..rows * cols], false);
             let (mut ring_a, mut ring_b) = (
                 vec![0.0f32; batch * slots * rows],
@@ -3801,18 +3840,85 @@ mod presynaptic_major_tests {
                     ..TRIPLET
                 };
                 let (pre, traces, post) = random_step(&mut g, batch, rows, cols);
+                let before = hist.clone();
                 pre_history(step, slots, cols, &pre, &traces[0], &traces[1], &mut hist);
+                for &level in &levels {
+                    let mut h = before.clone();
+                    pre_history_at(
+                        level, step, slots, cols, &pre, &traces[0], &traces[1], &mut h,
+                    );
+                    assert_eq!(
+                        bits(&h),
+                        bits(&hist),
+                        "pre_history at {level:?}, step {step}"
+                    );
+                }
 
                 let y0: Vec<f32> = (0..batch * rows)
                     .map(|_| g.random_range(-1.0f32..1.0))
                     .collect();
-                for (m, m_a) in [(&w[..rows * cols], &shared[..]), (&wa[..], &wb[..])] {
-                    let (mut ya, mut yb) = (y0.clone(), y0.clone());
-                    arrival_matvec_inc(step, m, &index, rows, cols, slots, &hist, &mut ya, 0.37);
-                    arrival_matvec_inc_arranged(
-                        step, m_a, &index, rows, cols, slots, &hist, &mut yb, 0.37,
-                    );
-                    assert_eq!(bits(&ya), bits(&yb), "arrival_matvec_inc, step {step}");
+                // The definitions, synapse by synapse from the ring (no index, no counts).
+                let now = ring_slot(step, 0, slots);
+                let at_lag = |b: usize, part: usize, r: usize, c: usize| {
+                    let d = ix(delays[r * cols + c]);
+                    hist[b * len + hx(cols, part, lag_slot(now, d, slots), c)]
+                };
+                let mut y_def = y0.clone();
+                for b in 0..batch {
+                    for r in 0..rows {
+                        let mut acc = 0.0f32;
+                        for c in 0..cols {
+                            let xv = at_lag(b, 0, r, c);
+                            if xv != 0.0 {
+                                acc += wa[b * rows * cols + r * cols + c] * xv;
+                            }
+                        }
+                        y_def[b * rows + r] += 0.37 * acc;
+                    }
+                }
+                let mut ya = y0.clone();
+                arrival_matvec_inc(step, &wa, &index, rows, cols, slots, &hist, &mut ya, 0.37);
+                assert_eq!(bits(&ya), bits(&y_def), "arrival_matvec_inc, step {step}");
+                let mut w_def = wa.clone();
+                for b in 0..batch {
+                    for i in 0..rows {
+                        let post_spike = post[b * rows + i] != 0.0;
+                        let o1 = traces[2][b * rows + i] * rule.decay_o1;
+                        let o2 = traces[3][b * rows + i] * rule.decay_o2;
+                        for j in 0..cols {
+                            let pre_spike = at_lag(b, 0, i, j) != 0.0;
+                            if pre_spike || post_spike {
+                                let k = b * rows * cols + i * cols + j;
+                                w_def[k] = stdp_synapse(
+                                    &rule,
+                                    w_def[k],
+                                    pre_spike,
+                                    post_spike,
+                                    at_lag(b, 1, i, j),
+                                    at_lag(b, 2, i, j),
+                                    o1,
+                                    o2,
+                                    0.8,
+                                );
+                            }
+                        }
+                    }
+                }
+                for (k, &level) in levels.iter().enumerate() {
+                    for (m, m_a) in [(&w[..rows * cols], &shared[..]), (&wa[..], &wbs[k][..])] {
+                        let (mut ya, mut yb) = (y0.clone(), y0.clone());
+                        arrival_matvec_inc(
+                            step, m, &index, rows, cols, slots, &hist, &mut ya, 0.37,
+                        );
+                        arrival_matvec_inc_arranged_at(
+                            level, step, m_a, &index, rows, cols, slots, &hist, &mut yb, 0.37,
+                        );
+                        assert_eq!(
+                            bits(&ya),
+                            bits(&yb),
+                            "arrival_matvec_inc at {level:?}, step {step}"
+                        );
+                    }
                 }
                 delayed_matvec_inc(
                     step,
@@ -3855,33 +3961,39 @@ mod presynaptic_major_tests {
                     post_traces,
                     0.8,
                 );
-                stdp_delayed_arranged(
-                    &rule,
-                    step,
-                    rows,
-                    cols,
-                    slots,
-                    &delays,
-                    &index,
-                    &hist,
-                    &mut wb,
-                    &post,
-                    post_traces,
-                    0.8,
-                );
-                assert_eq!(
-                    bits(&wa),
-                    bits(&index.arrange(&wb, true)),
-                    "stdp_delayed, step {step}"
-                );
-                if step % 4 == 3 {
-                    normalize_rows(&mut wa, rows, cols, 7.8);
-                    normalize_rows_arranged(&mut wb, &index, rows, cols, 7.8);
+                assert_eq!(bits(&wa), bits(&w_def), "stdp_delayed, step {step}");
+                for (&level, wb) in levels.iter().zip(&mut wbs) {
+                    stdp_delayed_arranged_at(
+                        level,
+                        &rule,
+                        step,
+                        rows,
+                        cols,
+                        slots,
+                        &delays,
+                        &index,
+                        &hist,
+                        wb,
+                        &post,
+                        post_traces,
+                        0.8,
+                    );
                     assert_eq!(
                         bits(&wa),
-                        bits(&index.arrange(&wb, true)),
-                        "normalize_rows, step {step}"
+                        bits(&index.arrange(wb, true)),
+                        "stdp_delayed at {level:?}, step {step}"
                     );
+                }
+                if step % 4 == 3 {
+                    normalize_rows(&mut wa, rows, cols, 7.8);
+                    for wb in &mut wbs {
+                        normalize_rows_arranged(wb, &index, rows, cols, 7.8);
+                        assert_eq!(
+                            bits(&wa),
+                            bits(&index.arrange(wb, true)),
+                            "normalize_rows, step {step}"
+                        );
+                    }
                 }
             }
             assert_ne!(wa, w, "the weights must learn");
@@ -4255,6 +4367,70 @@ mod simd_tests {
 
     fn bits(v: &[f32]) -> Vec<u32> {
         v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Every build of `pre_history` writes the same ring, step after step across its wrap, with
+    /// outputs that emit (spikes, negative values, NaN, the smallest normal) and that do not
+    /// (+0, -0, subnormals); each column's count equals the nonzero outputs in its ring and its
+    /// latest slot is where it last emitted.
+    #[test]
+    fn every_build_of_pre_history_writes_the_same_ring() {
+        let mut g = rand_chacha::ChaCha8Rng::seed_from_u64(29);
+        let levels = available();
+        let specials = [
+            0.0f32,
+            -0.0,
+            f32::from_bits(1),
+            -f32::from_bits(5),
+            f32::MIN_POSITIVE,
+            f32::NAN,
+            2000.0,
+            -1.5,
+        ];
+        for &(cols, slots, batch) in &[(1usize, 1usize, 1usize), (37, 5, 2), (131, 23, 3)] {
+            let len = pre_history_len(slots, cols);
+            let mut hists = vec![vec![0.0f32; batch * len]; levels.len()];
+            let mut last_emit = vec![None; batch * cols];
+            for step in 0..3 * slots as u64 + 2 {
+                let pre: Vec<f32> = (0..batch * cols)
+                    .map(|_| {
+                        if g.random_bool(0.5) {
+                            0.0
+                        } else {
+                            specials[g.random_range(0..specials.len())]
+                        }
+                    })
+                    .collect();
+                let r1: Vec<f32> = (0..batch * cols)
+                    .map(|_| g.random_range(0.0..1.5))
+                    .collect();
+                let r2: Vec<f32> = (0..batch * cols)
+                    .map(|_| g.random_range(0.0..1.5))
+                    .collect();
+                for (&level, h) in levels.iter().zip(&mut hists) {
+                    pre_history_at(level, step, slots, cols, &pre, &r1, &r2, h);
+                }
+                for h in &hists[1..] {
+                    assert_eq!(bits(h), bits(&hists[0]), "step {step}");
+                }
+                let slot = ring_slot(step, 0, slots);
+                for (k, &x) in pre.iter().enumerate() {
+                    if x.abs() >= f32::MIN_POSITIVE || x.is_nan() {
+                        last_emit[k] = Some(slot);
+                    }
+                }
+                for b in 0..batch {
+                    let hb = &hists[0][b * len..(b + 1) * len];
+                    for c in 0..cols {
+                        let on = (0..slots).filter(|&t| hb[hx(cols, 0, t, c)] != 0.0).count();
+                        assert_eq!(hb[3 * slots * cols + c], on as f32, "count, step {step}");
+                        if let Some(t) = last_emit[b * cols + c] {
+                            assert_eq!(hb[(3 * slots + 1) * cols + c], t as f32);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Every build of every multiversioned op equals the plain build bit for bit, on odd sizes
