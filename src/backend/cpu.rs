@@ -2163,31 +2163,8 @@ pub fn arrival_matvec_inc(
     y: &mut [f32],
     scale: f32,
 ) {
-    let per_instance = m.len() > rows * cols;
-    let now = ring_slot(step, 0, slots);
-    let len = pre_history_len(slots, cols);
-    let mut acc = vec![0.0f32; rows];
-    for (b, yb) in y.chunks_mut(rows).enumerate() {
-        let mb = if per_instance {
-            &m[b * rows * cols..(b + 1) * rows * cols]
-        } else {
-            m
-        };
-        let hb = &hist[b * len..(b + 1) * len];
-        acc.fill(0.0);
-        // Columns in order, and each synapse (r, c) has one delay: every row's terms are
-        // added in column order.
-        for_each_emission(hb, cols, slots, now, |c, d, slot| {
-            let xv = hb[hx(cols, 0, slot, c)];
-            for p in index.range(c, d) {
-                let r = index.row[p] as usize;
-                acc[r] += mb[r * cols + c] * xv;
-            }
-        });
-        for (y, &a) in yb.iter_mut().zip(&acc) {
-            *y += scale * a;
-        }
-    }
+    let at = |_, r: usize, c: usize| r * cols + c;
+    arrival_matvec_inc_by(step, m, index, rows, cols, slots, hist, y, scale, at);
 }
 
 multiversion! {
@@ -2206,37 +2183,50 @@ multiversion! {
         y: &mut [f32],
         scale: f32,
     ) {
-        assert!(
-            index.rows == rows && index.cols == cols && index.slots == slots,
-            "an arrival index of {}x{} in {} slots for a {rows}x{cols} matrix in {slots}",
-            index.rows,
-            index.cols,
-            index.slots
-        );
-        let per_instance = m_a.len() > rows * cols;
-        let now = ring_slot(step, 0, slots);
-        let len = pre_history_len(slots, cols);
-        let mut acc = vec![0.0f32; rows];
-        for (b, yb) in y.chunks_mut(rows).enumerate() {
-            let mb = if per_instance {
-                &m_a[b * rows * cols..(b + 1) * rows * cols]
-            } else {
-                m_a
-            };
-            let hb = &hist[b * len..(b + 1) * len];
-            acc.fill(0.0);
-            // Columns in order, and each synapse (r, c) has one delay: every row's terms are
-            // added in column order.
-            for_each_emission(hb, cols, slots, now, |c, d, slot| {
-                let xv = hb[hx(cols, 0, slot, c)];
-                let range = index.range(c, d);
-                for (&r, &w) in index.row[range.clone()].iter().zip(&mb[range]) {
-                    acc[r as usize] += w * xv;
-                }
-            });
-            for (y, &a) in yb.iter_mut().zip(&acc) {
-                *y += scale * a;
+        let at = |p: usize, _, _| p;
+        arrival_matvec_inc_by(step, m_a, index, rows, cols, slots, hist, y, scale, at);
+    }
+}
+
+/// [`arrival_matvec_inc`] with row r, column c of each instance's matrix at `at(p, r, c)`, `p`
+/// being the synapse's place in arrival order. Inlined into each build of its callers.
+#[expect(clippy::too_many_arguments, reason = "mirrors arrival_matvec_inc")]
+#[inline(always)]
+fn arrival_matvec_inc_by(
+    step: u64,
+    m: &[f32],
+    index: &ArrivalIndex,
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    hist: &[f32],
+    y: &mut [f32],
+    scale: f32,
+    at: impl Fn(usize, usize, usize) -> usize,
+) {
+    let per_instance = m.len() > rows * cols;
+    let now = ring_slot(step, 0, slots);
+    let len = pre_history_len(slots, cols);
+    let mut acc = vec![0.0f32; rows];
+    for (b, yb) in y.chunks_mut(rows).enumerate() {
+        let mb = if per_instance {
+            &m[b * rows * cols..(b + 1) * rows * cols]
+        } else {
+            m
+        };
+        let hb = &hist[b * len..(b + 1) * len];
+        acc.fill(0.0);
+        // Columns in order, and each synapse (r, c) has one delay: every row's terms are
+        // added in column order.
+        for_each_emission(hb, cols, slots, now, |c, d, slot| {
+            let xv = hb[hx(cols, 0, slot, c)];
+            for p in index.range(c, d) {
+                let r = index.row[p] as usize;
+                acc[r] += mb[at(p, r, c)] * xv;
             }
+        });
+        for (y, &a) in yb.iter_mut().zip(&acc) {
+            *y += scale * a;
         }
     }
 }
@@ -2306,55 +2296,22 @@ pub fn stdp_delayed(
     post_traces: [&[f32]; 2],
     learn: f32,
 ) {
-    if learn == 0.0 {
-        return;
-    }
-    let [o1s, o2s] = post_traces;
-    let batch = post.len() / rows;
-    let now = ring_slot(step, 0, slots);
-    let len = pre_history_len(slots, cols);
-    let mut o1d = Vec::with_capacity(rows);
-    for b in 0..batch {
-        let hb = &hist[b * len..(b + 1) * len];
-        let wb = &mut w[b * rows * cols..(b + 1) * rows * cols];
-        let post_b = &post[b * rows..(b + 1) * rows];
-        o1d.clear();
-        o1d.extend(
-            o1s[b * rows..(b + 1) * rows]
-                .iter()
-                .map(|&o| o * r.decay_o1),
-        );
-        // Rows whose post neuron spiked: every synapse.
-        for i in (0..rows).filter(|&i| post_b[i] != 0.0) {
-            let (o1, o2) = (o1d[i], o2s[b * rows + i] * r.decay_o2);
-            for j in 0..cols {
-                let h = hx(cols, 0, lag_slot(now, ix(delays[i * cols + j]), slots), j);
-                wb[i * cols + j] = stdp_synapse(
-                    r,
-                    wb[i * cols + j],
-                    hb[h] != 0.0,
-                    true,
-                    hb[h + cols],
-                    hb[h + 2 * cols],
-                    o1,
-                    o2,
-                    learn,
-                );
-            }
-        }
-        // The other rows: the synapses on which a pre spike arrives now, each as
-        // `stdp_synapse` updates it for a pre spike alone ([`stdp_pre`], with the column's
-        // factor and the rows' decayed post traces computed once).
-        for_each_emission(hb, cols, slots, now, |j, d, slot| {
-            let k = r.a2_minus + r.a3_minus * (hb[hx(cols, 2, slot, j)] * r.decay_r2);
-            for &i in &index.row[index.range(j, d)] {
-                let i = i as usize;
-                if post_b[i] == 0.0 {
-                    wb[i * cols + j] = stdp_pre(r, wb[i * cols + j], k, o1d[i], learn);
-                }
-            }
-        });
-    }
+    let at = |i: usize, j: usize| i * cols + j;
+    stdp_delayed_by::<false>(
+        r,
+        step,
+        rows,
+        cols,
+        slots,
+        delays,
+        index,
+        hist,
+        w,
+        post,
+        post_traces,
+        learn,
+        at,
+    );
 }
 
 multiversion! {
@@ -2375,61 +2332,102 @@ multiversion! {
         post_traces: [&[f32]; 2],
         learn: f32,
     ) {
-        if learn == 0.0 {
-            return;
-        }
-        assert!(
-            index.rows == rows && index.cols == cols && index.slots == slots,
-            "an arrival index of {}x{} in {} slots for {rows}x{cols} weights in {slots}",
-            index.rows,
-            index.cols,
-            index.slots
+        let at = |i: usize, j: usize| index.pos[i * cols + j] as usize;
+        stdp_delayed_by::<true>(
+            r,
+            step,
+            rows,
+            cols,
+            slots,
+            delays,
+            index,
+            hist,
+            w_a,
+            post,
+            post_traces,
+            learn,
+            at,
         );
-        let [o1s, o2s] = post_traces;
-        let batch = post.len() / rows;
-        let now = ring_slot(step, 0, slots);
-        let len = pre_history_len(slots, cols);
-        let mut o1d = vec![0.0f32; rows];
-        for b in 0..batch {
-            let hb = &hist[b * len..(b + 1) * len];
-            let wb = &mut w_a[b * rows * cols..(b + 1) * rows * cols];
-            let post_b = &post[b * rows..(b + 1) * rows];
-            for (o, &s) in o1d.iter_mut().zip(&o1s[b * rows..(b + 1) * rows]) {
-                *o = s * r.decay_o1;
+    }
+}
+
+/// [`stdp_delayed`] with post i, pre j of each instance's weights at `at(i, j)`; `ARRANGED`:
+/// the weights are in arrival order, so that a synapse reached through `index` is at its
+/// place there. Inlined into each build of its callers.
+#[expect(clippy::too_many_arguments, reason = "mirrors stdp_delayed")]
+#[inline(always)]
+fn stdp_delayed_by<const ARRANGED: bool>(
+    r: &crate::compile::StdpConsts,
+    step: u64,
+    rows: usize,
+    cols: usize,
+    slots: usize,
+    delays: &[f32],
+    index: &ArrivalIndex,
+    hist: &[f32],
+    w: &mut [f32],
+    post: &[f32],
+    post_traces: [&[f32]; 2],
+    learn: f32,
+    at: impl Fn(usize, usize) -> usize,
+) {
+    if learn == 0.0 {
+        return;
+    }
+    let [o1s, o2s] = post_traces;
+    let batch = post.len() / rows;
+    let now = ring_slot(step, 0, slots);
+    let len = pre_history_len(slots, cols);
+    let mut o1d = vec![0.0f32; rows];
+    for b in 0..batch {
+        let hb = &hist[b * len..(b + 1) * len];
+        let wb = &mut w[b * rows * cols..(b + 1) * rows * cols];
+        let post_b = &post[b * rows..(b + 1) * rows];
+        for (o, &s) in o1d.iter_mut().zip(&o1s[b * rows..(b + 1) * rows]) {
+            *o = s * r.decay_o1;
+        }
+        // Rows whose post neuron spiked: every synapse.
+        for_each_nonzero(post_b, |i, _| {
+            let (o1, o2) = (o1d[i], o2s[b * rows + i] * r.decay_o2);
+            for j in 0..cols {
+                let h = hx(cols, 0, lag_slot(now, ix(delays[i * cols + j]), slots), j);
+                let p = at(i, j);
+                wb[p] = stdp_synapse(
+                    r,
+                    wb[p],
+                    hb[h] != 0.0,
+                    true,
+                    hb[h + cols],
+                    hb[h + 2 * cols],
+                    o1,
+                    o2,
+                    learn,
+                );
             }
-            // Rows whose post neuron spiked: every synapse.
-            for_each_nonzero(post_b, |i, _| {
-                let (o1, o2) = (o1d[i], o2s[b * rows + i] * r.decay_o2);
-                for j in 0..cols {
-                    let h = hx(cols, 0, lag_slot(now, ix(delays[i * cols + j]), slots), j);
-                    let p = index.pos[i * cols + j] as usize;
-                    wb[p] = stdp_synapse(
-                        r,
-                        wb[p],
-                        hb[h] != 0.0,
-                        true,
-                        hb[h + cols],
-                        hb[h + 2 * cols],
-                        o1,
-                        o2,
-                        learn,
-                    );
-                }
-            });
-            // The other rows: the synapses on which a pre spike arrives now, each as
-            // `stdp_synapse` updates it for a pre spike alone ([`stdp_pre`], with the column's
-            // factor and the rows' decayed post traces computed once).
-            for_each_emission(hb, cols, slots, now, |j, d, slot| {
-                let k = r.a2_minus + r.a3_minus * (hb[hx(cols, 2, slot, j)] * r.decay_r2);
-                let range = index.range(j, d);
+        });
+        // The other rows: the synapses on which a pre spike arrives now, each as
+        // `stdp_synapse` updates it for a pre spike alone ([`stdp_pre`], with the column's
+        // factor and the rows' decayed post traces computed once).
+        for_each_emission(hb, cols, slots, now, |j, d, slot| {
+            let k = r.a2_minus + r.a3_minus * (hb[hx(cols, 2, slot, j)] * r.decay_r2);
+            let range = index.range(j, d);
+            if ARRANGED {
                 for (&i, w) in index.row[range.clone()].iter().zip(&mut wb[range]) {
                     let i = i as usize;
                     if post_b[i] == 0.0 {
                         *w = stdp_pre(r, *w, k, o1d[i], learn);
                     }
                 }
-            });
-        }
+            } else {
+                for &i in &index.row[range] {
+                    let i = i as usize;
+                    if post_b[i] == 0.0 {
+                        let p = at(i, j);
+                        wb[p] = stdp_pre(r, wb[p], k, o1d[i], learn);
+                    }
+                }
+            }
+        });
     }
 }
 
