@@ -775,10 +775,13 @@ fn run_evaluation(
     if self_firing > 0 {
         eprintln!(
             "warning: {self_firing} excitatory neurons have a frozen threshold below their \
-             resting/reset potential: once one fires it keeps firing and silences the others \
-             of its instance for the rest of the evaluation, so the accuracy depends on \
-             --eval-batch and --label-images (more images per instance, lower accuracy); \
-             the network needs more training (metrics: self_firing_neurons)"
+             resting/reset potential: left uninhibited they fire by themselves, and their \
+             inhibition reaches the others, so the accuracy can depend on --eval-batch and \
+             --label-images (how many images each instance presents in a row); training \
+             longer does not remove them: a neuron that rarely wins settles where its theta \
+             equals theta_plus x tau_theta x its rate, and at 6,400 neurons that is below \
+             this line for more neurons with every epoch (docs/RESULTS.md; metrics: \
+             self_firing_neurons)"
         );
     }
     evaluate(

@@ -721,12 +721,14 @@ pub struct Evaluation {
 }
 
 /// Excitatory neurons that, with `theta` frozen, fire on their own: their threshold
-/// `v_thresh + theta - theta_offset` is below `max(v_rest, v_reset)`, so once one fires (or
-/// relaxes to rest) it fires again as soon as its spike gate opens, for good, and its inhibitory
-/// partner keeps every other neuron of that instance silent, presentation after presentation.
-/// Training cannot show this (each spike raises theta), but a long idle neuron's theta decays
-/// below the line (a 6,400-neuron network after two epochs had 581). Evaluation then depends on
-/// how many images each instance presents in a row, i.e. on the batch size.
+/// `v_thresh + theta - theta_offset` is below `max(v_rest, v_reset)`, so once one relaxes
+/// toward rest undisturbed it fires, again as soon as its spike gate opens, and its inhibitory
+/// partner inhibits every other neuron of its instance. In training each spike raises theta, but
+/// a neuron that rarely wins settles where theta = `theta_plus * tau_theta * rate`, which can be
+/// below the line: a 6,400-neuron network of the model before the spike gate had 581 after two
+/// epochs, and with the gate one had 0, 0, 1,374 and 3,626 after epochs 1-4 (docs/RESULTS.md).
+/// Evaluation can then depend on how many images each instance presents in a row, i.e. on the
+/// batch size.
 pub fn self_firing_neurons(network: &DiehlCookConfig, theta: &[f32]) -> usize {
     let e = &network.exc;
     let floor = e.v_rest.max(e.v_reset);
