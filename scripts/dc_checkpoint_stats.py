@@ -10,7 +10,9 @@ below `theta_offset + v_rest - v_thresh` = 7 mV with the paper's constants: a fr
 below rest, see `volley::mnist::self_firing_neurons`); theta's percentiles (mV); and for the
 self-firing neurons and the others, the median cosine between a neuron's weights and the mean
 training image and the median share of its weight on "blank" pixels (mean intensity below 1 of
-255 over the training set: the border, never inked). Needs numpy. The checkpoint layout is
+255 over the training set: the border, never inked). With `--tiles OUT.png`, also draws the
+input weights of the first 40 self-firing neurons (top) and of the first 40 with theta of 20 mV
+or more (bottom) of the last checkpoint, one 28x28 tile each (dark = strong). Needs numpy. The checkpoint layout is
 `src/mnist/checkpoint.rs`'s: `VOLLEYCK`, u32 version, u64 header length, JSON header, f32 LE
 buffers in header order, SHA-256.
 """
@@ -20,6 +22,7 @@ import gzip
 import json
 import os
 import struct
+import zlib
 
 import numpy as np
 
@@ -47,10 +50,37 @@ def train_images(data):
     raise SystemExit(f"{data}: no train-images-idx3-ubyte[.gz]")
 
 
+def write_tiles(path, w, groups, cols=10):
+    """Gray PNG of `groups` (lists of neuron indices into `w`), each a block of 28x28 tiles."""
+    blocks = []
+    for idx in groups:
+        rows = max(1, -(-len(idx) // cols))
+        img = np.ones((rows * 30, cols * 30))
+        for k, i in enumerate(idx):
+            r, c = divmod(k, cols)
+            t = w[i].reshape(28, 28)
+            img[r * 30 + 1 : r * 30 + 29, c * 30 + 1 : c * 30 + 29] = t / max(t.max(), 1e-9)
+        blocks += [img, np.zeros((20, cols * 30))]
+    a = (255 * (1 - np.kron(np.vstack(blocks[:-1]), np.ones((2, 2))))).astype(np.uint8)
+    raw = b"".join(b"\x00" + row.tobytes() for row in a)
+
+    def chunk(kind, data):
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", a.shape[1], a.shape[0], 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9))
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(png + chunk(b"IEND", b""))
+    os.replace(tmp, path)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.environ.get("VOLLEY_DATA_DIR"), help="MNIST directory")
     ap.add_argument("--self-firing-below", type=float, default=7.0, help="theta (mV)")
+    ap.add_argument("--tiles", help="PNG of self-firing and learned neurons' weights")
     ap.add_argument("checkpoints", nargs="+")
     a = ap.parse_args()
     if not a.data:
@@ -77,6 +107,8 @@ def main():
             f"{med(cos, sf)}, others {med(cos, ~sf)}; weight on blank pixels: self-firing "
             f"{med(on_blank, sf)}, others {med(on_blank, ~sf)}"
         )
+    if a.tiles:
+        write_tiles(a.tiles, w, [np.flatnonzero(sf)[:40], np.flatnonzero(theta >= 20.0)[:40]])
 
 
 if __name__ == "__main__":
