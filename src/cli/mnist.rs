@@ -779,9 +779,9 @@ fn run_evaluation(
              inhibition reaches the others, so the accuracy can depend on --eval-batch and \
              --label-images (how many images each instance presents in a row); training \
              longer does not remove them: a neuron that rarely wins settles where its theta \
-             equals theta_plus x tau_theta x its rate, and at 6,400 neurons that is below \
-             this line for more neurons with every epoch (docs/RESULTS.md; metrics: \
-             self_firing_neurons)"
+             equals theta_plus x tau_theta x its rate, and in a 6,400-neuron run that put \
+             more and more neurons' thresholds below rest from the third epoch on \
+             (docs/RESULTS.md; metrics: self_firing_neurons)"
         );
     }
     evaluate(

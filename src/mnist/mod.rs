@@ -726,7 +726,8 @@ pub struct Evaluation {
 /// partner inhibits every other neuron of its instance. In training each spike raises theta, but
 /// a neuron that rarely wins settles where theta = `theta_plus * tau_theta * rate`, which can be
 /// below the line: a 6,400-neuron network of the model before the spike gate had 581 after two
-/// epochs, and with the gate one had 0, 0, 1,374 and 3,626 after epochs 1-4 (docs/RESULTS.md).
+/// epochs, and with the gate one had 0, 0, 1,374, 3,626 and 3,923 after epochs 1-5
+/// (docs/RESULTS.md).
 /// Evaluation can then depend on how many images each instance presents in a row, i.e. on the
 /// batch size.
 pub fn self_firing_neurons(network: &DiehlCookConfig, theta: &[f32]) -> usize {
