@@ -32,6 +32,9 @@ def load_checkpoint(path):
         raw = f.read()
     if raw[:8] != b"VOLLEYCK":
         raise SystemExit(f"{path}: not a volley checkpoint (magic {raw[:8]!r})")
+    (version,) = struct.unpack("<I", raw[8:12])
+    if version != 1:
+        raise SystemExit(f"{path}: checkpoint format version {version}; this script reads 1")
     (hlen,) = struct.unpack("<Q", raw[12:20])
     header = json.loads(raw[20 : 20 + hlen])
     at, bufs = 20 + hlen, {}
@@ -90,7 +93,8 @@ def main():
     for path in a.checkpoints:
         header, b = load_checkpoint(path)
         theta = (b["ens0.theta"] - b.get("ens0.theta_decay", 0.0)).astype(np.float64)
-        w = b["conn0.weights"].reshape(len(theta), 784).astype(np.float64)
+        n_exc = header["state"].get("n_exc", len(theta))
+        w = b["conn0.weights"].reshape(n_exc, 784).astype(np.float64)
         top = -np.sort(-w, axis=1)[:, :150].sum(1) / np.maximum(w.sum(1), 1e-38)
         cos = (w @ unit_mean) / np.maximum(np.linalg.norm(w, axis=1), 1e-38)
         on_blank = w[:, blank].sum(1) / np.maximum(w.sum(1), 1e-38)
