@@ -25,10 +25,10 @@ enum Command {
         #[arg(default_value = "nef-minimal")]
         network: String,
         /// Timestep in seconds.
-        #[arg(long, default_value_t = 0.001)]
+        #[arg(long, allow_negative_numbers = true, default_value_t = 0.001)]
         dt: f64,
         /// Batch size.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, allow_negative_numbers = true, value_parser = cli::count::<1, { usize::MAX }>, default_value_t = 1)]
         batch: usize,
     },
     /// Show version, backends, and every GPU adapter with the limits that matter.
@@ -99,12 +99,24 @@ fn run(cli: Cli) -> volley::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Output piped into a program that stops reading (`volley plan | head`) ends volley
+    // quietly, as it does any Unix tool, instead of a panic in `println!`.
+    #[cfg(unix)]
+    // SAFETY: restores the default action of one signal before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help, --version: clap's own output on stdout.
             let _ = e.print();
             return ExitCode::SUCCESS;
+        }
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // `volley` or `volley mnist` alone: the commands there are, on stderr.
+            let _ = e.print();
+            return ExitCode::from(2);
         }
         Err(e) => {
             // A bad command line: clap's message (it names the argument, the value and what is

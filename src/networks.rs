@@ -1,7 +1,7 @@
 //! Ready-made networks used by the examples, the CLI, the tests and the benchmarks, so that all of
 //! them run exactly the same model.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{
     Connection, Dist, Encoders, EnsembleId, Network, NeuronType, Node, Probe, ProbeId, Synapse,
 };
@@ -238,6 +238,27 @@ pub struct DiehlCook {
     pub p_exc_count: ProbeId,
 }
 
+impl DiehlCookConfig {
+    /// Checks that the input weights fit in one buffer that GPU kernels index with 32-bit
+    /// integers: `n_exc x n_input <= u32::MAX` (5,478,274 neurons for MNIST).
+    pub fn check_size(&self) -> Result<()> {
+        let limit = u32::MAX as usize;
+        if self.n_exc.saturating_mul(self.n_input) > limit {
+            return Err(Error::invalid(
+                "Diehl & Cook network",
+                "n_exc",
+                self.n_exc,
+                format!(
+                    "an integer from 1 to {} (n_exc x {} inputs <= {limit})",
+                    limit / self.n_input.max(1),
+                    self.n_input,
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Builds Diehl & Cook's network: Poisson input -> excitatory (all-to-all, STDP, normalised),
 /// excitatory -> inhibitory (one-to-one), inhibitory -> excitatory (all but self). Initial
 /// weights are drawn with `seed`.
@@ -258,9 +279,25 @@ pub fn diehl_cook(cfg: &DiehlCookConfig, seed: u64) -> Result<DiehlCook> {
             .neuron_type(NeuronType::DiehlCook(cfg.inh)),
     )?;
     let w_max = cfg.stdp.w_max;
-    let w0 = ndarray::Array2::from_shape_fn((cfg.n_exc, cfg.n_input), |_| {
-        ((rng.random::<f64>() + cfg.init_offset) * cfg.init_scale).clamp(0.0, w_max)
-    });
+    // The input weights are one buffer that GPU kernels index with 32-bit integers; and a size
+    // the machine cannot hold is an error, not an abort.
+    cfg.check_size()?;
+    let synapses = cfg.n_exc * cfg.n_input;
+    let mut values = Vec::new();
+    values.try_reserve_exact(synapses).map_err(|_| {
+        Error::invalid(
+            "Diehl & Cook network",
+            "n_exc",
+            cfg.n_exc,
+            format!("a size whose {synapses} input weights fit in this machine's memory"),
+        )
+    })?;
+    values.extend(
+        (0..synapses)
+            .map(|_| ((rng.random::<f64>() + cfg.init_offset) * cfg.init_scale).clamp(0.0, w_max)),
+    );
+    let w0 = ndarray::Array2::from_shape_vec((cfg.n_exc, cfg.n_input), values)
+        .expect("n_exc x n_input values");
     let mut input_conn = Connection::new(input, exc.neurons())
         .port(Port::Excitatory)
         .transform(Transform::Dense(w0))

@@ -77,6 +77,22 @@ fn zero_neurons_or_dimensions() {
         "dimensions",
         "0",
     );
+    // Sizes that 32-bit GPU indices cannot address are refused before anything is allocated.
+    let too_many = u32::MAX as usize + 1;
+    let msg = expect_invalid(
+        net.add_ensemble(Ensemble::new(too_many, 1).label("z")),
+        "Ensemble 0 \"z\"",
+        "n_neurons",
+        &too_many.to_string(),
+    );
+    assert!(msg.contains("4294967295"), "{msg}");
+    let msg = expect_invalid(
+        net.add_ensemble(Ensemble::new(1 << 20, 1 << 13).label("z")),
+        "Ensemble 0 \"z\"",
+        "dimensions",
+        "8192",
+    );
+    assert!(msg.contains("at most 4095"), "{msg}");
     // Nothing was added by the failed calls.
     assert!(net.ensembles().is_empty());
 }

@@ -97,7 +97,7 @@ fn numeric_flags_refuse_zero_negative_and_non_numbers() {
             &out,
         );
         assert!(
-            !ok && err.contains("--input-delay-max-ms") && err.contains(">= 0"),
+            !ok && err.contains("--input-delay-max-ms") && err.contains("from 0 to"),
             "bench --input-delay-max-ms {value} must fail: {err}"
         );
     }
@@ -167,7 +167,7 @@ fn eval_without_a_checkpoint_and_with_a_corrupt_one() {
         b"VOLLEYCK garbage",
         "a refused checkpoint is left as it was"
     );
-    assert!(!o.join("metrics.json").exists());
+    assert!(!o.join("eval.json").exists());
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -359,10 +359,27 @@ fn instances_equal_the_same_seeds_trained_alone() {
         read(&many.join("seed-4"), "weights.npy"),
         read(&many.join("seed-5"), "weights.npy")
     );
-    // Again without --resume: refused, naming a directory; with it: the same weights.
+    // Again without --resume: refused, naming the summary (or, without it, a directory); with
+    // it: the same weights.
     let before = read(&many.join("seed-5"), "weights.npy");
     let err = run_err(&args(&many, &["--instances", "3", "--seed", "4"]));
-    assert!(err.contains("seed-4") && err.contains("--resume"), "{err}");
+    assert!(
+        err.contains("instances.json") && err.contains("--resume"),
+        "{err}"
+    );
+    let other = out.join("other");
+    std::fs::create_dir_all(other.join("seed-5")).unwrap();
+    std::fs::copy(
+        many.join("seed-5").join("checkpoint.bin"),
+        other.join("seed-5").join("checkpoint.bin"),
+    )
+    .unwrap();
+    let err = run_err(&args(&other, &["--instances", "3", "--seed", "4"]));
+    assert!(err.contains("seed-5") && err.contains("--resume"), "{err}");
+    assert!(
+        !other.join("seed-4").exists(),
+        "every directory is checked before any is created"
+    );
     run_ok(&args(
         &many,
         &["--instances", "3", "--seed", "4", "--resume"],
@@ -510,7 +527,7 @@ fn eval_of_npy_files_equals_eval_of_the_checkpoint_and_refuses_bad_ones() {
         }
         assert_eq!(e["weights"], w, "{e}");
         assert_eq!(e["min_interval_ms"], 50.0, "{e}");
-        assert!(out.join(name).join("metrics.json").exists());
+        assert!(out.join(name).join("eval.json").exists());
     }
     let silent = eval("silent", ws, &t_high);
     assert_ne!(
@@ -530,6 +547,15 @@ fn eval_of_npy_files_equals_eval_of_the_checkpoint_and_refuses_bad_ones() {
     let ints = put("ints.npy", &|p| {
         ndarray_npy::write_npy(p, &w.mapv(|v| v as i32)).unwrap()
     });
+    // A header whose shape asks for terabytes: an error, not an attempt to allocate them.
+    let huge = put("huge.npy", &|p| {
+        let mut b = std::fs::read(&wp).unwrap();
+        let at = b.windows(8).position(|x| x == b"(5, 784)").unwrap();
+        let end = b.iter().position(|&c| c == b'\n').unwrap();
+        b.drain(end - 12..end); // padding spaces, so that the header keeps its length
+        b.splice(at..at + 8, b"(5000000000000, 784)".iter().copied());
+        std::fs::write(p, b).unwrap()
+    });
     let e = out.join("refused");
     for (w, t, needles) in [
         (
@@ -548,13 +574,19 @@ fn eval_of_npy_files_equals_eval_of_the_checkpoint_and_refuses_bad_ones() {
             vec!["--theta", "t4.npy", "length", "4", "5 (one per row"],
         ),
         (ints.as_str(), ts, vec!["ints.npy", "float32 or float64"]),
+        (
+            huge.as_str(),
+            ts,
+            vec!["--weights", "huge.npy", "5000000000000", "784)"],
+        ),
+        (ws, huge.as_str(), vec!["--theta", "huge.npy", "(5,)"]),
         (ws, "/no/such/theta.npy", vec!["/no/such/theta.npy"]),
     ] {
         let err = run_err(&tiny_eval(&data, &e, &["--weights", w, "--theta", t]));
         for n in needles {
             assert!(err.contains(n), "{n:?} not in {err}");
         }
-        assert!(!e.join("metrics.json").exists());
+        assert!(!e.join("eval.json").exists());
     }
     let err = run_err(&tiny_eval(&data, &e, &["--weights", ws]));
     assert!(err.contains("--theta"), "{err}");
@@ -570,4 +602,79 @@ fn eval_of_npy_files_equals_eval_of_the_checkpoint_and_refuses_bad_ones() {
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Nothing a run or an evaluation wrote is overwritten by another command: `mnist eval` writes
+/// eval.json and eval_confusion.png beside a run's own metrics.json, and `mnist train` refuses a
+/// directory that holds another run's or an evaluation's outputs, with or without a checkpoint;
+/// a resume with other flags names each flag that differs.
+#[test]
+fn outputs_of_another_run_are_never_overwritten() {
+    let (out, data, dir, _) = tiny_seed4_run("no-overwrite");
+    let read = |p: &Path| std::fs::read(p).unwrap();
+    let metrics = read(&dir.join("metrics.json"));
+    run_ok(&tiny_eval(&data, &dir, &["--json"]));
+    assert_eq!(read(&dir.join("metrics.json")), metrics);
+    assert!(dir.join("eval.json").exists() && dir.join("eval_confusion.png").exists());
+    // An evaluation's directory is not a training run's.
+    let ev = out.join("ev");
+    let (w, t) = (dir.join("weights.npy"), dir.join("theta.npy"));
+    let (w, t) = (w.to_str().unwrap(), t.to_str().unwrap());
+    run_ok(&tiny_eval(&data, &ev, &["--weights", w, "--theta", t]));
+    let eval_json = read(&ev.join("eval.json"));
+    for extra in [&[][..], &["--resume"][..]] {
+        let err = run_err(&tiny_train(&data, &ev, "5", extra));
+        assert!(err.contains("eval.json") && err.contains("--out"), "{err}");
+        assert_eq!(read(&ev.join("eval.json")), eval_json);
+    }
+    // A run whose checkpoint is gone keeps its outputs.
+    std::fs::remove_file(dir.join("checkpoint.bin")).unwrap();
+    let err = run_err(&tiny_train(&data, &dir, "5", &["--resume", "--seed", "4"]));
+    assert!(err.contains("metrics.json"), "{err}");
+    assert_eq!(read(&dir.join("metrics.json")), metrics);
+    // A resume with other flags names them.
+    let again = out.join("again");
+    run_ok(&tiny_train(&data, &again, "5", &["--seed", "4"]));
+    let err = run_err(&tiny_train(
+        &data,
+        &again,
+        "6",
+        &["--seed", "3", "--resume"],
+    ));
+    for needle in [
+        "--neurons 5 in the checkpoint, 6 here",
+        "--seed 4 in the checkpoint, 3 here",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    }
+    assert!(!err.contains("DiehlCookConfig"), "{err}");
+    // A network too large for 32-bit indices is refused before anything is written.
+    let big = out.join("big");
+    let err = run_err(&tiny_train(&data, &big, "6000000", &[]));
+    assert!(err.contains("n_exc") && err.contains("5478274"), "{err}");
+    assert!(!big.exists());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `volley` or `volley mnist` alone lists the commands there are; output piped into a reader
+/// that stops early ends volley without a panic.
+#[test]
+fn a_missing_command_shows_the_commands_and_a_closed_pipe_is_no_panic() {
+    for (args, needle) in [(&[][..], "mnist"), (&["mnist"][..], "eval")] {
+        let (ok, _, err) = run(&strings(args));
+        assert!(
+            !ok && err.contains("Commands:") && err.contains(needle),
+            "{err}"
+        );
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(["plan", "diehl-cook"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stdout.take()); // the reader is gone before volley writes
+    let o = child.wait_with_output().expect("ends");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
 }

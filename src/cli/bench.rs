@@ -57,7 +57,7 @@ fn parse_count(s: &str) -> Option<usize> {
     };
     num.parse::<usize>()
         .ok()
-        .map(|n| n * mult)
+        .and_then(|n| n.checked_mul(mult))
         .filter(|&n| n > 0)
 }
 

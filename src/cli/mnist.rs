@@ -20,7 +20,21 @@ pub enum MnistCommand {
     /// Train a network without labels (STDP), then label its neurons and evaluate it.
     Train(TrainArgs),
     /// Evaluate the network saved in a training run's output directory, or one given as
-    /// NumPy files (`--weights`, `--theta`), e.g. trained by Brian2 or BindsNET.
+    /// NumPy files (`--weights`, `--theta`), e.g. trained by Brian2 or BindsNET; writes
+    /// eval.json and eval_confusion.png (a training run's own metrics.json stays as it is).
+    #[command(
+        mut_arg("out", |a| a.help(
+            "The training run to evaluate (its checkpoint.bin), or with --weights any directory; \
+             eval.json and eval_confusion.png are written there"
+        )),
+        mut_arg("test_images", |a| a.help(
+            "Test images to evaluate (from the start of the test set)"
+        )),
+        mut_arg("seed", |a| a.help(
+            "Seed of the evaluation's random draws [default: the seed the checkpoint was \
+             trained with, so that it reproduces the training run's evaluation; 0 with --weights]"
+        ))
+    )]
     Eval(EvalArgs),
 }
 
@@ -33,21 +47,21 @@ pub struct Common {
     /// Backend: cpu, gpu or auto (a hardware GPU if present, else the CPU).
     #[arg(long, default_value = "auto")]
     backend: String,
-    /// Output directory (checkpoint, metrics.json, pictures, weights.npy).
+    /// Output directory (checkpoint.bin, metrics.json, weights.npy, theta.npy, pictures); a
+    /// directory that holds another run's outputs is refused unless --resume continues it.
     #[arg(long, default_value = "out/mnist")]
     out: PathBuf,
     /// Training images whose responses assign each neuron its label (from the start of the
     /// training set).
-    #[arg(long, allow_negative_numbers = true, default_value_t = 10_000)]
+    #[arg(long, allow_negative_numbers = true, value_parser = super::count::<1, { usize::MAX }>, default_value_t = 10_000)]
     label_images: usize,
     /// Test images to evaluate (from the start of the test set); 0 skips the evaluation.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 10_000)]
+    #[arg(long, allow_negative_numbers = true, value_parser = super::count::<0, { usize::MAX }>, default_value_t = 10_000)]
     test_images: usize,
     /// Images presented at once during evaluation (independent copies, shared frozen weights).
-    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
+    #[arg(long, allow_negative_numbers = true, value_parser = super::count::<1, { usize::MAX }>, default_value_t = 100)]
     eval_batch: usize,
-    /// Seed of every random choice [default: 0; mnist eval: the seed the checkpoint was
-    /// trained with, so that it reproduces the training run's evaluation].
+    /// Seed of every random choice [default: 0].
     #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Print the result as one JSON object on the last line of stdout.
@@ -63,16 +77,16 @@ pub struct TrainArgs {
     #[command(flatten)]
     common: Common,
     /// Excitatory neurons (the paper: 100, 400, 1600, 6400).
-    #[arg(long, allow_negative_numbers = true, default_value_t = 100)]
+    #[arg(long, allow_negative_numbers = true, value_parser = super::count::<1, { usize::MAX }>, default_value_t = 100)]
     neurons: usize,
     /// Training images per epoch.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 60_000)]
+    #[arg(long, allow_negative_numbers = true, value_parser = super::count::<1, { usize::MAX }>, default_value_t = 60_000)]
     train_images: usize,
     /// Epochs over the training images.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, value_parser = super::count::<1, { usize::MAX }>, default_value_t = 1)]
     epochs: usize,
     /// Checkpoint every this many images (and at the end); 0: only at the end.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1000)]
+    #[arg(long, allow_negative_numbers = true, value_parser = super::count::<0, { usize::MAX }>, default_value_t = 1000)]
     checkpoint_every: usize,
     /// Continue the run whose checkpoint is in --out (same flags); starts afresh if none.
     #[arg(long)]
@@ -95,7 +109,7 @@ pub struct TrainArgs {
     /// --out/seed-<seed>/ (its own checkpoint, metrics and pictures, the same as a run of that
     /// seed alone), with a summary in --out/instances.json; on the CPU as many at once as there
     /// are cores, on a GPU all at once as one batch.
-    #[arg(long, allow_negative_numbers = true, default_value_t = 1)]
+    #[arg(long, allow_negative_numbers = true, value_parser = super::count::<1, MAX_INSTANCES>, default_value_t = 1)]
     instances: usize,
 }
 
@@ -125,6 +139,20 @@ pub struct EvalArgs {
 /// Diehl & Cook's spike gate, the default of `--min-interval-ms`.
 const DEFAULT_MIN_INTERVAL_MS: f64 = 50.0;
 
+/// The most networks one `--instances` run trains (each is a network and a directory of its
+/// own).
+const MAX_INSTANCES: usize = 10_000;
+
+/// What a run writes into its `--out` besides the checkpoint: a directory holding any of these
+/// belongs to another run (or an evaluation) and is never overwritten by a new one.
+const RUN_OUTPUTS: &[&str] = &[
+    "metrics.json",
+    "weights.npy",
+    "theta.npy",
+    "eval.json",
+    "instances.json",
+];
+
 fn positive(name: &str, v: usize) -> Result<()> {
     if v == 0 {
         return Err(Error::invalid(
@@ -148,8 +176,8 @@ fn warn_on_err(r: Result<()>) {
 /// A failed training run (device lost, out of memory, a non-finite value...) says what is left:
 /// the last checkpoint, which `--resume` continues on any backend.
 fn kept_checkpoint_hint(e: Error, ckpt: &Path) -> Error {
-    if matches!(e, Error::Resume(_)) {
-        return e; // the checkpoint itself cannot be continued
+    if matches!(e, Error::Resume(_) | Error::InvalidParameter { .. }) {
+        return e; // the checkpoint cannot be continued with these flags
     }
     match checkpoint::load(ckpt) {
         Ok((state, _)) => Error::Other(format!(
@@ -196,18 +224,21 @@ fn network_config(
         ..Default::default()
     };
     network.exc.min_interval = min_interval_ms / 1000.0;
+    network.check_size()?;
     Ok(network)
 }
 
 /// `--input-delay-max-ms`, checked, as [`DiehlCookConfig::input_delays`] (U(0, max) seconds;
 /// `None` for 0); `command` names the command in the error.
 pub(crate) fn input_delays(command: &str, max_ms: f64) -> Result<Option<(f64, f64)>> {
-    if !(max_ms.is_finite() && max_ms >= 0.0) {
+    // A delay is at most `MAX_DELAY_STEPS` steps of the protocol's dt.
+    let limit_ms = f64::from(volley::model::MAX_DELAY_STEPS) * Protocol::default().dt * 1e3;
+    if !(max_ms.is_finite() && (0.0..=limit_ms).contains(&max_ms)) {
         return Err(Error::invalid(
             command,
             "--input-delay-max-ms",
             max_ms,
-            "a number of milliseconds >= 0",
+            format!("a number of milliseconds from 0 to {limit_ms}"),
         ));
     }
     Ok((max_ms > 0.0).then_some((0.0, max_ms / 1000.0)))
@@ -241,7 +272,29 @@ fn run_train(a: TrainArgs) -> Result<()> {
     }
     let network = network_config(a.neurons, a.min_interval_ms, a.input_delay_max_ms)?;
     let dir = find_data_dir(a.common.data.as_deref())?;
-    volley::fsutil::ensure_writable_dir(&a.common.out)?;
+    // Every output directory is checked before any is created or written.
+    let seeds: Vec<u64> = (0..a.instances as u64).map(|k| seed + k).collect();
+    let dirs: Vec<PathBuf> = if a.instances == 1 {
+        vec![a.common.out.clone()]
+    } else {
+        if !a.resume && a.common.out.join("instances.json").exists() {
+            return Err(Error::Other(format!(
+                "--out {} already holds instances.json, another --instances run's summary; \
+                 pass --resume to continue that run, or choose another --out",
+                a.common.out.display()
+            )));
+        }
+        seeds
+            .iter()
+            .map(|s| a.common.out.join(format!("seed-{s}")))
+            .collect()
+    };
+    for d in &dirs {
+        refuse_existing_run(d, a.resume)?;
+    }
+    for d in std::iter::once(&a.common.out).chain(&dirs) {
+        writable_out(d)?;
+    }
     let data = load_dir(&dir)?;
     let cfg = TrainConfig {
         network,
@@ -255,24 +308,14 @@ fn run_train(a: TrainArgs) -> Result<()> {
         check_finite: a.check_finite,
     };
     if a.instances == 1 {
-        refuse_existing_checkpoint(&a.common.out, a.resume)?;
         let bar = progress_bar(
             a.common.quiet,
             (cfg.train_images * cfg.epochs) as u64,
             "training",
         );
         let mut m = train_instance(&a, &cfg, &a.common.out, &data, bar)?;
-        save_metrics(&mut m, t0, &dir, &a.common.out)?;
+        save_metrics(&mut m, t0, &dir, &a.common.out.join("metrics.json"))?;
         return print_result(&a.common, &m);
-    }
-    let seeds: Vec<u64> = (0..a.instances as u64).map(|k| seed + k).collect();
-    let dirs: Vec<PathBuf> = seeds
-        .iter()
-        .map(|s| a.common.out.join(format!("seed-{s}")))
-        .collect();
-    for d in &dirs {
-        volley::fsutil::ensure_writable_dir(d)?;
-        refuse_existing_checkpoint(d, a.resume)?;
     }
     // On a GPU all instances train as one batch (one device, one dispatch per chunk for all
     // of them; separate devices time-slice one GPU, and eight at once crashed an NVIDIA
@@ -325,7 +368,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
             let t = Instant::now();
             let mut m = report_instance(&a, &cfg_k, &dirs[k], &data, tr, bar)?;
             m["batch_train_wall_s"] = json!(batch_wall);
-            save_metrics(&mut m, t, &dir, &dirs[k])?;
+            save_metrics(&mut m, t, &dir, &dirs[k].join("metrics.json"))?;
             per.push(m);
         }
         return finish_instances(&a, &per, 1, "one GPU batch", t0);
@@ -352,7 +395,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
                     let bar = bar_for(k);
                     let t = Instant::now();
                     let r = train_instance(&a, &cfg_k, &dirs[k], &data, bar).and_then(|mut m| {
-                        save_metrics(&mut m, t, &dir, &dirs[k])?;
+                        save_metrics(&mut m, t, &dir, &dirs[k].join("metrics.json"))?;
                         Ok(m)
                     });
                     *results[k].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
@@ -414,28 +457,47 @@ fn finish_instances(
     Ok(())
 }
 
-/// A run refuses an output directory that holds a checkpoint unless it resumes it.
-fn refuse_existing_checkpoint(out: &Path, resume: bool) -> Result<()> {
-    if !resume && checkpoint_path(out).exists() {
+/// A run refuses an output directory that holds a checkpoint unless it resumes it, and one that
+/// holds another run's outputs without a checkpoint (an evaluation's, or a run whose checkpoint
+/// was deleted) in any case: a new run would overwrite them.
+fn refuse_existing_run(out: &Path, resume: bool) -> Result<()> {
+    if checkpoint_path(out).exists() {
+        if resume {
+            return Ok(());
+        }
         return Err(Error::Other(format!(
-            "{} already holds a checkpoint; pass --resume to continue that run, or choose another --out",
+            "--out {} already holds a checkpoint; pass --resume to continue that run, or choose another --out",
+            out.display()
+        )));
+    }
+    if let Some(f) = RUN_OUTPUTS.iter().find(|f| out.join(f).exists()) {
+        return Err(Error::Other(format!(
+            "--out {} already holds {f} (another run's or an evaluation's output) and no \
+             checkpoint to resume; choose another --out, or remove what is there",
             out.display()
         )));
     }
     Ok(())
 }
 
+/// Creates `--out` (or an instance's directory in it) and checks that it can be written, with
+/// an error that names the flag.
+fn writable_out(dir: &Path) -> Result<()> {
+    volley::fsutil::ensure_writable_dir(dir)
+        .map_err(|e| Error::Other(format!("--out {}: {e}", dir.display())))
+}
+
 /// Completes a run's metrics (wall time since `started`, data directory) and writes them to
-/// `out/metrics.json`.
+/// `path`.
 fn save_metrics(
     m: &mut serde_json::Value,
     started: Instant,
     data: &Path,
-    out: &Path,
+    path: &Path,
 ) -> Result<()> {
     m["wall_s"] = json!(started.elapsed().as_secs_f64());
     m["data"] = json!(data.display().to_string());
-    report::write_json(&out.join("metrics.json"), m)
+    report::write_json(path, m)
 }
 
 /// The metrics fields too bulky for a one-line summary.
@@ -612,7 +674,7 @@ fn report_instance(
         "history": trained.state.history,
         "finite_values_checked": trained.state.finite_values_checked,
     });
-    add_evaluation(eval.as_ref(), &mut m, out);
+    add_evaluation(eval.as_ref(), &mut m, &out.join("confusion.png"));
     Ok(m)
 }
 
@@ -634,11 +696,19 @@ fn run_eval(a: EvalArgs) -> Result<()> {
                 a.input_delay_max_ms.unwrap_or(0.0),
             )?;
             // A checkpoint's --out exists already; this one may not.
-            volley::fsutil::ensure_writable_dir(&a.common.out)?;
+            writable_out(&a.common.out)?;
             (network, weights, theta, None, a.common.seed.unwrap_or(0))
         }
         _ => {
             let ckpt = checkpoint_path(&a.common.out);
+            if !ckpt.exists() {
+                return Err(Error::Other(format!(
+                    "--out {}: no training run there (no checkpoint.bin); give the directory \
+                     of a `volley mnist train` run (of an --instances run: its seed-<seed>/), \
+                     or a network as --weights W.npy --theta T.npy",
+                    a.common.out.display()
+                )));
+            }
             let (state, snap) = checkpoint::load(&ckpt)?;
             let find = |name: &str| {
                 snap.buffers
@@ -697,8 +767,12 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         let delay = network.input_delays.map_or(0.0, |d| d.1 * 1e3);
         obj.insert("input_delay_max_ms".into(), json!(delay));
     }
-    add_evaluation(Some(&eval), &mut m, &a.common.out);
-    save_metrics(&mut m, t0, &dir, &a.common.out)?;
+    add_evaluation(
+        Some(&eval),
+        &mut m,
+        &a.common.out.join("eval_confusion.png"),
+    );
+    save_metrics(&mut m, t0, &dir, &a.common.out.join("eval.json"))?;
     print_result(&a.common, &m)
 }
 
@@ -710,7 +784,13 @@ fn read_network_npy(
     n_input: usize,
 ) -> Result<(ndarray::Array2<f32>, Vec<f32>)> {
     let o = "volley mnist eval";
-    let weights: ndarray::Array2<f32> = report::read_npy_f32(wpath)?;
+    let unreadable = |flag: &str, what: String, e: Error| {
+        Error::Other(format!(
+            "{o}: {flag}: {e}; needed: a float32 or float64 .npy array of shape {what}"
+        ))
+    };
+    let weights: ndarray::Array2<f32> = report::read_npy_f32(wpath)
+        .map_err(|e| unreadable("--weights", format!("(excitatory neurons, {n_input})"), e))?;
     let (rows, cols) = weights.dim();
     if rows == 0 || cols != n_input {
         return Err(Error::invalid(
@@ -732,7 +812,8 @@ fn read_network_npy(
             format!("a weight in [0, {w_max}]"),
         ));
     }
-    let theta: ndarray::Array1<f32> = report::read_npy_f32(tpath)?;
+    let theta: ndarray::Array1<f32> = report::read_npy_f32(tpath)
+        .map_err(|e| unreadable("--theta", format!("({rows},), one value per neuron"), e))?;
     if theta.len() != rows {
         return Err(Error::invalid(
             o,
@@ -800,8 +881,9 @@ fn run_evaluation(
     )
 }
 
-/// Adds an evaluation's figures to the metrics object and draws its confusion matrix in `out`.
-fn add_evaluation(eval: Option<&Evaluation>, m: &mut serde_json::Value, out: &Path) {
+/// Adds an evaluation's figures to the metrics object and draws its confusion matrix as the
+/// PNG `picture`.
+fn add_evaluation(eval: Option<&Evaluation>, m: &mut serde_json::Value, picture: &Path) {
     let obj = m.as_object_mut().expect("an object");
     if let Some(e) = eval {
         obj.insert("accuracy".into(), json!(e.accuracy));
@@ -847,10 +929,7 @@ fn add_evaluation(eval: Option<&Evaluation>, m: &mut serde_json::Value, out: &Pa
                     .collect::<Vec<_>>()
             ),
         );
-        warn_on_err(report::confusion_png(
-            &out.join("confusion.png"),
-            &e.confusion,
-        ));
+        warn_on_err(report::confusion_png(picture, &e.confusion));
     } else {
         obj.insert("test_images".into(), json!(0));
     }
@@ -861,13 +940,15 @@ fn print_result(c: &Common, m: &serde_json::Value) -> Result<()> {
     if c.json {
         // Without the bulky fields, on one line.
         println!("{}", without(m, BULKY));
-    } else if m["accuracy"].is_number() {
-        println!(
-            "accuracy (all activity): {}   accuracy (proportion weighting): {}   test images: {}",
-            pct(&m["accuracy"]),
-            pct(&m["accuracy_proportion"]),
-            m["test_images"]
-        );
+    } else {
+        if m["accuracy"].is_number() {
+            println!(
+                "accuracy (all activity): {}   accuracy (proportion weighting): {}   test images: {}",
+                pct(&m["accuracy"]),
+                pct(&m["accuracy_proportion"]),
+                m["test_images"]
+            );
+        }
         println!("outputs in {}", c.out.display());
     }
     Ok(())

@@ -367,11 +367,16 @@ fn resumed(
         )));
     }
     if saved.fingerprint != fingerprint {
+        let named = changed_flags(&saved, cfg);
+        let what = if named.is_empty() {
+            // Settings that no flag of `mnist train` sets (a program's own configuration).
+            format!("({}) than this one ({})", saved.fingerprint, fingerprint)
+        } else {
+            format!("than this one: {}", named.join("; "))
+        };
         return Err(Error::Resume(format!(
-            "checkpoint {}: it was written by a run with different settings ({}) than this one ({}); use the same flags or another --out",
+            "checkpoint {}: it was written by a run with other settings {what}; use the same flags to continue it, or another --out",
             path.display(),
-            saved.fingerprint,
-            fingerprint
         )));
     }
     if saved.images_done > total {
@@ -395,6 +400,48 @@ fn resumed(
     saved.fingerprint = cfg.fingerprint();
     saved.exc_min_interval = cfg.network.exc.min_interval;
     Ok((saved, snap))
+}
+
+/// The flags of `volley mnist train` whose value differs between the run that wrote the
+/// checkpoint `saved` and `cfg`, as "--flag A in the checkpoint, B here".
+fn changed_flags(saved: &TrainState, cfg: &TrainConfig) -> Vec<String> {
+    // seed and train_images are in the fingerprint only, as `key=value`.
+    let field = |key: &str| {
+        saved
+            .fingerprint
+            .split('|')
+            .find_map(|p| p.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    let delay_ms = |d: Option<(f64, f64)>| d.map_or(0.0, |d| d.1 * 1e3);
+    let mut out = Vec::new();
+    let mut differ = |flag: &str, there: String, here: String| {
+        if there != here {
+            out.push(format!("{flag} {there} in the checkpoint, {here} here"));
+        }
+    };
+    differ(
+        "--neurons",
+        saved.n_exc.to_string(),
+        cfg.network.n_exc.to_string(),
+    );
+    differ(
+        "--input-delay-max-ms",
+        delay_ms(saved.input_delays).to_string(),
+        delay_ms(cfg.network.input_delays).to_string(),
+    );
+    differ(
+        "--min-interval-ms",
+        (saved.exc_min_interval * 1e3).to_string(),
+        (cfg.network.exc.min_interval * 1e3).to_string(),
+    );
+    if let Some(s) = field("seed") {
+        differ("--seed", s, cfg.seed.to_string());
+    }
+    if let Some(n) = field("train_images") {
+        differ("--train-images", n, cfg.train_images.to_string());
+    }
+    out
 }
 
 /// `fingerprint` without the `min_interval` fields of the neuron parameters: what a

@@ -31,8 +31,11 @@ where
 
 /// Reads a NumPy `.npy` file of float32 or float64 values (float64 is converted) with `D`'s
 /// number of dimensions, any byte order, C or Fortran order; the result is in standard layout.
+/// A header whose shape asks for more values than the file holds is an error before anything
+/// is allocated for them (a corrupt header must not make the reader ask for terabytes).
 pub fn read_npy_f32<D: ndarray::Dimension>(path: &Path) -> Result<ndarray::Array<f32, D>> {
     use ndarray_npy::{ReadNpyError, read_npy};
+    check_npy_length(path)?;
     let a = match read_npy::<_, ndarray::Array<f32, D>>(path) {
         Ok(a) => a,
         Err(ReadNpyError::WrongDescriptor(_)) => read_npy::<_, ndarray::Array<f64, D>>(path)
@@ -41,6 +44,32 @@ pub fn read_npy_f32<D: ndarray::Dimension>(path: &Path) -> Result<ndarray::Array
         Err(e) => return Err(other(path, e)),
     };
     Ok(a.as_standard_layout().into_owned())
+}
+
+/// Checks that the data of the `.npy` file at `path` can hold the values its header's shape
+/// gives, at 4 bytes (float32) or more each.
+fn check_npy_length(path: &Path) -> Result<()> {
+    use std::io::Seek;
+    let mut f = std::fs::File::open(path).map_err(|e| other(path, e))?;
+    let header =
+        ndarray_npy::npy::header::Header::from_reader(&mut f).map_err(|e| other(path, e))?;
+    let at = f.stream_position().map_err(|e| other(path, e))?;
+    let len = f.metadata().map_err(|e| other(path, e))?.len();
+    let data_bytes = len.saturating_sub(at);
+    let values = header
+        .shape
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+    match values {
+        Some(n) if n.saturating_mul(4) <= data_bytes => Ok(()),
+        _ => Err(other(
+            path,
+            format!(
+                "its header gives the shape {:?}, more values than its {data_bytes} bytes of data hold (truncated or corrupt)",
+                header.shape
+            ),
+        )),
+    }
 }
 
 fn write_png(path: &Path, img: &image::GrayImage) -> Result<()> {

@@ -268,6 +268,28 @@ impl Ensemble {
         if self.dimensions == 0 {
             return Err(Error::invalid(object, "dimensions", 0, "an integer >= 1"));
         }
+        // GPU kernels index neurons and encoder entries with 32-bit integers.
+        let limit = u32::MAX as usize;
+        if self.n_neurons > limit {
+            return Err(Error::invalid(
+                object,
+                "n_neurons",
+                self.n_neurons,
+                format!("an integer from 1 to {limit}"),
+            ));
+        }
+        if self.n_neurons.saturating_mul(self.dimensions) > limit {
+            return Err(Error::invalid(
+                object,
+                "dimensions",
+                self.dimensions,
+                format!(
+                    "at most {} with {} neurons (neurons x dimensions <= {limit})",
+                    limit / self.n_neurons,
+                    self.n_neurons
+                ),
+            ));
+        }
         self.neuron_type.validate(object)?;
         check_positive(object, "radius", self.radius)?;
         match &self.encoders {
