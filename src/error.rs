@@ -63,9 +63,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A state variable became NaN or infinite during a run.
-    #[error(
-        "{buffer}: value {value} at index {index} after step {step} is not finite; the run was stopped before it could be saved"
-    )]
+    #[error("{buffer}: value {value} at index {index} after step {step} is not finite")]
     NonFinite {
         /// The buffer (state variable) holding the value.
         buffer: String,

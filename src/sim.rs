@@ -176,7 +176,7 @@ impl Simulator {
             values: vec![Vec::new(); plan.probes.len()],
         };
         Ok(Simulator {
-            network: network.clone(),
+            network: network.same_ids_copy(),
             config,
             plan,
             built,
@@ -341,6 +341,18 @@ impl Simulator {
     pub fn write_buffer(&mut self, name: &str, data: &[f32]) -> Result<()> {
         let id = self.buffer_id(name, "Simulator::write_buffer")?;
         let b = &self.plan.buffers[id.0];
+        // Integer index buffers hold bit patterns; every other value must be finite (as
+        // `check_finite` requires of the state).
+        if b.kind != crate::compile::BufferKind::Index
+            && let Some((k, v)) = data.iter().enumerate().find(|(_, v)| !v.is_finite())
+        {
+            return Err(Error::invalid(
+                format!("buffer {name}"),
+                format!("data[{k}]"),
+                v,
+                "a finite value",
+            ));
+        }
         let total = self.values_of(b);
         let full: Vec<f32> = if data.len() == total {
             data.to_vec()
@@ -360,6 +372,7 @@ impl Simulator {
     /// The weights of a connection with a Dense transform, shape `(instances, post, pre)`;
     /// one instance when they are shared.
     pub fn weights(&mut self, conn: ConnectionId) -> Result<Array3<f32>> {
+        self.network.check_connection("Simulator::weights", conn)?;
         let name = format!("conn{}.weights", conn.index());
         let id = self.buffer_id(&name, "Simulator::weights")?;
         let (rows, cols) = self.weights_shape(id)?;
@@ -371,6 +384,8 @@ impl Simulator {
     /// Sets a connection's weights: `(post, pre)` values for every instance, or
     /// `(instances, post, pre)`.
     pub fn set_weights(&mut self, conn: ConnectionId, w: &[f32]) -> Result<()> {
+        self.network
+            .check_connection("Simulator::set_weights", conn)?;
         self.write_buffer(&format!("conn{}.weights", conn.index()), w)
     }
 
@@ -383,8 +398,7 @@ impl Simulator {
     /// A per-neuron state variable of an ensemble (`voltage`, `theta`, ...), shape
     /// `(instances, n_neurons)`.
     pub fn neuron_state(&mut self, ens: EnsembleId, var: &str) -> Result<Array2<f32>> {
-        let name = format!("ens{}.{var}", ens.index());
-        let id = self.buffer_id(&name, "Simulator::neuron_state")?;
+        let id = self.state_var(ens, var, "Simulator::neuron_state")?;
         let n = self.plan.buffers[id.0].len;
         let v = self.backend.read(id)?;
         Array2::from_shape_vec((v.len() / n, n), v).map_err(|e| Error::Other(e.to_string()))
@@ -392,12 +406,49 @@ impl Simulator {
 
     /// Sets a per-neuron state variable (one instance's values for all, or all instances').
     pub fn set_neuron_state(&mut self, ens: EnsembleId, var: &str, data: &[f32]) -> Result<()> {
+        self.state_var(ens, var, "Simulator::set_neuron_state")?;
         self.write_buffer(&format!("ens{}.{var}", ens.index()), data)
+    }
+
+    /// The buffer of state variable `var` of ensemble `ens`, or an error that names the
+    /// ensemble and lists the variables it has.
+    fn state_var(&self, ens: EnsembleId, var: &str, object: &str) -> Result<BufId> {
+        self.network.check_ensemble(object, ens)?;
+        let prefix = format!("ens{}.", ens.index());
+        let name = format!("{prefix}{var}");
+        if let Some(i) = self.plan.buffers.iter().position(|b| b.name == name) {
+            return Ok(BufId(i));
+        }
+        let n = self.network.ensembles()[ens.index()].n_neurons;
+        let vars: Vec<&str> = self
+            .plan
+            .buffers
+            .iter()
+            .filter(|b| b.len == n && b.batched())
+            .filter_map(|b| b.name.strip_prefix(&prefix))
+            .collect();
+        Err(Error::invalid(
+            format!("{object} of {}", self.network.ensemble_name(ens.index())),
+            "var",
+            var,
+            format!("one of its state variables: {}", vars.join(", ")),
+        ))
     }
 
     /// Sets the rates (Hz) of a Poisson node: one value per output for every instance, or
     /// `instances x outputs` values (each instance its own input).
     pub fn set_poisson_rates(&mut self, node: NodeId, rates: &[f32]) -> Result<()> {
+        self.network
+            .check_node("Simulator::set_poisson_rates", node)?;
+        let name = format!("node{}.rates", node.index());
+        if !self.plan.buffers.iter().any(|b| b.name == name) {
+            return Err(Error::invalid(
+                "Simulator::set_poisson_rates",
+                "node",
+                self.network.node_name(node.index()),
+                "a Poisson node (Node::poisson)",
+            ));
+        }
         if let Some(r) = rates.iter().find(|r| !(r.is_finite() && **r >= 0.0)) {
             return Err(Error::invalid(
                 self.network.node_name(node.index()),

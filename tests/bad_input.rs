@@ -715,6 +715,118 @@ fn objects_from_another_network() {
     foreign(sim.data(op2).map(|_| ()), "Simulator");
     foreign(sim.data_instance(op, 0).map(|_| ()), "Simulator");
     foreign(sim.probe_trange(op).map(|_| ()), "Simulator");
+    // Reading or writing state through ids of another network.
+    let c = net
+        .connect(
+            Connection::new(a.neurons(), a.neurons())
+                .transform(Transform::Dense(Array2::zeros((10, 10)))),
+        )
+        .unwrap();
+    let oc = other
+        .connect(
+            Connection::new(oa.neurons(), oa.neurons())
+                .transform(Transform::Dense(Array2::zeros((10, 10)))),
+        )
+        .unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    sim.weights(c).unwrap();
+    foreign(sim.weights(oc).map(|_| ()), "Simulator::weights");
+    foreign(sim.set_weights(oc, &[0.0; 100]), "Simulator::set_weights");
+    foreign(
+        sim.neuron_state(ob, "voltage").map(|_| ()),
+        "Simulator::neuron_state",
+    );
+    foreign(
+        sim.neuron_state(oa, "voltage").map(|_| ()),
+        "Simulator::neuron_state",
+    );
+    foreign(
+        sim.set_neuron_state(oa, "voltage", &[0.0; 10]),
+        "Simulator::set_neuron_state",
+    );
+    foreign(
+        sim.set_poisson_rates(on, &[1.0; 2]),
+        "Simulator::set_poisson_rates",
+    );
+    // A clone is another network: it refuses the original's ids (the two can grow apart).
+    let mut copy = net.clone();
+    foreign(copy.probe(Probe::decoded(a)).map(|_| ()), "Probe");
+    let sim = Simulator::new(&copy, cfg()).unwrap();
+    foreign(sim.data(p).map(|_| ()), "Simulator");
+}
+
+/// State written by the user is checked like the network's parameters: finite values, the
+/// variables the ensemble has (listed when the name is wrong), a Poisson node for rates.
+#[test]
+fn bad_state_writes() {
+    let (mut net, a, n) = small_net();
+    let c = net
+        .connect(
+            Connection::new(a.neurons(), a.neurons())
+                .transform(Transform::Dense(Array2::zeros((10, 10)))),
+        )
+        .unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    let mut w = vec![0.0f32; 100];
+    w[17] = f32::NAN;
+    expect_invalid(sim.set_weights(c, &w), "conn0.weights", "data[17]", "NaN");
+    w[17] = f32::INFINITY;
+    expect_invalid(sim.set_weights(c, &w), "conn0.weights", "data[17]", "inf");
+    let msg = expect_invalid(
+        sim.neuron_state(a, "volt"),
+        "Ensemble 0 \"a\"",
+        "var",
+        "volt",
+    );
+    assert!(msg.contains("voltage"), "{msg}");
+    expect_invalid(
+        sim.set_poisson_rates(n, &[1.0, 2.0]),
+        "Simulator::set_poisson_rates",
+        "node",
+        "Node 0 \"in\"",
+    );
+}
+
+/// Sizes that cannot be built are refused before anything is allocated for them (an
+/// allocation that fails would abort the process).
+#[test]
+fn sizes_beyond_memory_are_errors() {
+    let mut net = Network::new(0);
+    let a = net
+        .add_ensemble(Ensemble::new(u32::MAX as usize, 1).label("huge"))
+        .unwrap();
+    let b = net.add_ensemble(Ensemble::new(3, 1)).unwrap();
+    net.connect(Connection::new(a, b)).unwrap();
+    let msg = expect_invalid(
+        Simulator::new(&net, cfg()).map(|_| ()),
+        "Ensemble 0 \"huge\"",
+        "n_neurons",
+        "4294967295",
+    );
+    assert!(msg.contains("memory"), "{msg}");
+    let mut net = Network::new(0);
+    expect_invalid(
+        net.add_ensemble(Ensemble::new(10, 1).n_eval_points(usize::MAX / 2)),
+        "Ensemble 0",
+        "n_eval_points",
+        &(usize::MAX / 2).to_string(),
+    );
+    // A decoded probe needs a rate curve: refused when added, not when built.
+    let dc = net
+        .add_ensemble(Ensemble::new(4, 1).neuron_type(NeuronType::diehl_cook_excitatory()))
+        .unwrap();
+    expect_invalid(
+        net.probe(Probe::decoded(dc)),
+        "Probe 0",
+        "target",
+        "Decoded(Ensemble 0)",
+    );
+    expect_invalid(
+        net.add_node(Node::function(1 << 40, |_t| vec![0.0])),
+        "Node 0",
+        "size_out",
+        &(1u64 << 40).to_string(),
+    );
 }
 
 // ------------------------------------------------------------------------------------------

@@ -91,10 +91,23 @@ per_backend!(a_non_finite_state_value_is_reported_by_name, |be| {
     let mut sim = Simulator::new(&net, SimConfig::default().backend(be)).unwrap();
     sim.run_steps(5).unwrap();
     assert!(sim.check_finite().unwrap() > 0);
+    // A user's write of a non-finite value is refused, naming the buffer and the index...
     let mut v = sim.neuron_state(a, "voltage").unwrap();
     v[[0, 3]] = f32::NAN;
-    sim.set_neuron_state(a, "voltage", v.as_slice().unwrap())
+    let err = sim
+        .set_neuron_state(a, "voltage", v.as_slice().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("voltage") && err.contains("data[3]"), "{err}");
+    // ... and one that gets into the state anyway (here through a snapshot) is found.
+    let mut snap = sim.snapshot().unwrap();
+    let (_, data) = snap
+        .buffers
+        .iter_mut()
+        .find(|(n, _)| n.ends_with(".voltage"))
         .unwrap();
+    data[3] = f32::NAN;
+    sim.restore(&snap).unwrap();
     match sim.check_finite() {
         Err(Error::NonFinite {
             buffer,

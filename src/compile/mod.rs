@@ -73,6 +73,50 @@ pub struct Built {
     pub decoders: Vec<Option<Array2<f64>>>,
 }
 
+/// Refuses an ensemble whose build-time arrays this machine cannot hold, before any is
+/// allocated (an allocation that fails aborts the process): encoders and evaluation points,
+/// and, when something decodes from it, the tuning curves of every evaluation point (two
+/// `(points, neurons)` arrays) and the solver's `(neurons, neurons)` Gram matrix, in f64.
+fn check_build_memory(net: &Network, index: usize) -> Result<()> {
+    let ens = &net.ensembles[index];
+    let (n, d) = (ens.n_neurons as u128, ens.dimensions as u128);
+    let m = ens
+        .n_eval_points
+        .unwrap_or_else(|| nef::default_n_eval_points(ens.n_neurons, ens.dimensions))
+        as u128;
+    let decoded = ens.neuron_type.has_rate_curve()
+        && (net
+            .connections
+            .iter()
+            .any(|c| matches!(c.pre, Endpoint::Ensemble(id) if id.index == index))
+            || net.probes.iter().any(|p| {
+                matches!(p.target, ProbeTarget::Decoded(Endpoint::Ensemble(id)) if id.index == index)
+            }));
+    let values = n * d + m * d + if decoded { 2 * m * n + n * n } else { 0 };
+    let bytes = values * 8;
+    let fits = usize::try_from(bytes)
+        .ok()
+        .is_some_and(|b| Vec::<u8>::new().try_reserve_exact(b).is_ok());
+    if !fits {
+        return Err(Error::invalid(
+            net.ensemble_name(index),
+            "n_neurons",
+            ens.n_neurons,
+            format!(
+                "a size whose build-time arrays fit in this machine's memory ({:.3e} bytes needed: \
+                 encoders, {m} evaluation points{})",
+                bytes as f64,
+                if decoded {
+                    " and the tuning curves and Gram matrix for decoding"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Derives an independent generator for one object from the network seed.
 pub(crate) fn object_rng(seed: u64, kind: u64, index: usize) -> ChaCha8Rng {
     let mut z = seed
@@ -93,6 +137,7 @@ fn build_ensemble(net: &Network, index: usize) -> Result<BuiltEnsemble> {
     let ens = &net.ensembles[index];
     let name = net.ensemble_name(index);
     let (n, d) = (ens.n_neurons, ens.dimensions);
+    check_build_memory(net, index)?;
     let mut rng = object_rng(net.seed, RNG_ENSEMBLE, index);
     // Fixed draw order: encoders, max_rates, intercepts, eval points.
     let mut encoders = match &ens.encoders {

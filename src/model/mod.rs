@@ -278,6 +278,16 @@ impl Ensemble {
                 format!("an integer from 1 to {limit}"),
             ));
         }
+        if let Some(m) = self.n_eval_points
+            && !(1..=limit).contains(&m)
+        {
+            return Err(Error::invalid(
+                object,
+                "n_eval_points",
+                m,
+                format!("an integer from 1 to {limit}"),
+            ));
+        }
         if self.n_neurons.saturating_mul(self.dimensions) > limit {
             return Err(Error::invalid(
                 object,
@@ -582,6 +592,15 @@ impl Node {
     }
 
     fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
+        // GPU kernels index a node's output with 32-bit integers.
+        if self.size_out() > u32::MAX as usize {
+            return Err(Error::invalid(
+                object,
+                "size_out",
+                self.size_out(),
+                format!("an output of length 1 to {}", u32::MAX),
+            ));
+        }
         if self.size_out() == 0 {
             return Err(Error::invalid(
                 object,
@@ -1299,7 +1318,7 @@ pub struct Probe {
     pub target: ProbeTarget,
     /// Filter applied before recording (default none).
     pub synapse: Option<Synapse>,
-    /// Record every this many seconds (default every step); rounded to a whole number of steps.
+    /// Record every this many seconds (default every step); a positive whole multiple of dt.
     pub sample_every: Option<f64>,
 }
 
@@ -1358,7 +1377,11 @@ impl Probe {
 }
 
 /// A whole model: the arenas of objects and the seed that fixes every random choice at build time.
-#[derive(Clone, Debug)]
+///
+/// A clone is a new network with the same objects, as a deep copy of a Nengo network is: ids
+/// taken from the original are refused by the clone (and the other way round), since the two
+/// can grow apart and an id could then name a different object in each.
+#[derive(Debug)]
 pub struct Network {
     uid: u64,
     /// Seed for build-time randomness (encoders, intercepts, rates, evaluation points, initial state)
@@ -1368,6 +1391,15 @@ pub struct Network {
     pub(crate) nodes: Vec<Node>,
     pub(crate) connections: Vec<Connection>,
     pub(crate) probes: Vec<Probe>,
+}
+
+impl Clone for Network {
+    fn clone(&self) -> Self {
+        Network {
+            uid: NEXT_NETWORK_UID.fetch_add(1, Ordering::Relaxed),
+            ..self.same_ids_copy()
+        }
+    }
 }
 
 impl Network {
@@ -1455,20 +1487,68 @@ impl Network {
     }
 
     fn check_endpoint(&self, object: &str, e: &Endpoint) -> Result<()> {
-        let (net, index, len) = match e {
-            Endpoint::Ensemble(id) | Endpoint::Neurons(id) => {
-                (id.net, id.index, self.ensembles.len())
-            }
-            Endpoint::Node(id) => (id.net, id.index, self.nodes.len()),
-            Endpoint::LearningRule(id) => (id.net, id.index, self.connections.len()),
+        let (net, index, len, what) = match e {
+            Endpoint::Ensemble(id) => (id.net, id.index, self.ensembles.len(), id.to_string()),
+            Endpoint::Neurons(id) => (
+                id.net,
+                id.index,
+                self.ensembles.len(),
+                format!("{id} (neurons)"),
+            ),
+            Endpoint::Node(id) => (id.net, id.index, self.nodes.len(), id.to_string()),
+            Endpoint::LearningRule(id) => (
+                id.net,
+                id.index,
+                self.connections.len(),
+                format!("{id} (learning rule)"),
+            ),
         };
+        self.check_own(object, net, index, len, what)
+    }
+
+    /// An id of this network's (not of another network, a clone, or one never added).
+    fn check_own(
+        &self,
+        object: &str,
+        net: u64,
+        index: usize,
+        len: usize,
+        what: String,
+    ) -> Result<()> {
         if net != self.uid || index >= len {
             return Err(Error::ForeignObject {
                 object: object.to_string(),
-                what: format!("{e:?}"),
+                what,
             });
         }
         Ok(())
+    }
+
+    /// Checks that `id` is an ensemble of this network; `object` names the caller.
+    pub(crate) fn check_ensemble(&self, object: &str, id: EnsembleId) -> Result<()> {
+        self.check_own(
+            object,
+            id.net,
+            id.index,
+            self.ensembles.len(),
+            id.to_string(),
+        )
+    }
+
+    /// Checks that `id` is a node of this network; `object` names the caller.
+    pub(crate) fn check_node(&self, object: &str, id: NodeId) -> Result<()> {
+        self.check_own(object, id.net, id.index, self.nodes.len(), id.to_string())
+    }
+
+    /// Checks that `id` is a connection of this network; `object` names the caller.
+    pub(crate) fn check_connection(&self, object: &str, id: ConnectionId) -> Result<()> {
+        self.check_own(
+            object,
+            id.net,
+            id.index,
+            self.connections.len(),
+            id.to_string(),
+        )
     }
 
     /// Size of the signal an endpoint provides as a source (before any function).
@@ -1957,6 +2037,16 @@ impl Network {
                         "Decoded(ensemble or node); probe the error's source instead",
                     ));
                 }
+                if let Endpoint::Ensemble(id) = e
+                    && !self.ensembles[id.index].neuron_type.has_rate_curve()
+                {
+                    return Err(Error::invalid(
+                        &object,
+                        "target",
+                        format!("Decoded({})", self.endpoint_name(e)),
+                        "Decoded(an ensemble with a rate curve, or a node); probe its spikes or voltage instead",
+                    ));
+                }
             }
             ProbeTarget::Spikes(id) | ProbeTarget::Voltage(id) | ProbeTarget::InputCurrent(id) => {
                 self.check_endpoint(&object, &Endpoint::Ensemble(*id))?
@@ -2003,13 +2093,26 @@ impl Network {
 
     /// Checks that a probe id belongs to this network.
     pub(crate) fn check_probe(&self, p: ProbeId) -> Result<()> {
-        if p.net != self.uid || p.index >= self.probes.len() {
-            return Err(Error::ForeignObject {
-                object: "Simulator".into(),
-                what: p.to_string(),
-            });
+        self.check_own(
+            "Simulator",
+            p.net,
+            p.index,
+            self.probes.len(),
+            p.to_string(),
+        )
+    }
+
+    /// A copy that keeps this network's identity, so that its ids stay valid for the copy (the
+    /// simulator's own copy of the network it was built from).
+    pub(crate) fn same_ids_copy(&self) -> Network {
+        Network {
+            uid: self.uid,
+            seed: self.seed,
+            ensembles: self.ensembles.clone(),
+            nodes: self.nodes.clone(),
+            connections: self.connections.clone(),
+            probes: self.probes.clone(),
         }
-        Ok(())
     }
     /// The network's unique id (distinguishes its object ids from another network's).
     pub(crate) fn uid(&self) -> u64 {
