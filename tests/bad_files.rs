@@ -346,7 +346,11 @@ fn checkpoint_of_another_network_size_is_refused() {
     assert!(matches!(e, Error::Resume(_)), "{e:?}");
     assert_contains(
         &msg,
-        &["different settings", "n_exc: 100", "n_exc: 400", "--out"],
+        &[
+            "other settings",
+            "--neurons 100 in the checkpoint, 400 here",
+            "--out",
+        ],
     );
     ck.assert_unchanged();
 

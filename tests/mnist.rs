@@ -109,7 +109,11 @@ fn resume_after_interruption_equals_an_uninterrupted_run() {
     let e = train(&other, data, Some(&ckpt), true, &mut |_, _, _| true)
         .err()
         .expect("different settings must be refused");
-    assert!(e.to_string().contains("different settings"), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("other settings") && msg.contains("--seed 11 in the checkpoint, 12 here"),
+        "{msg}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -153,18 +153,6 @@ const RUN_OUTPUTS: &[&str] = &[
     "instances.json",
 ];
 
-fn positive(name: &str, v: usize) -> Result<()> {
-    if v == 0 {
-        return Err(Error::invalid(
-            "volley mnist",
-            format!("--{name}"),
-            0,
-            "an integer >= 1",
-        ));
-    }
-    Ok(())
-}
-
 /// A picture that cannot be drawn (no fonts, say) must not cost the run its results: say so on
 /// stderr and go on.
 fn warn_on_err(r: Result<()>) {
@@ -247,16 +235,7 @@ pub(crate) fn input_delays(command: &str, max_ms: f64) -> Result<Option<(f64, f6
 fn run_train(a: TrainArgs) -> Result<()> {
     let t0 = Instant::now();
     let backend = BackendChoice::from_str(&a.common.backend)?;
-    for (n, v) in [
-        ("neurons", a.neurons),
-        ("train-images", a.train_images),
-        ("epochs", a.epochs),
-        ("eval-batch", a.common.eval_batch),
-        ("label-images", a.common.label_images),
-        ("instances", a.instances),
-    ] {
-        positive(n, v)?;
-    }
+    // The counts' ranges are checked by their parsers (`super::count`).
     let seed = a.common.seed.unwrap_or(0);
     if seed.checked_add(a.instances as u64 - 1).is_none() {
         return Err(Error::invalid(
@@ -681,9 +660,15 @@ fn report_instance(
 fn run_eval(a: EvalArgs) -> Result<()> {
     let t0 = Instant::now();
     let backend = BackendChoice::from_str(&a.common.backend)?;
-    positive("eval-batch", a.common.eval_batch)?;
-    positive("label-images", a.common.label_images)?;
-    positive("test-images", a.common.test_images)?;
+    // --test-images 0 skips the evaluation of a training run; here there is nothing else.
+    if a.common.test_images == 0 {
+        return Err(Error::invalid(
+            "volley mnist eval",
+            "--test-images",
+            0,
+            "an integer >= 1",
+        ));
+    }
     // The network's input size; `evaluate` checks the images against it.
     let n_input = DiehlCookConfig::default().n_input;
     // clap makes --weights and --theta come together.
