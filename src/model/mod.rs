@@ -1487,23 +1487,24 @@ impl Network {
     }
 
     fn check_endpoint(&self, object: &str, e: &Endpoint) -> Result<()> {
-        let (net, index, len, what) = match e {
-            Endpoint::Ensemble(id) => (id.net, id.index, self.ensembles.len(), id.to_string()),
-            Endpoint::Neurons(id) => (
+        match e {
+            Endpoint::Ensemble(id) => self.check_ensemble(object, *id),
+            Endpoint::Node(id) => self.check_node(object, *id),
+            Endpoint::Neurons(id) => self.check_own(
+                object,
                 id.net,
                 id.index,
                 self.ensembles.len(),
                 format!("{id} (neurons)"),
             ),
-            Endpoint::Node(id) => (id.net, id.index, self.nodes.len(), id.to_string()),
-            Endpoint::LearningRule(id) => (
+            Endpoint::LearningRule(id) => self.check_own(
+                object,
                 id.net,
                 id.index,
                 self.connections.len(),
                 format!("{id} (learning rule)"),
             ),
-        };
-        self.check_own(object, net, index, len, what)
+        }
     }
 
     /// An id of this network's (not of another network, a clone, or one never added).
