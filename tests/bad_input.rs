@@ -753,6 +753,28 @@ fn objects_from_another_network() {
     foreign(copy.probe(Probe::decoded(a)).map(|_| ()), "Probe");
     let sim = Simulator::new(&copy, cfg()).unwrap();
     foreign(sim.data(p).map(|_| ()), "Simulator");
+    // ...while the endpoints inside the copy's own connections and probes are the copy's: they
+    // can be used with the copy, and no longer with the original.
+    let c0 = copy.connections()[0].clone();
+    copy.connect(c0.clone()).unwrap();
+    let t = copy.probes()[0].target;
+    let p2 = copy
+        .probe(Probe {
+            target: t,
+            synapse: None,
+            sample_every: None,
+        })
+        .unwrap();
+    foreign(
+        net.connect(Connection::new(c0.pre, a)).map(|_| ()),
+        "Connection",
+    );
+    let mut sim = Simulator::new(&copy, cfg()).unwrap();
+    sim.run(0.01).unwrap();
+    // the copy of the constant node [0.5, -0.5], every step of 0.01 s at dt 1 ms
+    let d = sim.data(p2).unwrap();
+    assert_eq!(d.shape(), &[1, 10, 2]);
+    assert_eq!(d[[0, 9, 1]], -0.5);
 }
 
 /// State written by the user is checked like the network's parameters: finite values, the

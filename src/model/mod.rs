@@ -1394,10 +1394,42 @@ pub struct Network {
 }
 
 impl Clone for Network {
+    /// A new network (as a deep copy in Nengo): ids of the original are not valid for the copy,
+    /// while the endpoints inside the copy's connections and probes refer to the copy's own
+    /// objects (`copy.connections()[i].pre` can be used with `copy`).
     fn clone(&self) -> Self {
-        Network {
-            uid: NEXT_NETWORK_UID.fetch_add(1, Ordering::Relaxed),
+        let uid = NEXT_NETWORK_UID.fetch_add(1, Ordering::Relaxed);
+        let mut copy = Network {
+            uid,
             ..self.same_ids_copy()
+        };
+        for c in &mut copy.connections {
+            c.pre = c.pre.in_network(uid);
+            c.post = c.post.in_network(uid);
+        }
+        for p in &mut copy.probes {
+            p.target = match p.target {
+                ProbeTarget::Decoded(e) => ProbeTarget::Decoded(e.in_network(uid)),
+                ProbeTarget::Spikes(e) => ProbeTarget::Spikes(EnsembleId { net: uid, ..e }),
+                ProbeTarget::Voltage(e) => ProbeTarget::Voltage(EnsembleId { net: uid, ..e }),
+                ProbeTarget::InputCurrent(e) => {
+                    ProbeTarget::InputCurrent(EnsembleId { net: uid, ..e })
+                }
+                ProbeTarget::SpikeCount(e) => ProbeTarget::SpikeCount(e.in_network(uid)),
+            };
+        }
+        copy
+    }
+}
+
+impl Endpoint {
+    /// The same object in the network with identity `uid` (a clone's).
+    fn in_network(self, uid: u64) -> Endpoint {
+        match self {
+            Endpoint::Ensemble(e) => Endpoint::Ensemble(EnsembleId { net: uid, ..e }),
+            Endpoint::Neurons(e) => Endpoint::Neurons(EnsembleId { net: uid, ..e }),
+            Endpoint::Node(n) => Endpoint::Node(NodeId { net: uid, ..n }),
+            Endpoint::LearningRule(c) => Endpoint::LearningRule(ConnectionId { net: uid, ..c }),
         }
     }
 }
