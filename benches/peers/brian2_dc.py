@@ -382,13 +382,18 @@ def main():
                          "(n_exc x 784, normalised) and theta.npy (mV), the layout of volley's, "
                          "for `volley mnist eval --weights DIR/weights.npy --theta "
                          "DIR/theta.npy` (cpp_standalone only)")
+    ap.add_argument("--volley-init", action="store_true",
+                    help="start from the initial weights and input delays that `volley mnist "
+                         "train --seed SEED [--input-delay-max-ms X]` draws (volley_rng.py), "
+                         "instead of NumPy's draws of the same distributions (cpp_standalone "
+                         "only); the Poisson input stays Brian2's own")
     ap.add_argument("--progress", type=int, default=0,
                     help="print a line to stderr every this many images (default 0: never)")
     a = ap.parse_args()
     if a.images < 1:
         sys.exit("--images must be >= 1")
-    if a.mode != "cpp_standalone" and (a.delay_max_ms > 0 or a.save):
-        sys.exit("--delay-max-ms and --save need --mode cpp_standalone")
+    if a.mode != "cpp_standalone" and (a.delay_max_ms > 0 or a.save or a.volley_init):
+        sys.exit("--delay-max-ms, --save and --volley-init need --mode cpp_standalone")
     if not a.delay_max_ms >= 0:
         sys.exit(f"--delay-max-ms must be >= 0 (got {a.delay_max_ms})")
     data = a.data or os.environ.get("VOLLEY_DATA_DIR") or os.path.expanduser("~/.cache/volley/mnist")
@@ -400,8 +405,16 @@ def main():
     tmp = None
     if a.mode == "cpp_standalone":
         build_dir = a.build_dir or (tmp := tempfile.mkdtemp(prefix="brian2_dc_"))
-        sim = Standalone(b2, a.neurons, a.seed, build_dir, a.threads,
-                         delay_max_ms=a.delay_max_ms)
+        w0 = delays_ms = None
+        if a.volley_init:
+            sys.dont_write_bytecode = True  # no __pycache__ in the repository
+            from volley_rng import volley_initial_weights, volley_input_delays
+            w0 = volley_initial_weights(a.neurons, seed=a.seed)
+            if a.delay_max_ms > 0:
+                # (post, pre) steps -> Brian2's synapse order (pre-major), ms
+                delays_ms = volley_input_delays(a.neurons, a.delay_max_ms, seed=a.seed).T * DT_MS
+        sim = Standalone(b2, a.neurons, a.seed, build_dir, a.threads, w0=w0,
+                         delay_max_ms=a.delay_max_ms, delays_ms=delays_ms)
     else:
         sim = Runtime(b2, a.neurons, a.seed)
 
@@ -463,6 +476,7 @@ def main():
             os.replace(path + ".tmp.npy", path)  # atomically
         out["saved"] = a.save
     out["delay_max_ms"] = a.delay_max_ms
+    out["initial_draws"] = "volley" if a.volley_init else "numpy"
     print(json.dumps(out))
     if tmp and not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)
