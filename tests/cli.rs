@@ -547,6 +547,10 @@ fn eval_of_npy_files_equals_eval_of_the_checkpoint_and_refuses_bad_ones() {
     let ints = put("ints.npy", &|p| {
         ndarray_npy::write_npy(p, &w.mapv(|v| v as i32)).unwrap()
     });
+    // One byte a value: the wrong type, not "truncated".
+    let bytes = put("bytes.npy", &|p| {
+        ndarray_npy::write_npy(p, &w.mapv(|v| (v * 100.0) as u8)).unwrap()
+    });
     // A header whose shape asks for terabytes: an error, not an attempt to allocate them.
     let huge = put("huge.npy", &|p| {
         let mut b = std::fs::read(&wp).unwrap();
@@ -574,6 +578,11 @@ fn eval_of_npy_files_equals_eval_of_the_checkpoint_and_refuses_bad_ones() {
             vec!["--theta", "t4.npy", "length", "4", "5 (one per row"],
         ),
         (ints.as_str(), ts, vec!["ints.npy", "float32 or float64"]),
+        (
+            bytes.as_str(),
+            ts,
+            vec!["--weights", "bytes.npy", "'|u1'", "float32 or float64"],
+        ),
         (
             huge.as_str(),
             ts,

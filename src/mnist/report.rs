@@ -46,13 +46,25 @@ pub fn read_npy_f32<D: ndarray::Dimension>(path: &Path) -> Result<ndarray::Array
     Ok(a.as_standard_layout().into_owned())
 }
 
-/// Checks that the data of the `.npy` file at `path` can hold the values its header's shape
-/// gives, at 4 bytes (float32) or more each.
+/// Checks that the `.npy` file at `path` holds float32 or float64 values and that its data can
+/// hold the values its header's shape gives.
 fn check_npy_length(path: &Path) -> Result<()> {
     use std::io::Seek;
     let mut f = std::fs::File::open(path).map_err(|e| other(path, e))?;
     let header =
         ndarray_npy::npy::header::Header::from_reader(&mut f).map_err(|e| other(path, e))?;
+    // The descriptor as a Python literal, e.g. '<f4'; byte order is handled by the reader.
+    let descr = header.type_descriptor.to_string();
+    let size = match descr.trim_matches(|c| c == '\'' || c == '"').get(1..) {
+        Some("f4") => 4,
+        Some("f8") => 8,
+        _ => {
+            return Err(other(
+                path,
+                format!("its values are of type {descr} (a float32 or float64 array is needed)"),
+            ));
+        }
+    };
     let at = f.stream_position().map_err(|e| other(path, e))?;
     let len = f.metadata().map_err(|e| other(path, e))?.len();
     let data_bytes = len.saturating_sub(at);
@@ -61,11 +73,11 @@ fn check_npy_length(path: &Path) -> Result<()> {
         .iter()
         .try_fold(1u64, |n, &d| n.checked_mul(d as u64));
     match values {
-        Some(n) if n.saturating_mul(4) <= data_bytes => Ok(()),
+        Some(n) if n.saturating_mul(size) <= data_bytes => Ok(()),
         _ => Err(other(
             path,
             format!(
-                "its header gives the shape {:?}, more values than its {data_bytes} bytes of data hold (truncated or corrupt)",
+                "its header gives the shape {:?} of {descr} values, more than its {data_bytes} bytes of data hold (truncated or corrupt)",
                 header.shape
             ),
         )),
