@@ -389,6 +389,18 @@ fn instances_equal_the_same_seeds_trained_alone() {
     // seed-7 gets no checkpoint).
     run_err(&args(&many, &["--instances", "4", "--seed", "4"]));
     assert!(!many.join("seed-7").join("checkpoint.bin").exists());
+    // --resume with seeds that leave out some of the run's: refused, and its summary kept.
+    let summary_before = read(&many, "instances.json");
+    let err = run_err(&args(
+        &many,
+        &["--instances", "2", "--seed", "5", "--resume"],
+    ));
+    assert!(
+        err.contains("4..6") && err.contains("5..6") && err.contains("--seed"),
+        "{err}"
+    );
+    assert_eq!(read(&many, "instances.json"), summary_before);
+    assert!(!many.join("seed-7").exists());
     // Seeds past u64::MAX are refused, naming the flag.
     let seed = u64::MAX.to_string();
     let err = run_err(&args(

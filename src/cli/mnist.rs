@@ -256,12 +256,16 @@ fn run_train(a: TrainArgs) -> Result<()> {
     let dirs: Vec<PathBuf> = if a.instances == 1 {
         vec![a.common.out.clone()]
     } else {
-        if !a.resume && a.common.out.join("instances.json").exists() {
+        let summary = a.common.out.join("instances.json");
+        if !a.resume && summary.exists() {
             return Err(Error::Other(format!(
                 "--out {} already holds instances.json, another --instances run's summary; \
                  pass --resume to continue that run, or choose another --out",
                 a.common.out.display()
             )));
+        }
+        if summary.exists() {
+            resumed_seeds_match(&summary, &seeds, seed, a.instances)?;
         }
         seeds
             .iter()
@@ -457,6 +461,43 @@ fn refuse_existing_run(out: &Path, resume: bool) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// `--instances --resume` continues the run whose summary is `path` only with all of its seeds
+/// (more may be added): without some of them, its summary would be overwritten by one that
+/// leaves them out.
+fn resumed_seeds_match(path: &Path, seeds: &[u64], seed: u64, instances: usize) -> Result<()> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let theirs: Option<Vec<u64>> = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| serde_json::from_value(v["seeds"].clone()).ok());
+    match theirs {
+        Some(t) if t.iter().all(|s| seeds.contains(s)) => Ok(()),
+        Some(t) => Err(Error::Other(format!(
+            "--out {} holds the run of seeds {}; --seed {seed} --instances {instances} gives \
+             seeds {}, without some of them: resume with that run's --seed and --instances (or \
+             more instances), or choose another --out",
+            path.parent().unwrap_or(path).display(),
+            seed_range(&t),
+            seed_range(seeds)
+        ))),
+        None => Err(Error::Other(format!(
+            "{}: not an instances.json written by volley (no list of seeds); it is left as it \
+             is: choose another --out, or remove it",
+            path.display()
+        ))),
+    }
+}
+
+/// Seeds for a message: `4..6` when consecutive, else the list.
+fn seed_range(s: &[u64]) -> String {
+    match (s.first(), s.last()) {
+        (Some(&a), Some(&b)) if s.windows(2).all(|w| w[1] == w[0] + 1) && s.len() > 1 => {
+            format!("{a}..{b}")
+        }
+        _ => format!("{s:?}"),
+    }
 }
 
 /// Creates `--out` (or an instance's directory in it) and checks that it can be written, with
