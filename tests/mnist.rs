@@ -148,6 +148,19 @@ fn a_checkpoint_from_before_the_spike_gate_resumes_without_it() {
         .err()
         .expect("resuming a gate-less checkpoint with the gate must be refused");
     assert!(e.to_string().contains("--min-interval-ms 0"), "{e}");
+    // Another seed is named alone: an interval that does not gate (within the refractory
+    // period) is no difference from the old model.
+    let mut other = cfg.clone();
+    other.seed += 1;
+    other.network.exc.min_interval = 0.004;
+    let e = train(&other, data, Some(&ckpt), true, &mut |_, _, _| true)
+        .err()
+        .expect("resuming with another seed must be refused");
+    let e = e.to_string();
+    assert!(
+        e.contains("--seed") && !e.contains("--min-interval-ms"),
+        "{e}"
+    );
     let resumed = train(&cfg, data, Some(&ckpt), true, &mut |_, _, _| true).unwrap();
     assert_eq!(
         resumed.weights, whole.weights,
