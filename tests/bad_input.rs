@@ -3,7 +3,7 @@
 
 use ndarray::Array2;
 use std::str::FromStr;
-use volley::model::LifParams;
+use volley::model::{DcParams, LifParams};
 use volley::prelude::*;
 
 /// Checks that `r` is `Error::InvalidParameter` for `object` (a substring of the error's
@@ -269,6 +269,25 @@ fn bad_neuron_parameters() {
         "tau_rc",
         "0.0005",
     );
+    // A Diehl & Cook gate or refractory period longer than the timer counts (2^24 steps).
+    for (refractory, min_interval, name, value) in [
+        (0.005, 1e6, "min_interval", "1000000"),
+        (20000.0, 0.0, "refractory", "20000"),
+    ] {
+        let mut net = Network::new(0);
+        net.add_ensemble(
+            Ensemble::new(3, 1)
+                .label("dc")
+                .neuron_type(NeuronType::DiehlCook(DcParams {
+                    refractory,
+                    min_interval,
+                    ..DcParams::excitatory()
+                })),
+        )
+        .unwrap();
+        let msg = expect_invalid(Simulator::new(&net, cfg()), "Ensemble 0", name, value);
+        assert!(msg.contains("16777216 steps"), "{msg}");
+    }
 }
 
 #[test]

@@ -72,15 +72,20 @@ fn numeric_flags_refuse_zero_negative_and_non_numbers() {
             );
         }
     }
-    // A spike gate shorter than one step (0.5 ms) is refused before anything is written.
-    let (ok, err) = volley(
-        &["mnist", "train", "--out", o, "--min-interval-ms", "0.2"],
-        &out,
-    );
-    assert!(
-        !ok && err.contains("--min-interval-ms") && err.contains("one step"),
-        "{err}"
-    );
+    // A spike gate shorter than one step (0.5 ms), or longer than its timer counts (2^24
+    // steps), is refused before anything is written.
+    for value in ["0.2", "1e300", "8388608.5"] {
+        let (ok, err) = volley(
+            &["mnist", "train", "--out", o, "--min-interval-ms", value],
+            &out,
+        );
+        assert!(
+            !ok && err.contains("--min-interval-ms")
+                && err.contains("one step")
+                && err.contains("8388608"),
+            "{err}"
+        );
+    }
     for value in ["0", "-3", "abc"] {
         let (ok, _) = volley(&["mnist", "eval", "--out", o, "--eval-batch", value], &out);
         assert!(!ok, "mnist eval --eval-batch {value} must fail");

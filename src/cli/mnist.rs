@@ -198,12 +198,14 @@ fn network_config(
 ) -> Result<DiehlCookConfig> {
     let input_delays = input_delays("volley mnist", input_delay_max_ms)?;
     let step_ms = Protocol::default().dt * 1e3;
-    if !(min_interval_ms == 0.0 || min_interval_ms.is_finite() && min_interval_ms >= step_ms) {
+    // The gate's timer counts at most MAX_TIMER_STEPS steps.
+    let max_ms = f64::from(volley::model::MAX_TIMER_STEPS) * step_ms;
+    if !(min_interval_ms == 0.0 || (step_ms..=max_ms).contains(&min_interval_ms)) {
         return Err(Error::invalid(
             "volley mnist",
             "--min-interval-ms",
             min_interval_ms,
-            format!("0 or a number of milliseconds >= one step ({step_ms})"),
+            format!("0 or a number of milliseconds from one step ({step_ms}) to {max_ms}"),
         ));
     }
     let mut network = DiehlCookConfig {

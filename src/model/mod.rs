@@ -8,7 +8,7 @@ mod connectivity;
 mod neurons;
 
 pub use connectivity::{Delays, MAX_DELAY_STEPS, Sparse};
-pub use neurons::{DcParams, LifParams, NeuronType};
+pub use neurons::{DcParams, LifParams, MAX_TIMER_STEPS, NeuronType};
 
 use crate::error::{Error, Result, check_finite, check_non_negative, check_positive};
 use crate::nef::Solver;

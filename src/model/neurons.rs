@@ -6,6 +6,10 @@
 use crate::error::{Error, Result, check_non_negative, check_positive};
 use std::fmt;
 
+/// The longest refractory period or spike gate of Diehl & Cook neurons, in steps: their timer
+/// counts steps in f32, exact up to 2^24.
+pub const MAX_TIMER_STEPS: u32 = 1 << 24;
+
 /// Leaky integrate-and-fire parameters (Nengo's `LIF` / `LIFRate`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LifParams {
@@ -362,12 +366,15 @@ impl NeuronType {
                 ("refractory", p.refractory),
                 ("min_interval", p.min_interval),
             ] {
-                if t > 0.0 && t < dt {
+                let max = f64::from(MAX_TIMER_STEPS) * dt;
+                if t > 0.0 && t < dt || (t / dt).round() > f64::from(MAX_TIMER_STEPS) {
                     return Err(Error::invalid(
                         object,
                         name,
                         t,
-                        format!("0 or at least one step (dt = {dt} s)"),
+                        format!(
+                            "0 or from one step (dt = {dt} s) to {MAX_TIMER_STEPS} steps ({max} s)"
+                        ),
                     ));
                 }
             }
