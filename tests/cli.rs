@@ -704,3 +704,44 @@ fn a_missing_command_shows_the_commands_and_a_closed_pipe_is_no_panic() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Counts beyond the data use all of it, say so on stderr, and the JSON reports what was used.
+#[test]
+fn counts_beyond_the_data_use_all_of_it_and_say_so() {
+    let out = scratch("capped");
+    let data = out.join("data");
+    tiny_dataset(&data);
+    let mut args = tiny_train(&data, &out.join("run"), "3", &[]);
+    for (flag, value) in [
+        ("--train-images", "5"),
+        ("--label-images", "4"),
+        ("--test-images", "3"),
+    ] {
+        let i = args.iter().position(|a| a == flag).unwrap();
+        args[i + 1] = value.into();
+    }
+    let (ok, stdout, stderr) = run(&args);
+    assert!(ok, "{stderr}");
+    for n in [
+        "--train-images 5: ",
+        "--label-images 4: ",
+        "--test-images 3: ",
+        "has 2 training images",
+        "has 2 test images",
+    ] {
+        assert!(stderr.contains(n), "{n:?} not in {stderr}");
+    }
+    let m = last_json(&stdout);
+    assert_eq!(
+        (m["train_images"].as_u64(), m["test_images"].as_u64()),
+        (Some(2), Some(2)),
+        "{m}"
+    );
+    // The same for an evaluation of that run.
+    let mut args = tiny_eval(&data, &out.join("run"), &[]);
+    let i = args.iter().position(|a| a == "--test-images").unwrap();
+    args[i + 1] = "9".into();
+    let (ok, _, stderr) = run(&args);
+    assert!(ok && stderr.contains("--test-images 9: "), "{stderr}");
+    let _ = std::fs::remove_dir_all(&out);
+}

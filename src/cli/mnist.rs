@@ -281,6 +281,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
         writable_out(d)?;
     }
     let data = load_dir(&dir)?;
+    note_capped(&data, &dir, Some(a.train_images), &a.common);
     let cfg = TrainConfig {
         network,
         protocol: Protocol::default(),
@@ -768,6 +769,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     };
     let dir = find_data_dir(a.common.data.as_deref())?;
     let data = load_dir(&dir)?;
+    note_capped(&data, &dir, None, &a.common);
     let eval = run_evaluation(
         &a.common,
         seed,
@@ -859,6 +861,34 @@ fn read_network_npy(
         ));
     }
     Ok((weights, theta.to_vec()))
+}
+
+/// Counts beyond the data are capped at its size (the JSON reports what was used); says so
+/// once, on stderr.
+fn note_capped(data: &volley::data::Dataset, dir: &Path, train: Option<usize>, c: &Common) {
+    let evaluated = c.test_images > 0;
+    for (flag, asked, have, set) in [
+        (
+            "--train-images",
+            train.unwrap_or(0),
+            data.train.len(),
+            "training",
+        ),
+        (
+            "--label-images",
+            if evaluated { c.label_images } else { 0 },
+            data.train.len(),
+            "training",
+        ),
+        ("--test-images", c.test_images, data.test.len(), "test"),
+    ] {
+        if asked > have {
+            eprintln!(
+                "note: {flag} {asked}: {} has {have} {set} images; using all of them",
+                dir.display()
+            );
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
