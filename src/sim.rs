@@ -19,7 +19,7 @@ pub enum BackendChoice {
     /// The GPU backend (wgpu) on the best adapter, hardware preferred; software adapters such as
     /// llvmpipe are used when nothing else exists. Pick one with `WGPU_ADAPTER_NAME`.
     Gpu,
-    /// A hardware GPU when one is present, else the CPU; prints its choice to stderr.
+    /// A hardware GPU when one is present, else the CPU (silently: see `Simulator::backend_name`).
     #[default]
     Auto,
 }
@@ -155,21 +155,13 @@ impl Simulator {
                 config.chunk_steps,
             )?),
             BackendChoice::Auto => match GpuBackend::find_adapter(AdapterPolicy::HardwareOnly)? {
-                Some(a) => {
-                    eprintln!(
-                        "volley: backend auto -> gpu on {} ({}, {})",
-                        a.name, a.backend, a.device_type
-                    );
-                    Box::new(GpuBackend::new(
-                        &plan,
-                        AdapterPolicy::HardwareOnly,
-                        config.chunk_steps,
-                    )?)
-                }
-                None => {
-                    eprintln!("volley: backend auto -> cpu (no hardware GPU adapter found)");
-                    Box::new(CpuBackend::new(&plan)?)
-                }
+                // Silently: `Simulator::backend_name` says which (the CLI prints it).
+                Some(_) => Box::new(GpuBackend::new(
+                    &plan,
+                    AdapterPolicy::HardwareOnly,
+                    config.chunk_steps,
+                )?),
+                None => Box::new(CpuBackend::new(&plan)?),
             },
         };
         let records = ProbeRecords {

@@ -116,6 +116,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
             "an integer >= 1",
         ));
     }
+    for &b in &backends {
+        super::say_backend(b)?;
+    }
     let mut data = None;
     for w in expand(&a.workloads) {
         for &be in &backends {

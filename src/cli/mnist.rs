@@ -282,6 +282,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
     }
     let data = load_dir(&dir)?;
     note_capped(&data, &dir, Some(a.train_images), &a.common);
+    super::say_backend(backend)?;
     let cfg = TrainConfig {
         network,
         protocol: Protocol::default(),
@@ -770,6 +771,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     let dir = find_data_dir(a.common.data.as_deref())?;
     let data = load_dir(&dir)?;
     note_capped(&data, &dir, None, &a.common);
+    super::say_backend(backend)?;
     let eval = run_evaluation(
         &a.common,
         seed,
