@@ -38,11 +38,13 @@ def volley_delays_ms(n_exc, delay_max_ms):
     return volley_input_delays(n_exc, delay_max_ms).T * dc.DT_MS
 
 
-def brian2_counts_standalone(imgs, n_exc, build_dir, delay_max_ms=0.0):
+def brian2_counts_standalone(imgs, n_exc, build_dir, delay_max_ms=0.0, float32=False):
     """The same through brian2_dc.Standalone (one program run per presentation, state carried
     with run_args), with the input spikes given as a TimedArray."""
     import brian2 as b2
     b2.prefs.logging.console_log_level = "ERROR"
+    if float32:
+        b2.prefs.core.default_float_dtype = b2.float32
     sim = dc.Standalone(b2, n_exc, 0, build_dir, 0, spike_input=True,
                         w0=volley_initial_weights(n_exc),
                         delays_ms=volley_delays_ms(n_exc, delay_max_ms))
@@ -69,9 +71,11 @@ def brian2_counts_standalone(imgs, n_exc, build_dir, delay_max_ms=0.0):
     return per_image
 
 
-def brian2_counts(imgs, n_exc, delay_max_ms=0.0):
+def brian2_counts(imgs, n_exc, delay_max_ms=0.0, float32=False):
     import brian2 as b2
     b2.prefs.logging.console_log_level = "ERROR"
+    if float32:
+        b2.prefs.core.default_float_dtype = b2.float32
     b2.set_device("runtime")
     b2.prefs.codegen.target = "numpy"
     inp = b2.SpikeGeneratorGroup(dc.N_INPUT, [], [] * b2.second, name="inp")
@@ -124,6 +128,8 @@ def main():
                     help="compare the running totals only after these numbers of images "
                          "(comma-separated; --images is always one): volley trains from scratch "
                          "once for each, so the default, every image, costs images^2 / 2")
+    ap.add_argument("--float32", action="store_true",
+                    help="Brian2 computes in float32, as volley (default: float64, Brian2's own)")
     ap.add_argument("--build-dir", default="/tmp/brian2_dc_check")
     ap.add_argument("--volley", default=None,
                     help="volley binary (default: target/release/volley of this repository)")
@@ -149,9 +155,9 @@ def main():
         r = json.loads(out.strip().splitlines()[-1])
         vol[k] = (round(r["exc_spikes_per_image"] * k), r["presentations"])
     if a.mode == "runtime":
-        b2c = brian2_counts(imgs, a.neurons, a.delay_max_ms)
+        b2c = brian2_counts(imgs, a.neurons, a.delay_max_ms, a.float32)
     else:
-        b2c = brian2_counts_standalone(imgs, a.neurons, a.build_dir, a.delay_max_ms)
+        b2c = brian2_counts_standalone(imgs, a.neurons, a.build_dir, a.delay_max_ms, a.float32)
     ok = True
     cs, cp = 0, 0
     print("image  volley_cum_spikes brian2_cum_spikes  volley_cum_presentations brian2_cum_presentations")
