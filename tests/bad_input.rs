@@ -578,6 +578,16 @@ fn bad_synapses_and_solvers() {
         "synapse tau",
         "0.000001",
     );
+    // ...and on a probe, by the same rule.
+    let (mut net, a, _) = small_net();
+    net.probe(Probe::decoded(a).synapse(Synapse::Lowpass(1e-9)))
+        .unwrap();
+    expect_invalid(
+        Simulator::new(&net, cfg()),
+        "Probe 0",
+        "synapse tau",
+        "0.000000001",
+    );
 }
 
 #[test]

@@ -343,12 +343,24 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
     for (i, e) in net.ensembles.iter().enumerate() {
         e.neuron_type.validate_dt(&net.ensemble_name(i), dt)?;
     }
-    for (i, c) in net.connections.iter().enumerate() {
-        if let Some(s) = &c.synapse
+    // Synapses of connections and of probes: a time constant of at least dt/100.
+    let synapses = net
+        .connections
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("Connection {i}"), c.synapse))
+        .chain(
+            net.probes
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("Probe {i}"), p.synapse)),
+        );
+    for (object, synapse) in synapses {
+        if let Some(s) = synapse
             && s.tau() < dt / 100.0
         {
             return Err(Error::invalid(
-                format!("Connection {i}"),
+                object,
                 "synapse tau",
                 s.tau(),
                 format!(
