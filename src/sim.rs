@@ -207,7 +207,8 @@ impl Simulator {
         (self.backend.name(), self.backend.device())
     }
 
-    /// Runs for `seconds` (rounded to a whole number of steps).
+    /// Runs for `seconds`, rounded to a whole number of steps (so less than dt/2 runs none, as
+    /// in Nengo, which warns).
     pub fn run(&mut self, seconds: f64) -> Result<()> {
         if !seconds.is_finite() || seconds < 0.0 {
             return Err(Error::invalid(

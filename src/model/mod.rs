@@ -546,7 +546,9 @@ impl Node {
             }),
         }
     }
-    /// Independent Poisson spike trains with the given rates in Hz (BindsNET's `PoissonInput`).
+    /// Independent Poisson spike trains with the given rates in Hz (BindsNET's `PoissonInput`):
+    /// a spike in a step with probability rate x dt, so a rate of 1/dt or more spikes every
+    /// step (as Brian2's `PoissonGroup`).
     pub fn poisson(rates: Vec<f64>) -> Self {
         Node {
             label: None,
