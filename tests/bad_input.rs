@@ -269,11 +269,9 @@ fn bad_neuron_parameters() {
         "tau_rc",
         "0.0005",
     );
-    // A Diehl & Cook gate or refractory period longer than the timer counts (2^24 steps).
-    for (refractory, min_interval, name, value) in [
-        (0.005, 1e6, "min_interval", "1000000"),
-        (20000.0, 0.0, "refractory", "20000"),
-    ] {
+    // A Diehl & Cook gate or refractory period longer than the timer counts (2^23 steps of
+    // dt = 1 ms: 8388.608 s), and the longest allowed.
+    let dc = |refractory, min_interval| {
         let mut net = Network::new(0);
         net.add_ensemble(
             Ensemble::new(3, 1)
@@ -285,8 +283,22 @@ fn bad_neuron_parameters() {
                 })),
         )
         .unwrap();
-        let msg = expect_invalid(Simulator::new(&net, cfg()), "Ensemble 0", name, value);
-        assert!(msg.contains("16777216 steps"), "{msg}");
+        net
+    };
+    Simulator::new(&dc(0.005, 8388.608), cfg()).unwrap();
+    Simulator::new(&dc(8388.608, 0.0), cfg()).unwrap();
+    for (refractory, min_interval, name, value) in [
+        (0.005, 1e6, "min_interval", "1000000"),
+        (0.005, 8388.609, "min_interval", "8388.609"),
+        (20000.0, 0.0, "refractory", "20000"),
+    ] {
+        let msg = expect_invalid(
+            Simulator::new(&dc(refractory, min_interval), cfg()),
+            "Ensemble 0",
+            name,
+            value,
+        );
+        assert!(msg.contains("8388608 steps"), "{msg}");
     }
 }
 

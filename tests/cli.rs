@@ -72,9 +72,9 @@ fn numeric_flags_refuse_zero_negative_and_non_numbers() {
             );
         }
     }
-    // A spike gate shorter than one step (0.5 ms), or longer than its timer counts (2^24
+    // A spike gate shorter than one step (0.5 ms), or longer than its timer counts (2^23
     // steps), is refused before anything is written.
-    for value in ["0.2", "1e300", "8388608.5"] {
+    for value in ["0.2", "1e300", "4194304.5"] {
         let (ok, err) = volley(
             &["mnist", "train", "--out", o, "--min-interval-ms", value],
             &out,
@@ -82,7 +82,7 @@ fn numeric_flags_refuse_zero_negative_and_non_numbers() {
         assert!(
             !ok && err.contains("--min-interval-ms")
                 && err.contains("one step")
-                && err.contains("8388608"),
+                && err.contains("4194304"),
             "{err}"
         );
     }

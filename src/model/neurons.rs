@@ -7,8 +7,9 @@ use crate::error::{Error, Result, check_non_negative, check_positive};
 use std::fmt;
 
 /// The longest refractory period or spike gate of Diehl & Cook neurons, in steps: their timer
-/// counts steps in f32, exact up to 2^24.
-pub const MAX_TIMER_STEPS: u32 = 1 << 24;
+/// counts steps in f32, and the test of the refractory hold (`timer > gate - refractory + 0.5`)
+/// is exact while the gate is below 2^23 steps.
+pub const MAX_TIMER_STEPS: u32 = 1 << 23;
 
 /// Leaky integrate-and-fire parameters (Nengo's `LIF` / `LIFRate`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -52,7 +53,7 @@ pub struct DcParams {
     pub v_thresh: f64,
     /// Membrane time constant (s).
     pub tau_m: f64,
-    /// Refractory period (s), rounded to whole steps.
+    /// Refractory period (s), rounded to whole steps; at most [`MAX_TIMER_STEPS`] steps.
     pub refractory: f64,
     /// Excitatory reversal potential (mV).
     pub e_exc: f64,
@@ -74,7 +75,7 @@ pub struct DcParams {
     /// a spike resets the timer, so 5 ms of refractoriness allow one spike per 50 ms (the first
     /// step with `timer > 5 ms` is the 101st at dt 0.5 ms, as here: a spike on step s allows the
     /// next on step s + 101). 0 (or anything up to `refractory`) leaves the refractory period
-    /// alone, as in BindsNET's `DiehlAndCookNodes`.
+    /// alone, as in BindsNET's `DiehlAndCookNodes`. At most [`MAX_TIMER_STEPS`] steps.
     pub min_interval: f64,
 }
 
