@@ -1134,6 +1134,43 @@ fn negative_or_non_finite_rule_parameters_are_refused() {
     }
 }
 
+/// A rule's filter far below dt is refused when the simulator is built, as a connection's is
+/// (a time constant of at least dt/100).
+#[test]
+fn rule_filters_far_below_dt_are_refused_at_build() {
+    let cases: Vec<(LearningRule, &str)> = vec![
+        (
+            Pes::new().pre_synapse(Some(Synapse::Lowpass(1e-9))).into(),
+            "PES pre_synapse tau",
+        ),
+        (
+            Bcm::new()
+                .theta_synapse(Some(Synapse::Lowpass(1e-9)))
+                .into(),
+            "BCM theta_synapse tau",
+        ),
+        (
+            Oja::new().post_synapse(Some(Synapse::Lowpass(1e-9))).into(),
+            "Oja post_synapse tau",
+        ),
+    ];
+    for (rule, param) in cases {
+        let mut m = bad_net();
+        let conn = match rule {
+            LearningRule::Pes(_) => Connection::new(m.a, m.b),
+            _ => Connection::new(m.a.neurons(), m.b.neurons())
+                .transform(Transform::Dense(Array2::zeros((8, 10)))),
+        };
+        m.net.connect(conn.learning(rule)).unwrap();
+        let cfg = SimConfig::default().backend(BackendChoice::Cpu);
+        let (object, p, v, allowed) = invalid(Simulator::new(&m.net, cfg).err().unwrap());
+        assert!(object.starts_with("Connection 0"), "{object}");
+        assert_eq!(p, param);
+        assert_eq!(v, "0.000000001");
+        assert!(allowed.contains("dt/100"), "{allowed}");
+    }
+}
+
 #[test]
 fn rules_on_unsupported_connections_are_refused() {
     let mut m = bad_net();

@@ -343,25 +343,27 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
     for (i, e) in net.ensembles.iter().enumerate() {
         e.neuron_type.validate_dt(&net.ensemble_name(i), dt)?;
     }
-    // Synapses of connections and of probes: a time constant of at least dt/100.
-    let synapses = net
-        .connections
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (format!("Connection {i}"), c.synapse))
-        .chain(
-            net.probes
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (format!("Probe {i}"), p.synapse)),
-        );
-    for (object, synapse) in synapses {
+    // Synapses of connections, of their learning rules and of probes: a time constant of at
+    // least dt/100.
+    let mut synapses = Vec::new();
+    for (i, c) in net.connections.iter().enumerate() {
+        synapses.push((format!("Connection {i}"), "synapse", c.synapse));
+        for r in &c.learning {
+            for (param, s) in r.synapses() {
+                synapses.push((format!("Connection {i}"), param, s));
+            }
+        }
+    }
+    for (i, p) in net.probes.iter().enumerate() {
+        synapses.push((format!("Probe {i}"), "synapse", p.synapse));
+    }
+    for (object, param, synapse) in synapses {
         if let Some(s) = synapse
             && s.tau() < dt / 100.0
         {
             return Err(Error::invalid(
                 object,
-                "synapse tau",
+                format!("{param} tau"),
                 s.tau(),
                 format!(
                     "a time constant >= dt/100 = {} s, or no synapse",

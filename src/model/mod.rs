@@ -1087,6 +1087,22 @@ pub enum LearningRule {
 }
 
 impl LearningRule {
+    /// The rule's filters, each with its parameter's name for messages ("PES pre_synapse").
+    pub(crate) fn synapses(&self) -> Vec<(&'static str, Option<Synapse>)> {
+        match self {
+            LearningRule::Stdp(_) => vec![],
+            LearningRule::Pes(r) => vec![("PES pre_synapse", r.pre_synapse)],
+            LearningRule::Bcm(r) => vec![
+                ("BCM pre_synapse", r.pre_synapse),
+                ("BCM post_synapse", r.post_synapse),
+                ("BCM theta_synapse", r.theta_synapse),
+            ],
+            LearningRule::Oja(r) => vec![
+                ("Oja pre_synapse", r.pre_synapse),
+                ("Oja post_synapse", r.post_synapse),
+            ],
+        }
+    }
     /// The rule's name as Nengo spells it.
     pub fn name(&self) -> &'static str {
         match self {
