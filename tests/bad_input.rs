@@ -708,6 +708,20 @@ fn connections_and_probes_to_invalid_targets() {
         msg.contains("Probe 0") && msg.contains("SpikeCount") && msg.contains("learning_rule"),
         "{msg}"
     );
+    // Spike counts are neither filtered nor sampled: a synapse or sample_every would be ignored.
+    expect_invalid(
+        net.probe(Probe::spike_count(a).synapse(Synapse::Lowpass(0.01))),
+        "Probe 0",
+        "synapse",
+        "Lowpass(0.01)",
+    );
+    expect_invalid(
+        net.probe(Probe::spike_count(a).sample_every(0.01)),
+        "Probe 0",
+        "sample_every",
+        "0.01",
+    );
+    net.probe(Probe::spike_count(a)).unwrap();
 }
 
 #[test]

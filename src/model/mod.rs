@@ -2112,6 +2112,24 @@ impl Network {
                         "SpikeCount(ensemble, its neurons, or a node)",
                     ));
                 }
+                // Counts are accumulated on the device and read with `take_counts`: nothing is
+                // filtered or sampled.
+                if let Some(s) = probe.synapse {
+                    return Err(Error::invalid(
+                        &object,
+                        "synapse",
+                        format!("{s:?}"),
+                        "None for a SpikeCount probe (its counts are not filtered)",
+                    ));
+                }
+                if let Some(every) = probe.sample_every {
+                    return Err(Error::invalid(
+                        &object,
+                        "sample_every",
+                        every,
+                        "None for a SpikeCount probe (its counts are read with take_counts)",
+                    ));
+                }
             }
         }
         if let ProbeTarget::Voltage(id) = probe.target {
