@@ -401,11 +401,35 @@ fn instances_equal_the_same_seeds_trained_alone() {
         &["--instances", "2", "--seed", "5", "--resume"],
     ));
     assert!(
-        err.contains("4..6") && err.contains("5..6") && err.contains("--seed"),
+        err.contains("seeds 4 to 6") && err.contains("seeds 5 to 6") && err.contains("--seed"),
         "{err}"
     );
     assert_eq!(read(&many, "instances.json"), summary_before);
     assert!(!many.join("seed-7").exists());
+    // A run killed before its summary was written: its seed directories' checkpoints count.
+    let killed = out.join("killed");
+    for s in ["4", "6"] {
+        std::fs::create_dir_all(killed.join(format!("seed-{s}"))).unwrap();
+        std::fs::copy(
+            many.join(format!("seed-{s}")).join("checkpoint.bin"),
+            killed.join(format!("seed-{s}")).join("checkpoint.bin"),
+        )
+        .unwrap();
+    }
+    let err = run_err(&args(
+        &killed,
+        &["--instances", "2", "--seed", "5", "--resume"],
+    ));
+    assert!(err.contains("[4, 6]"), "{err}");
+    assert!(!killed.join("seed-5").exists() && !killed.join("instances.json").exists());
+    // More seeds than before may be added: the earlier ones resume, the new one trains.
+    run_ok(&args(
+        &many,
+        &["--instances", "4", "--seed", "4", "--resume"],
+    ));
+    assert_eq!(read(&many.join("seed-5"), "weights.npy"), before);
+    let file: serde_json::Value = serde_json::from_slice(&read(&many, "instances.json")).unwrap();
+    assert_eq!(file["seeds"], serde_json::json!([4, 5, 6, 7]));
     // Seeds past u64::MAX are refused, naming the flag.
     let seed = u64::MAX.to_string();
     let err = run_err(&args(

@@ -88,7 +88,8 @@ pub struct TrainArgs {
     /// Checkpoint every this many images (and at the end); 0: only at the end.
     #[arg(long, allow_negative_numbers = true, value_parser = super::count::<0, { usize::MAX }>, default_value_t = 1000)]
     checkpoint_every: usize,
-    /// Continue the run whose checkpoint is in --out (same flags); starts afresh if none.
+    /// Continue the run whose checkpoint is in --out (same flags); starts afresh if none. With
+    /// --instances, the seeds must include all of that run's (more may be added).
     #[arg(long)]
     resume: bool,
     /// Per-synapse delays on the input connection, drawn uniformly from 0 to this many
@@ -266,9 +267,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
                 a.common.out.display()
             )));
         }
-        if summary.exists() {
-            resumed_seeds_match(&summary, &seeds, seed, a.instances)?;
-        }
+        earlier_seeds_kept(&a.common.out, &seeds, seed, a.instances)?;
         seeds
             .iter()
             .map(|s| a.common.out.join(format!("seed-{s}")))
@@ -467,38 +466,60 @@ fn refuse_existing_run(out: &Path, resume: bool) -> Result<()> {
     Ok(())
 }
 
-/// `--instances --resume` continues the run whose summary is `path` only with all of its seeds
-/// (more may be added): without some of them, its summary would be overwritten by one that
-/// leaves them out.
-fn resumed_seeds_match(path: &Path, seeds: &[u64], seed: u64, instances: usize) -> Result<()> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
-    let theirs: Option<Vec<u64>> = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| serde_json::from_value(v["seeds"].clone()).ok());
-    match theirs {
-        Some(t) if t.iter().all(|s| seeds.contains(s)) => Ok(()),
-        Some(t) => Err(Error::Other(format!(
-            "--out {} holds the run of seeds {}; --seed {seed} --instances {instances} gives \
-             seeds {}, without some of them: resume with that run's --seed and --instances (or \
-             more instances), or choose another --out",
-            path.parent().unwrap_or(path).display(),
-            seed_range(&t),
-            seed_range(seeds)
-        ))),
-        None => Err(Error::Other(format!(
-            "{}: not an instances.json written by volley (no list of seeds); it is left as it \
-             is: choose another --out, or remove it",
-            path.display()
-        ))),
+/// An `--instances` run in `out` (the seeds of its summary, and of every `seed-<n>` directory
+/// with a checkpoint, so a run killed before its summary counts too) is continued only with
+/// all of its seeds (more may be added): without some of them, the new summary would leave
+/// them out.
+fn earlier_seeds_kept(out: &Path, seeds: &[u64], seed: u64, instances: usize) -> Result<()> {
+    let mut earlier: Vec<u64> = Vec::new();
+    let summary = out.join("instances.json");
+    if summary.exists() {
+        let text = std::fs::read_to_string(&summary)
+            .map_err(|e| Error::Other(format!("{}: {e}", summary.display())))?;
+        let listed: Option<Vec<u64>> = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| serde_json::from_value(v["seeds"].clone()).ok());
+        earlier = listed.ok_or_else(|| {
+            Error::Other(format!(
+                "{}: not an instances.json written by volley (no list of seeds); it is left \
+                 as it is: choose another --out, or remove it",
+                summary.display()
+            ))
+        })?;
     }
+    if let Ok(entries) = std::fs::read_dir(out) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            if let Some(n) = name.to_str().and_then(|n| n.strip_prefix("seed-"))
+                && let Ok(n) = n.parse::<u64>()
+                && checkpoint_path(&e.path()).exists()
+            {
+                earlier.push(n);
+            }
+        }
+    }
+    earlier.sort_unstable();
+    earlier.dedup();
+    if earlier.iter().all(|s| seeds.contains(s)) {
+        return Ok(());
+    }
+    Err(Error::Other(format!(
+        "--out {} holds an --instances run of seeds {}; --seed {seed} --instances {instances} \
+         gives seeds {}, without some of them: continue it with its --seed and --instances (or \
+         more instances), or choose another --out",
+        out.display(),
+        seed_list(&earlier),
+        seed_list(seeds)
+    )))
 }
 
-/// Seeds for a message: `4..6` when consecutive, else the list.
-fn seed_range(s: &[u64]) -> String {
+/// Seeds for a message: `4 to 6` when consecutive, else the list.
+fn seed_list(s: &[u64]) -> String {
     match (s.first(), s.last()) {
-        (Some(&a), Some(&b)) if s.windows(2).all(|w| w[1] == w[0] + 1) && s.len() > 1 => {
-            format!("{a}..{b}")
+        (Some(&a), Some(&b))
+            if s.len() > 1 && s.windows(2).all(|w| w[0].checked_add(1) == Some(w[1])) =>
+        {
+            format!("{a} to {b}")
         }
         _ => format!("{s:?}"),
     }
