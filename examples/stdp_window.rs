@@ -65,7 +65,8 @@ fn run(args: Args) -> Result<()> {
     let deltas: Vec<i64> = (-20..=20).map(|i| i * 5).collect();
     let rule = Stdp::pair(A_PLUS, A_MINUS, TAU_PLUS, TAU_MINUS).bounds(-1.0, 1.0);
     let t0 = Instant::now();
-    let points = stdp_window(args.backend, rule, 0.0, &deltas, PAIRINGS, PERIOD, DT)?;
+    let backend = args.backend.resolve()?; // what auto runs on, to say so below
+    let points = stdp_window(backend, rule, 0.0, &deltas, PAIRINGS, PERIOD, DT)?;
     let wall = t0.elapsed().as_secs_f64();
     println!(
         "{} Δt values x {PAIRINGS} pairings, {PERIOD} s apart, dt {} ms ({} s simulated per \
@@ -73,7 +74,7 @@ fn run(args: Args) -> Result<()> {
         deltas.len(),
         DT * 1e3,
         PAIRINGS as f64 * PERIOD,
-        args.backend
+        backend
     );
     for p in &points {
         if p.spikes != (PAIRINGS, PAIRINGS) || (p.measured_delta - p.delta).abs() > 1e-9 {

@@ -220,6 +220,11 @@ fn draw(path: &Path, rows: &[(String, [&[f64]; 2])]) -> std::result::Result<(), 
 }
 
 fn run(args: Args) -> Result<()> {
+    // What auto runs on, to say so below.
+    let args = Args {
+        backend: args.backend.resolve()?,
+        ..args
+    };
     let dir = data::find_data_dir(args.data.as_deref())?;
     let dataset = data::load_dir(&dir)?;
     let set = dataset.train.filter_labels(&DIGITS).take(args.images);

@@ -41,6 +41,20 @@ impl FromStr for BackendChoice {
     }
 }
 
+impl BackendChoice {
+    /// What `Auto` runs on, by `Simulator::new`'s rule (a hardware GPU adapter if there is
+    /// one, else the CPU); `Cpu` and `Gpu` are returned as they are.
+    pub fn resolve(self) -> Result<BackendChoice> {
+        Ok(match self {
+            BackendChoice::Auto => match GpuBackend::find_adapter(AdapterPolicy::HardwareOnly)? {
+                Some(_) => BackendChoice::Gpu,
+                None => BackendChoice::Cpu,
+            },
+            b => b,
+        })
+    }
+}
+
 impl fmt::Display for BackendChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -207,8 +221,9 @@ impl Simulator {
         (self.backend.name(), self.backend.device())
     }
 
-    /// Runs for `seconds`, rounded to a whole number of steps (so less than dt/2 runs none, as
-    /// in Nengo, which warns).
+    /// Runs for `seconds`, rounded to the nearest whole number of steps (halves away from
+    /// zero), so less than dt/2 runs none (Nengo rounds halves to even and warns when no step
+    /// is run).
     pub fn run(&mut self, seconds: f64) -> Result<()> {
         if !seconds.is_finite() || seconds < 0.0 {
             return Err(Error::invalid(

@@ -547,8 +547,8 @@ impl Node {
         }
     }
     /// Independent Poisson spike trains with the given rates in Hz (BindsNET's `PoissonInput`):
-    /// a spike in a step with probability rate x dt, so a rate of 1/dt or more spikes every
-    /// step (as Brian2's `PoissonGroup`).
+    /// a spike in a step with probability rate x dt (computed in f32), so a rate of 1/dt or more
+    /// spikes every step, up to that rounding (as Brian2's `PoissonGroup`).
     pub fn poisson(rates: Vec<f64>) -> Self {
         Node {
             label: None,
