@@ -6,7 +6,7 @@ training protocol on the first N images, and its accepted spike count per image 
 presentations are compared with `volley bench dc-train-<n> --train-images k` for k = 1..N
 (each a fresh, deterministic run, so the prefix sums must agree).
 
-    python check_equivalence.py --images 10 [--neurons 400] [--delay-max-ms 10] [--at 5,8] [--volley target/release/volley]
+    python check_equivalence.py --images 10 [--neurons 400] [--delay-max-ms 10] [--at 5,8] [--float32] [--volley target/release/volley]
 
 `--mode runtime` (default) runs Brian2 in runtime mode with the numpy target (no compilation;
 slow, but this is a check, not a benchmark); `--mode cpp_standalone` runs the benchmark's own
@@ -160,7 +160,7 @@ def main():
         b2c = brian2_counts_standalone(imgs, a.neurons, a.build_dir, a.delay_max_ms, a.float32)
     ok = True
     cs, cp = 0, 0
-    print("image  volley_cum_spikes brian2_cum_spikes  volley_cum_presentations brian2_cum_presentations")
+    print("images volley_cum_spikes brian2_cum_spikes  volley_cum_presentations brian2_cum_presentations")
     for k in range(a.images):
         cs += b2c[k][0]
         cp += b2c[k][1]
@@ -169,7 +169,7 @@ def main():
         v = vol[k + 1]
         same = v == (cs, cp)
         ok &= same
-        print(f"{k:5d}  {v[0]:17d} {cs:17d}  {v[1]:24d} {cp:24d}  {'same' if same else 'DIFFERENT'}")
+        print(f"{k + 1:6d} {v[0]:17d} {cs:17d}  {v[1]:24d} {cp:24d}  {'same' if same else 'DIFFERENT'}")
     print("identical" if ok else "differences found")
     sys.exit(0 if ok else 1)
 
