@@ -832,6 +832,35 @@ fn objects_from_another_network() {
     assert_eq!(d[[0, 9, 1]], -0.5);
 }
 
+/// A clone simulates as its original: decoded input into an ensemble (which needs the copy's
+/// connections to name the copy's ensemble) included.
+#[test]
+fn a_clone_simulates_as_the_original() {
+    let (mut net, a, n) = small_net();
+    let b = net.add_ensemble(Ensemble::new(12, 1).label("b")).unwrap();
+    net.connect(Connection::new(n, a).transform(Transform::Dense(Array2::from_elem((1, 2), 0.5))))
+        .unwrap();
+    net.connect(Connection::new(a, b)).unwrap();
+    net.probe(Probe::decoded(b).synapse(Synapse::Lowpass(0.01)))
+        .unwrap();
+    let copy = net.clone();
+    let run = |net: &Network| {
+        let mut sim = Simulator::new(net, cfg()).unwrap();
+        sim.run(0.05).unwrap();
+        sim.data(net.probe_ids()[0]).unwrap()
+    };
+    let (x, y) = (run(&net), run(&copy));
+    assert!(
+        x[[0, 49, 0]].abs() > 0.1,
+        "b receives a's decoded input: {x}"
+    );
+    assert_eq!(x, y);
+    assert_eq!(
+        copy.connections()[1].post,
+        Endpoint::Ensemble(copy.ensemble_ids()[1])
+    );
+}
+
 /// State written by the user is checked like the network's parameters: finite values, the
 /// variables the ensemble has (listed when the name is wrong), a Poisson node for rates.
 #[test]

@@ -998,7 +998,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         if net
             .connections
             .iter()
-            .any(|c| c.post == Endpoint::Ensemble(ens_id(net, i)))
+            .any(|c| matches!(c.post, Endpoint::Ensemble(id) if id.index == i))
         {
             ens_bufs[i].x_in =
                 Some(b.zeros(format!("ens{i}.x_in"), ens.dimensions, BufferKind::Temp));
@@ -1450,13 +1450,6 @@ fn lower_delta_rules(
         apply_ops.extend(applies.drain(..).map(|(_, op)| op));
     }
     Ok((rule_ops, apply_ops))
-}
-
-fn ens_id(net: &Network, index: usize) -> crate::model::EnsembleId {
-    crate::model::EnsembleId {
-        net: net.uid(),
-        index,
-    }
 }
 
 fn post_ensemble(c: &Connection) -> Option<usize> {

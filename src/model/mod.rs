@@ -1481,6 +1481,43 @@ impl Network {
     pub fn probes(&self) -> &[Probe] {
         &self.probes
     }
+    /// Ids of the ensembles, in the order of [`Network::ensembles`] (for a clone: its own).
+    pub fn ensemble_ids(&self) -> Vec<EnsembleId> {
+        (0..self.ensembles.len())
+            .map(|index| EnsembleId {
+                net: self.uid,
+                index,
+            })
+            .collect()
+    }
+    /// Ids of the nodes, in the order of [`Network::nodes`].
+    pub fn node_ids(&self) -> Vec<NodeId> {
+        (0..self.nodes.len())
+            .map(|index| NodeId {
+                net: self.uid,
+                index,
+            })
+            .collect()
+    }
+    /// Ids of the connections, in the order of [`Network::connections`].
+    pub fn connection_ids(&self) -> Vec<ConnectionId> {
+        (0..self.connections.len())
+            .map(|index| ConnectionId {
+                net: self.uid,
+                index,
+            })
+            .collect()
+    }
+    /// Ids of the probes, in the order of [`Network::probes`] (a clone's probes are read with
+    /// these).
+    pub fn probe_ids(&self) -> Vec<ProbeId> {
+        (0..self.probes.len())
+            .map(|index| ProbeId {
+                net: self.uid,
+                index,
+            })
+            .collect()
+    }
 
     /// Human-readable name of an ensemble for messages: `Ensemble 0 "a"`.
     pub fn ensemble_name(&self, index: usize) -> String {
@@ -2182,9 +2219,5 @@ impl Network {
             connections: self.connections.clone(),
             probes: self.probes.clone(),
         }
-    }
-    /// The network's unique id (distinguishes its object ids from another network's).
-    pub(crate) fn uid(&self) -> u64 {
-        self.uid
     }
 }
