@@ -32,6 +32,15 @@ macro_rules! id_type {
             pub fn index(&self) -> usize {
                 self.index
             }
+            /// The same object in the network with identity `net` (a clone's).
+            #[allow(dead_code)] // not for ProbeId: no object of a network holds one
+            fn in_network(self, net: u64) -> Self {
+                $name { net, ..self }
+            }
+            /// Ids of the first `len` objects of this kind in the network with identity `net`.
+            fn all(net: u64, len: usize) -> Vec<Self> {
+                (0..len).map(|index| $name { net, index }).collect()
+            }
         }
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1428,11 +1437,9 @@ impl Clone for Network {
         for p in &mut copy.probes {
             p.target = match p.target {
                 ProbeTarget::Decoded(e) => ProbeTarget::Decoded(e.in_network(uid)),
-                ProbeTarget::Spikes(e) => ProbeTarget::Spikes(EnsembleId { net: uid, ..e }),
-                ProbeTarget::Voltage(e) => ProbeTarget::Voltage(EnsembleId { net: uid, ..e }),
-                ProbeTarget::InputCurrent(e) => {
-                    ProbeTarget::InputCurrent(EnsembleId { net: uid, ..e })
-                }
+                ProbeTarget::Spikes(e) => ProbeTarget::Spikes(e.in_network(uid)),
+                ProbeTarget::Voltage(e) => ProbeTarget::Voltage(e.in_network(uid)),
+                ProbeTarget::InputCurrent(e) => ProbeTarget::InputCurrent(e.in_network(uid)),
                 ProbeTarget::SpikeCount(e) => ProbeTarget::SpikeCount(e.in_network(uid)),
             };
         }
@@ -1444,10 +1451,10 @@ impl Endpoint {
     /// The same object in the network with identity `uid` (a clone's).
     fn in_network(self, uid: u64) -> Endpoint {
         match self {
-            Endpoint::Ensemble(e) => Endpoint::Ensemble(EnsembleId { net: uid, ..e }),
-            Endpoint::Neurons(e) => Endpoint::Neurons(EnsembleId { net: uid, ..e }),
-            Endpoint::Node(n) => Endpoint::Node(NodeId { net: uid, ..n }),
-            Endpoint::LearningRule(c) => Endpoint::LearningRule(ConnectionId { net: uid, ..c }),
+            Endpoint::Ensemble(e) => Endpoint::Ensemble(e.in_network(uid)),
+            Endpoint::Neurons(e) => Endpoint::Neurons(e.in_network(uid)),
+            Endpoint::Node(n) => Endpoint::Node(n.in_network(uid)),
+            Endpoint::LearningRule(c) => Endpoint::LearningRule(c.in_network(uid)),
         }
     }
 }
@@ -1483,40 +1490,20 @@ impl Network {
     }
     /// Ids of the ensembles, in the order of [`Network::ensembles`] (for a clone: its own).
     pub fn ensemble_ids(&self) -> Vec<EnsembleId> {
-        (0..self.ensembles.len())
-            .map(|index| EnsembleId {
-                net: self.uid,
-                index,
-            })
-            .collect()
+        EnsembleId::all(self.uid, self.ensembles.len())
     }
     /// Ids of the nodes, in the order of [`Network::nodes`].
     pub fn node_ids(&self) -> Vec<NodeId> {
-        (0..self.nodes.len())
-            .map(|index| NodeId {
-                net: self.uid,
-                index,
-            })
-            .collect()
+        NodeId::all(self.uid, self.nodes.len())
     }
     /// Ids of the connections, in the order of [`Network::connections`].
     pub fn connection_ids(&self) -> Vec<ConnectionId> {
-        (0..self.connections.len())
-            .map(|index| ConnectionId {
-                net: self.uid,
-                index,
-            })
-            .collect()
+        ConnectionId::all(self.uid, self.connections.len())
     }
     /// Ids of the probes, in the order of [`Network::probes`] (a clone's probes are read with
     /// these).
     pub fn probe_ids(&self) -> Vec<ProbeId> {
-        (0..self.probes.len())
-            .map(|index| ProbeId {
-                net: self.uid,
-                index,
-            })
-            .collect()
+        ProbeId::all(self.uid, self.probes.len())
     }
 
     /// Human-readable name of an ensemble for messages: `Ensemble 0 "a"`.
