@@ -306,14 +306,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
     // On a GPU all instances train as one batch (one device, one dispatch per chunk for all
     // of them; separate devices time-slice one GPU, and eight at once crashed an NVIDIA
     // driver). On the CPU one instance per core.
-    let on_gpu = match backend {
-        BackendChoice::Cpu => false,
-        BackendChoice::Gpu => true,
-        BackendChoice::Auto => volley::backend::gpu::GpuBackend::find_adapter(
-            volley::backend::gpu::AdapterPolicy::HardwareOnly,
-        )?
-        .is_some(),
-    };
+    let on_gpu = backend.resolve()? == BackendChoice::Gpu;
     let bars = (!a.common.quiet).then(indicatif::MultiProgress::new);
     let bar_for = |k: usize| {
         bars.as_ref().map(|mp| {
