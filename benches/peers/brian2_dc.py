@@ -408,11 +408,9 @@ def main():
         w0 = delays_ms = None
         if a.volley_init:
             sys.dont_write_bytecode = True  # no __pycache__ in the repository
-            from volley_rng import volley_initial_weights, volley_input_delays
+            from volley_rng import volley_initial_weights, volley_input_delays_ms
             w0 = volley_initial_weights(a.neurons, seed=a.seed)
-            if a.delay_max_ms > 0:
-                # (post, pre) steps -> Brian2's synapse order (pre-major), ms
-                delays_ms = volley_input_delays(a.neurons, a.delay_max_ms, seed=a.seed).T * DT_MS
+            delays_ms = volley_input_delays_ms(a.neurons, a.delay_max_ms, seed=a.seed)
         sim = Standalone(b2, a.neurons, a.seed, build_dir, a.threads, w0=w0,
                          delay_max_ms=a.delay_max_ms, delays_ms=delays_ms)
     else:

@@ -27,15 +27,8 @@ import numpy as np
 sys.dont_write_bytecode = True  # no __pycache__ in the repository
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import brian2_dc as dc  # noqa: E402
-from volley_rng import (volley_initial_weights, volley_input_delays,  # noqa: E402
+from volley_rng import (volley_initial_weights, volley_input_delays_ms,  # noqa: E402
                         volley_poisson_spikes)
-
-
-def volley_delays_ms(n_exc, delay_max_ms):
-    """volley's input delays in Brian2's synapse order (pre-major), ms; None without delays."""
-    if delay_max_ms <= 0:
-        return None
-    return volley_input_delays(n_exc, delay_max_ms).T * dc.DT_MS
 
 
 def brian2_counts_standalone(imgs, n_exc, build_dir, delay_max_ms=0.0, float32=False):
@@ -47,7 +40,7 @@ def brian2_counts_standalone(imgs, n_exc, build_dir, delay_max_ms=0.0, float32=F
         b2.prefs.core.default_float_dtype = b2.float32
     sim = dc.Standalone(b2, n_exc, 0, build_dir, 0, spike_input=True,
                         w0=volley_initial_weights(n_exc),
-                        delays_ms=volley_delays_ms(n_exc, delay_max_ms))
+                        delays_ms=volley_input_delays_ms(n_exc, delay_max_ms))
     n_present = round(dc.T_PRESENT_MS / dc.DT_MS)
     n_total = n_present + round(dc.T_REST_MS / dc.DT_MS)
     step = 0
@@ -81,7 +74,7 @@ def brian2_counts(imgs, n_exc, delay_max_ms=0.0, float32=False):
     inp = b2.SpikeGeneratorGroup(dc.N_INPUT, [], [] * b2.second, name="inp")
     w0 = volley_initial_weights(n_exc)
     o, _ = dc.build_network(b2, n_exc, 0, inp=inp, w0=w0,
-                            delays_ms=volley_delays_ms(n_exc, delay_max_ms))
+                            delays_ms=volley_input_delays_ms(n_exc, delay_max_ms))
     net = b2.Network(list(o.values()))
     dt = dc.DT_MS * 1e-3
     n_present = round(dc.T_PRESENT_MS / dc.DT_MS)

@@ -132,6 +132,14 @@ def volley_input_delays(n_exc, max_ms, n_input=784, seed=0, dt=0.0005, conn=0):
     return np.minimum(steps, 65535).astype(np.int64).reshape(n_exc, n_input)
 
 
+def volley_input_delays_ms(n_exc, max_ms, seed=0, dt=0.0005):
+    """`volley_input_delays` in milliseconds, in Brian2's synapse order (pre-major: an
+    (n_input, n_exc) matrix, as `Synapses(inp, exc)` connected all to all); None for no delays."""
+    if max_ms <= 0:
+        return None
+    return volley_input_delays(n_exc, max_ms, seed=seed, dt=dt).T * (dt * 1e3)
+
+
 if __name__ == "__main__":
     # Known answers: Random123's Philox4x32-10 vector (as in volley's rng tests) and the first
     # draws of ChaCha8Rng::seed_from_u64(0) printed by rand 0.9.5 / rand_chacha 0.9.0.
