@@ -477,6 +477,40 @@ fn gpu_instances_train_as_one_batch_and_equal_the_seeds_alone() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// A run trained with `--min-interval-ms 5` (the refractory period, so no spike gate) continues
+/// with `--min-interval-ms 0`, the same dynamics: the weights of a run with 0 from the start.
+/// A gate that differs is refused, naming the flag.
+#[test]
+fn resume_accepts_a_min_interval_with_the_same_gate() {
+    let out = scratch("same-gate");
+    let data = out.join("data");
+    tiny_dataset(&data);
+    let args = |dir: &Path, extra: &[&str]| tiny_train(&data, dir, "5", extra);
+    let (resumed, straight) = (out.join("resumed"), out.join("straight"));
+    run_ok(&args(
+        &resumed,
+        &["--epochs", "1", "--min-interval-ms", "5"],
+    ));
+    let err = run_err(&args(&resumed, &["--epochs", "2", "--resume"]));
+    assert!(
+        err.contains("--min-interval-ms 5 in the checkpoint, 50 here"),
+        "{err}"
+    );
+    run_ok(&args(
+        &resumed,
+        &["--epochs", "2", "--resume", "--min-interval-ms", "0"],
+    ));
+    run_ok(&args(
+        &straight,
+        &["--epochs", "2", "--min-interval-ms", "0"],
+    ));
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    for f in ["weights.npy", "theta.npy"] {
+        assert_eq!(read(&resumed, f), read(&straight, f), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 /// A finished run resumed with more epochs continues where it stopped: the same weights as a run
 /// with that many epochs from the start, checkpoints that load again (`mnist eval`), and fewer
 /// epochs than already done are refused, naming the flag.

@@ -366,7 +366,7 @@ fn resumed(
             path.display()
         )));
     }
-    if saved.fingerprint != fingerprint {
+    if saved.fingerprint != fingerprint && !same_gates(&saved.fingerprint, cfg) {
         let named = changed_flags(&saved, cfg);
         let what = if named.is_empty() {
             // Settings that no flag of `mnist train` sets (a program's own configuration).
@@ -446,6 +446,43 @@ fn changed_flags(saved: &TrainState, cfg: &TrainConfig) -> Vec<String> {
         differ("--train-images", n, cfg.train_images.to_string());
     }
     out
+}
+
+/// Whether a checkpoint's `fingerprint` differs from `cfg`'s only in `min_interval` values that
+/// give the same spike gate: a gate no longer than the refractory period is none, so a run
+/// trained with `--min-interval-ms 5` (the refractory period) continues with 0 and the same
+/// dynamics (both give `DcConsts::gate_steps == ref_steps`).
+fn same_gates(fingerprint: &str, cfg: &TrainConfig) -> bool {
+    let here = cfg.fingerprint();
+    if without_min_interval(fingerprint) != without_min_interval(&here) {
+        return false;
+    }
+    let gate = |p: &crate::model::DcParams, min_interval: f64| {
+        let p = crate::model::DcParams { min_interval, ..*p };
+        crate::backend::cpu::DcConsts::new(&p, cfg.protocol.dt).gate_steps
+    };
+    let (there, here) = (min_intervals(fingerprint), min_intervals(&here));
+    // `DiehlCookConfig` lists the excitatory parameters before the inhibitory ones.
+    let params = [&cfg.network.exc, &cfg.network.inh];
+    there.len() == params.len()
+        && here.len() == params.len()
+        && params
+            .iter()
+            .zip(there.iter().zip(&here))
+            .all(|(p, (&a, &b))| a.is_finite() && gate(p, a) == gate(p, b))
+}
+
+/// The `min_interval` values in `fingerprint`, in order (NaN for one that does not parse).
+fn min_intervals(fingerprint: &str) -> Vec<f64> {
+    let key = ", min_interval: ";
+    fingerprint
+        .match_indices(key)
+        .map(|(i, _)| {
+            let value = &fingerprint[i + key.len()..];
+            let end = value.find([',', ' ']).unwrap_or(value.len());
+            value[..end].parse().unwrap_or(f64::NAN)
+        })
+        .collect()
 }
 
 /// `fingerprint` without the `min_interval` fields of the neuron parameters: what a
@@ -885,4 +922,57 @@ pub fn evaluate(
 /// The default output directory.
 pub fn default_out() -> PathBuf {
     PathBuf::from("out/mnist")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(exc_min_interval: f64) -> TrainConfig {
+        let mut network = DiehlCookConfig::default();
+        network.exc.min_interval = exc_min_interval;
+        TrainConfig {
+            network,
+            protocol: Protocol::default(),
+            seed: 1,
+            train_images: 10,
+            epochs: 1,
+            backend: BackendChoice::Cpu,
+            checkpoint_every: 0,
+            update_interval: 10,
+            check_finite: false,
+        }
+    }
+
+    /// The fingerprint's `min_interval` values come excitatory first (what `same_gates` pairs
+    /// them with), and a gate no longer than the refractory period (5 ms) equals none.
+    #[test]
+    fn gates_are_compared_by_their_effect() {
+        let mut c = cfg(0.0123);
+        c.network.inh.min_interval = 0.0456;
+        assert_eq!(min_intervals(&c.fingerprint()), [0.0123, 0.0456]);
+        let fp = |m: f64| cfg(m).fingerprint();
+        for (there, here, same) in [
+            (0.005, 0.0, true),
+            (0.0, 0.005, true),
+            (0.003, 0.0, true),
+            (0.05, 0.05, true),
+            (0.05, 0.0, false),
+            (0.006, 0.0, false),
+            (0.02, 0.05, false),
+        ] {
+            assert_eq!(
+                same_gates(&fp(there), &cfg(here)),
+                same,
+                "{there} vs {here}"
+            );
+        }
+        // Anything else that differs is not excused.
+        let mut other = cfg(0.0);
+        other.seed = 2;
+        assert!(!same_gates(&fp(0.005), &other));
+        let mut inh = cfg(0.0);
+        inh.network.inh.min_interval = 0.01;
+        assert!(!same_gates(&fp(0.0), &inh));
+    }
 }
