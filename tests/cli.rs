@@ -626,6 +626,14 @@ fn eval_of_npy_files_equals_eval_of_the_checkpoint_and_refuses_bad_ones() {
     let bytes = put("bytes.npy", &|p| {
         ndarray_npy::write_npy(p, &w.mapv(|v| (v * 100.0) as u8)).unwrap()
     });
+    // float32 in native order ('=f4', which numpy never writes): named, not misread.
+    let native = put("native.npy", &|p| {
+        let b = std::fs::read(&wp).unwrap();
+        let at = b.windows(5).position(|x| x == b"'<f4'").unwrap();
+        let mut b = b;
+        b[at + 1] = b'=';
+        std::fs::write(p, b).unwrap()
+    });
     // A header whose shape asks for terabytes: an error, not an attempt to allocate them.
     let huge = put("huge.npy", &|p| {
         let mut b = std::fs::read(&wp).unwrap();
@@ -657,6 +665,11 @@ fn eval_of_npy_files_equals_eval_of_the_checkpoint_and_refuses_bad_ones() {
             bytes.as_str(),
             ts,
             vec!["--weights", "bytes.npy", "'|u1'", "float32 or float64"],
+        ),
+        (
+            native.as_str(),
+            ts,
+            vec!["--weights", "native.npy", "'=f4'", "'<f4'"],
         ),
         (
             huge.as_str(),

@@ -53,15 +53,19 @@ fn check_npy_length(path: &Path) -> Result<()> {
     let mut f = std::fs::File::open(path).map_err(|e| other(path, e))?;
     let header =
         ndarray_npy::npy::header::Header::from_reader(&mut f).map_err(|e| other(path, e))?;
-    // The descriptor as a Python literal, e.g. '<f4'; byte order is handled by the reader.
+    // The descriptor as a Python literal, e.g. '<f4'; byte order is handled by the reader,
+    // which takes the explicit orders numpy writes ('=' and '|' are not read).
     let descr = header.type_descriptor.to_string();
-    let size = match descr.trim_matches(|c| c == '\'' || c == '"').get(1..) {
-        Some("f4") => 4,
-        Some("f8") => 8,
+    let size = match descr.trim_matches(|c| c == '\'' || c == '"') {
+        "<f4" | ">f4" => 4,
+        "<f8" | ">f8" => 8,
         _ => {
             return Err(other(
                 path,
-                format!("its values are of type {descr} (a float32 or float64 array is needed)"),
+                format!(
+                    "its values are of type {descr} (a float32 or float64 array is needed, \
+                     with the byte order numpy writes: '<f4', '>f4', '<f8' or '>f8')"
+                ),
             ));
         }
     };
