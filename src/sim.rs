@@ -348,6 +348,12 @@ impl Simulator {
     /// instance when `data` has the per-instance length).
     pub fn write_buffer(&mut self, name: &str, data: &[f32]) -> Result<()> {
         let id = self.buffer_id(name, "Simulator::write_buffer")?;
+        self.write_id(id, &format!("buffer {name}"), "data", data)
+    }
+
+    /// Writes `data` (one instance's values, or every instance's) to buffer `id`; errors name
+    /// `object` and `param`.
+    fn write_id(&mut self, id: BufId, object: &str, param: &str, data: &[f32]) -> Result<()> {
         let b = &self.plan.buffers[id.0];
         // Integer index buffers hold bit patterns; every other value must be finite (as
         // `check_finite` requires of the state).
@@ -355,8 +361,8 @@ impl Simulator {
             && let Some((k, v)) = data.iter().enumerate().find(|(_, v)| !v.is_finite())
         {
             return Err(Error::invalid(
-                format!("buffer {name}"),
-                format!("data[{k}]"),
+                object,
+                format!("{param}[{k}]"),
                 v,
                 "a finite value",
             ));
@@ -368,8 +374,8 @@ impl Simulator {
             data.iter().copied().cycle().take(total).collect()
         } else {
             return Err(Error::invalid(
-                format!("buffer {name}"),
-                "data",
+                object,
+                param,
                 format!("{} values", data.len()),
                 format!("{} (one instance) or {total} (all instances)", b.len),
             ));
@@ -414,8 +420,9 @@ impl Simulator {
 
     /// Sets a per-neuron state variable (one instance's values for all, or all instances').
     pub fn set_neuron_state(&mut self, ens: EnsembleId, var: &str, data: &[f32]) -> Result<()> {
-        self.state_var(ens, var, "Simulator::set_neuron_state")?;
-        self.write_buffer(&format!("ens{}.{var}", ens.index()), data)
+        let id = self.state_var(ens, var, "Simulator::set_neuron_state")?;
+        let object = format!("{} {var}", self.network.ensemble_name(ens.index()));
+        self.write_id(id, &object, "data", data)
     }
 
     /// The buffer of state variable `var` of ensemble `ens`, or an error that names the
@@ -449,23 +456,28 @@ impl Simulator {
         self.network
             .check_node("Simulator::set_poisson_rates", node)?;
         let name = format!("node{}.rates", node.index());
-        if !self.plan.buffers.iter().any(|b| b.name == name) {
+        let node_name = self.network.node_name(node.index());
+        let Some(id) = self.plan.buffers.iter().position(|b| b.name == name) else {
             return Err(Error::invalid(
                 "Simulator::set_poisson_rates",
                 "node",
-                self.network.node_name(node.index()),
+                node_name,
                 "a Poisson node (Node::poisson)",
             ));
-        }
-        if let Some(r) = rates.iter().find(|r| !(r.is_finite() && **r >= 0.0)) {
+        };
+        if let Some((k, r)) = rates
+            .iter()
+            .enumerate()
+            .find(|(_, r)| !(r.is_finite() && **r >= 0.0))
+        {
             return Err(Error::invalid(
-                self.network.node_name(node.index()),
-                "rates",
+                node_name,
+                format!("rates[{k}]"),
                 r,
                 "finite rates >= 0 Hz",
             ));
         }
-        self.write_buffer(&format!("node{}.rates", node.index()), rates)
+        self.write_id(BufId(id), &node_name, "rates", rates)
     }
 
     /// Returns every state to its initial value, clears probe data and sets time to 0.

@@ -891,6 +891,39 @@ fn bad_state_writes() {
         "node",
         "Node 0 \"in\"",
     );
+    // Values of the wrong length or range name the ensemble's variable, or the node's rates.
+    expect_invalid(
+        sim.set_neuron_state(a, "voltage", &[0.0; 3]),
+        "Ensemble 0 \"a\" voltage",
+        "data",
+        "3 values",
+    );
+    let mut v = vec![0.0f32; 10];
+    v[4] = f32::NAN;
+    expect_invalid(
+        sim.set_neuron_state(a, "voltage", &v),
+        "Ensemble 0 \"a\" voltage",
+        "data[4]",
+        "NaN",
+    );
+    let mut net = Network::new(0);
+    let p = net
+        .add_node(Node::poisson(vec![0.0; 3]).label("pixels"))
+        .unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    expect_invalid(
+        sim.set_poisson_rates(p, &[1.0; 2]),
+        "Node 0 \"pixels\"",
+        "rates",
+        "2 values",
+    );
+    expect_invalid(
+        sim.set_poisson_rates(p, &[1.0, -2.0, 0.0]),
+        "Node 0 \"pixels\"",
+        "rates[1]",
+        "-2",
+    );
+    sim.set_poisson_rates(p, &[1.0, 2.0, 0.0]).unwrap();
 }
 
 /// Sizes that cannot be built are refused before anything is allocated for them (an
