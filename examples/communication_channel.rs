@@ -69,10 +69,11 @@ fn run(args: Args) -> Result<()> {
     let input = sim.data_instance(m.p_input, 0)?.column(0).to_vec();
     let output = sim.data_instance(m.p_b, 0)?.column(0).to_vec();
     // The input filtered the way it reaches the probe: input -> A through Lowpass(0.005) (read
-    // one step later), A -> B through Lowpass(0.005) (read one step later), probe Lowpass(0.01).
+    // one step later), A -> B through Lowpass(0.005) (read one step later), probe Lowpass(0.01)
+    // (one step later too, as Nengo's probe filters).
     let x_a = delay(&lowpass_filter(&input, 0.005, DT), 1);
     let x_b = delay(&lowpass_filter(&x_a, 0.005, DT), 1);
-    let ideal = lowpass_filter(&x_b, 0.01, DT);
+    let ideal = delay(&lowpass_filter(&x_b, 0.01, DT), 1);
     let skip = (SETTLE / DT).round() as usize;
     let err = rmse(&output[skip..], &ideal[skip..]);
     println!(

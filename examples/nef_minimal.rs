@@ -81,12 +81,13 @@ fn run(args: Args) -> Result<()> {
 
     // The ideal values, filtered the way the signal reaches each probe: input -> A through
     // Lowpass(0.005) (read one step later), A -> B computing x^2 through Lowpass(0.1) (read one
-    // step later), and the probes' own filters (A: 0.01, B: 0.1).
+    // step later), and the probes' own filters (A: 0.01, B: 0.1; read one step later, as
+    // Nengo's probe filters).
     let x_a = delay(&lowpass_filter(&input, 0.005, DT), 1);
-    let ideal_a = lowpass_filter(&x_a, 0.01, DT);
+    let ideal_a = delay(&lowpass_filter(&x_a, 0.01, DT), 1);
     let squared: Vec<f64> = x_a.iter().map(|x| x * x).collect();
     let x_b = delay(&lowpass_filter(&squared, 0.1, DT), 1);
-    let ideal_b = lowpass_filter(&x_b, 0.1, DT);
+    let ideal_b = delay(&lowpass_filter(&x_b, 0.1, DT), 1);
     let skip = (SETTLE / DT).round() as usize;
     let rmse_a = rmse(&a_out[skip..], &ideal_a[skip..]);
     let rmse_b = rmse(&b_out[skip..], &ideal_b[skip..]);

@@ -213,8 +213,12 @@ fn rate_neurons_output_their_rate_curve_every_step() {
 // ------------------------------------------------------------------------------------------
 // 2. Synaptic filters against closed forms
 
-/// Output of `Probe::decoded(node).synapse(synapse)` for `n` steps of a node whose output at
-/// step `k` (time `(k + 1) dt`) is `input(k)`. The probe filter uses the same lowering
+/// The filter's state after each of `n` steps of a node whose output at step `k` (time
+/// `(k + 1) dt`) is `input(k)`: element `k` is the output after processing inputs
+/// `x[0..=k]`. It is read from `Probe::decoded(node).synapse(synapse)`, which, as Nengo's
+/// probes, adds one step of delay (checked: its first sample is 0, and sample `k + 1` is the
+/// state after input `k`; Nengo 4.1 gives `[0, 0.04877, 0.09516]` for a unit step and
+/// `Lowpass(0.02)` from the step the node turns on). The probe filter uses the same lowering
 /// (`lower_synapse`) as connection synapses.
 fn filter_response(synapse: Synapse, n: usize, input: fn(usize) -> f64) -> Vec<f64> {
     let mut net = Network::new(0);
@@ -225,8 +229,13 @@ fn filter_response(synapse: Synapse, n: usize, input: fn(usize) -> f64) -> Vec<f
         .unwrap();
     let p = net.probe(Probe::decoded(node).synapse(synapse)).unwrap();
     let mut sim = Simulator::new(&net, cfg()).unwrap();
-    sim.run_steps(n as u64).unwrap();
-    sim.data_instance(p, 0).unwrap().column(0).to_vec()
+    sim.run_steps(n as u64 + 1).unwrap();
+    let y = sim.data_instance(p, 0).unwrap().column(0).to_vec();
+    assert_eq!(
+        y[0], 0.0,
+        "{synapse:?}: the probe's first sample is before any input"
+    );
+    y[1..].to_vec()
 }
 
 fn step_input(_k: usize) -> f64 {
@@ -251,9 +260,44 @@ fn assert_close(actual: &[f64], expected: &[f64], rtol: f64, atol: f64, what: &s
 // Tolerance for the filters: 2e-5 relative. The decay factor is stored as f32 (relative
 // rounding up to 6e-8), which after n steps changes a^n by up to n * 6e-8 relative (6e-6 at the
 // 100 steps checked), and each step adds a rounding of ~6e-8 relative that the stable filter
-// carries along (another few e-6). Using the wrong convention (e.g. y[n] = 1 - a^n, one step
-// late) or the wrong coefficient is off by ~10% here.
+// carries along (another few e-6). A convention one step off (e.g. y[n] = 1 - a^n for the
+// state after x[0..=n]) or the wrong coefficient is off by ~10% here.
 const FILTER_RTOL: f64 = 2e-5;
+
+/// Probe filters sample as Nengo's do, one step after their input: Nengo 4.1.0's
+/// `nengo.Probe(node, synapse=...)` of a node that steps from 0 to 1 at t = 0.1 s (dt 1 ms),
+/// samples 97-102 (measured in the eighteenth session).
+#[test]
+fn probe_filters_sample_as_nengo_does() {
+    let nengo: [(Synapse, [f64; 6]); 2] = [
+        (
+            Synapse::Lowpass(0.02),
+            [0.0, 0.0, 0.0, 0.04877058, 0.09516258, 0.13929202],
+        ),
+        (
+            Synapse::Alpha(0.01),
+            [0.0, 0.0, 0.0, 0.00467884, 0.0175231, 0.03693631],
+        ),
+    ];
+    for (synapse, expected) in nengo {
+        let mut net = Network::new(0);
+        let node = net
+            .add_node(Node::function(1, |t| {
+                vec![if t >= 0.1 { 1.0 } else { 0.0 }]
+            }))
+            .unwrap();
+        let raw = net.probe(Probe::decoded(node)).unwrap();
+        let p = net.probe(Probe::decoded(node).synapse(synapse)).unwrap();
+        let mut sim = Simulator::new(&net, cfg()).unwrap();
+        sim.run(0.2).unwrap();
+        let x = sim.data_instance(raw, 0).unwrap();
+        assert_eq!(x[[98, 0]], 0.0);
+        assert_eq!(x[[99, 0]], 1.0);
+        let y = sim.data_instance(p, 0).unwrap().column(0).to_vec();
+        // Nengo's figures are printed to 8 digits; f32 state adds ~1e-7 relative.
+        assert_close(&y[97..103], &expected, 1e-6, 1e-8, &format!("{synapse:?}"));
+    }
+}
 
 #[test]
 fn lowpass_step_and_impulse_responses() {

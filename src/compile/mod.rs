@@ -8,7 +8,7 @@
 //!    into one matrix) and updates its filter, whose output the target reads in the next step;
 //!    a connection without synapse is computed inside phase 2, just before its target, so it
 //!    delivers in the same step (a zero-delay cycle is an error, as in Nengo);
-//! 4. probes filter and record.
+//! 4. probes record, then update their filters (one step of delay, as in Nengo).
 
 mod plan;
 
@@ -1211,14 +1211,19 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 )
             }
         };
+        // A probe's filter delays by one step, as a connection's does and as Nengo's probes do:
+        // the sample of step k is the filter's state before this step's input (it runs after
+        // the probe), y[k] = a y[k-1] + (1 - a) x[k-1] for a lowpass.
+        let mut filter = Vec::new();
         if let Some(s) = &p.synapse {
-            src = lower_synapse(&mut b, &mut step, &format!("probe{pi}"), len, s, dt, src);
+            src = lower_synapse(&mut b, &mut filter, &format!("probe{pi}"), len, s, dt, src);
         }
         step.push(Op::Probe {
             probe: pi,
             src,
             every,
         });
+        step.extend(filter);
         probes.push(ProbeSlot {
             probe: pi,
             src,

@@ -1343,7 +1343,9 @@ pub enum ProbeTarget {
 pub struct Probe {
     /// What to record.
     pub target: ProbeTarget,
-    /// Filter applied before recording (default none).
+    /// Filter applied before recording (default none). As in Nengo, the filter adds one step
+    /// of delay, as a connection's synapse does: the sample of step k is the filter's state
+    /// after step k-1 (for a lowpass, `y[k] = a y[k-1] + (1 - a) x[k-1]`, `a = exp(-dt/tau)`).
     pub synapse: Option<Synapse>,
     /// Record every this many seconds (default every step); a positive whole multiple of dt.
     pub sample_every: Option<f64>,
@@ -1391,7 +1393,7 @@ impl Probe {
             sample_every: None,
         }
     }
-    /// Sets the probe's filter.
+    /// Sets the probe's filter (one step of delay, as Nengo's; see [`Probe::synapse`](Probe#structfield.synapse)).
     pub fn synapse(mut self, s: Synapse) -> Self {
         self.synapse = Some(s);
         self
