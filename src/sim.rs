@@ -146,6 +146,9 @@ pub struct Simulator {
     n_steps: u64,
     /// Per probe: samples laid out `[sample][instance][len]`.
     records: ProbeRecords,
+    /// Per probe: the step after which its held samples begin (samples before it were taken
+    /// by `take_data`/`take_sum` or dropped by `restore`).
+    records_from: Vec<u64>,
 }
 
 impl Simulator {
@@ -181,6 +184,7 @@ impl Simulator {
         let records = ProbeRecords {
             values: vec![Vec::new(); plan.probes.len()],
         };
+        let records_from = vec![0; plan.probes.len()];
         Ok(Simulator {
             network: network.same_ids_copy(),
             config,
@@ -188,6 +192,7 @@ impl Simulator {
             built,
             backend,
             n_steps: 0,
+            records_from,
             records,
         })
     }
@@ -250,23 +255,37 @@ impl Simulator {
         let mut left = n;
         while left > 0 {
             let chunk = left.min(self.config.chunk_steps as u64) as usize;
-            let host = self.host_inputs(self.n_steps, chunk)?;
-            self.backend
-                .run(self.n_steps, chunk, &host, &mut self.records)?;
-            self.n_steps += chunk as u64;
+            let (host, bad) = self.host_inputs(self.n_steps, chunk);
+            // A node's bad value at step j of the chunk: its steps before j run (and are
+            // recorded) first, as Nengo runs every step before the one that fails.
+            let run = bad.as_ref().map_or(chunk, |(j, _)| *j);
+            if run > 0 {
+                self.backend
+                    .run(self.n_steps, run, &host, &mut self.records)?;
+                self.n_steps += run as u64;
+            }
+            if let Some((_, e)) = bad {
+                return Err(e);
+            }
             left -= chunk as u64;
         }
         Ok(())
     }
 
-    /// Evaluates every node for steps `first..first + n` (time `(k + 1) dt`).
-    fn host_inputs(&self, first: u64, n: usize) -> Result<HostInputs> {
+    /// Evaluates every node for steps `first..first + n` (time `(k + 1) dt`). A node output
+    /// of the wrong length or a non-finite value at step `first + j` ends the evaluation
+    /// there: the values of the steps before `j`, and `Some((j, error))` for the earliest such
+    /// step.
+    fn host_inputs(&self, first: u64, n: usize) -> (HostInputs, Option<(usize, Error)>) {
         let batch = self.config.batch;
         let mut values = Vec::with_capacity(self.plan.host_inputs.len());
+        let mut bad: Option<(usize, Error)> = None;
         for slot in &self.plan.host_inputs {
             let node = &self.network.nodes()[slot.node];
             let mut v = Vec::with_capacity(n * batch * slot.size);
-            for k in 0..n {
+            // Only steps before an earlier node's failure are evaluated.
+            let limit = bad.as_ref().map_or(n, |(j, _)| *j);
+            'steps: for k in 0..limit {
                 let t = (first + k as u64 + 1) as f64 * self.config.dt;
                 for b in 0..batch {
                     let y = match &node.output {
@@ -278,30 +297,42 @@ impl Simulator {
                             unreachable!("device-generated nodes have no host slot")
                         }
                     };
-                    if y.len() != slot.size {
-                        return Err(Error::invalid(
+                    let error = if y.len() != slot.size {
+                        Some(Error::invalid(
                             self.network.node_name(slot.node),
                             "output",
                             format!("a vector of length {} at t = {t}", y.len()),
                             format!("length {} (size_out)", slot.size),
-                        ));
-                    }
-                    // Checked as f32, the precision the backends run at: 1e300 is finite in
-                    // f64 but infinite on the backend.
-                    if let Some(x) = y.iter().find(|x| !(**x as f32).is_finite()) {
-                        return Err(Error::invalid(
-                            self.network.node_name(slot.node),
-                            "output",
-                            format!("{x:e} at t = {t}"),
-                            "finite values within f32 range (|x| <= 3.4e38)",
-                        ));
+                        ))
+                    } else {
+                        // Checked as f32, the precision the backends run at: 1e300 is finite
+                        // in f64 but infinite on the backend.
+                        y.iter().find(|x| !(**x as f32).is_finite()).map(|x| {
+                            Error::invalid(
+                                self.network.node_name(slot.node),
+                                "output",
+                                format!("{x:e} at t = {t}"),
+                                "finite values within f32 range (|x| <= 3.4e38)",
+                            )
+                        })
+                    };
+                    if let Some(e) = error {
+                        v.truncate(k * batch * slot.size);
+                        bad = Some((k, e));
+                        break 'steps;
                     }
                     v.extend(y.iter().map(|&x| x as f32));
                 }
             }
             values.push(v);
         }
-        Ok(HostInputs { values })
+        // Every node's values end at the earliest failure.
+        if let Some((j, _)) = &bad {
+            for (v, slot) in values.iter_mut().zip(&self.plan.host_inputs) {
+                v.truncate(j * batch * slot.size);
+            }
+        }
+        (HostInputs { values }, bad)
     }
 
     /// Runs the presentation-boundary ops now (normalisation of incoming weights).
@@ -486,21 +517,27 @@ impl Simulator {
         for v in &mut self.records.values {
             v.clear();
         }
+        self.records_from.fill(0);
         self.n_steps = 0;
         Ok(())
     }
 
-    /// Times of every step so far: `dt, 2 dt, ...` (Nengo's `trange()`).
+    /// Times of every step so far: `dt, 2 dt, ...` (Nengo's `trange()`). A probe's data
+    /// matches it until samples are taken ([`Simulator::take_data`]) or a snapshot is
+    /// restored; [`Simulator::probe_trange`] always gives the times of the samples a probe
+    /// holds.
     pub fn trange(&self) -> Array1<f64> {
         Array1::from_iter((1..=self.n_steps).map(|k| k as f64 * self.config.dt))
     }
 
-    /// Times at which `probe` recorded its samples.
+    /// Times of the samples `probe` holds (those since the last `take_data`, `take_sum`, `reset`
+    /// or `restore`): one per row of [`Simulator::data`].
     pub fn probe_trange(&self, probe: ProbeId) -> Result<Array1<f64>> {
         self.network.check_probe(probe)?;
         let every = self.plan.probes[probe.index()].every;
+        let first = self.records_from[probe.index()] / every + 1;
         Ok(Array1::from_iter(
-            (1..=self.n_steps / every).map(|k| (k * every) as f64 * self.config.dt),
+            (first..=self.n_steps / every).map(|k| (k * every) as f64 * self.config.dt),
         ))
     }
 
@@ -522,6 +559,7 @@ impl Simulator {
     pub fn take_data(&mut self, probe: ProbeId) -> Result<Array3<f64>> {
         let a = self.data(probe)?;
         self.records.values[probe.index()].clear();
+        self.records_from[probe.index()] = self.n_steps;
         Ok(a)
     }
 
@@ -541,6 +579,7 @@ impl Simulator {
             }
         }
         self.records.values[probe.index()].clear();
+        self.records_from[probe.index()] = self.n_steps;
         Ok(sum)
     }
 
@@ -620,7 +659,9 @@ impl Simulator {
         }
     }
 
-    /// Restores a [`Snapshot`] taken from a simulator of the same network and batch size.
+    /// Restores a [`Snapshot`] taken from a simulator of the same network and batch size: its
+    /// state and its time. Probe data recorded so far is dropped; the probes record again from
+    /// the snapshot's time ([`Simulator::probe_trange`] gives their samples' times).
     pub fn restore(&mut self, snap: &Snapshot) -> Result<()> {
         // Every buffer is checked before any is written: a refused snapshot changes nothing.
         let mut ids = Vec::with_capacity(snap.buffers.len());
@@ -646,6 +687,7 @@ impl Simulator {
         for v in &mut self.records.values {
             v.clear();
         }
+        self.records_from.fill(snap.n_steps);
         Ok(())
     }
 

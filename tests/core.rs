@@ -478,6 +478,103 @@ fn batch_instances_match_separate_runs_bit_for_bit() {
     assert_ne!(spikes.index_axis(Axis(0), 1), spikes.index_axis(Axis(0), 2));
 }
 
+/// A node's bad value part-way through a run stops it at that step, as Nengo does: the steps
+/// before it run and are recorded (every node's, the failing one first or not, in a chunk or
+/// across chunks), the error names the node and the time, and the run can go on from there.
+#[test]
+fn a_bad_node_value_stops_the_run_at_its_step() {
+    for (t_bad, chunk, bad_first) in [(0.5, 1000, true), (1.2, 1000, false), (0.5, 7, true)] {
+        let mut net = Network::new(0);
+        let bad = move |t: f64| vec![if t > t_bad { f64::NAN } else { t }];
+        let good = |t: f64| vec![t, -t];
+        let (b, g) = if bad_first {
+            let b = net.add_node(Node::function(1, bad).label("bad")).unwrap();
+            (b, net.add_node(Node::function(2, good)).unwrap())
+        } else {
+            let g = net.add_node(Node::function(2, good)).unwrap();
+            (
+                net.add_node(Node::function(1, bad).label("bad")).unwrap(),
+                g,
+            )
+        };
+        let pb = net.probe(Probe::decoded(b)).unwrap();
+        let pg = net.probe(Probe::decoded(g).sample_every(0.002)).unwrap();
+        let mut config = cfg();
+        config.chunk_steps = chunk;
+        let mut sim = Simulator::new(&net, config).unwrap();
+        let err = sim.run(2.0).unwrap_err().to_string();
+        let steps = (t_bad / DT).round() as usize;
+        let what = format!("t_bad {t_bad}, chunk {chunk}: {err}");
+        assert!(err.contains("\"bad\"") && err.contains("NaN"), "{what}");
+        assert!(
+            err.contains(&format!("t = {}", (steps + 1) as f64 * DT)),
+            "{what}"
+        );
+        assert_eq!(sim.n_steps(), steps as u64, "{what}");
+        let x = sim.data_instance(pb, 0).unwrap();
+        assert_eq!(x.nrows(), steps, "{what}");
+        for (k, &v) in x.column(0).iter().enumerate() {
+            assert_eq!(v, ((k + 1) as f64 * DT) as f32 as f64, "{what}: sample {k}");
+        }
+        let y = sim.data_instance(pg, 0).unwrap();
+        assert_eq!(y.nrows(), steps / 2, "{what}");
+        assert_eq!(sim.probe_trange(pg).unwrap().len(), steps / 2, "{what}");
+        // Running again fails at once, at the same step, and records nothing more.
+        assert!(sim.run(1.0).is_err());
+        assert_eq!(sim.n_steps(), steps as u64);
+        assert_eq!(sim.data_instance(pb, 0).unwrap().nrows(), steps);
+    }
+}
+
+/// `probe_trange` gives the times of the samples a probe holds after `take_data`, `take_sum`
+/// and `restore` (which returns to the snapshot's time and drops what was recorded).
+#[test]
+fn probe_times_follow_taken_and_restored_data() {
+    let mut net = Network::new(0);
+    let n = net.add_node(Node::function(1, |t| vec![t])).unwrap();
+    let p = net.probe(Probe::decoded(n)).unwrap();
+    let q = net.probe(Probe::decoded(n).sample_every(0.002)).unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    let times = |sim: &Simulator, p| sim.probe_trange(p).unwrap().to_vec();
+    let values = |sim: &Simulator, p| -> Vec<f64> {
+        sim.data_instance(p, 0)
+            .unwrap()
+            .column(0)
+            .iter()
+            .map(|&v| v as f32 as f64)
+            .collect()
+    };
+    // The node outputs t, so each sample must equal its time (in f32).
+    let check = |sim: &Simulator, p, len: usize| {
+        let (t, v) = (times(sim, p), values(sim, p));
+        assert_eq!(t.len(), len, "{t:?}");
+        assert_eq!(v.len(), len, "{v:?}");
+        for (t, v) in t.iter().zip(&v) {
+            assert_eq!(*t as f32 as f64, *v, "{t:?} vs {v:?}");
+        }
+    };
+    sim.run_steps(5).unwrap();
+    let snap = sim.snapshot().unwrap();
+    sim.run_steps(5).unwrap();
+    check(&sim, p, 10);
+    check(&sim, q, 5);
+    sim.take_data(p).unwrap();
+    sim.take_sum(q).unwrap();
+    sim.run_steps(4).unwrap();
+    check(&sim, p, 4);
+    check(&sim, q, 2);
+    sim.restore(&snap).unwrap();
+    sim.run_steps(3).unwrap();
+    assert_eq!(sim.trange().len(), 8);
+    check(&sim, p, 3);
+    // Steps 6-8: the samples of sample_every 2 steps are at steps 6 and 8.
+    check(&sim, q, 2);
+    assert_eq!(times(&sim, q), [0.006, 0.008]);
+    sim.reset().unwrap();
+    sim.run_steps(2).unwrap();
+    check(&sim, p, 2);
+}
+
 #[test]
 fn reset_chunking_sampling_and_time() {
     let m = batch_net(Node::batched(1, batch_input));
