@@ -226,9 +226,9 @@ impl Simulator {
         (self.backend.name(), self.backend.device())
     }
 
-    /// Runs for `seconds`, rounded to the nearest whole number of steps (halves away from
-    /// zero), so less than dt/2 runs none (Nengo rounds halves to even and warns when no step
-    /// is run).
+    /// Runs for `seconds`, rounded to the nearest whole number of steps, halves to even as
+    /// Nengo's `Simulator.run` (`np.round(seconds / dt)`): `run(0.0005)` with dt 1 ms runs
+    /// none, and so does anything up to dt/2 (Nengo also warns then).
     pub fn run(&mut self, seconds: f64) -> Result<()> {
         if !seconds.is_finite() || seconds < 0.0 {
             return Err(Error::invalid(
@@ -238,7 +238,7 @@ impl Simulator {
                 "a finite number >= 0",
             ));
         }
-        let steps = (seconds / self.config.dt).round();
+        let steps = (seconds / self.config.dt).round_ties_even();
         if steps > 1e15 {
             return Err(Error::invalid(
                 "Simulator::run",

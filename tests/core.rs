@@ -575,6 +575,29 @@ fn probe_times_follow_taken_and_restored_data() {
     check(&sim, p, 2);
 }
 
+/// `run` rounds the duration to whole steps as Nengo's `Simulator.run` does
+/// (`np.round(seconds / dt)`, halves to even).
+#[test]
+fn run_rounds_halves_to_even_as_nengo() {
+    let net = Network::new(0);
+    for (seconds, dt, steps) in [
+        (0.0005, 0.001, 0),
+        (0.0015, 0.001, 2),
+        (0.0025, 0.001, 2),
+        (0.0004, 0.001, 0),
+        (0.0006, 0.001, 1),
+        (0.25, 0.5, 0),
+        (0.75, 0.5, 2),
+        (1.25, 0.5, 2),
+        (1.0, 0.001, 1000),
+    ] {
+        let mut sim = Simulator::new(&net, cfg().dt(dt)).unwrap();
+        sim.run(seconds).unwrap();
+        // Nengo's own count for the same f64 arithmetic.
+        assert_eq!(sim.n_steps(), steps, "run({seconds}) with dt {dt}");
+    }
+}
+
 #[test]
 fn reset_chunking_sampling_and_time() {
     let m = batch_net(Node::batched(1, batch_input));
