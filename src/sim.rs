@@ -293,8 +293,10 @@ impl Simulator {
                         NodeOutput::Function { f, .. } => f(t),
                         NodeOutput::Batched { f, .. } => f(t, b),
                         NodeOutput::Present(p) => p.value(t),
-                        NodeOutput::Poisson(_) | NodeOutput::UniformNoise { .. } => {
-                            unreachable!("device-generated nodes have no host slot")
+                        NodeOutput::Poisson(_)
+                        | NodeOutput::UniformNoise { .. }
+                        | NodeOutput::Passthrough { .. } => {
+                            unreachable!("device-computed nodes have no host slot")
                         }
                     };
                     let error = if y.len() != slot.size {

@@ -598,6 +598,100 @@ fn run_rounds_halves_to_even_as_nengo() {
     }
 }
 
+/// Passthrough nodes sum their inputs in the step they arrive, as Nengo's `Node(size_in=...)`:
+/// a connection without synapse delivers this step's value, one with a synapse its filter's
+/// state of the step before. The figures are Nengo 4.1.0's for the same network (`q` is added
+/// before `p`, so the order follows the connections, not the nodes).
+#[test]
+fn passthrough_nodes_sum_their_inputs_as_nengo() {
+    let mut net = Network::new(0);
+    let a = net.add_node(Node::function(1, |t| vec![t])).unwrap();
+    let g = net
+        .add_node(Node::function(1, |t| {
+            vec![if t >= 0.0025 { 1.0 } else { 0.0 }]
+        }))
+        .unwrap();
+    let q = net.add_node(Node::passthrough(1).label("q")).unwrap();
+    let p = net.add_node(Node::passthrough(1).label("p")).unwrap();
+    net.connect(
+        Connection::new(a, p)
+            .transform(Transform::Scalar(2.0))
+            .synapse(None),
+    )
+    .unwrap();
+    net.connect(Connection::new(g, p).synapse(Some(Synapse::Lowpass(0.01))))
+        .unwrap();
+    net.connect(Connection::new(p, q).synapse(None)).unwrap();
+    let pp = net.probe(Probe::decoded(p)).unwrap();
+    let pq = net.probe(Probe::decoded(q)).unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    sim.run_steps(8).unwrap();
+    let nengo = [
+        0.002,
+        0.004,
+        0.006,
+        0.103162582,
+        0.1912692469,
+        0.2711817793,
+        0.343679954,
+        0.4094693403,
+    ];
+    for probe in [pp, pq] {
+        let y = sim.data_instance(probe, 0).unwrap().column(0).to_vec();
+        assert_close(&y, &nengo, 1e-6, 1e-9, "passthrough");
+    }
+}
+
+/// An ensemble fed through a passthrough node (no synapse on the way in) behaves exactly as one
+/// fed directly: same spikes, same decoded output. A zero-delay loop through passthrough nodes
+/// is a build error naming them, and only a passthrough node takes input.
+#[test]
+fn passthrough_nodes_route_without_changing_the_signal() {
+    let build = |through: bool| {
+        let mut net = Network::new(7);
+        let ens = net.add_ensemble(Ensemble::new(23, 2)).unwrap();
+        let x = net
+            .add_node(Node::function(2, |t| {
+                vec![(6.0 * t).sin(), (4.0 * t).cos()]
+            }))
+            .unwrap();
+        if through {
+            let p = net.add_node(Node::passthrough(2)).unwrap();
+            net.connect(Connection::new(x, p).synapse(None)).unwrap();
+            net.connect(Connection::new(p, ens)).unwrap();
+        } else {
+            net.connect(Connection::new(x, ens)).unwrap();
+        }
+        let s = net.probe(Probe::spikes(ens)).unwrap();
+        let d = net
+            .probe(Probe::decoded(ens).synapse(Synapse::Lowpass(0.01)))
+            .unwrap();
+        let mut sim = Simulator::new(&net, cfg()).unwrap();
+        sim.run(0.5).unwrap();
+        (sim.data(s).unwrap(), sim.data(d).unwrap())
+    };
+    let (direct, through) = (build(false), build(true));
+    assert!(direct.0.iter().any(|&v| v > 0.0));
+    assert_eq!(direct, through);
+
+    let mut net = Network::new(0);
+    let a = net.add_node(Node::passthrough(1).label("a")).unwrap();
+    let b = net.add_node(Node::passthrough(1).label("b")).unwrap();
+    net.connect(Connection::new(a, b).synapse(None)).unwrap();
+    net.connect(Connection::new(b, a).synapse(None)).unwrap();
+    let err = Simulator::new(&net, cfg()).err().unwrap().to_string();
+    assert!(
+        err.contains("Node 0 \"a\"") && err.contains("Node 1 \"b\"") && err.contains("cycle"),
+        "{err}"
+    );
+    let f = net.add_node(Node::function(1, |t| vec![t])).unwrap();
+    let err = net.connect(Connection::new(a, f)).unwrap_err().to_string();
+    assert!(
+        err.contains("post") && err.contains("Node::passthrough"),
+        "{err}"
+    );
+}
+
 #[test]
 fn reset_chunking_sampling_and_time() {
     let m = batch_net(Node::batched(1, batch_input));

@@ -406,6 +406,12 @@ struct PesChannel {
 }
 
 fn pes_channel(seed: u64, rule: Pes) -> PesChannel {
+    pes_channel_with(seed, rule, false)
+}
+
+/// [`pes_channel`], with the error computed by a passthrough node instead of an ensemble when
+/// `error_node` (Nengo's `error = nengo.Node(size_in=1)`).
+fn pes_channel_with(seed: u64, rule: Pes, error_node: bool) -> PesChannel {
     let mut net = Network::new(seed);
     let input = net
         .add_node(Node::batched(1, |t, b| {
@@ -414,7 +420,11 @@ fn pes_channel(seed: u64, rule: Pes) -> PesChannel {
         .unwrap();
     let pre = net.add_ensemble(Ensemble::new(61, 1)).unwrap();
     let post = net.add_ensemble(Ensemble::new(47, 1)).unwrap();
-    let error = net.add_ensemble(Ensemble::new(83, 1)).unwrap();
+    let error: Endpoint = if error_node {
+        net.add_node(Node::passthrough(1)).unwrap().into()
+    } else {
+        net.add_ensemble(Ensemble::new(83, 1)).unwrap().into()
+    };
     net.connect(Connection::new(input, pre)).unwrap();
     let learned = net
         .connect(
@@ -440,6 +450,31 @@ fn pes_channel(seed: u64, rule: Pes) -> PesChannel {
         p_input,
         p_post,
     }
+}
+
+/// PES learns from an error computed by a passthrough node (post - input, Nengo's usual
+/// `error = nengo.Node(size_in=1)`): post's decoded output comes to follow the input, and both
+/// backends learn alike (the tolerance of the test below).
+#[test]
+fn pes_learns_from_a_passthrough_error_node() {
+    let m = pes_channel_with(2, Pes::new(), true);
+    let mut sim = Simulator::new(&m.net, SimConfig::default().backend(BackendChoice::Cpu)).unwrap();
+    sim.run(6.0).unwrap();
+    let x = sim.data_instance(m.p_input, 0).unwrap().column(0).to_vec();
+    let y = sim.data_instance(m.p_post, 0).unwrap().column(0).to_vec();
+    let rmse = |a: &[f64], b: &[f64]| volley::networks::rmse(a, b);
+    let (first, last) = (rmse(&y[..1000], &x[..1000]), rmse(&y[5000..], &x[5000..]));
+    eprintln!("PES with an error node: rmse first second {first:.4}, last second {last:.4}");
+    assert!(first > 0.3 && last < first / 3.0, "{first} -> {last}");
+    if !gpu_wanted() {
+        return;
+    }
+    let w = [BackendChoice::Cpu, BackendChoice::Gpu]
+        .map(|be| learned_weights(&m.net, be, 2, 1000, &[m.learned]).remove(0));
+    let (c, g) = (w[0].as_slice().unwrap(), w[1].as_slice().unwrap());
+    let (scale, diff) = (max_abs(c), max_diff(c, g));
+    eprintln!("PES with an error node: largest decoder {scale:e}, max |cpu - gpu| {diff:e}");
+    assert!(scale > 5e-5 && diff <= 0.03 * scale, "{diff} of {scale}");
 }
 
 #[test]

@@ -422,6 +422,8 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 out: dst,
                 stream: i as u32,
             }),
+            // Summed from its inputs in its place in the step order (below).
+            NodeOutput::Passthrough { .. } => {}
             _ => {
                 host_inputs.push(HostInputSlot { node: i, size });
                 step.push(Op::HostInput {
@@ -943,7 +945,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         // zero-delay edge.
         let split = !conductance
             && conn.synapse.is_none()
-            && post_index.is_some()
+            && post_unit(net, conn).is_some()
             && delays.as_ref().is_some_and(|d| d.min() >= 1);
         conns.push(ConnLowered {
             write,
@@ -1024,9 +1026,43 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         ens_params.push((bias, enc));
     }
 
-    // ---- order ensembles so that zero-delay (synapse None) sources come first
-    let order = ensemble_order(net, &conns.iter().map(|c| c.split).collect::<Vec<_>>())?;
-    for &i in &order {
+    // ---- order ensembles and passthrough nodes so that zero-delay (synapse None) sources
+    // come first
+    let order = unit_order(net, &conns.iter().map(|c| c.split).collect::<Vec<_>>())?;
+    let n_ens = net.ensembles.len();
+    for &unit in &order {
+        if unit >= n_ens {
+            // A passthrough node: the sum of what its connections deliver now.
+            let p = unit - n_ens;
+            if !net.nodes[p].is_passthrough() {
+                continue;
+            }
+            let incoming: Vec<usize> = net
+                .connections
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| matches!(c.post, Endpoint::Node(id) if id.index == p))
+                .map(|(ci, _)| ci)
+                .collect();
+            for &ci in &incoming {
+                let c = &conns[ci];
+                if c.synapse.is_none() {
+                    if !c.split {
+                        step.extend(c.write.iter().cloned());
+                    }
+                    step.extend(c.read.iter().cloned());
+                }
+            }
+            step.push(Op::Zero { dst: node_out[p] });
+            for &ci in &incoming {
+                step.push(Op::AddInc {
+                    x: conns[ci].output,
+                    y: node_out[p],
+                });
+            }
+            continue;
+        }
+        let i = unit;
         let ens = &net.ensembles[i];
         let eb = &ens_bufs[i];
         let incoming: Vec<usize> = net
@@ -1464,25 +1500,48 @@ fn post_ensemble(c: &Connection) -> Option<usize> {
     }
 }
 
-/// Topological order of ensembles along connections without synapse (zero-delay edges);
-/// `delayed[ci]` marks connections whose every synapse is delayed by at least one step.
-fn ensemble_order(net: &Network, delayed: &[bool]) -> Result<Vec<usize>> {
-    let n = net.ensembles.len();
+/// The unit of `unit_order` that endpoint `e` is: an ensemble `i` is `i`, a passthrough node
+/// `k` is `ensembles + k`; other nodes (computed before anything else) and learning rules are
+/// none.
+fn unit_of(net: &Network, e: &Endpoint) -> Option<usize> {
+    match e {
+        Endpoint::Ensemble(id) | Endpoint::Neurons(id) => Some(id.index),
+        Endpoint::Node(id) if net.nodes[id.index].is_passthrough() => {
+            Some(net.ensembles.len() + id.index)
+        }
+        Endpoint::Node(_) | Endpoint::LearningRule(_) => None,
+    }
+}
+
+/// The unit a connection delivers to (see [`unit_of`]).
+fn post_unit(net: &Network, c: &Connection) -> Option<usize> {
+    unit_of(net, &c.post)
+}
+
+/// Topological order of the ensembles and passthrough nodes (units `0..ensembles` and
+/// `ensembles..ensembles + nodes`, see [`unit_of`]) along connections without synapse
+/// (zero-delay edges); `delayed[ci]` marks connections whose every synapse is delayed by at
+/// least one step.
+fn unit_order(net: &Network, delayed: &[bool]) -> Result<Vec<usize>> {
+    let n = net.ensembles.len() + net.nodes.len();
     let mut indeg = vec![0usize; n];
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (ci, c) in net.connections.iter().enumerate() {
         if c.synapse.is_some() || c.port != Port::Current || delayed[ci] {
             continue;
         }
-        let pre = match c.pre {
-            Endpoint::Ensemble(id) | Endpoint::Neurons(id) => id.index,
-            Endpoint::Node(_) | Endpoint::LearningRule(_) => continue,
+        let Some(pre) = unit_of(net, &c.pre) else {
+            continue;
         };
-        if let Some(post) = post_ensemble(c) {
+        if let Some(post) = post_unit(net, c) {
             edges[pre].push(post);
             indeg[post] += 1;
         }
     }
+    let name = |u: usize| match u.checked_sub(net.ensembles.len()) {
+        None => net.ensemble_name(u),
+        Some(k) => net.node_name(k),
+    };
     let mut ready: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).rev().collect();
     let mut order = Vec::with_capacity(n);
     while let Some(i) = ready.pop() {
@@ -1501,10 +1560,7 @@ fn ensemble_order(net: &Network, delayed: &[bool]) -> Result<Vec<usize>> {
         while let Some(i) = (0..n).find(|&i| stuck[i] && !edges[i].iter().any(|&k| stuck[k])) {
             stuck[i] = false;
         }
-        let stuck: Vec<String> = (0..n)
-            .filter(|&i| stuck[i])
-            .map(|i| net.ensemble_name(i))
-            .collect();
+        let stuck: Vec<String> = (0..n).filter(|&i| stuck[i]).map(name).collect();
         return Err(Error::build(
             stuck.join(", "),
             "connections without a synapse form a cycle (zero-delay loop); give one of them a synapse",

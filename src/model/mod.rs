@@ -479,6 +479,12 @@ pub enum NodeOutput {
         /// Upper bound.
         high: f64,
     },
+    /// The sum of the node's incoming connections in this step, passed on unchanged (Nengo's
+    /// passthrough node, `nengo.Node(size_in=size)`).
+    Passthrough {
+        /// Input and output length.
+        size: usize,
+    },
 }
 
 impl fmt::Debug for NodeOutput {
@@ -495,6 +501,7 @@ impl fmt::Debug for NodeOutput {
                 p.pause_time
             ),
             NodeOutput::Poisson(r) => write!(f, "Poisson({} rates)", r.len()),
+            NodeOutput::Passthrough { size } => write!(f, "Passthrough(size={size})"),
             NodeOutput::UniformNoise {
                 size_out,
                 low,
@@ -575,10 +582,26 @@ impl Node {
             },
         }
     }
+    /// A passthrough node of `size` dimensions (Nengo's `nengo.Node(size_in=size)`): its output
+    /// in each step is the sum of what its incoming connections deliver in that step (a
+    /// connection without synapse delivers this step's value of its source, one with a synapse
+    /// its filter's state, as into an ensemble). It collects, sums and routes signals: an error
+    /// signal for PES, a point where several inputs meet, a probe of a sum.
+    pub fn passthrough(size: usize) -> Self {
+        Node {
+            label: None,
+            output: NodeOutput::Passthrough { size },
+        }
+    }
     /// Sets the label.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
+    }
+
+    /// True for a passthrough node ([`Node::passthrough`]), the only node that takes input.
+    pub fn is_passthrough(&self) -> bool {
+        matches!(self.output, NodeOutput::Passthrough { .. })
     }
 
     /// True when the node's values are generated on the device (random sources), not on the host.
@@ -599,6 +622,7 @@ impl Node {
             NodeOutput::Present(p) => p.inputs.first().map_or(0, Vec::len),
             NodeOutput::Poisson(r) => r.len(),
             NodeOutput::UniformNoise { size_out, .. } => *size_out,
+            NodeOutput::Passthrough { size } => *size,
         }
     }
 
@@ -1662,13 +1686,23 @@ impl Network {
             self.endpoint_name(&conn.pre),
             self.endpoint_name(&conn.post)
         );
-        if let Endpoint::Node(_) = conn.post {
-            return Err(Error::invalid(
-                &object,
-                "post",
-                self.endpoint_name(&conn.post),
-                "an ensemble, its neurons, or a connection's learning rule (nodes with inputs are not supported)",
-            ));
+        if let Endpoint::Node(id) = conn.post {
+            if !self.nodes[id.index].is_passthrough() {
+                return Err(Error::invalid(
+                    &object,
+                    "post",
+                    self.endpoint_name(&conn.post),
+                    "an ensemble, its neurons, a passthrough node (Node::passthrough) or a connection's learning rule (a node with an output of its own takes no input)",
+                ));
+            }
+            if !conn.learning.is_empty() {
+                return Err(Error::invalid(
+                    &object,
+                    "learning",
+                    format!("{} rule(s)", conn.learning.len()),
+                    "none on a connection into a node (a learned connection ends at an ensemble or its neurons)",
+                ));
+            }
         }
         if let Endpoint::LearningRule(_) = conn.pre {
             return Err(Error::invalid(
