@@ -692,6 +692,52 @@ fn passthrough_nodes_route_without_changing_the_signal() {
     );
 }
 
+/// Any state variable of a neuron type can be probed step by step by name (Nengo's
+/// `Probe(ens.neurons, "adaptation")`): the last sample is the state `neuron_state` reads; a
+/// name the type lacks is refused, listing the ones it has.
+#[test]
+fn neuron_state_probes_record_any_state_variable() {
+    for (neuron, vars) in [
+        (
+            NeuronType::adaptive_lif(),
+            &["voltage", "refractory_time", "adaptation"][..],
+        ),
+        (NeuronType::izhikevich(), &["voltage", "recovery"][..]),
+    ] {
+        let mut net = Network::new(3);
+        let ens = net
+            .add_ensemble(Ensemble::new(13, 1).neuron_type(neuron))
+            .unwrap();
+        let x = net.add_node(Node::constant(vec![0.8])).unwrap();
+        net.connect(Connection::new(x, ens)).unwrap();
+        let probes: Vec<_> = vars
+            .iter()
+            .map(|&v| net.probe(Probe::state(ens, v)).unwrap())
+            .collect();
+        let mut sim = Simulator::new(&net, cfg()).unwrap();
+        sim.run(0.3).unwrap();
+        for (&var, &p) in vars.iter().zip(&probes) {
+            let data = sim.data_instance(p, 0).unwrap();
+            assert_eq!(data.nrows(), 300);
+            let last = data.row(299).to_vec();
+            let state = sim.neuron_state(ens, var).unwrap();
+            let state: Vec<f64> = state.row(0).iter().map(|&v| v as f64).collect();
+            assert_eq!(last, state, "{neuron:?} {var}");
+            assert!(
+                data.iter().any(|&v| v != data[[0, 0]]),
+                "{var} never changes"
+            );
+        }
+        let err = net
+            .probe(Probe::state(ens, "adapt"))
+            .unwrap_err()
+            .to_string();
+        for v in vars {
+            assert!(err.contains(v) && err.contains("\"adapt\""), "{err}");
+        }
+    }
+}
+
 #[test]
 fn reset_chunking_sampling_and_time() {
     let m = batch_net(Node::batched(1, batch_input));

@@ -1234,13 +1234,15 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             ProbeTarget::InputCurrent(id) => {
                 (ens_bufs[id.index].j, net.ensembles[id.index].n_neurons)
             }
-            ProbeTarget::Voltage(id) => {
+            ProbeTarget::State(id, var) => {
                 let k = net.ensembles[id.index]
                     .neuron_type
                     .state_names()
                     .iter()
-                    .position(|s| *s == "voltage")
-                    .ok_or_else(|| Error::build(&object, "the neuron type has no voltage"))?;
+                    .position(|s| *s == var)
+                    .ok_or_else(|| {
+                        Error::build(&object, format!("the neuron type has no state {var:?}"))
+                    })?;
                 (
                     ens_bufs[id.index].state[k],
                     net.ensembles[id.index].n_neurons,

@@ -1351,8 +1351,10 @@ pub enum ProbeTarget {
     Decoded(Endpoint),
     /// Spikes (or rates) of an ensemble's neurons, amplitude / dt per spike like Nengo.
     Spikes(EnsembleId),
-    /// Membrane voltage of an ensemble's neurons.
-    Voltage(EnsembleId),
+    /// A state variable of an ensemble's neurons, by name (Nengo's `Probe(ens.neurons,
+    /// "voltage")`): one of the neuron type's `state_names()`, e.g. `"voltage"`,
+    /// `"adaptation"`, `"recovery"`, `"theta"`.
+    State(EnsembleId, &'static str),
     /// Input current J of an ensemble's neurons (bias included).
     InputCurrent(EnsembleId),
     /// Spike counts of an ensemble's neurons (`Endpoint::Ensemble` or `Endpoint::Neurons`) or
@@ -1403,8 +1405,15 @@ impl Probe {
     }
     /// Voltages of an ensemble's neurons.
     pub fn voltage(ens: EnsembleId) -> Self {
+        Probe::state(ens, "voltage")
+    }
+    /// State variable `var` of an ensemble's neurons, one of its neuron type's
+    /// [`state_names`](crate::model::NeuronType::state_names) (Nengo's
+    /// `nengo.Probe(ens.neurons, "adaptation")`); `net.probe` refuses a name the type lacks,
+    /// listing those it has.
+    pub fn state(ens: EnsembleId, var: &'static str) -> Self {
         Probe {
-            target: ProbeTarget::Voltage(ens),
+            target: ProbeTarget::State(ens, var),
             synapse: None,
             sample_every: None,
         }
@@ -1464,7 +1473,7 @@ impl Clone for Network {
             p.target = match p.target {
                 ProbeTarget::Decoded(e) => ProbeTarget::Decoded(e.in_network(uid)),
                 ProbeTarget::Spikes(e) => ProbeTarget::Spikes(e.in_network(uid)),
-                ProbeTarget::Voltage(e) => ProbeTarget::Voltage(e.in_network(uid)),
+                ProbeTarget::State(e, var) => ProbeTarget::State(e.in_network(uid), var),
                 ProbeTarget::InputCurrent(e) => ProbeTarget::InputCurrent(e.in_network(uid)),
                 ProbeTarget::SpikeCount(e) => ProbeTarget::SpikeCount(e.in_network(uid)),
             };
@@ -2159,7 +2168,7 @@ impl Network {
                     ));
                 }
             }
-            ProbeTarget::Spikes(id) | ProbeTarget::Voltage(id) | ProbeTarget::InputCurrent(id) => {
+            ProbeTarget::Spikes(id) | ProbeTarget::State(id, _) | ProbeTarget::InputCurrent(id) => {
                 self.check_endpoint(&object, &Endpoint::Ensemble(*id))?
             }
             ProbeTarget::SpikeCount(e) => {
@@ -2192,18 +2201,26 @@ impl Network {
                 }
             }
         }
-        if let ProbeTarget::Voltage(id) = probe.target {
+        if let ProbeTarget::State(id, var) = probe.target {
             let nt = &self.ensembles[id.index].neuron_type;
-            if !nt.state_names().contains(&"voltage") {
+            if !nt.state_names().contains(&var) {
+                let has = nt.state_names();
                 return Err(Error::invalid(
                     &object,
                     "target",
                     format!(
-                        "Voltage of {} ({} neurons)",
+                        "{var:?} of {} ({} neurons)",
                         self.ensemble_name(id.index),
                         nt.name()
                     ),
-                    "an ensemble whose neuron type has a voltage",
+                    if has.is_empty() {
+                        format!(
+                            "a state variable of the neuron type; {} neurons have none (probe their spikes, i.e. rates)",
+                            nt.name()
+                        )
+                    } else {
+                        format!("one of its state variables: {}", has.join(", "))
+                    },
                 ));
             }
         }
