@@ -280,28 +280,54 @@ impl Simulator {
         let batch = self.config.batch;
         let mut values = Vec::with_capacity(self.plan.host_inputs.len());
         let mut bad: Option<(usize, Error)> = None;
+        // Each node's outputs (f64, `[step][instance][size_out]`), evaluated once per step and
+        // instance: a connection's function slot (after the node's own) reads them.
+        let mut outputs: Vec<Vec<f64>> = vec![Vec::new(); self.network.nodes().len()];
         for slot in &self.plan.host_inputs {
             let node = &self.network.nodes()[slot.node];
+            let size_out = node.size_out();
             let mut v = Vec::with_capacity(n * batch * slot.size);
             // Only steps before an earlier node's failure are evaluated.
             let limit = bad.as_ref().map_or(n, |(j, _)| *j);
             'steps: for k in 0..limit {
                 let t = (first + k as u64 + 1) as f64 * self.config.dt;
                 for b in 0..batch {
-                    let y = match &node.output {
-                        NodeOutput::Constant(c) => c.clone(),
-                        NodeOutput::Function { f, .. } => f(t),
-                        NodeOutput::Batched { f, .. } => f(t, b),
-                        NodeOutput::Present(p) => p.value(t),
-                        NodeOutput::Poisson(_)
-                        | NodeOutput::UniformNoise { .. }
-                        | NodeOutput::Passthrough { .. } => {
-                            unreachable!("device-computed nodes have no host slot")
+                    let (y, object) = match slot.function {
+                        None => {
+                            let y = match &node.output {
+                                NodeOutput::Constant(c) => c.clone(),
+                                NodeOutput::Function { f, .. } => f(t),
+                                NodeOutput::Batched { f, .. } => f(t, b),
+                                NodeOutput::Present(p) => p.value(t),
+                                NodeOutput::Poisson(_)
+                                | NodeOutput::UniformNoise { .. }
+                                | NodeOutput::Passthrough { .. } => {
+                                    unreachable!("device-computed nodes have no host slot")
+                                }
+                            };
+                            if y.len() == size_out {
+                                outputs[slot.node].extend_from_slice(&y);
+                            }
+                            (y, self.network.node_name(slot.node))
+                        }
+                        // A connection's function of the node's output.
+                        Some(ci) => {
+                            let f = self.network.connections()[ci]
+                                .function
+                                .as_ref()
+                                .expect("a function slot's connection has a function");
+                            let at = (k * batch + b) * size_out;
+                            let x = &outputs[slot.node][at..at + size_out];
+                            let object = format!(
+                                "Connection {ci}'s function of {}",
+                                self.network.node_name(slot.node)
+                            );
+                            (f(x), object)
                         }
                     };
                     let error = if y.len() != slot.size {
                         Some(Error::invalid(
-                            self.network.node_name(slot.node),
+                            &object,
                             "output",
                             format!("a vector of length {} at t = {t}", y.len()),
                             format!("length {} (size_out)", slot.size),
@@ -311,7 +337,7 @@ impl Simulator {
                         // in f64 but infinite on the backend.
                         y.iter().find(|x| !(**x as f32).is_finite()).map(|x| {
                             Error::invalid(
-                                self.network.node_name(slot.node),
+                                &object,
                                 "output",
                                 format!("{x:e} at t = {t}"),
                                 "finite values within f32 range (|x| <= 3.4e38)",

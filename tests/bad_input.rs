@@ -603,12 +603,27 @@ fn bad_synapses_and_solvers() {
 }
 
 #[test]
-fn functions_only_on_decoded_connections() {
+fn functions_only_from_ensembles_and_host_nodes() {
     let (mut net, a, n) = small_net();
     let b = net.add_ensemble(Ensemble::new(10, 2).label("b")).unwrap();
+    // From a node computed on the host: applied there (as in Nengo); its output length is the
+    // function's, and an empty output is refused.
+    net.connect(Connection::new(n, a).function(|x| vec![x[0] * x[1]]))
+        .unwrap();
     expect_invalid(
-        net.connect(Connection::new(n, b).function(|x| x.to_vec())),
-        "Connection 0 (Node 0 \"in\" -> Ensemble 1 \"b\")",
+        net.connect(Connection::new(n, b).function(|_| vec![])),
+        "Connection 1 (Node 0 \"in\" -> Ensemble 1 \"b\")",
+        "function",
+        "empty",
+    );
+    let (mut net, a, _) = small_net();
+    let b = net.add_ensemble(Ensemble::new(10, 2).label("b")).unwrap();
+    let poisson = net
+        .add_node(Node::poisson(vec![10.0, 20.0]).label("spikes"))
+        .unwrap();
+    expect_invalid(
+        net.connect(Connection::new(poisson, b).function(|x| x.to_vec())),
+        "Connection 0 (Node 1 \"spikes\" -> Ensemble 1 \"b\")",
         "function",
         "a function",
     );

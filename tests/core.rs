@@ -738,6 +738,83 @@ fn neuron_state_probes_record_any_state_variable() {
     }
 }
 
+/// A connection from a node may compute a function of the node's output, on the host, as in
+/// Nengo (`Connection(node, x, function=f)`): the target gets `transform . f(node(t))` in the
+/// same step without synapse; the node itself is evaluated once per step and instance however
+/// many connections read it. A function from a node computed on the device is refused.
+#[test]
+fn connections_from_nodes_compute_functions_on_the_host() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let mut net = Network::new(0);
+    let x = net
+        .add_node(Node::batched(1, move |t, b| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            vec![t + b as f64]
+        }))
+        .unwrap();
+    let p = net.add_node(Node::passthrough(2)).unwrap();
+    let q = net.add_node(Node::passthrough(1)).unwrap();
+    net.connect(
+        Connection::new(x, p)
+            .function(|v| vec![v[0] * v[0], -v[0]])
+            .transform(Transform::Dense(ndarray::array![[1.0, 0.0], [0.0, 3.0]]))
+            .synapse(None),
+    )
+    .unwrap();
+    net.connect(
+        Connection::new(x, q)
+            .function(|v| vec![v[0] + 1.0])
+            .synapse(None),
+    )
+    .unwrap();
+    net.connect(Connection::new(x, q).synapse(None)).unwrap();
+    let (pp, pq) = (
+        net.probe(Probe::decoded(p)).unwrap(),
+        net.probe(Probe::decoded(q)).unwrap(),
+    );
+    let mut sim = Simulator::new(&net, cfg().batch(2)).unwrap();
+    sim.run_steps(5).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 10, "5 steps x 2 instances");
+    for b in 0..2 {
+        let (yp, yq) = (
+            sim.data_instance(pp, b).unwrap(),
+            sim.data_instance(pq, b).unwrap(),
+        );
+        for k in 0..5 {
+            let v = (k + 1) as f64 * DT + b as f64;
+            let f32_ = |x: f64| x as f32 as f64;
+            assert_eq!(yp[[k, 0]], f32_(f32_(v * v)), "instance {b} step {k}");
+            assert_eq!(yp[[k, 1]], f32_(f32_(-v) * 3.0), "instance {b} step {k}");
+            let expected = f32_(v + 1.0) + f32_(v);
+            assert!((yq[[k, 0]] - expected).abs() <= 1e-6 * expected, "{yq}");
+        }
+    }
+    let noise = net.add_node(Node::uniform_noise(1, 0.0, 1.0)).unwrap();
+    let err = net
+        .connect(Connection::new(noise, q).function(|v| vec![v[0]]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("function") && err.contains("host"), "{err}");
+    // A bad value of the function names the connection and the time.
+    let mut net = Network::new(0);
+    let x = net.add_node(Node::function(1, |t| vec![t])).unwrap();
+    let p = net.add_node(Node::passthrough(1)).unwrap();
+    net.connect(
+        Connection::new(x, p).function(|v| vec![if v[0] > 0.0025 { f64::NAN } else { 1.0 }]),
+    )
+    .unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    let err = sim.run_steps(10).unwrap_err().to_string();
+    assert!(
+        err.contains("Connection 0's function") && err.contains("t = 0.003"),
+        "{err}"
+    );
+    assert_eq!(sim.n_steps(), 2);
+}
+
 #[test]
 fn reset_chunking_sampling_and_time() {
     let m = batch_net(Node::batched(1, batch_input));

@@ -557,6 +557,54 @@ fn communication_channel_agrees() {
     assert_rmse_close("channel", rmses[0], rmses[1]);
 }
 
+/// Passthrough nodes, a node's function on a connection and a state probe, on both backends:
+/// the passthrough sums are the same f32 values, the ensemble fed by them spikes alike.
+#[test]
+fn passthrough_and_node_functions_agree() {
+    if !gpu_wanted() {
+        return;
+    }
+    let mut net = Network::new(5);
+    let x = net
+        .add_node(Node::function(1, |t| vec![(5.0 * t).sin()]))
+        .unwrap();
+    let p = net.add_node(Node::passthrough(2)).unwrap();
+    net.connect(
+        Connection::new(x, p)
+            .function(|v| vec![v[0] * v[0], 0.5 * v[0]])
+            .synapse(None),
+    )
+    .unwrap();
+    net.connect(Connection::new(x, p).transform(Transform::Dense(ndarray::array![[0.25], [-1.0]])))
+        .unwrap();
+    let ens = net
+        .add_ensemble(Ensemble::new(31, 2).neuron_type(NeuronType::adaptive_lif()))
+        .unwrap();
+    net.connect(Connection::new(p, ens).synapse(None)).unwrap();
+    let pp = net.probe(Probe::decoded(p)).unwrap();
+    let ps = net.probe(Probe::spikes(ens)).unwrap();
+    let pa = net.probe(Probe::state(ens, "adaptation")).unwrap();
+    let sims = [BackendChoice::Cpu, BackendChoice::Gpu].map(|be| run_net(&net, be, 0.5));
+    assert_eq!(sims[0].data(pp).unwrap(), sims[1].data(pp).unwrap());
+    let counts = sims.each_ref().map(|s| spike_counts(s, ps));
+    assert!(counts[0].iter().sum::<f32>() > 0.0);
+    assert_counts_within_one("passthrough", &counts[0], &counts[1]);
+    let a = sims.each_ref().map(|s| sims_last(s, pa));
+    let scale = a[0].iter().cloned().fold(0.0, f64::max);
+    for (c, g) in a[0].iter().zip(&a[1]) {
+        assert!(
+            (c - g).abs() <= 0.05 * scale,
+            "adaptation {c} vs {g} (largest {scale})"
+        );
+    }
+}
+
+/// The last sample of `probe` (instance 0).
+fn sims_last(sim: &Simulator, probe: ProbeId) -> Vec<f64> {
+    let d = sim.data_instance(probe, 0).unwrap();
+    d.row(d.nrows() - 1).to_vec()
+}
+
 #[test]
 fn recurrent_lif_with_poisson_input_agrees() {
     if !gpu_wanted() {

@@ -425,7 +425,11 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             // Summed from its inputs in its place in the step order (below).
             NodeOutput::Passthrough { .. } => {}
             _ => {
-                host_inputs.push(HostInputSlot { node: i, size });
+                host_inputs.push(HostInputSlot {
+                    node: i,
+                    size,
+                    function: None,
+                });
                 step.push(Op::HostInput {
                     slot: host_inputs.len() - 1,
                     dst,
@@ -514,7 +518,27 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             Endpoint::LearningRule(_) => {
                 return Err(Error::build(&object, "a learning rule is not a source"));
             }
-            Endpoint::Node(id) => (node_out[id.index], net.source_size(&conn.pre), None),
+            Endpoint::Node(id) => match &conn.function {
+                None => (node_out[id.index], net.source_size(&conn.pre), None),
+                Some(f) => {
+                    // The function of the node's output, evaluated on the host every step (the
+                    // model allows it only from a node whose output is computed there).
+                    let size = f(&vec![0.0; net.nodes[id.index].size_out()]).len();
+                    let dst = b.zeros(format!("conn{ci}.function_of_node"), size, BufferKind::Temp);
+                    host_inputs.push(HostInputSlot {
+                        node: id.index,
+                        size,
+                        function: Some(ci),
+                    });
+                    // Among the node ops at the start of the step (no ensemble op is in
+                    // `step` yet).
+                    step.push(Op::HostInput {
+                        slot: host_inputs.len() - 1,
+                        dst,
+                    });
+                    (dst, size, None)
+                }
+            },
             Endpoint::Neurons(id) => (
                 ens_bufs[id.index].out,
                 net.ensembles[id.index].n_neurons,

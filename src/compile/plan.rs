@@ -810,6 +810,10 @@ pub struct HostInputSlot {
     pub node: usize,
     /// Values per instance per step.
     pub size: usize,
+    /// The connection (index) whose function is applied to the node's output, for a
+    /// connection with a function from a node (evaluated on the host, as Nengo does); `None`:
+    /// the node's output itself.
+    pub function: Option<usize>,
 }
 
 /// Where a probe's data comes from.

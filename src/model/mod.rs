@@ -604,6 +604,12 @@ impl Node {
         matches!(self.output, NodeOutput::Passthrough { .. })
     }
 
+    /// True when the node's output is not computed on the host (device random sources and
+    /// passthrough nodes): a connection from it cannot apply a host function.
+    fn on_device_or_passthrough(&self) -> bool {
+        self.on_device() || self.is_passthrough()
+    }
+
     /// True when the node's values are generated on the device (random sources), not on the host.
     pub fn on_device(&self) -> bool {
         matches!(
@@ -1226,7 +1232,8 @@ pub struct Connection {
     pub pre: Endpoint,
     /// Target.
     pub post: Endpoint,
-    /// Function computed by decoding (only when `pre` is an ensemble).
+    /// Function of the source: decoded from an ensemble, or applied on the host to a node's
+    /// output.
     pub function: Option<ConnFn>,
     /// Transform applied after the function (default scalar 1).
     pub transform: Transform,
@@ -1322,7 +1329,9 @@ impl Connection {
         self.learning.push(rule.into());
         self
     }
-    /// Decodes `f` from the pre ensemble, whose output has length `size_out` = f's output length.
+    /// Computes `f` of the source: decoded from a pre ensemble, or applied to a node's output on
+    /// the host every step (as Nengo does; not from a Poisson, noise or passthrough node). The
+    /// connection's source then has `f`'s output length.
     pub fn function(mut self, f: impl Fn(&[f64]) -> Vec<f64> + Send + Sync + 'static) -> Self {
         self.function = Some(Arc::new(f));
         self
@@ -1741,12 +1750,25 @@ impl Network {
                 }
                 y.len()
             }
+            (Endpoint::Node(id), Some(f)) if !self.nodes[id.index].on_device_or_passthrough() => {
+                // Applied to the node's output on the host, as Nengo does.
+                let y = f(&vec![0.0; self.nodes[id.index].size_out()]);
+                if y.is_empty() {
+                    return Err(Error::invalid(
+                        &object,
+                        "function",
+                        "an empty output",
+                        "an output of length >= 1",
+                    ));
+                }
+                y.len()
+            }
             (_, Some(_)) => {
                 return Err(Error::invalid(
                     &object,
                     "function",
                     "a function",
-                    "a function only on connections from an ensemble (decoded); use a transform otherwise",
+                    "a function only on connections from an ensemble (decoded) or from a node whose output is computed on the host (not a Poisson, noise or passthrough node); use a transform otherwise",
                 ));
             }
             (pre, None) => self.source_size(pre),
