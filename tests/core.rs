@@ -815,6 +815,43 @@ fn connections_from_nodes_compute_functions_on_the_host() {
     assert_eq!(sim.n_steps(), 2);
 }
 
+/// Delays into and out of passthrough nodes: a connection without synapse delayed by whole
+/// steps delivers that many steps later, and a loop through passthrough nodes closed by such a
+/// delay is no zero-delay cycle: `p[k] = x[k] + p[k-1]` sums its input.
+#[test]
+fn passthrough_nodes_with_delays() {
+    let mut net = Network::new(0);
+    let x = net.add_node(Node::function(1, |t| vec![t])).unwrap();
+    let d = net.add_node(Node::passthrough(1)).unwrap();
+    net.connect(Connection::new(x, d).synapse(None).delay(0.002))
+        .unwrap();
+    let p = net.add_node(Node::passthrough(1)).unwrap();
+    let q = net.add_node(Node::passthrough(1)).unwrap();
+    net.connect(Connection::new(x, p).synapse(None)).unwrap();
+    net.connect(Connection::new(p, q).synapse(None)).unwrap();
+    net.connect(Connection::new(q, p).synapse(None).delay(0.001))
+        .unwrap();
+    let (pd, pp) = (
+        net.probe(Probe::decoded(d)).unwrap(),
+        net.probe(Probe::decoded(p)).unwrap(),
+    );
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    sim.run_steps(6).unwrap();
+    let yd = sim.data_instance(pd, 0).unwrap().column(0).to_vec();
+    let yp = sim.data_instance(pp, 0).unwrap().column(0).to_vec();
+    let t = |k: usize| ((k + 1) as f64 * DT) as f32 as f64;
+    let delayed: Vec<f64> = (0..6).map(|k| if k < 2 { 0.0 } else { t(k - 2) }).collect();
+    assert_eq!(yd, delayed);
+    let mut sum = 0.0f32;
+    for (k, &y) in yp.iter().enumerate() {
+        sum += t(k) as f32;
+        assert!(
+            (y - sum as f64).abs() <= 1e-9,
+            "p[{k}] = {y}, expected {sum}"
+        );
+    }
+}
+
 #[test]
 fn reset_chunking_sampling_and_time() {
     let m = batch_net(Node::batched(1, batch_input));
