@@ -631,10 +631,9 @@ impl Simulator {
         let (id, n) = (slot.src, slot.len);
         let v = self.backend.read(id)?;
         self.backend.write(id, &vec![0.0; v.len()])?;
-        let dt = self.config.dt;
         Array2::from_shape_vec(
             (v.len() / n, n),
-            v.iter().map(|&x| (x as f64 * dt).round()).collect(),
+            v.iter().map(|&x| (x as f64).round()).collect(),
         )
         .map_err(|e| Error::Other(e.to_string()))
     }

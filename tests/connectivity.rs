@@ -2331,3 +2331,46 @@ per_backend!(spike_count_of_a_poisson_node_sums_its_spikes, |be| {
     // take_counts resets.
     assert_eq!(sim.take_counts(counts).unwrap().sum(), 0.0);
 });
+
+per_backend!(spike_counts_stay_exact_over_long_runs, |be| {
+    // A spike adds exactly 1 to its count (not 1/dt, whose f32 sum lost whole spikes once it
+    // passed 2^24: 298,674 for 300,000 spikes at dt 1 ms). An input with a rate of 1/dt spikes
+    // every step; a LIF neuron of amplitude 0.5 counts its spikes, not amplitude x spikes.
+    // (At dt 0.3 ms the old sum of 3333.3333 per spike read 19,997 after 20,000 steps.) The
+    // long case runs on the CPU only (two minutes on llvmpipe).
+    let cases: &[(f64, u64)] = match be {
+        BackendChoice::Cpu => &[(0.001, 300_000), (0.0003, 20_000)],
+        _ => &[(0.0003, 20_000)],
+    };
+    for &(dt, steps) in cases {
+        let mut net = Network::new(1);
+        let input = net.add_node(Node::poisson(vec![2.0 / dt; 3])).unwrap();
+        let ens = net
+            .add_ensemble(Ensemble::new(4, 1).neuron_type(NeuronType::Lif(
+                volley::model::LifParams {
+                    amplitude: 0.5,
+                    ..volley::model::LifParams::default()
+                },
+            )))
+            .unwrap();
+        let x = net.add_node(Node::constant(vec![0.9])).unwrap();
+        net.connect(Connection::new(x, ens)).unwrap();
+        let c_in = net.probe(Probe::spike_count(input)).unwrap();
+        let c_ens = net.probe(Probe::spike_count(ens)).unwrap();
+        let spikes = net.probe(Probe::spikes(ens).sample_every(dt)).unwrap();
+        let mut sim =
+            Simulator::new(&net, SimConfig::default().dt(dt).backend(be)).unwrap_or_else(|e| {
+                panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)")
+            });
+        sim.run_steps(steps).unwrap();
+        let c = sim.take_counts(c_in).unwrap();
+        assert_eq!(c.row(0).to_vec(), vec![steps as f64; 3], "dt {dt}");
+        let counted = sim.take_counts(c_ens).unwrap().row(0).to_vec();
+        let d = sim.data_instance(spikes, 0).unwrap();
+        for (i, &n) in counted.iter().enumerate() {
+            let fired = d.column(i).iter().filter(|&&v| v > 0.0).count() as f64;
+            assert_eq!(n, fired, "dt {dt}, neuron {i}");
+        }
+        assert!(counted.iter().sum::<f64>() > 1000.0, "{counted:?}");
+    }
+});

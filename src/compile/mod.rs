@@ -301,6 +301,36 @@ fn lower_synapse(
     }
 }
 
+/// The value (f32, as the neuron kernels compute it) a spike of `neuron` has in its output at
+/// timestep `dt`: `amplitude / dt`; `None` for rate neurons.
+fn spike_value(neuron: &NeuronType, dt: f64) -> Option<f32> {
+    let dt = dt as f32;
+    match neuron {
+        NeuronType::Lif(p) | NeuronType::AdaptiveLif { lif: p, .. } => {
+            Some(p.amplitude as f32 / dt)
+        }
+        NeuronType::SpikingRectifiedLinear { amplitude } => Some(*amplitude as f32 / dt),
+        NeuronType::Izhikevich { .. } | NeuronType::DiehlCook(_) => Some(1.0 / dt),
+        NeuronType::LifRate(_) | NeuronType::RectifiedLinear { .. } => None,
+    }
+}
+
+/// A factor `s` with `u * s == 1` exactly in f32 (the nearest to `1 / u` that has it; `1 / u`
+/// itself in the rare case none of its neighbours does): a spike of value `u` then counts 1.
+pub(crate) fn exact_reciprocal(u: f32) -> f32 {
+    let r = 1.0 / u;
+    [
+        r,
+        r.next_up(),
+        r.next_down(),
+        r.next_up().next_up(),
+        r.next_down().next_down(),
+    ]
+    .into_iter()
+    .find(|s| u * s == 1.0)
+    .unwrap_or(r)
+}
+
 fn to_f32(v: impl IntoIterator<Item = f64>) -> Vec<f32> {
     v.into_iter().map(|x| x as f32).collect()
 }
@@ -1236,17 +1266,32 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             ProbeTarget::Spikes(id) => (ens_bufs[id.index].out, net.ensembles[id.index].n_neurons),
             ProbeTarget::SpikeCount(e) => {
                 // Accumulated every step (in units of 1/dt), read and zeroed by the host.
-                let (x, n) = match e {
-                    Endpoint::Ensemble(id) | Endpoint::Neurons(id) => {
-                        (ens_bufs[id.index].out, net.ensembles[id.index].n_neurons)
-                    }
-                    Endpoint::Node(id) => (node_out[id.index], net.nodes[id.index].size_out()),
+                let (x, n, unit) = match e {
+                    Endpoint::Ensemble(id) | Endpoint::Neurons(id) => (
+                        ens_bufs[id.index].out,
+                        net.ensembles[id.index].n_neurons,
+                        spike_value(&net.ensembles[id.index].neuron_type, dt),
+                    ),
+                    Endpoint::Node(id) => (
+                        node_out[id.index],
+                        net.nodes[id.index].size_out(),
+                        matches!(net.nodes[id.index].output, NodeOutput::Poisson(_))
+                            .then(|| 1.0 / dt as f32),
+                    ),
                     Endpoint::LearningRule(_) => {
                         return Err(Error::build(&object, "a learning rule has no spikes"));
                     }
                 };
+                // Each spike adds exactly 1 (counts stay exact to 2^24 per neuron between
+                // reads); any other output adds value x dt.
+                let scale = unit.map_or(dt as f32, exact_reciprocal);
+                let scale = b.param(format!("probe{pi}.count_scale"), vec![scale; n]);
                 let count = b.zeros(format!("probe{pi}.count"), n, BufferKind::State);
-                step.push(Op::AddInc { x, y: count });
+                step.push(Op::ScaleInc {
+                    s: scale,
+                    x,
+                    y: count,
+                });
                 probes.push(ProbeSlot {
                     probe: pi,
                     src: count,

@@ -1367,9 +1367,11 @@ pub enum ProbeTarget {
     /// Input current J of an ensemble's neurons (bias included).
     InputCurrent(EnsembleId),
     /// Spike counts of an ensemble's neurons (`Endpoint::Ensemble` or `Endpoint::Neurons`) or
-    /// of a node's outputs (a Poisson node's spikes; any output counts as value x dt),
-    /// accumulated on the device and read (and reset) with [`crate::Simulator::take_counts`];
-    /// nothing is sampled per step.
+    /// of a node's outputs, accumulated on the device and read (and reset) with
+    /// [`crate::Simulator::take_counts`]; nothing is sampled per step. Each spike of a spiking
+    /// neuron type or a Poisson node counts exactly 1, whatever the neuron's amplitude (exact up
+    /// to 2^24 spikes per neuron between reads); a rate neuron's or another node's output
+    /// counts as value x dt, rounded when read.
     SpikeCount(Endpoint),
 }
 
