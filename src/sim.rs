@@ -369,6 +369,8 @@ impl Simulator {
     }
 
     /// Turns learning (weight updates and adaptive thresholds) on or off without rebuilding.
+    /// A simulator built with learning off (`SimConfig::learning(false)`: shared frozen
+    /// weights, no learning ops) cannot turn it on; turning it off there changes nothing.
     pub fn set_learning(&mut self, on: bool) -> Result<()> {
         let id = self.plan.learn.ok_or_else(|| {
             Error::invalid(
@@ -378,6 +380,14 @@ impl Simulator {
                 "a network with plastic connections or adaptive neurons, built with learning on",
             )
         })?;
+        if on && !self.config.learning {
+            return Err(Error::invalid(
+                "Simulator::set_learning",
+                "on",
+                on,
+                "false in a simulator built with SimConfig::learning(false) (its weights are shared and frozen and it has no learning ops); build one with learning on to learn",
+            ));
+        }
         self.backend.write(id, &[if on { 1.0 } else { 0.0 }])
     }
 
@@ -432,11 +442,19 @@ impl Simulator {
         } else if data.len() == b.len {
             data.iter().copied().cycle().take(total).collect()
         } else {
+            let allowed = if b.batched() {
+                format!("{} (one instance) or {total} (all instances)", b.len)
+            } else {
+                format!(
+                    "{} (one copy, shared by every instance: it does not learn in this simulator)",
+                    b.len
+                )
+            };
             return Err(Error::invalid(
                 object,
                 param,
                 format!("{} values", data.len()),
-                format!("{} (one instance) or {total} (all instances)", b.len),
+                allowed,
             ));
         };
         self.backend.write(id, &full)
@@ -445,27 +463,73 @@ impl Simulator {
     /// The weights of a connection with a Dense transform, shape `(instances, post, pre)`;
     /// one instance when they are shared.
     pub fn weights(&mut self, conn: ConnectionId) -> Result<Array3<f32>> {
-        self.network.check_connection("Simulator::weights", conn)?;
-        let name = format!("conn{}.weights", conn.index());
-        let id = self.buffer_id(&name, "Simulator::weights")?;
-        let (rows, cols) = self.weights_shape(id)?;
+        let object = "Simulator::weights";
+        let id = self.weights_id(conn, object)?;
+        let Some((rows, cols)) = self.plan.matrix_shape(id) else {
+            return Err(Error::invalid(
+                object,
+                "conn",
+                self.network.connection_name(conn.index()),
+                "a connection with a weight matrix (Dense, or decoded); a Sparse connection's stored values are read with Simulator::sparse_weights",
+            ));
+        };
         let v = self.backend.read(id)?;
         let copies = v.len() / (rows * cols);
         Array3::from_shape_vec((copies, rows, cols), v).map_err(|e| Error::Other(e.to_string()))
     }
 
-    /// Sets a connection's weights: `(post, pre)` values for every instance, or
-    /// `(instances, post, pre)`.
-    pub fn set_weights(&mut self, conn: ConnectionId, w: &[f32]) -> Result<()> {
-        self.network
-            .check_connection("Simulator::set_weights", conn)?;
-        self.write_buffer(&format!("conn{}.weights", conn.index()), w)
+    /// The stored values of a connection with a Sparse transform, shape `(copies, nnz)` in
+    /// the transform's stored-entry order (CSR: row by row), the layout `set_weights` takes;
+    /// one copy when they are shared, one per instance when they learn.
+    pub fn sparse_weights(&mut self, conn: ConnectionId) -> Result<Array2<f32>> {
+        let object = "Simulator::sparse_weights";
+        let id = self.weights_id(conn, object)?;
+        if self.plan.matrix_shape(id).is_some() {
+            return Err(Error::invalid(
+                object,
+                "conn",
+                self.network.connection_name(conn.index()),
+                "a connection with a Sparse transform; read a weight matrix with Simulator::weights",
+            ));
+        }
+        let nnz = self.plan.buffers[id.0].len;
+        let v = self.backend.read(id)?;
+        Array2::from_shape_vec((v.len() / nnz.max(1), nnz), v)
+            .map_err(|e| Error::Other(e.to_string()))
     }
 
-    fn weights_shape(&self, id: BufId) -> Result<(usize, usize)> {
-        self.plan
-            .matrix_shape(id)
-            .ok_or_else(|| Error::Other("weights buffer without a matrix op".into()))
+    /// Sets a connection's weights: `(post, pre)` values for every instance, or
+    /// `(instances, post, pre)`; for a Sparse transform its `nnz` stored values (see
+    /// [`Simulator::sparse_weights`]), or `instances x nnz`.
+    pub fn set_weights(&mut self, conn: ConnectionId, w: &[f32]) -> Result<()> {
+        let object = "Simulator::set_weights";
+        let id = self.weights_id(conn, object)?;
+        let what = format!("{} weights", self.network.connection_name(conn.index()));
+        self.write_id(id, &what, "w", w)
+    }
+
+    /// The weights buffer of `conn`, or an error naming the connection when it has none (a
+    /// Scalar, Diagonal or AllButSelf transform is a fixed parameter, not a weight matrix).
+    fn weights_id(&self, conn: ConnectionId, object: &str) -> Result<BufId> {
+        self.network.check_connection(object, conn)?;
+        let name = format!("conn{}.weights", conn.index());
+        match self.plan.buffers.iter().position(|b| b.name == name) {
+            Some(i) => Ok(BufId(i)),
+            None => {
+                let kind = crate::model::transform_kind(
+                    &self.network.connections()[conn.index()].transform,
+                );
+                Err(Error::invalid(
+                    object,
+                    "conn",
+                    format!(
+                        "{} (a {kind} transform: no weights)",
+                        self.network.connection_name(conn.index())
+                    ),
+                    "a connection with weights: a Dense or Sparse transform, or decoded from an ensemble",
+                ))
+            }
+        }
     }
 
     /// A per-neuron state variable of an ensemble (`voltage`, `theta`, ...), shape

@@ -3,7 +3,7 @@
 
 use ndarray::Array2;
 use std::str::FromStr;
-use volley::model::{DcParams, LifParams};
+use volley::model::{DcParams, LifParams, Sparse};
 use volley::prelude::*;
 
 /// Checks that `r` is `Error::InvalidParameter` for `object` (a substring of the error's
@@ -890,9 +890,9 @@ fn bad_state_writes() {
     let mut sim = Simulator::new(&net, cfg()).unwrap();
     let mut w = vec![0.0f32; 100];
     w[17] = f32::NAN;
-    expect_invalid(sim.set_weights(c, &w), "conn0.weights", "data[17]", "NaN");
+    expect_invalid(sim.set_weights(c, &w), "Connection 0", "w[17]", "NaN");
     w[17] = f32::INFINITY;
-    expect_invalid(sim.set_weights(c, &w), "conn0.weights", "data[17]", "inf");
+    expect_invalid(sim.set_weights(c, &w), "Connection 0", "w[17]", "inf");
     let msg = expect_invalid(
         sim.neuron_state(a, "volt"),
         "Ensemble 0 \"a\"",
@@ -939,6 +939,95 @@ fn bad_state_writes() {
         "-2",
     );
     sim.set_poisson_rates(p, &[1.0, 2.0, 0.0]).unwrap();
+}
+
+/// Weights are read from connections that have them, with errors that name the connection
+/// otherwise; a Sparse connection's stored values come from `sparse_weights`; learning cannot
+/// be turned on in a simulator built without it.
+#[test]
+fn weights_of_every_kind_of_connection() {
+    let mut net = Network::new(0);
+    let a = net.add_ensemble(Ensemble::new(4, 1).label("a")).unwrap();
+    let scalar = net
+        .connect(Connection::new(a.neurons(), a.neurons()).transform(Transform::Scalar(0.5)))
+        .unwrap();
+    let sp = Sparse::new(
+        4,
+        4,
+        vec![0, 1, 1, 3, 3],
+        vec![2, 0, 3],
+        vec![0.1, 0.2, 0.3],
+    )
+    .unwrap();
+    let sparse = net
+        .connect(Connection::new(a.neurons(), a.neurons()).transform(Transform::Sparse(sp)))
+        .unwrap();
+    let dense = net
+        .connect(
+            Connection::new(a.neurons(), a.neurons())
+                .transform(Transform::Dense(Array2::zeros((4, 4)))),
+        )
+        .unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    expect_invalid(
+        sim.weights(scalar),
+        "Simulator::weights",
+        "conn",
+        "Scalar transform",
+    );
+    expect_invalid(
+        sim.weights(sparse),
+        "Simulator::weights",
+        "conn",
+        "Connection 1",
+    );
+    expect_invalid(
+        sim.sparse_weights(dense),
+        "Simulator::sparse_weights",
+        "conn",
+        "Connection 2",
+    );
+    // The stored values carry the post neurons' gain (folded in, as Nengo does): entries 1
+    // and 2 share row 2, so their ratio is the transform's.
+    let w = sim.sparse_weights(sparse).unwrap();
+    assert_eq!(w.dim(), (1, 3));
+    assert!((w[[0, 2]] / w[[0, 1]] - 1.5).abs() < 1e-6, "{w}");
+    sim.set_weights(sparse, &[1.0, 2.0, 3.0]).unwrap();
+    assert_eq!(
+        sim.sparse_weights(sparse).unwrap().row(0).to_vec(),
+        [1.0, 2.0, 3.0]
+    );
+    assert_eq!(sim.weights(dense).unwrap().dim(), (1, 4, 4));
+    // Shared weights (nothing learns): one copy, and the error says why.
+    let mut sim = Simulator::new(&net, cfg().batch(2)).unwrap();
+    let msg = expect_invalid(
+        sim.set_weights(dense, &[0.0; 32]),
+        "Connection 2",
+        "w",
+        "32 values",
+    );
+    assert!(msg.contains("shared"), "{msg}");
+
+    let dc = volley::networks::diehl_cook(
+        &volley::networks::DiehlCookConfig {
+            n_input: 6,
+            n_exc: 3,
+            ..Default::default()
+        },
+        0,
+    )
+    .unwrap();
+    let mut frozen = Simulator::new(&dc.net, cfg().learning(false)).unwrap();
+    frozen.set_learning(false).unwrap();
+    expect_invalid(
+        frozen.set_learning(true),
+        "Simulator::set_learning",
+        "on",
+        "true",
+    );
+    let mut learning = Simulator::new(&dc.net, cfg()).unwrap();
+    learning.set_learning(false).unwrap();
+    learning.set_learning(true).unwrap();
 }
 
 /// Sizes that cannot be built are refused before anything is allocated for them (an

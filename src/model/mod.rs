@@ -1215,7 +1215,7 @@ impl ConnectionId {
 }
 
 /// Short name of a transform's kind for messages.
-fn transform_kind(t: &Transform) -> &'static str {
+pub(crate) fn transform_kind(t: &Transform) -> &'static str {
     match t {
         Transform::Scalar(_) => "Scalar",
         Transform::Diagonal(_) => "Diagonal",
@@ -1567,6 +1567,18 @@ impl Network {
         }
     }
     /// Human-readable name of an endpoint.
+    /// "Connection i (pre -> post)", as errors name a connection.
+    pub fn connection_name(&self, index: usize) -> String {
+        match self.connections.get(index) {
+            Some(c) => format!(
+                "Connection {index} ({} -> {})",
+                self.endpoint_name(&c.pre),
+                self.endpoint_name(&c.post)
+            ),
+            None => format!("Connection {index}"),
+        }
+    }
+
     pub fn endpoint_name(&self, e: &Endpoint) -> String {
         match e {
             Endpoint::Ensemble(id) => self.ensemble_name(id.index),

@@ -43,6 +43,12 @@ impl Default for LifParams {
 /// a spike when `v > v_thresh + theta - theta_offset` and `min_interval` has passed since the
 /// last spike, then `v = v_reset`, `theta += theta_plus`.
 /// Integrated with exponential Euler (exact for the linear part at fixed conductances).
+///
+/// State variables (`Probe::state`, `Simulator::neuron_state`): `voltage`; `ge` and `gi`, the
+/// conductances before this step's arriving input, which waits in `ge_in` / `gi_in` and is
+/// added at the start of the next step (Brian2's monitor shows `ge + ge_in`); `theta`, whose
+/// decay is gathered in `theta_decay` and folded in from time to time (the threshold's theta
+/// is `theta - theta_decay`, what Brian2 shows); `refractory_steps`, the gate's counter.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DcParams {
     /// Resting potential (mV).
@@ -53,7 +59,11 @@ pub struct DcParams {
     pub v_thresh: f64,
     /// Membrane time constant (s).
     pub tau_m: f64,
-    /// Refractory period (s), rounded to whole steps; at most [`MAX_TIMER_STEPS`] steps.
+    /// Refractory period (s), rounded to whole steps; at most [`MAX_TIMER_STEPS`] steps. The
+    /// voltage is held for `round(refractory / dt)` steps after the spike's step and integrates
+    /// again on the step after them, as BindsNET counts; Brian2's `refractory=` of the same
+    /// value integrates one step earlier (it equals this with one `dt` more, which
+    /// `benches/peers/brian2_dc.py` adds when it runs the paper's model side by side).
     pub refractory: f64,
     /// Excitatory reversal potential (mV).
     pub e_exc: f64,
