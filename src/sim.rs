@@ -552,24 +552,27 @@ impl Simulator {
     /// ensemble and lists the variables it has.
     fn state_var(&self, ens: EnsembleId, var: &str, object: &str) -> Result<BufId> {
         self.network.check_ensemble(object, ens)?;
-        let prefix = format!("ens{}.", ens.index());
-        let name = format!("{prefix}{var}");
-        if let Some(i) = self.plan.buffers.iter().position(|b| b.name == name) {
+        let vars = self.network.ensembles()[ens.index()]
+            .neuron_type
+            .state_names();
+        let name = format!("ens{}.{var}", ens.index());
+        if vars.contains(&var)
+            && let Some(i) = self.plan.buffers.iter().position(|b| b.name == name)
+        {
             return Ok(BufId(i));
         }
-        let n = self.network.ensembles()[ens.index()].n_neurons;
-        let vars: Vec<&str> = self
-            .plan
-            .buffers
-            .iter()
-            .filter(|b| b.len == n && b.batched())
-            .filter_map(|b| b.name.strip_prefix(&prefix))
-            .collect();
         Err(Error::invalid(
             format!("{object} of {}", self.network.ensemble_name(ens.index())),
             "var",
             var,
-            format!("one of its state variables: {}", vars.join(", ")),
+            if vars.is_empty() {
+                format!(
+                    "a state variable; {} neurons keep none",
+                    self.network.ensembles()[ens.index()].neuron_type.name()
+                )
+            } else {
+                format!("one of its state variables: {}", vars.join(", "))
+            },
         ))
     }
 

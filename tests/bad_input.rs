@@ -900,6 +900,9 @@ fn bad_state_writes() {
         "volt",
     );
     assert!(msg.contains("voltage"), "{msg}");
+    // Only the neuron type's state: not the step's temporaries.
+    let msg = expect_invalid(sim.neuron_state(a, "J"), "Ensemble 0 \"a\"", "var", "J");
+    assert!(!msg.contains("out"), "{msg}");
     expect_invalid(
         sim.set_poisson_rates(n, &[1.0, 2.0]),
         "Simulator::set_poisson_rates",

@@ -80,10 +80,14 @@ pub struct Built {
 fn check_build_memory(net: &Network, index: usize) -> Result<()> {
     let ens = &net.ensembles[index];
     let (n, d) = (ens.n_neurons as u128, ens.dimensions as u128);
-    let m = ens
-        .n_eval_points
-        .unwrap_or_else(|| nef::default_n_eval_points(ens.n_neurons, ens.dimensions))
-        as u128;
+    // A type without a rate curve (Diehl & Cook) gets no evaluation points (`build_ensemble`).
+    let m = if ens.neuron_type.has_rate_curve() {
+        ens.n_eval_points
+            .unwrap_or_else(|| nef::default_n_eval_points(ens.n_neurons, ens.dimensions))
+            as u128
+    } else {
+        0
+    };
     let decoded = ens.neuron_type.has_rate_curve()
         && (net
             .connections

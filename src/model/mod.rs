@@ -773,6 +773,10 @@ pub enum Port {
 /// already includes a pre spike of the same step (pre events are handled before post events).
 /// Additive: `dw` as is; multiplicative (soft bounds): potentiation scaled by `w_max - w`,
 /// depression by `w - w_min`. Weights are clipped to `[w_min, w_max]` after every update.
+///
+/// A spike is any nonzero value of the pre or post signal in a step: spiking neurons and
+/// Poisson nodes give spikes; a node with a constant nonzero output spikes every step (give a
+/// host node `1/dt` at its spike steps and 0 otherwise to play a spike train).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stdp {
     /// Time constant of the pre trace `r1` (s).
