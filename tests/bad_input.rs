@@ -616,6 +616,13 @@ fn functions_only_from_ensembles_and_host_nodes() {
         "function",
         "empty",
     );
+    // A function whose output does not fit the post is named as such.
+    expect_invalid(
+        net.connect(Connection::new(a, a).function(|x| vec![x[0], x[0]])),
+        "Connection 1",
+        "function",
+        "an output of 2 values",
+    );
     let (mut net, a, _) = small_net();
     let b = net.add_ensemble(Ensemble::new(10, 2).label("b")).unwrap();
     let poisson = net

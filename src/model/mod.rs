@@ -1807,6 +1807,22 @@ impl Network {
                 ),
             ));
         }
+        if conn.function.is_some()
+            && size_mid != size_out
+            && matches!(
+                conn.transform,
+                Transform::Scalar(_) | Transform::Diagonal(_)
+            )
+        {
+            return Err(Error::invalid(
+                &object,
+                "function",
+                format!("an output of {size_mid} values"),
+                format!(
+                    "{size_out} values, the size of the post (or a Dense transform of shape ({size_out}, {size_mid}))"
+                ),
+            ));
+        }
         match &conn.transform {
             Transform::Scalar(s) => {
                 check_finite(&object, "transform", *s)?;
