@@ -280,9 +280,15 @@ impl Simulator {
         let batch = self.config.batch;
         let mut values = Vec::with_capacity(self.plan.host_inputs.len());
         let mut bad: Option<(usize, Error)> = None;
-        // Each node's outputs (f64, `[step][instance][size_out]`), evaluated once per step and
-        // instance: a connection's function slot (after the node's own) reads them.
+        // The outputs (f64, `[step][instance][size_out]`) of each node a connection's function
+        // slot (after the node's own) reads, evaluated once per step and instance.
         let mut outputs: Vec<Vec<f64>> = vec![Vec::new(); self.network.nodes().len()];
+        let mut read_by_function = vec![false; self.network.nodes().len()];
+        for slot in &self.plan.host_inputs {
+            if slot.function.is_some() {
+                read_by_function[slot.node] = true;
+            }
+        }
         for slot in &self.plan.host_inputs {
             let node = &self.network.nodes()[slot.node];
             let size_out = node.size_out();
@@ -305,7 +311,7 @@ impl Simulator {
                                     unreachable!("device-computed nodes have no host slot")
                                 }
                             };
-                            if y.len() == size_out {
+                            if read_by_function[slot.node] && y.len() == size_out {
                                 outputs[slot.node].extend_from_slice(&y);
                             }
                             (y, self.network.node_name(slot.node))
@@ -465,14 +471,21 @@ impl Simulator {
     pub fn weights(&mut self, conn: ConnectionId) -> Result<Array3<f32>> {
         let object = "Simulator::weights";
         let id = self.weights_id(conn, object)?;
-        let Some((rows, cols)) = self.plan.matrix_shape(id) else {
+        if self.stored_sparse(conn) {
             return Err(Error::invalid(
                 object,
                 "conn",
                 self.network.connection_name(conn.index()),
                 "a connection with a weight matrix (Dense, or decoded); a Sparse connection's stored values are read with Simulator::sparse_weights",
             ));
-        };
+        }
+        // (post, pre), from the op that uses it, or (an error connection's, when nothing
+        // uses it because nothing learns) from the post's size.
+        let (rows, cols) = self.plan.matrix_shape(id).unwrap_or_else(|| {
+            let c = &self.network.connections()[conn.index()];
+            let rows = self.network.target_size(&c.post).max(1);
+            (rows, self.plan.buffers[id.0].len / rows)
+        });
         let v = self.backend.read(id)?;
         let copies = v.len() / (rows * cols);
         Array3::from_shape_vec((copies, rows, cols), v).map_err(|e| Error::Other(e.to_string()))
@@ -484,7 +497,7 @@ impl Simulator {
     pub fn sparse_weights(&mut self, conn: ConnectionId) -> Result<Array2<f32>> {
         let object = "Simulator::sparse_weights";
         let id = self.weights_id(conn, object)?;
-        if self.plan.matrix_shape(id).is_some() {
+        if !self.stored_sparse(conn) {
             return Err(Error::invalid(
                 object,
                 "conn",
@@ -506,6 +519,14 @@ impl Simulator {
         let id = self.weights_id(conn, object)?;
         let what = format!("{} weights", self.network.connection_name(conn.index()));
         self.write_id(id, &what, "w", w)
+    }
+
+    /// Whether `conn` keeps its weights as a Sparse transform's stored values (a decoded
+    /// connection's Sparse transform is folded into a dense matrix).
+    fn stored_sparse(&self, conn: ConnectionId) -> bool {
+        let c = &self.network.connections()[conn.index()];
+        matches!(c.transform, crate::model::Transform::Sparse(_))
+            && !matches!(c.pre, crate::model::Endpoint::Ensemble(_))
     }
 
     /// The weights buffer of `conn`, or an error naming the connection when it has none (a

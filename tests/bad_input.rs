@@ -1018,6 +1018,56 @@ fn weights_of_every_kind_of_connection() {
     );
     assert!(msg.contains("shared"), "{msg}");
 
+    // A Dense error connection into a learning rule that does not run (learning off): still a
+    // weight matrix, of shape (post's dimensions, pre's size).
+    let mut net = Network::new(0);
+    let x = net.add_node(Node::constant(vec![0.1, 0.2, 0.3])).unwrap();
+    let (pre, post) = (
+        net.add_ensemble(Ensemble::new(5, 1)).unwrap(),
+        net.add_ensemble(Ensemble::new(5, 2)).unwrap(),
+    );
+    let learned = net
+        .connect(
+            Connection::new(pre, post)
+                .transform(Transform::Dense(Array2::ones((2, 1))))
+                .learning(LearningRule::Pes(Pes::default())),
+        )
+        .unwrap();
+    let err = net
+        .connect(
+            Connection::new(x, learned.learning_rule())
+                .transform(Transform::Dense(Array2::ones((2, 3))))
+                .synapse(None),
+        )
+        .unwrap();
+    let mut frozen = Simulator::new(&net, cfg().learning(false)).unwrap();
+    assert_eq!(frozen.weights(err).unwrap().dim(), (1, 2, 3));
+    expect_invalid(
+        frozen.sparse_weights(err),
+        "Simulator::sparse_weights",
+        "conn",
+        "Connection 1",
+    );
+    // A spike count of neurons whose spike is too small to invert counts value x dt, never NaN.
+    let mut net = Network::new(0);
+    let tiny = net
+        .add_ensemble(Ensemble::new(3, 1).neuron_type(NeuronType::Lif(LifParams {
+            amplitude: 1e-45,
+            ..LifParams::default()
+        })))
+        .unwrap();
+    let x = net.add_node(Node::constant(vec![0.9])).unwrap();
+    net.connect(Connection::new(x, tiny)).unwrap();
+    let count = net.probe(Probe::spike_count(tiny)).unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    sim.run(0.2).unwrap();
+    assert!(
+        sim.take_counts(count)
+            .unwrap()
+            .iter()
+            .all(|c| c.is_finite())
+    );
+
     let dc = volley::networks::diehl_cook(
         &volley::networks::DiehlCookConfig {
             n_input: 6,

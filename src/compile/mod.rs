@@ -1,9 +1,11 @@
 //! Lowers a [`Network`] to a [`Plan`].
 //!
 //! The step order follows Nengo's operator scheduling:
-//! 1. nodes write their output for this step's time `t = (k + 1) dt`;
+//! 1. nodes write their output for this step's time `t = (k + 1) dt` (and the functions of it
+//!    that connections from them compute on the host);
 //! 2. ensembles, in dependency order, sum their inputs, compute `J = bias + E x + J_in`
-//!    (`E` = encoders * gain / radius) and advance their neurons;
+//!    (`E` = encoders * gain / radius) and advance their neurons; passthrough nodes take
+//!    their place in the same order and sum their inputs;
 //! 3. every connection with a synapse computes its weighted source (decoders and transform folded
 //!    into one matrix) and updates its filter, whose output the target reads in the next step;
 //!    a connection without synapse is computed inside phase 2, just before its target, so it
@@ -1269,7 +1271,8 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             }
             ProbeTarget::Spikes(id) => (ens_bufs[id.index].out, net.ensembles[id.index].n_neurons),
             ProbeTarget::SpikeCount(e) => {
-                // Accumulated every step (in units of 1/dt), read and zeroed by the host.
+                // Accumulated every step (1 per spike, or value x dt), read and zeroed by the
+                // host.
                 let (x, n, unit) = match e {
                     Endpoint::Ensemble(id) | Endpoint::Neurons(id) => (
                         ens_bufs[id.index].out,
@@ -1288,7 +1291,10 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 };
                 // Each spike adds exactly 1 (counts stay exact to 2^24 per neuron between
                 // reads); any other output adds value x dt.
-                let scale = unit.map_or(dt as f32, exact_reciprocal);
+                let scale = unit
+                    .map(exact_reciprocal)
+                    .filter(|s| s.is_finite())
+                    .unwrap_or(dt as f32);
                 let scale = b.param(format!("probe{pi}.count_scale"), vec![scale; n]);
                 let count = b.zeros(format!("probe{pi}.count"), n, BufferKind::State);
                 step.push(Op::ScaleInc {

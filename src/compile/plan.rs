@@ -97,11 +97,12 @@ pub enum Op {
         /// Batched target of the same length.
         dst: BufId,
     },
-    /// `dst[b, :] = ` the host's value of a node at this step (such nodes are evaluated on the host).
+    /// `dst[b, :] = ` the host's value of a node at this step, or of a connection's function
+    /// of it (see [`HostInputSlot`]; such nodes are evaluated on the host).
     HostInput {
         /// Index into [`Plan::host_inputs`].
         slot: usize,
-        /// Batched target of the node's size.
+        /// Batched target of the slot's size.
         dst: BufId,
     },
     /// `y[b, :] += x[b, :]`.
@@ -1103,11 +1104,11 @@ impl Plan {
             Op::Zero { dst } => format!("{} = 0", n(dst)),
             Op::Broadcast { src, dst } => format!("{} = {}", n(dst), n(src)),
             Op::HostInput { slot, dst } => {
-                format!(
-                    "{} = node{}(t) [host]",
-                    n(dst),
-                    self.host_inputs[*slot].node
-                )
+                let s = &self.host_inputs[*slot];
+                match s.function {
+                    None => format!("{} = node{}(t) [host]", n(dst), s.node),
+                    Some(ci) => format!("{} = conn{ci}.function(node{}(t)) [host]", n(dst), s.node),
+                }
             }
             Op::PoissonSpikes { rates, out, stream } => {
                 format!("{} = poisson({}) stream {stream}", n(out), n(rates))
