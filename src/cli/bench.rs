@@ -116,9 +116,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
             "an integer >= 1",
         ));
     }
-    for &b in &backends {
-        super::say_backend(b)?;
-    }
+    let backends = backends
+        .into_iter()
+        .map(super::resolve_backend)
+        .collect::<Result<Vec<_>>>()?;
     let mut data = None;
     for w in expand(&a.workloads) {
         for &be in &backends {

@@ -281,7 +281,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
     }
     let data = load_dir(&dir)?;
     note_capped(&data, &dir, Some(a.train_images), &a.common);
-    super::say_backend(backend)?;
+    let backend = super::resolve_backend(backend)?;
     let cfg = TrainConfig {
         network,
         protocol: Protocol::default(),
@@ -306,7 +306,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
     // On a GPU all instances train as one batch (one device, one dispatch per chunk for all
     // of them; separate devices time-slice one GPU, and eight at once crashed an NVIDIA
     // driver). On the CPU one instance per core.
-    let on_gpu = backend.resolve()? == BackendChoice::Gpu;
+    let on_gpu = backend == BackendChoice::Gpu;
     let bars = (!a.common.quiet).then(indicatif::MultiProgress::new);
     let bar_for = |k: usize| {
         bars.as_ref().map(|mp| {
@@ -785,7 +785,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     let dir = find_data_dir(a.common.data.as_deref())?;
     let data = load_dir(&dir)?;
     note_capped(&data, &dir, None, &a.common);
-    super::say_backend(backend)?;
+    let backend = super::resolve_backend(backend)?;
     let eval = run_evaluation(
         &a.common,
         seed,

@@ -4,19 +4,28 @@ pub mod mnist;
 use volley::backend::gpu::{AdapterPolicy, GpuBackend};
 use volley::{BackendChoice, Result};
 
-/// Says on stderr what `auto` will run on (the library chooses silently, by the same rule: a
-/// hardware GPU adapter if there is one, else the CPU).
-pub fn say_backend(b: BackendChoice) -> Result<()> {
-    if b == BackendChoice::Auto {
-        match GpuBackend::find_adapter(AdapterPolicy::HardwareOnly)? {
-            Some(a) => eprintln!(
-                "volley: backend auto -> gpu on {} ({}, {})",
-                a.name, a.backend, a.device_type
-            ),
-            None => eprintln!("volley: backend auto -> cpu (no hardware GPU adapter found)"),
-        }
+/// What `auto` runs on, said on stderr, by the library's rule (a hardware GPU adapter if there
+/// is one, else the CPU), looked up once: `Cpu` or `Gpu` (for which the simulator then picks
+/// the same adapter: the best by type, so the hardware one), `Cpu` and `Gpu` as they are.
+pub fn resolve_backend(b: BackendChoice) -> Result<BackendChoice> {
+    if b != BackendChoice::Auto {
+        return Ok(b);
     }
-    Ok(())
+    Ok(
+        match GpuBackend::find_adapter(AdapterPolicy::HardwareOnly)? {
+            Some(a) => {
+                eprintln!(
+                    "volley: backend auto -> gpu on {} ({}, {})",
+                    a.name, a.backend, a.device_type
+                );
+                BackendChoice::Gpu
+            }
+            None => {
+                eprintln!("volley: backend auto -> cpu (no hardware GPU adapter found)");
+                BackendChoice::Cpu
+            }
+        },
+    )
 }
 
 /// A clap value parser for a whole number from `MIN` to `MAX`, whose error says so (Rust's own
