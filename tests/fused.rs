@@ -224,6 +224,39 @@ fn recurrent_lif_fused_matches() {
     check_plan("recurrent", &plan, 300, &[]);
 }
 
+/// Passthrough nodes (a sum of Poisson spikes, routed into neurons and on to a second
+/// passthrough node through a loop closed by a delay) and a spike-count probe: fused == per-op
+/// bit for bit, counts like the CPU.
+#[test]
+fn passthrough_nodes_fused_match() {
+    if !gpu_wanted() {
+        return;
+    }
+    let mut net = Network::new(3);
+    let input = net.add_node(Node::poisson(vec![40.0; 20])).unwrap();
+    let p = net.add_node(Node::passthrough(20)).unwrap();
+    let q = net.add_node(Node::passthrough(20)).unwrap();
+    net.connect(Connection::new(input, p).synapse(None))
+        .unwrap();
+    net.connect(Connection::new(p, q).synapse(None)).unwrap();
+    net.connect(
+        Connection::new(q, p)
+            .synapse(None)
+            .delay(0.002)
+            .transform(Transform::Scalar(0.25)),
+    )
+    .unwrap();
+    let ens = net.add_ensemble(Ensemble::new(17, 1)).unwrap();
+    net.connect(
+        Connection::new(q, ens.neurons())
+            .transform(Transform::Dense(ndarray::Array2::from_elem((17, 20), 0.02))),
+    )
+    .unwrap();
+    net.probe(Probe::spikes(ens)).unwrap();
+    let (plan, _) = compile_with(&net, 0.001, 2, true).unwrap();
+    check_plan("passthrough", &plan, 400, &[]);
+}
+
 /// A small Diehl & Cook network (49 inputs, 13 excitatory neurons) learning, `batch` instances
 /// with the given input rates.
 fn dc_plan(batch: usize) -> (Plan, BufId) {
