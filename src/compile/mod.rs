@@ -1091,45 +1091,13 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
     let order = unit_order(net, &conns.iter().map(|c| c.split).collect::<Vec<_>>())?;
     let n_ens = net.ensembles.len();
     for &unit in &order {
-        if unit >= n_ens {
-            // A passthrough node: the sum of what its connections deliver now.
-            let p = unit - n_ens;
-            if !net.nodes[p].is_passthrough() {
-                continue;
-            }
-            let incoming: Vec<usize> = net
-                .connections
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| matches!(c.post, Endpoint::Node(id) if id.index == p))
-                .map(|(ci, _)| ci)
-                .collect();
-            for &ci in &incoming {
-                let c = &conns[ci];
-                if c.synapse.is_none() {
-                    if !c.split {
-                        step.extend(c.write.iter().cloned());
-                    }
-                    step.extend(c.read.iter().cloned());
-                }
-            }
-            step.push(Op::Zero { dst: node_out[p] });
-            for &ci in &incoming {
-                step.push(Op::AddInc {
-                    x: conns[ci].output,
-                    y: node_out[p],
-                });
-            }
-            continue;
-        }
-        let i = unit;
-        let ens = &net.ensembles[i];
-        let eb = &ens_bufs[i];
+        // The connections into this ensemble or passthrough node; those without synapse
+        // transmit now, just before it (their `write` ran in the synapse phase when split).
         let incoming: Vec<usize> = net
             .connections
             .iter()
             .enumerate()
-            .filter(|(_, c)| post_ensemble(c) == Some(i))
+            .filter(|(_, c)| post_unit(net, c) == Some(unit))
             .map(|(ci, _)| ci)
             .collect();
         for &ci in &incoming {
@@ -1141,6 +1109,24 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 step.extend(c.read.iter().cloned());
             }
         }
+        if unit >= n_ens {
+            // A passthrough node: the sum of what its connections deliver now (other nodes
+            // take no input and were written at the start of the step).
+            let out = node_out[unit - n_ens];
+            if net.nodes[unit - n_ens].is_passthrough() {
+                step.push(Op::Zero { dst: out });
+                for &ci in &incoming {
+                    step.push(Op::AddInc {
+                        x: conns[ci].output,
+                        y: out,
+                    });
+                }
+            }
+            continue;
+        }
+        let i = unit;
+        let ens = &net.ensembles[i];
+        let eb = &ens_bufs[i];
         let (bias, enc) = ens_params[i];
         if let Some(x_in) = eb.x_in {
             step.push(Op::Zero { dst: x_in });
