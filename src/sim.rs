@@ -298,7 +298,7 @@ impl Simulator {
             'steps: for k in 0..limit {
                 let t = (first + k as u64 + 1) as f64 * self.config.dt;
                 for b in 0..batch {
-                    let (y, object) = match slot.function {
+                    let y = match slot.function {
                         None => {
                             let y = match &node.output {
                                 NodeOutput::Constant(c) => c.clone(),
@@ -314,7 +314,7 @@ impl Simulator {
                             if read_by_function[slot.node] && y.len() == size_out {
                                 outputs[slot.node].extend_from_slice(&y);
                             }
-                            (y, self.network.node_name(slot.node))
+                            y
                         }
                         // A connection's function of the node's output.
                         Some(ci) => {
@@ -323,17 +323,20 @@ impl Simulator {
                                 .as_ref()
                                 .expect("a function slot's connection has a function");
                             let at = (k * batch + b) * size_out;
-                            let x = &outputs[slot.node][at..at + size_out];
-                            let object = format!(
-                                "Connection {ci}'s function of {}",
-                                self.network.node_name(slot.node)
-                            );
-                            (f(x), object)
+                            f(&outputs[slot.node][at..at + size_out])
                         }
+                    };
+                    // Named only when there is an error (not for every step and instance).
+                    let object = || match slot.function {
+                        None => self.network.node_name(slot.node),
+                        Some(ci) => format!(
+                            "Connection {ci}'s function of {}",
+                            self.network.node_name(slot.node)
+                        ),
                     };
                     let error = if y.len() != slot.size {
                         Some(Error::invalid(
-                            &object,
+                            object(),
                             "output",
                             format!("a vector of length {} at t = {t}", y.len()),
                             format!("length {} (size_out)", slot.size),
@@ -343,7 +346,7 @@ impl Simulator {
                         // in f64 but infinite on the backend.
                         y.iter().find(|x| !(**x as f32).is_finite()).map(|x| {
                             Error::invalid(
-                                &object,
+                                object(),
                                 "output",
                                 format!("{x:e} at t = {t}"),
                                 "finite values within f32 range (|x| <= 3.4e38)",
@@ -397,20 +400,24 @@ impl Simulator {
         self.backend.write(id, &[if on { 1.0 } else { 0.0 }])
     }
 
-    fn buffer_id(&self, name: &str, object: &str) -> Result<BufId> {
+    /// The plan buffer called `name`, if there is one.
+    fn find_buffer(&self, name: &str) -> Option<BufId> {
         self.plan
             .buffers
             .iter()
             .position(|b| b.name == name)
             .map(BufId)
-            .ok_or_else(|| {
-                Error::invalid(
-                    object,
-                    "buffer",
-                    name,
-                    "a buffer of this plan (see `volley plan`)",
-                )
-            })
+    }
+
+    fn buffer_id(&self, name: &str, object: &str) -> Result<BufId> {
+        self.find_buffer(name).ok_or_else(|| {
+            Error::invalid(
+                object,
+                "buffer",
+                name,
+                "a buffer of this plan (see `volley plan`)",
+            )
+        })
     }
 
     /// Reads a plan buffer by name (all instances), e.g. `ens0.theta` or `conn1.weights`.
@@ -534,8 +541,8 @@ impl Simulator {
     fn weights_id(&self, conn: ConnectionId, object: &str) -> Result<BufId> {
         self.network.check_connection(object, conn)?;
         let name = format!("conn{}.weights", conn.index());
-        match self.plan.buffers.iter().position(|b| b.name == name) {
-            Some(i) => Ok(BufId(i)),
+        match self.find_buffer(&name) {
+            Some(id) => Ok(id),
             None => {
                 let kind = crate::model::transform_kind(
                     &self.network.connections()[conn.index()].transform,
@@ -578,9 +585,9 @@ impl Simulator {
             .state_names();
         let name = format!("ens{}.{var}", ens.index());
         if vars.contains(&var)
-            && let Some(i) = self.plan.buffers.iter().position(|b| b.name == name)
+            && let Some(id) = self.find_buffer(&name)
         {
-            return Ok(BufId(i));
+            return Ok(id);
         }
         Err(Error::invalid(
             format!("{object} of {}", self.network.ensemble_name(ens.index())),
@@ -604,7 +611,7 @@ impl Simulator {
             .check_node("Simulator::set_poisson_rates", node)?;
         let name = format!("node{}.rates", node.index());
         let node_name = self.network.node_name(node.index());
-        let Some(id) = self.plan.buffers.iter().position(|b| b.name == name) else {
+        let Some(id) = self.find_buffer(&name) else {
             return Err(Error::invalid(
                 "Simulator::set_poisson_rates",
                 "node",
@@ -624,7 +631,7 @@ impl Simulator {
                 "finite rates >= 0 Hz",
             ));
         }
-        self.write_id(BufId(id), &node_name, "rates", rates)
+        self.write_id(id, &node_name, "rates", rates)
     }
 
     /// Returns every state to its initial value, clears probe data and sets time to 0.
