@@ -1754,23 +1754,18 @@ impl Network {
         if let Some(s) = &conn.synapse {
             s.validate(&object)?;
         }
-        let size_mid = match (&conn.pre, &conn.function) {
-            (Endpoint::Ensemble(id), Some(f)) => {
-                let d = self.ensembles[id.index].dimensions;
-                let y = f(&vec![0.0; d]);
-                if y.is_empty() {
-                    return Err(Error::invalid(
-                        &object,
-                        "function",
-                        "an empty output",
-                        "an output of length >= 1",
-                    ));
-                }
-                y.len()
+        // A function's input: an ensemble's decoded value, or a host node's output (applied on
+        // the host, as Nengo does).
+        let function_input = match conn.pre {
+            Endpoint::Ensemble(id) => Some(self.ensembles[id.index].dimensions),
+            Endpoint::Node(id) if !self.nodes[id.index].on_device_or_passthrough() => {
+                Some(self.nodes[id.index].size_out())
             }
-            (Endpoint::Node(id), Some(f)) if !self.nodes[id.index].on_device_or_passthrough() => {
-                // Applied to the node's output on the host, as Nengo does.
-                let y = f(&vec![0.0; self.nodes[id.index].size_out()]);
+            _ => None,
+        };
+        let size_mid = match (function_input, &conn.function) {
+            (Some(d), Some(f)) => {
+                let y = f(&vec![0.0; d]);
                 if y.is_empty() {
                     return Err(Error::invalid(
                         &object,
@@ -1789,7 +1784,7 @@ impl Network {
                     "a function only on connections from an ensemble (decoded) or from a node whose output is computed on the host (not a Poisson, noise or passthrough node); use a transform otherwise",
                 ));
             }
-            (pre, None) => self.source_size(pre),
+            (_, None) => self.source_size(&conn.pre),
         };
         let size_out = self.target_size(&conn.post);
         if let (Endpoint::LearningRule(target), false) = (
