@@ -477,6 +477,20 @@ fn gpu_instances_train_as_one_batch_and_equal_the_seeds_alone() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// The two runs' `weights.npy` and `theta.npy` are byte for byte the same.
+fn assert_same_network(a: &Path, b: &Path) {
+    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    for f in ["weights.npy", "theta.npy"] {
+        assert_eq!(
+            read(a, f),
+            read(b, f),
+            "{f}: {} vs {}",
+            a.display(),
+            b.display()
+        );
+    }
+}
+
 /// A run trained with `--min-interval-ms 5` (the refractory period, so no spike gate) continues
 /// with `--min-interval-ms 0`, the same dynamics: the weights of a run with 0 from the start.
 /// A gate that differs is refused, naming the flag.
@@ -504,10 +518,7 @@ fn resume_accepts_a_min_interval_with_the_same_gate() {
         &straight,
         &["--epochs", "2", "--min-interval-ms", "0"],
     ));
-    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
-    for f in ["weights.npy", "theta.npy"] {
-        assert_eq!(read(&resumed, f), read(&straight, f), "{f}");
-    }
+    assert_same_network(&resumed, &straight);
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -524,10 +535,7 @@ fn resume_with_more_epochs_equals_the_longer_run() {
     run_ok(&args(&resumed, &["--epochs", "1"]));
     run_ok(&args(&resumed, &["--epochs", "3", "--resume"]));
     run_ok(&args(&straight, &["--epochs", "3"]));
-    let read = |d: &Path, f: &str| std::fs::read(d.join(f)).unwrap();
-    for f in ["weights.npy", "theta.npy"] {
-        assert_eq!(read(&resumed, f), read(&straight, f), "{f}");
-    }
+    assert_same_network(&resumed, &straight);
     run_ok(&tiny_eval(&data, &resumed, &[]));
     let err = run_err(&args(&resumed, &["--epochs", "2", "--resume"]));
     assert!(
