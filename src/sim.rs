@@ -3,7 +3,7 @@
 
 use crate::backend::gpu::{AdapterPolicy, GpuBackend};
 use crate::backend::{Backend, HostInputs, ProbeRecords, cpu::CpuBackend};
-use crate::compile::{BufId, Built, Plan, compile_with};
+use crate::compile::{BufId, Built, Op, Plan, compile_with};
 use crate::error::{Error, Result};
 use crate::model::{ConnectionId, EnsembleId, Network, NodeId, NodeOutput, ProbeId};
 pub use crate::rng::Keying;
@@ -149,6 +149,9 @@ pub struct Simulator {
     /// Per probe: the step after which its held samples begin (samples before it were taken
     /// by `take_data`/`take_sum` or dropped by `restore`).
     records_from: Vec<u64>,
+    /// The step that a node's input function (`Node::with_input`) failed in, part of it run:
+    /// the simulator refuses to run on until `reset` or `restore`.
+    broken_step: Option<u64>,
 }
 
 impl Simulator {
@@ -194,6 +197,7 @@ impl Simulator {
             n_steps: 0,
             records_from,
             records,
+            broken_step: None,
         })
     }
 
@@ -252,6 +256,18 @@ impl Simulator {
 
     /// Runs `n` steps.
     pub fn run_steps(&mut self, n: u64) -> Result<()> {
+        self.check_whole_step("Simulator::run")?;
+        // The positions of the host's calls of nodes' input functions in the step.
+        let calls: Vec<usize> = (self.plan.step.iter().enumerate())
+            .filter(|(_, op)| matches!(op, Op::HostCall { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        if !calls.is_empty() {
+            for _ in 0..n {
+                self.step_in_parts(&calls)?;
+            }
+            return Ok(());
+        }
         let mut left = n;
         while left > 0 {
             let chunk = left.min(self.config.chunk_steps as u64) as usize;
@@ -269,6 +285,93 @@ impl Simulator {
             }
             left -= chunk as u64;
         }
+        Ok(())
+    }
+
+    /// Refuses to go on from a step left part-run by a node's failed input function.
+    fn check_whole_step(&self, object: &str) -> Result<()> {
+        match self.broken_step {
+            Some(k) => Err(Error::invalid(
+                object,
+                "state",
+                format!("step {k} part-run (a node's input function failed in it)"),
+                "a simulator at a whole step: call reset() or restore() first",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs one step of a plan with host calls (`calls`: their positions in the step): the
+    /// ops before each call, then the node's function of its input sum (read back from the
+    /// backend) for each instance, written to the node's output, and after the last call the
+    /// rest of the step. A function's bad output ends the step part-run (see `broken_step`).
+    fn step_in_parts(&mut self, calls: &[usize]) -> Result<()> {
+        let step = self.n_steps;
+        let (host, bad) = self.host_inputs(step, 1);
+        if let Some((_, e)) = bad {
+            return Err(e);
+        }
+        let t = (step + 1) as f64 * self.config.dt;
+        let batch = self.config.batch;
+        let mut start = 0;
+        for &at in calls {
+            self.backend
+                .run_part(step, start..at, &host, &mut self.records)?;
+            let Op::HostCall {
+                node,
+                input,
+                output,
+            } = self.plan.step[at]
+            else {
+                unreachable!("calls are the positions of host_call ops")
+            };
+            let NodeOutput::WithInput {
+                size_in,
+                size_out,
+                ref f,
+            } = self.network.nodes()[node].output
+            else {
+                unreachable!("host_call ops are compiled from nodes with input")
+            };
+            let x = self.backend.read(input)?;
+            let mut y = Vec::with_capacity(batch * size_out);
+            for b in 0..batch {
+                let xb: Vec<f64> = x[b * size_in..(b + 1) * size_in]
+                    .iter()
+                    .map(|&v| f64::from(v))
+                    .collect();
+                let yb = f(t, &xb);
+                let error = if yb.len() != size_out {
+                    Some(Error::invalid(
+                        self.network.node_name(node),
+                        "output",
+                        format!("a vector of length {} at t = {t}", yb.len()),
+                        format!("length {size_out} (size_out)"),
+                    ))
+                } else {
+                    yb.iter().find(|v| !(**v as f32).is_finite()).map(|v| {
+                        Error::invalid(
+                            self.network.node_name(node),
+                            "output",
+                            format!("{v:e} at t = {t}"),
+                            "finite values within f32 range (|x| <= 3.4e38)",
+                        )
+                    })
+                };
+                if let Some(e) = error {
+                    self.broken_step = Some(step);
+                    return Err(e);
+                }
+                y.extend(yb.iter().map(|&v| v as f32));
+            }
+            if size_out > 0 {
+                self.backend.write(output, &y)?;
+            }
+            start = at + 1;
+        }
+        self.backend
+            .run_part(step, start..self.plan.step.len(), &host, &mut self.records)?;
+        self.n_steps += 1;
         Ok(())
     }
 
@@ -307,7 +410,8 @@ impl Simulator {
                                 NodeOutput::Present(p) => p.value(t),
                                 NodeOutput::Poisson(_)
                                 | NodeOutput::UniformNoise { .. }
-                                | NodeOutput::Passthrough { .. } => {
+                                | NodeOutput::Passthrough { .. }
+                                | NodeOutput::WithInput { .. } => {
                                     unreachable!("device-computed nodes have no host slot")
                                 }
                             };
@@ -642,6 +746,7 @@ impl Simulator {
         }
         self.records_from.fill(0);
         self.n_steps = 0;
+        self.broken_step = None;
         Ok(())
     }
 
@@ -736,6 +841,7 @@ impl Simulator {
     /// Every buffer that carries state or parameters between steps (not per-step temporaries),
     /// with the step counter: everything needed to continue a run bit-identically.
     pub fn snapshot(&mut self) -> Result<Snapshot> {
+        self.check_whole_step("Simulator::snapshot")?;
         let mut buffers = Vec::new();
         for (i, b) in self.plan.buffers.iter().enumerate() {
             if b.kind != crate::compile::BufferKind::Temp {
@@ -810,6 +916,7 @@ impl Simulator {
             v.clear();
         }
         self.records_from.fill(snap.n_steps);
+        self.broken_step = None;
         Ok(())
     }
 

@@ -642,6 +642,212 @@ fn passthrough_nodes_sum_their_inputs_as_nengo() {
     }
 }
 
+/// Nodes with an input function (Nengo's `Node(f, size_in=n)`) against Nengo 4.1's numbers
+/// (`/work/scratch/py/node_input.py` in the session that added them: the same network, dt 1 ms,
+/// six steps): a function of a node's output in the same step (synapse None), a passthrough
+/// node between two of them with a Lowpass(0.01), and a loop of a node into itself through a
+/// Lowpass(0.005). Tolerance 1e-6 relative and 1e-9 absolute: f32 against Nengo's f64.
+#[test]
+fn nodes_with_input_functions_as_nengo() {
+    let mut net = Network::new(0);
+    let stim = net
+        .add_node(Node::function(1, |t| vec![(10.0 * t).sin()]))
+        .unwrap();
+    let sq = net
+        .add_node(Node::with_input(1, 2, |t, x| vec![x[0] * x[0] + t, 2.0 * x[0]]).label("sq"))
+        .unwrap();
+    net.connect(Connection::new(stim, sq).synapse(None))
+        .unwrap();
+    let pt = net.add_node(Node::passthrough(2)).unwrap();
+    net.connect(Connection::new(sq, pt).synapse(Some(Synapse::Lowpass(0.01))))
+        .unwrap();
+    let f2 = net
+        .add_node(Node::with_input(2, 1, |_, x| vec![x[0] - x[1]]))
+        .unwrap();
+    net.connect(Connection::new(pt, f2).synapse(None)).unwrap();
+    let lp = net
+        .add_node(Node::with_input(1, 1, |_, x| vec![0.5 + 0.9 * x[0]]))
+        .unwrap();
+    net.connect(Connection::new(lp, lp).synapse(Some(Synapse::Lowpass(0.005))))
+        .unwrap();
+    let probes = [sq, f2, lp].map(|n| net.probe(Probe::decoded(n)).unwrap());
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    assert!(sim.plan().to_string().contains("host_call"));
+    sim.run_steps(6).unwrap();
+    let nengo: [&[[f64; 2]]; 1] = [&[
+        [0.0010999966667111108, 0.01999966666833333],
+        [0.00239994666951103, 0.03999733338666616],
+        [0.0038997300323979174, 0.05999100040499132],
+        [0.005599146848690307, 0.07997866837326832],
+        [0.007497917360987117, 0.09995833854135666],
+        [0.009595682073066873, 0.11992801295888919],
+    ]];
+    let d = sim.data_instance(probes[0], 0).unwrap();
+    for c in 0..2 {
+        let want: Vec<f64> = nengo[0].iter().map(|r| r[c]).collect();
+        assert_close(&d.column(c).to_vec(), &want, 1e-6, 1e-9, "sq");
+    }
+    let f2_nengo = [
+        0.0,
+        -0.00179854139562269,
+        -0.005205251947751025,
+        -0.010047696846928758,
+        -0.016169679385711833,
+        -0.023429703354843387,
+    ];
+    let loop_nengo = [
+        0.5,
+        0.5815711611149081,
+        0.6616636879352309,
+        0.7403043835534735,
+        0.817519565204502,
+        0.8933350730726475,
+    ];
+    for (probe, want, what) in [
+        (probes[1], &f2_nengo, "f2"),
+        (probes[2], &loop_nengo, "loop"),
+    ] {
+        let y = sim.data_instance(probe, 0).unwrap().column(0).to_vec();
+        assert_close(&y, want, 1e-6, 1e-9, what);
+    }
+}
+
+/// A node whose input function is the identity routes an ensemble's signal exactly as a
+/// passthrough node does (same spikes, same decoded values), in a batch whose instances see
+/// their own inputs; a sink (size_out 0) is called once per step and instance with the value a
+/// probe of the same sum records. A function's bad output is an error naming the node, after
+/// the steps before it; the simulator then refuses to run or snapshot until `reset` (the step
+/// it failed in ran only in part), and runs again after it.
+#[test]
+fn nodes_with_input_route_like_passthrough_and_report_bad_outputs() {
+    use std::sync::{Arc, Mutex};
+    type Calls = Vec<(f64, Vec<f64>)>;
+    let seen: Arc<Mutex<Calls>> = Arc::default();
+    let build = |through: bool| {
+        let mut net = Network::new(7);
+        let ens = net.add_ensemble(Ensemble::new(23, 2)).unwrap();
+        let out = net.add_ensemble(Ensemble::new(17, 2)).unwrap();
+        let x = net
+            .add_node(Node::batched(2, |t, b| {
+                vec![(6.0 * t).sin() + b as f64, (4.0 * t).cos()]
+            }))
+            .unwrap();
+        net.connect(Connection::new(x, ens)).unwrap();
+        let p = if through {
+            net.add_node(Node::with_input(2, 2, |_, v| v.to_vec()))
+                .unwrap()
+        } else {
+            net.add_node(Node::passthrough(2)).unwrap()
+        };
+        net.connect(Connection::new(ens, p).synapse(None)).unwrap();
+        net.connect(Connection::new(p, out).synapse(None)).unwrap();
+        let log = seen.clone();
+        let sink = net
+            .add_node(Node::with_input(2, 0, move |t, v| {
+                log.lock().unwrap().push((t, v.to_vec()));
+                vec![]
+            }))
+            .unwrap();
+        net.connect(Connection::new(p, sink)).unwrap();
+        let sum = net.add_node(Node::passthrough(2)).unwrap();
+        net.connect(Connection::new(p, sum)).unwrap();
+        let probes = [
+            net.probe(Probe::spikes(out)).unwrap(),
+            net.probe(Probe::decoded(p)).unwrap(),
+            net.probe(Probe::decoded(sum)).unwrap(),
+        ];
+        let mut sim = Simulator::new(&net, cfg().batch(2)).unwrap();
+        sim.run(0.2).unwrap();
+        probes.map(|pr| sim.data(pr).unwrap())
+    };
+    let (plain, through) = (build(false), build(true));
+    assert!(plain[0].iter().any(|&v| v > 0.0));
+    assert_eq!(plain[..2], through[..2]);
+    // The sink saw, per step and instance, what the probe of the same sum recorded.
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.len(),
+        2 * 2 * 200,
+        "two builds x two instances x 200 steps"
+    );
+    for (k, (t, v)) in seen[2 * 200..].iter().enumerate() {
+        let (step, b) = (k / 2, k % 2);
+        assert!((t - (step + 1) as f64 * DT).abs() < 1e-12);
+        for c in 0..2 {
+            assert_eq!(v[c], through[2][[b, step, c]], "step {step} instance {b}");
+        }
+    }
+
+    let mut net = Network::new(0);
+    let stim = net.add_node(Node::function(1, |t| vec![t])).unwrap();
+    let bad = net
+        .add_node(
+            Node::with_input(1, 1, |t, x| vec![if t > 0.0045 { f64::NAN } else { x[0] }])
+                .label("bad"),
+        )
+        .unwrap();
+    net.connect(Connection::new(stim, bad).synapse(None))
+        .unwrap();
+    let p = net.probe(Probe::decoded(bad)).unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    let err = sim.run_steps(10).unwrap_err().to_string();
+    assert!(
+        err.contains("Node 1 \"bad\"") && err.contains("output") && err.contains("NaN"),
+        "{err}"
+    );
+    assert_eq!(sim.n_steps(), 4);
+    assert_eq!(sim.data(p).unwrap().shape(), &[1, 4, 1]);
+    for what in [
+        sim.run_steps(1).unwrap_err().to_string(),
+        sim.snapshot().unwrap_err().to_string(),
+    ] {
+        assert!(
+            what.contains("part-run") && what.contains("reset()"),
+            "{what}"
+        );
+    }
+    sim.reset().unwrap();
+    sim.run_steps(3).unwrap();
+    let ramp: Vec<f64> = [0.001f32, 0.002, 0.003].map(f64::from).to_vec();
+    assert_eq!(sim.data_instance(p, 0).unwrap().column(0).to_vec(), ramp);
+
+    // A wrong length; a zero-delay loop through nodes with input; a function on a connection
+    // from one; size_in 0.
+    let mut net = Network::new(0);
+    let n = net
+        .add_node(Node::with_input(1, 2, |_, x| vec![x[0]]).label("short"))
+        .unwrap();
+    let c = net.add_node(Node::constant(vec![1.0])).unwrap();
+    net.connect(Connection::new(c, n)).unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    let err = sim.run_steps(1).unwrap_err().to_string();
+    assert!(
+        err.contains("\"short\"") && err.contains("length 1") && err.contains("length 2"),
+        "{err}"
+    );
+    let a = net
+        .add_node(Node::with_input(1, 1, |_, x| x.to_vec()).label("a"))
+        .unwrap();
+    let b = net.add_node(Node::passthrough(1).label("b")).unwrap();
+    net.connect(Connection::new(a, b).synapse(None)).unwrap();
+    net.connect(Connection::new(b, a).synapse(None)).unwrap();
+    let err = Simulator::new(&net, cfg()).err().unwrap().to_string();
+    assert!(
+        err.contains("\"a\"") && err.contains("\"b\"") && err.contains("cycle"),
+        "{err}"
+    );
+    let err = net
+        .connect(Connection::new(a, b).function(|x| x.to_vec()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("function") && err.contains("fold"), "{err}");
+    let err = net
+        .add_node(Node::with_input(0, 1, |_, _| vec![0.0]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("size_in"), "{err}");
+}
+
 /// An ensemble fed through a passthrough node (no synapse on the way in) behaves exactly as one
 /// fed directly: same spikes, same decoded output. A zero-delay loop through passthrough nodes
 /// is a build error naming them, and only a passthrough node takes input.

@@ -599,6 +599,76 @@ fn passthrough_and_node_functions_agree() {
     }
 }
 
+/// Nodes with an input function (`Node::with_input`) on both backends, in a batch of two: an
+/// ensemble's decoded value squared on the host in the same step (synapse None) drives a second
+/// ensemble, a sink sees the same values on both, and a node loops into itself through a
+/// synapse. The host computes the same f64 function of the same f32 sums, so the node outputs
+/// agree as the ensembles' decoded values do (the first ensemble's spikes agree bit for bit up
+/// to the f32 rounding of the LIF update; counts within one spike).
+#[test]
+fn nodes_with_input_functions_agree() {
+    if !gpu_wanted() {
+        return;
+    }
+    let mut net = Network::new(11);
+    let x = net
+        .add_node(Node::batched(1, |t, b| {
+            vec![(8.0 * t).sin() * (1.0 - 0.5 * b as f64)]
+        }))
+        .unwrap();
+    let a = net.add_ensemble(Ensemble::new(29, 1)).unwrap();
+    net.connect(Connection::new(x, a)).unwrap();
+    let sq = net
+        .add_node(Node::with_input(1, 1, |_, v| vec![v[0] * v[0]]))
+        .unwrap();
+    net.connect(Connection::new(a, sq).synapse(None)).unwrap();
+    let b = net.add_ensemble(Ensemble::new(19, 1)).unwrap();
+    net.connect(Connection::new(sq, b).synapse(None)).unwrap();
+    let lp = net
+        .add_node(Node::with_input(1, 1, |t, v| vec![t + 0.5 * v[0]]))
+        .unwrap();
+    net.connect(Connection::new(lp, lp).synapse(Some(Synapse::Lowpass(0.01))))
+        .unwrap();
+    let ps = net.probe(Probe::spikes(b)).unwrap();
+    let pq = net.probe(Probe::decoded(sq)).unwrap();
+    let pl = net.probe(Probe::decoded(lp)).unwrap();
+    let sims = [BackendChoice::Cpu, BackendChoice::Gpu].map(|be| {
+        let mut sim = Simulator::new(&net, SimConfig::default().backend(be).batch(2))
+            .unwrap_or_else(|e| {
+                panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)")
+            });
+        sim.run(0.15).unwrap();
+        sim
+    });
+    // The loop's values depend on nothing the backends round differently: the same f32s.
+    assert_eq!(sims[0].data(pl).unwrap(), sims[1].data(pl).unwrap());
+    let q = sims.each_ref().map(|s| s.data(pq).unwrap());
+    assert_eq!(q[0].shape(), &[2, 150, 1]);
+    assert!(q[0].iter().any(|&v| v > 0.01));
+    // Tolerance: 2e-3 absolute on values up to ~1: a decoded value that one LIF rounding
+    // moves by a spike's contribution (decoder x 1/dt filtered over 5 ms) before it is squared.
+    let worst = q[0]
+        .iter()
+        .zip(q[1].iter())
+        .map(|(c, g)| (c - g).abs())
+        .fold(0.0, f64::max);
+    eprintln!("{:?}: largest difference {worst}", sims[1].backend_name());
+    assert!(
+        worst <= 2e-3,
+        "squared decoded value: largest difference {worst}"
+    );
+    for inst in 0..2 {
+        let counts = sims.each_ref().map(|s| {
+            let d = s.data_instance(ps, inst).unwrap();
+            d.sum_axis(ndarray::Axis(0))
+                .mapv(|v| (v * 0.001).round() as f32)
+                .to_vec()
+        });
+        assert!(counts[0].iter().sum::<f32>() > 0.0);
+        assert_counts_within_one("node with input", &counts[0], &counts[1]);
+    }
+}
+
 /// The last sample of `probe` (instance 0).
 fn sims_last(sim: &Simulator, probe: ProbeId) -> Vec<f64> {
     let d = sim.data_instance(probe, 0).unwrap();

@@ -282,6 +282,8 @@ impl CpuBackend {
                 broadcast(&self.bufs[src.0], &mut y);
                 self.put(*dst, y);
             }
+            // The host evaluates the node between the parts of the step (`run_part`).
+            Op::HostCall { .. } => {}
             Op::HostInput { slot, dst } => {
                 let per_step = self.plan.host_inputs[*slot].size * batch;
                 let src = &host.values[*slot][k * per_step..(k + 1) * per_step];
@@ -997,6 +999,25 @@ impl Backend for CpuBackend {
             }
         }
         self.plan.step = ops;
+        Ok(())
+    }
+
+    fn run_part(
+        &mut self,
+        step: u64,
+        ops: std::ops::Range<usize>,
+        host: &HostInputs,
+        records: &mut ProbeRecords,
+    ) -> Result<()> {
+        if records.values.len() < self.plan.probes.len() {
+            records.values.resize(self.plan.probes.len(), Vec::new());
+        }
+        let _flush = FlushSubnormals::new();
+        let all = std::mem::take(&mut self.plan.step);
+        for op in &all[ops] {
+            self.exec(op, step, 0, host, records);
+        }
+        self.plan.step = all;
         Ok(())
     }
 

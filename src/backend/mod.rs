@@ -40,6 +40,18 @@ pub trait Backend {
         host: &HostInputs,
         records: &mut ProbeRecords,
     ) -> Result<()>;
+    /// Runs only the step ops `ops` (a range of [`Plan::step`](crate::compile::Plan::step)) of
+    /// absolute step `step`, reading node values from `host` (one step's values): a part of a
+    /// step that the host interrupts to evaluate a node's input function
+    /// ([`Op::HostCall`](crate::compile::Op::HostCall), which no backend runs). The part that
+    /// ends at the last op finishes the step (probe samples appended to `records`).
+    fn run_part(
+        &mut self,
+        step: u64,
+        ops: std::ops::Range<usize>,
+        host: &HostInputs,
+        records: &mut ProbeRecords,
+    ) -> Result<()>;
     /// Restores every state buffer to its initial value.
     fn reset(&mut self) -> Result<()>;
     /// Reads a whole buffer (all instances).

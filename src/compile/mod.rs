@@ -433,10 +433,18 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
     // ---- nodes
     let mut host_inputs = Vec::new();
     let mut node_out = Vec::new();
+    // The input sum of each node with an input function (`Node::with_input`).
+    let mut node_in = Vec::new();
     for (i, node) in net.nodes.iter().enumerate() {
         let size = node.size_out();
         let dst = b.zeros(format!("node{i}.out"), size, BufferKind::Temp);
         node_out.push(dst);
+        node_in.push(match node.output {
+            NodeOutput::WithInput { size_in, .. } => {
+                Some(b.zeros(format!("node{i}.in"), size_in, BufferKind::Temp))
+            }
+            _ => None,
+        });
         match &node.output {
             NodeOutput::Poisson(rates) => {
                 // Per instance, so that each instance can be shown its own input.
@@ -458,8 +466,9 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 out: dst,
                 stream: i as u32,
             }),
-            // Summed from its inputs in its place in the step order (below).
-            NodeOutput::Passthrough { .. } => {}
+            // Summed from its inputs (and, with an input function, evaluated by the host) in
+            // its place in the step order (below).
+            NodeOutput::Passthrough { .. } | NodeOutput::WithInput { .. } => {}
             _ => {
                 host_inputs.push(HostInputSlot {
                     node: i,
@@ -1110,17 +1119,30 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             }
         }
         if unit >= n_ens {
-            // A passthrough node: the sum of what its connections deliver now (other nodes
-            // take no input and were written at the start of the step).
-            let out = node_out[unit - n_ens];
-            if net.nodes[unit - n_ens].is_passthrough() {
-                step.push(Op::Zero { dst: out });
-                for &ci in &incoming {
-                    step.push(Op::AddInc {
-                        x: conns[ci].output,
-                        y: out,
-                    });
-                }
+            // A node that takes input: the sum of what its connections deliver now, which is
+            // its output (passthrough) or its function's input, evaluated here by the host
+            // (other nodes take no input and were written at the start of the step).
+            let node = unit - n_ens;
+            if !net.nodes[node].takes_input() {
+                continue;
+            }
+            let (sum, call) = match node_in[node] {
+                Some(input) => (input, true),
+                None => (node_out[node], false),
+            };
+            step.push(Op::Zero { dst: sum });
+            for &ci in &incoming {
+                step.push(Op::AddInc {
+                    x: conns[ci].output,
+                    y: sum,
+                });
+            }
+            if call {
+                step.push(Op::HostCall {
+                    node,
+                    input: sum,
+                    output: node_out[node],
+                });
             }
             continue;
         }
@@ -1567,13 +1589,13 @@ fn post_ensemble(c: &Connection) -> Option<usize> {
     }
 }
 
-/// The unit of `unit_order` that endpoint `e` is: an ensemble `i` is `i`, a passthrough node
-/// `k` is `ensembles + k`; other nodes (computed before anything else) and learning rules are
-/// none.
+/// The unit of `unit_order` that endpoint `e` is: an ensemble `i` is `i`, a node `k` that
+/// takes input (passthrough or with an input function) is `ensembles + k`; other nodes
+/// (computed before anything else) and learning rules are none.
 fn unit_of(net: &Network, e: &Endpoint) -> Option<usize> {
     match e {
         Endpoint::Ensemble(id) | Endpoint::Neurons(id) => Some(id.index),
-        Endpoint::Node(id) if net.nodes[id.index].is_passthrough() => {
+        Endpoint::Node(id) if net.nodes[id.index].takes_input() => {
             Some(net.ensembles.len() + id.index)
         }
         Endpoint::Node(_) | Endpoint::LearningRule(_) => None,
@@ -1585,7 +1607,7 @@ fn post_unit(net: &Network, c: &Connection) -> Option<usize> {
     unit_of(net, &c.post)
 }
 
-/// Topological order of the ensembles and passthrough nodes (units `0..ensembles` and
+/// Topological order of the ensembles and the nodes that take input (units `0..ensembles` and
 /// `ensembles..ensembles + nodes`, see [`unit_of`]) along connections without synapse
 /// (zero-delay edges); `delayed[ci]` marks connections whose every synapse is delayed by at
 /// least one step.

@@ -548,6 +548,18 @@ pub enum Op {
         /// Output (state).
         y: BufId,
     },
+    /// The host evaluates node `node`'s input function here: it reads `input` (the node's
+    /// input sum) and writes the function's value to `output`. No backend computes it: the
+    /// simulator runs a step with such ops in parts, the ops before it, then the function, then
+    /// the ops after it ([`crate::backend::Backend::run_part`]).
+    HostCall {
+        /// Node index.
+        node: usize,
+        /// The node's input sum (read).
+        input: BufId,
+        /// The node's output (written by the host; empty for a sink).
+        output: BufId,
+    },
     /// Records `src` into probe `probe` when `(step + 1) % every == 0`.
     Probe {
         /// Index of the probe in the network.
@@ -570,6 +582,7 @@ impl Op {
                 vec![*out]
             }
             Op::Broadcast { src, dst } => vec![*src, *dst],
+            Op::HostCall { input, output, .. } => vec![*input, *output],
             Op::AddInc { x, y } | Op::Lowpass { x, y, .. } => vec![*x, *y],
             Op::ScaleInc { s, x, y } | Op::AllButSelfInc { s, x, y } => vec![*s, *x, *y],
             Op::MatVecInc { m, x, y, .. } => vec![*m, *x, *y],
@@ -705,12 +718,14 @@ impl Op {
         }
     }
 
-    /// The op's name, which is also the name of its CPU function and of its WGSL kernel.
+    /// The op's name, which is also the name of its CPU function and of its WGSL kernel
+    /// (except `host_call`, which the host runs between the parts of a step).
     pub fn name(&self) -> &'static str {
         match self {
             Op::Zero { .. } => "zero",
             Op::Broadcast { .. } => "broadcast",
             Op::HostInput { .. } => "host_input",
+            Op::HostCall { .. } => "host_call",
             Op::PoissonSpikes { .. } => "poisson_spikes",
             Op::UniformNoise { .. } => "uniform_noise",
             Op::AddInc { .. } => "add_inc",
@@ -1110,6 +1125,15 @@ impl Plan {
                     Some(ci) => format!("{} = conn{ci}.function(node{}(t)) [host]", n(dst), s.node),
                 }
             }
+            Op::HostCall {
+                node,
+                input,
+                output,
+            } => format!(
+                "{} = node{node}(t, {}) [host, between parts]",
+                n(output),
+                n(input)
+            ),
             Op::PoissonSpikes { rates, out, stream } => {
                 format!("{} = poisson({}) stream {stream}", n(out), n(rates))
             }

@@ -416,6 +416,8 @@ pub type TimeFn = Arc<dyn Fn(f64) -> Vec<f64> + Send + Sync>;
 pub type BatchedTimeFn = Arc<dyn Fn(f64, usize) -> Vec<f64> + Send + Sync>;
 /// A function computed across a connection, `f(x) -> y`.
 pub type ConnFn = Arc<dyn Fn(&[f64]) -> Vec<f64> + Send + Sync>;
+/// A node's function of time and of its input (Nengo's `Node(f, size_in=n)`): `f(t, x)`.
+pub type InputFn = Arc<dyn Fn(f64, &[f64]) -> Vec<f64> + Send + Sync>;
 
 /// A sequence of input vectors, each shown for `presentation_time` seconds and followed by
 /// `pause_time` seconds of zeros; the sequence repeats.
@@ -485,6 +487,16 @@ pub enum NodeOutput {
         /// Input and output length.
         size: usize,
     },
+    /// A function of time and of the sum of the node's incoming connections in this step,
+    /// evaluated on the host in its place in the step order (Nengo's `Node(f, size_in=n)`).
+    WithInput {
+        /// Input length.
+        size_in: usize,
+        /// Output length (0 for a sink, whose function is called for its effects).
+        size_out: usize,
+        /// The function `f(t, x)`.
+        f: InputFn,
+    },
 }
 
 impl fmt::Debug for NodeOutput {
@@ -502,6 +514,9 @@ impl fmt::Debug for NodeOutput {
             ),
             NodeOutput::Poisson(r) => write!(f, "Poisson({} rates)", r.len()),
             NodeOutput::Passthrough { size } => write!(f, "Passthrough(size={size})"),
+            NodeOutput::WithInput {
+                size_in, size_out, ..
+            } => write!(f, "WithInput(size_in={size_in}, size_out={size_out})"),
             NodeOutput::UniformNoise {
                 size_out,
                 low,
@@ -593,21 +608,64 @@ impl Node {
             output: NodeOutput::Passthrough { size },
         }
     }
+    /// A node whose output is `f(t, x)`, where `x` is the sum of what its incoming connections
+    /// deliver in this step (Nengo's `nengo.Node(f, size_in=size_in, size_out=size_out)`):
+    /// `x` is summed as for a passthrough node, and `f` runs on the host in the node's place
+    /// in the step order, so a connection without synapse from it delivers `f`'s value in the
+    /// same step. Each instance of a batch calls `f` with its own `x`. `size_out` may be 0 (a
+    /// sink, called for its effects: Nengo's function that returns `None`).
+    ///
+    /// Every step the host reads `x` from the backend and writes `f`'s output back: on a GPU
+    /// that is a round trip between the device and the host per step (as Nengo OCL does for
+    /// Python nodes), far slower than nodes computed ahead (`Node::function`), passthrough
+    /// nodes, or functions on connections from ensembles.
+    pub fn with_input(
+        size_in: usize,
+        size_out: usize,
+        f: impl Fn(f64, &[f64]) -> Vec<f64> + Send + Sync + 'static,
+    ) -> Self {
+        Node {
+            label: None,
+            output: NodeOutput::WithInput {
+                size_in,
+                size_out,
+                f: Arc::new(f),
+            },
+        }
+    }
     /// Sets the label.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
 
-    /// True for a passthrough node ([`Node::passthrough`]), the only node that takes input.
+    /// True for a passthrough node ([`Node::passthrough`]).
     pub fn is_passthrough(&self) -> bool {
         matches!(self.output, NodeOutput::Passthrough { .. })
     }
 
-    /// True when the node's output is not computed on the host (device random sources and
-    /// passthrough nodes): a connection from it cannot apply a host function.
-    fn on_device_or_passthrough(&self) -> bool {
-        self.on_device() || self.is_passthrough()
+    /// Length of the input: the size of a passthrough node or a node with input
+    /// ([`Node::with_input`]), 0 for a node that takes no input.
+    pub fn size_in(&self) -> usize {
+        match &self.output {
+            NodeOutput::Passthrough { size } => *size,
+            NodeOutput::WithInput { size_in, .. } => *size_in,
+            _ => 0,
+        }
+    }
+
+    /// True for a node that takes input (a passthrough node or one with an input function).
+    pub fn takes_input(&self) -> bool {
+        matches!(
+            self.output,
+            NodeOutput::Passthrough { .. } | NodeOutput::WithInput { .. }
+        )
+    }
+
+    /// True when a connection from the node may apply a function on the host: the node's
+    /// values are computed ahead on the host (not by the device, not in the step).
+    fn computed_ahead(&self) -> bool {
+        !(self.on_device() || self.takes_input())
     }
 
     /// True when the node's values are generated on the device (random sources), not on the host.
@@ -629,6 +687,7 @@ impl Node {
             NodeOutput::Poisson(r) => r.len(),
             NodeOutput::UniformNoise { size_out, .. } => *size_out,
             NodeOutput::Passthrough { size } => *size,
+            NodeOutput::WithInput { size_out, .. } => *size_out,
         }
     }
 
@@ -642,7 +701,18 @@ impl Node {
                 format!("an output of length 1 to {}", u32::MAX),
             ));
         }
-        if self.size_out() == 0 {
+        if let NodeOutput::WithInput { size_in, .. } = self.output
+            && !(1..=u32::MAX as usize).contains(&size_in)
+        {
+            return Err(Error::invalid(
+                object,
+                "size_in",
+                size_in,
+                format!("an input of length 1 to {}", u32::MAX),
+            ));
+        }
+        // A node with input may be a sink (size_out 0); every other node outputs something.
+        if self.size_out() == 0 && !matches!(self.output, NodeOutput::WithInput { .. }) {
             return Err(Error::invalid(
                 object,
                 "size_out",
@@ -1707,6 +1777,7 @@ impl Network {
                 Endpoint::Ensemble(p) | Endpoint::Neurons(p) => self.ensembles[p.index].dimensions,
                 _ => 0,
             },
+            Endpoint::Node(id) => self.nodes[id.index].size_in(),
             _ => self.source_size(e),
         }
     }
@@ -1723,12 +1794,12 @@ impl Network {
             self.endpoint_name(&conn.post)
         );
         if let Endpoint::Node(id) = conn.post {
-            if !self.nodes[id.index].is_passthrough() {
+            if !self.nodes[id.index].takes_input() {
                 return Err(Error::invalid(
                     &object,
                     "post",
                     self.endpoint_name(&conn.post),
-                    "an ensemble, its neurons, a passthrough node (Node::passthrough) or a connection's learning rule (a node with an output of its own takes no input)",
+                    "an ensemble, its neurons, a node that takes input (Node::passthrough, Node::with_input) or a connection's learning rule (a node with an output of its own takes no input)",
                 ));
             }
             if !conn.learning.is_empty() {
@@ -1758,7 +1829,7 @@ impl Network {
         // the host, as Nengo does).
         let function_input = match conn.pre {
             Endpoint::Ensemble(id) => Some(self.ensembles[id.index].dimensions),
-            Endpoint::Node(id) if !self.nodes[id.index].on_device_or_passthrough() => {
+            Endpoint::Node(id) if self.nodes[id.index].computed_ahead() => {
                 Some(self.nodes[id.index].size_out())
             }
             _ => None,
@@ -1781,7 +1852,7 @@ impl Network {
                     &object,
                     "function",
                     "a function",
-                    "a function only on connections from an ensemble (decoded) or from a node whose output is computed on the host (not a Poisson, noise or passthrough node); use a transform otherwise",
+                    "a function only on connections from an ensemble (decoded) or from a node whose output is computed ahead on the host (not a Poisson, noise or passthrough node, nor one with input: fold the function into the node's own); use a transform otherwise",
                 ));
             }
             (_, None) => self.source_size(&conn.pre),

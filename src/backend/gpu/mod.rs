@@ -704,6 +704,10 @@ impl GpuBackend {
             .collect();
         let max_storage = self.gpu.limits.max_storage_buffers_per_shader_stage as usize;
         for (list, op) in &all_ops {
+            // Run by the host between the parts of a step (no dispatch; see `run_part`).
+            if let Op::HostCall { .. } = op {
+                continue;
+            }
             let name = op.name();
             let pi = get_pipeline(name, &self.gpu.device, &mut pipelines)?;
             let blen = |id: &BufId| self.plan.buffers[id.0].len as u32;
@@ -1259,6 +1263,7 @@ impl GpuBackend {
                     p4(blen(y) * batch, f(*a), f(*c1), f(*c2)),
                     vec![&self.bufs[x.0], &self.bufs[z.0], &self.bufs[y.0]],
                 ),
+                Op::HostCall { .. } => unreachable!("host calls have no dispatch (skipped above)"),
                 Op::Probe { probe, src, every } => {
                     let slot = self
                         .plan
@@ -1366,6 +1371,10 @@ impl GpuBackend {
         &self.gpu.summary
     }
 
+    /// Runs `n` steps from `first_step`, or, with `part`, only the step ops `part` of the one
+    /// step `first_step` (`n` = 1; see [`Backend::run_part`]): a part that starts at op 0
+    /// uploads the step's node values and parameters, one that ends at the last op advances
+    /// the step and reads the probes back.
     fn run_chunk(
         &mut self,
         first_step: u64,
@@ -1373,10 +1382,29 @@ impl GpuBackend {
         host: &HostInputs,
         host_offset: usize,
         records: &mut ProbeRecords,
+        part: Option<std::ops::Range<usize>>,
     ) -> Result<()> {
         let batch = self.plan.batch;
         let queue = &self.gpu.queue;
+        let starts = part.as_ref().is_none_or(|r| r.start == 0);
+        let ends = part.as_ref().is_none_or(|r| r.end == self.plan.step.len());
+        // The dispatches of the part's ops (`host_call` ops have none).
+        let dispatches = match &part {
+            None => 0..self.step.len(),
+            Some(r) => {
+                let calls_before = |i: usize| {
+                    self.plan.step[..i]
+                        .iter()
+                        .filter(|op| matches!(op, Op::HostCall { .. }))
+                        .count()
+                };
+                r.start - calls_before(r.start)..r.end - calls_before(r.end)
+            }
+        };
         for (i, slot) in self.plan.host_inputs.iter().enumerate() {
+            if !starts {
+                break;
+            }
             let per_step = slot.size * batch;
             let src = &host.values[i][host_offset * per_step..(host_offset + n) * per_step];
             if !src.is_empty() {
@@ -1397,7 +1425,9 @@ impl GpuBackend {
             ctrl.push(first_k.min(u32::MAX as u64) as u32);
             counts.push(count);
         }
-        queue.write_buffer(&self.ctrl, 0, bytemuck::cast_slice(&ctrl));
+        if starts {
+            queue.write_buffer(&self.ctrl, 0, bytemuck::cast_slice(&ctrl));
+        }
         // The fused path runs the chunk in one dispatch, except on software adapters: llvmpipe
         // ends every loop of an invocation after 65,535 iterations in all (Mesa gallivm's
         // LP_MAX_TGSI_LOOP_ITERATIONS, shared by all loops of a shader), silently, so there a
@@ -1433,14 +1463,20 @@ impl GpuBackend {
             if let Some(fr) = &self.fused {
                 fr.dispatch(queue, &mut pass, k_begin, n - k_begin);
             } else {
+                let advance = self.advance.iter().filter(|_| ends);
                 for _ in 0..n {
-                    for d in self.step.iter().chain(self.advance.iter()) {
+                    for d in self.step[dispatches.clone()].iter().chain(advance.clone()) {
                         pass.set_pipeline(&self.pipelines[d.pipeline]);
                         pass.set_bind_group(0, &d.bind_group, &[]);
                         pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
                     }
                 }
             }
+        }
+        if !ends {
+            // The host reads what it needs with `read`, which waits for this submission.
+            queue.submit(Some(enc.finish()));
+            return self.check_error("running part of a step");
         }
         let mut offsets = Vec::new();
         let mut off = 0u64;
@@ -1583,10 +1619,25 @@ impl Backend for GpuBackend {
             {
                 self.gpu.device.destroy();
             }
-            self.run_chunk(first_step + done as u64, n, host, done, records)?;
+            self.run_chunk(first_step + done as u64, n, host, done, records, None)?;
             done += n;
         }
         Ok(())
+    }
+
+    fn run_part(
+        &mut self,
+        step: u64,
+        ops: std::ops::Range<usize>,
+        host: &HostInputs,
+        records: &mut ProbeRecords,
+    ) -> Result<()> {
+        if self.fused.is_some() {
+            return Err(backend_err(
+                "the fused path runs whole steps; a plan with host calls runs per op",
+            ));
+        }
+        self.run_chunk(step, 1, host, 0, records, Some(ops))
     }
 
     fn reset(&mut self) -> Result<()> {
