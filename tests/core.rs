@@ -790,6 +790,16 @@ fn nodes_with_input_route_like_passthrough_and_report_bad_outputs() {
         .unwrap();
     let p = net.probe(Probe::decoded(bad)).unwrap();
     let mut sim = Simulator::new(&net, cfg()).unwrap();
+    // A backend does not run such a plan's steps whole (the host must call the node).
+    let mut cpu = volley::backend::cpu::CpuBackend::new(sim.plan()).unwrap();
+    let whole = volley::backend::Backend::run(
+        &mut cpu,
+        0,
+        1,
+        &volley::backend::HostInputs::default(),
+        &mut volley::backend::ProbeRecords::default(),
+    );
+    assert!(whole.unwrap_err().to_string().contains("host_call"));
     let err = sim.run_steps(10).unwrap_err().to_string();
     assert!(
         err.contains("Node 1 \"bad\"") && err.contains("output") && err.contains("NaN"),

@@ -987,6 +987,9 @@ impl Backend for CpuBackend {
         host: &HostInputs,
         records: &mut ProbeRecords,
     ) -> Result<()> {
+        if self.plan.has_host_calls() {
+            return Err(super::whole_steps_refused("cpu"));
+        }
         if records.values.len() < self.plan.probes.len() {
             records.values.resize(self.plan.probes.len(), Vec::new());
         }

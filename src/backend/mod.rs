@@ -25,6 +25,16 @@ pub struct ProbeRecords {
     pub values: Vec<Vec<f32>>,
 }
 
+/// The error of [`Backend::run`] for a plan whose steps the host must interrupt.
+pub(crate) fn whole_steps_refused(backend: &str) -> crate::error::Error {
+    crate::error::Error::Backend {
+        backend: backend.into(),
+        reason: "the plan has host_call ops (nodes with an input function): its steps run in \
+                  parts, with the host's calls between them (Simulator::run does this)"
+            .into(),
+    }
+}
+
 /// What every backend can do with a plan.
 pub trait Backend {
     /// Short name: `cpu` or `gpu`.
@@ -32,7 +42,8 @@ pub trait Backend {
     /// The device it runs on (CPU model or GPU adapter name).
     fn device(&self) -> String;
     /// Runs `n_steps` steps starting at absolute step `first_step`, reading node values from
-    /// `host` and appending probe samples to `records`.
+    /// `host` and appending probe samples to `records`. A plan with host calls is refused: its
+    /// steps run in parts ([`Backend::run_part`]).
     fn run(
         &mut self,
         first_step: u64,

@@ -1113,6 +1113,12 @@ impl Plan {
             .sum()
     }
 
+    /// Whether a step has [`Op::HostCall`]s, so that it runs in parts
+    /// ([`crate::backend::Backend::run_part`]), never whole.
+    pub fn has_host_calls(&self) -> bool {
+        self.step.iter().any(|op| matches!(op, Op::HostCall { .. }))
+    }
+
     fn describe(&self, op: &Op) -> String {
         let n = |b: &BufId| self.buffers[b.0].name.clone();
         match op {

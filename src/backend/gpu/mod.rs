@@ -1611,6 +1611,9 @@ impl Backend for GpuBackend {
         host: &HostInputs,
         records: &mut ProbeRecords,
     ) -> Result<()> {
+        if self.plan.has_host_calls() {
+            return Err(crate::backend::whole_steps_refused("gpu"));
+        }
         let mut done = 0;
         while done < n_steps {
             let n = (n_steps - done).min(self.max_chunk);
