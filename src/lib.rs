@@ -41,7 +41,7 @@ pub mod prelude {
     pub use crate::model::{
         Bcm, Connection, ConnectionId, DcParams, Delays, Dist, Encoders, Endpoint, Ensemble,
         EnsembleId, LearningRule, Network, NeuronType, Node, NodeId, Oja, Pes, Port, Probe,
-        ProbeId, Sparse, Stdp, Synapse, Transform,
+        ProbeId, Sparse, Stdp, Synapse, Transform, WhiteSignal,
     };
     pub use crate::nef::Solver;
     pub use crate::sim::{BackendChoice, Keying, SimConfig, Simulator, Snapshot};

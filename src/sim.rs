@@ -152,6 +152,8 @@ pub struct Simulator {
     /// The step that a node's input function (`Node::with_input`) failed in, part of it run:
     /// the simulator refuses to run on until `reset` or `restore`.
     broken_step: Option<u64>,
+    /// One period of each white-signal node's samples (`None` for other nodes).
+    signals: Vec<Option<ndarray::Array2<f64>>>,
 }
 
 impl Simulator {
@@ -166,6 +168,7 @@ impl Simulator {
             ));
         }
         let (mut plan, built) = compile_with(network, config.dt, config.batch, config.learning)?;
+        let signals = crate::compile::node_signals(network, config.dt)?;
         plan.keying = config.keying;
         let backend: Box<dyn Backend> = match config.backend {
             BackendChoice::Cpu => Box::new(CpuBackend::new(&plan)?),
@@ -198,6 +201,7 @@ impl Simulator {
             records_from,
             records,
             broken_step: None,
+            signals,
         })
     }
 
@@ -408,6 +412,14 @@ impl Simulator {
                                 NodeOutput::Function { f, .. } => f(t),
                                 NodeOutput::Batched { f, .. } => f(t, b),
                                 NodeOutput::Present(p) => p.value(t),
+                                // Nengo's `signal[round(t / dt) % samples]`.
+                                NodeOutput::WhiteSignal { .. } => {
+                                    let s = self.signals[slot.node]
+                                        .as_ref()
+                                        .expect("generated for every white-signal node");
+                                    let i = (first + k as u64 + 1) % s.nrows() as u64;
+                                    s.row(i as usize).to_vec()
+                                }
                                 NodeOutput::Poisson(_)
                                 | NodeOutput::UniformNoise { .. }
                                 | NodeOutput::Passthrough { .. }

@@ -642,6 +642,86 @@ fn passthrough_nodes_sum_their_inputs_as_nengo() {
     }
 }
 
+/// A white-signal node (Nengo's `WhiteSignal(period, high, rms)`): over one period each
+/// dimension's root-mean-square is near `rms` (a random signal's power varies: 200
+/// coefficients give a relative sd of about 3.5 %, so 15 % is a loose bound), no component
+/// lies above `high` (the projection onto every frequency above it is below 1e-9 of the
+/// signal's), the signal repeats after its period, and its seed decides it: the same seed gives
+/// the same signal whatever the network's seed, and without one the network's seed and the
+/// node's index do. Bad parameters are errors naming the node and parameter.
+#[test]
+fn white_signal_nodes_are_band_limited_with_the_given_rms() {
+    let (period, high, rms) = (20.0, 10.0, 0.3);
+    let run = |net_seed: u64, signal: WhiteSignal, steps: u64| {
+        let mut net = Network::new(net_seed);
+        net.add_node(Node::constant(vec![0.0])).unwrap();
+        let w = net.add_node(Node::white_signal(3, signal)).unwrap();
+        let p = net.probe(Probe::decoded(w)).unwrap();
+        let mut sim = Simulator::new(&net, cfg()).unwrap();
+        sim.run_steps(steps).unwrap();
+        sim.data_instance(p, 0).unwrap()
+    };
+    let n = (period / DT).round() as usize;
+    let x = run(5, WhiteSignal::new(period, high).rms(rms), n as u64 + 7);
+    for d in 0..3 {
+        let col: Vec<f64> = x.column(d).iter().take(n).copied().collect();
+        let r = (col.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
+        assert!((r - rms).abs() <= 0.15 * rms, "dimension {d}: rms {r}");
+        // The projection onto frequency k / period (k = 0 is the mean, which is 0).
+        let proj = |k: usize| {
+            let (mut c, mut s) = (0.0, 0.0);
+            for (i, v) in col.iter().enumerate() {
+                let a = 2.0 * std::f64::consts::PI * (k * (i + 1)) as f64 / n as f64;
+                c += v * a.cos();
+                s += v * a.sin();
+            }
+            (c * c + s * s).sqrt() / n as f64
+        };
+        let total = r;
+        let kmax = (high * period) as usize;
+        assert!(proj(0) <= 1e-9 * total, "mean {}", proj(0));
+        assert!((1..=kmax).map(proj).fold(0.0, f64::max) > 1e-3 * total);
+        for k in (kmax + 1..kmax + 60).chain([n / 2 - 1, n / 3]) {
+            assert!(
+                proj(k) <= 1e-9 * total,
+                "frequency {k} / period: {}",
+                proj(k)
+            );
+        }
+        for i in 0..7 {
+            assert_eq!(x[(i, d)], x[(i + n, d)], "repeats after its period");
+        }
+    }
+    // Seeds.
+    let seeded = WhiteSignal::new(1.0, 5.0).seed(42);
+    assert_eq!(run(1, seeded, 50), run(2, seeded, 50));
+    let unseeded = WhiteSignal::new(1.0, 5.0);
+    assert_eq!(run(1, unseeded, 50), run(1, unseeded, 50));
+    assert_ne!(run(1, unseeded, 50), run(2, unseeded, 50));
+    assert_ne!(run(1, unseeded, 50), run(1, seeded, 50));
+    // Bad parameters.
+    for (signal, param) in [
+        (WhiteSignal::new(1.0, 0.0), "high"),
+        (WhiteSignal::new(-1.0, 5.0), "period"),
+        (WhiteSignal::new(1.0, 5.0).rms(-0.1), "rms"),
+        (WhiteSignal::new(1.0, f64::INFINITY), "high"),
+        (WhiteSignal::new(1e12, 5.0), "period"),
+        (WhiteSignal::new(1.0, 501.0), "Nyquist"),
+    ] {
+        let mut net = Network::new(0);
+        let err = net
+            .add_node(Node::white_signal(1, signal).label("ws"))
+            .map(|_| ())
+            .and_then(|_| Simulator::new(&net, cfg()).map(|_| ()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"ws\"") && err.contains(param),
+            "{param}: {err}"
+        );
+    }
+}
+
 /// Nodes with an input function (Nengo's `Node(f, size_in=n)`) against Nengo 4.1's numbers
 /// (`/work/scratch/py/node_input.py` in the session that added them: the same network, dt 1 ms,
 /// six steps): a function of a node's output in the same step (synapse None), a passthrough

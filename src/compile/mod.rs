@@ -138,6 +138,25 @@ pub(crate) fn object_rng(seed: u64, kind: u64, index: usize) -> ChaCha8Rng {
 const RNG_ENSEMBLE: u64 = 1;
 const RNG_INIT: u64 = 2;
 const RNG_DELAYS: u64 = 3;
+const RNG_PROCESS: u64 = 4;
+
+/// One period of each white-signal node's samples at `dt` (`None` for other nodes): drawn from
+/// the signal's own seed, else from the network's seed and the node's index.
+pub(crate) fn node_signals(net: &Network, dt: f64) -> Result<Vec<Option<ndarray::Array2<f64>>>> {
+    (net.nodes.iter().enumerate())
+        .map(|(i, node)| match &node.output {
+            NodeOutput::WhiteSignal { size_out, signal } => {
+                let mut rng = match signal.seed {
+                    Some(seed) => object_rng(seed, RNG_PROCESS, 0),
+                    None => object_rng(net.seed, RNG_PROCESS, i),
+                };
+                let name = net.node_name(i);
+                signal.samples(&name, dt, *size_out, &mut rng).map(Some)
+            }
+            _ => Ok(None),
+        })
+        .collect()
+}
 
 fn build_ensemble(net: &Network, index: usize) -> Result<BuiltEnsemble> {
     let ens = &net.ensembles[index];

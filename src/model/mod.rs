@@ -6,9 +6,11 @@
 
 mod connectivity;
 mod neurons;
+mod process;
 
 pub use connectivity::{Delays, MAX_DELAY_STEPS, Sparse};
 pub use neurons::{DcParams, LifParams, MAX_TIMER_STEPS, NeuronType};
+pub use process::WhiteSignal;
 
 use crate::error::{Error, Result, check_finite, check_non_negative, check_positive};
 use crate::nef::Solver;
@@ -469,6 +471,14 @@ pub enum NodeOutput {
     },
     /// A sequence of presentations with optional pauses.
     Present(PresentInput),
+    /// Band-limited white noise, one period generated when the simulator is built (Nengo's
+    /// `WhiteSignal` process).
+    WhiteSignal {
+        /// Output length (independent dimensions).
+        size_out: usize,
+        /// The signal.
+        signal: WhiteSignal,
+    },
     /// Independent Poisson spike trains, one per rate (Hz), generated on the device from the
     /// counter-based generator: each step, output `i` is `1/dt` with probability `rate_i * dt`.
     Poisson(Vec<f64>),
@@ -513,6 +523,11 @@ impl fmt::Debug for NodeOutput {
                 p.pause_time
             ),
             NodeOutput::Poisson(r) => write!(f, "Poisson({} rates)", r.len()),
+            NodeOutput::WhiteSignal { size_out, signal } => write!(
+                f,
+                "WhiteSignal({size_out} x period {} s, high {} Hz, rms {})",
+                signal.period, signal.high, signal.rms
+            ),
             NodeOutput::Passthrough { size } => write!(f, "Passthrough(size={size})"),
             NodeOutput::WithInput {
                 size_in, size_out, ..
@@ -575,6 +590,17 @@ impl Node {
                 presentation_time,
                 pause_time,
             }),
+        }
+    }
+    /// `size_out` independent band-limited white noise signals (Nengo's
+    /// `nengo.Node(nengo.processes.WhiteSignal(period, high, rms))`), e.g.
+    /// `Node::white_signal(1, WhiteSignal::new(10.0, 5.0).rms(0.5))`: one period is generated
+    /// when the simulator is built, from the signal's seed or else the network's seed and the
+    /// node's index, and repeats; every instance of a batch sees the same signal.
+    pub fn white_signal(size_out: usize, signal: WhiteSignal) -> Self {
+        Node {
+            label: None,
+            output: NodeOutput::WhiteSignal { size_out, signal },
         }
     }
     /// Independent Poisson spike trains with the given rates in Hz (BindsNET's `PoissonInput`):
@@ -685,7 +711,8 @@ impl Node {
             }
             NodeOutput::Present(p) => p.inputs.first().map_or(0, Vec::len),
             NodeOutput::Poisson(r) => r.len(),
-            NodeOutput::UniformNoise { size_out, .. } => *size_out,
+            NodeOutput::UniformNoise { size_out, .. }
+            | NodeOutput::WhiteSignal { size_out, .. } => *size_out,
             NodeOutput::Passthrough { size } => *size,
             NodeOutput::WithInput { size_out, .. } => *size_out,
         }
@@ -751,6 +778,7 @@ impl Node {
                     }
                 }
             }
+            NodeOutput::WhiteSignal { signal, .. } => signal.validate(object)?,
             NodeOutput::UniformNoise { low, high, .. } => {
                 check_finite(object, "low", *low)?;
                 check_finite(object, "high", *high)?;
