@@ -74,7 +74,9 @@ pub struct SimConfig {
     pub backend: BackendChoice,
     /// Number of independent instances of the network (default 1).
     pub batch: usize,
-    /// Steps per backend call (default 1000): node values are prepared and probes collected per chunk.
+    /// Steps per backend call (default 1000): node values are prepared and probes collected per
+    /// chunk (per step for a network with nodes that take an input function, whose steps the
+    /// host interrupts: `Node::with_input`).
     pub chunk_steps: usize,
     /// Build learning ops (default true). With false, plastic weights are fixed and shared by
     /// all instances and adaptive thresholds are frozen (evaluation mode).
@@ -317,6 +319,9 @@ impl Simulator {
         }
         let t = (step + 1) as f64 * self.config.dt;
         let batch = self.config.batch;
+        // Until the last part has run, the step is part-run: a function that fails or panics,
+        // or a backend error, leaves it so (and the simulator refuses to run it again).
+        self.broken_step = Some(step);
         let mut start = 0;
         for &at in calls {
             self.backend
@@ -325,6 +330,7 @@ impl Simulator {
                 node,
                 input,
                 output,
+                ref functions,
             } = self.plan.step[at]
             else {
                 unreachable!("calls are the positions of host_call ops")
@@ -338,44 +344,44 @@ impl Simulator {
                 unreachable!("host_call ops are compiled from nodes with input")
             };
             let x = self.backend.read(input)?;
-            let mut y = Vec::with_capacity(batch * size_out);
+            let mut ys: Vec<Vec<f64>> = Vec::with_capacity(batch);
             for b in 0..batch {
                 let xb: Vec<f64> = x[b * size_in..(b + 1) * size_in]
                     .iter()
                     .map(|&v| f64::from(v))
                     .collect();
                 let yb = f(t, &xb);
-                let error = if yb.len() != size_out {
-                    Some(Error::invalid(
-                        self.network.node_name(node),
-                        "output",
-                        format!("a vector of length {} at t = {t}", yb.len()),
-                        format!("length {size_out} (size_out)"),
-                    ))
-                } else {
-                    yb.iter().find(|v| !(**v as f32).is_finite()).map(|v| {
-                        Error::invalid(
-                            self.network.node_name(node),
-                            "output",
-                            format!("{v:e} at t = {t}"),
-                            "finite values within f32 range (|x| <= 3.4e38)",
-                        )
-                    })
-                };
-                if let Some(e) = error {
-                    self.broken_step = Some(step);
-                    return Err(e);
-                }
-                y.extend(yb.iter().map(|&v| v as f32));
+                checked_output(&yb, size_out, t, b, || self.network.node_name(node))?;
+                ys.push(yb);
             }
             if size_out > 0 {
+                let y: Vec<f32> = ys.iter().flatten().map(|&v| v as f32).collect();
                 self.backend.write(output, &y)?;
+            }
+            // The functions of its output on its outgoing connections.
+            for &(ci, buf) in functions {
+                let g = (self.network.connections()[ci].function.as_ref())
+                    .expect("a host call's function slot is a connection with a function");
+                let len = self.plan.buffers[buf.0].len;
+                let mut z = Vec::with_capacity(batch * len);
+                for (b, yb) in ys.iter().enumerate() {
+                    let zb = g(yb);
+                    checked_output(&zb, len, t, b, || {
+                        format!(
+                            "Connection {ci}'s function of {}",
+                            self.network.node_name(node)
+                        )
+                    })?;
+                    z.extend(zb.iter().map(|&v| v as f32));
+                }
+                self.backend.write(buf, &z)?;
             }
             start = at + 1;
         }
         self.backend
             .run_part(step, start..self.plan.step.len(), &host, &mut self.records)?;
         self.n_steps += 1;
+        self.broken_step = None;
         Ok(())
     }
 
@@ -450,25 +456,9 @@ impl Simulator {
                             self.network.node_name(slot.node)
                         ),
                     };
-                    let error = if y.len() != slot.size {
-                        Some(Error::invalid(
-                            object(),
-                            "output",
-                            format!("a vector of length {} at t = {t}", y.len()),
-                            format!("length {} (size_out)", slot.size),
-                        ))
-                    } else {
-                        // Checked as f32, the precision the backends run at: 1e300 is finite
-                        // in f64 but infinite on the backend.
-                        y.iter().find(|x| !(**x as f32).is_finite()).map(|x| {
-                            Error::invalid(
-                                object(),
-                                "output",
-                                format!("{x:e} at t = {t}"),
-                                "finite values within f32 range (|x| <= 3.4e38)",
-                            )
-                        })
-                    };
+                    // Checked as f32, the precision the backends run at: 1e300 is finite in
+                    // f64 but infinite on the backend.
+                    let error = checked_output(&y, slot.size, t, b, object).err();
                     if let Some(e) = error {
                         v.truncate(k * batch * slot.size);
                         bad = Some((k, e));
@@ -1085,5 +1075,33 @@ impl Simulator {
         Ok(self
             .data(probe)?
             .index_axis_move(ndarray::Axis(0), instance))
+    }
+}
+
+/// Checks a host-computed value of instance `b` at time `t`: `len` values, each finite in f32
+/// (the precision the backends run at). The error names `object()`.
+fn checked_output(
+    y: &[f64],
+    len: usize,
+    t: f64,
+    b: usize,
+    object: impl Fn() -> String,
+) -> Result<()> {
+    if y.len() != len {
+        return Err(Error::invalid(
+            object(),
+            "output",
+            format!("a vector of length {} at t = {t} (instance {b})", y.len()),
+            format!("length {len} (size_out)"),
+        ));
+    }
+    match y.iter().find(|v| !(**v as f32).is_finite()) {
+        Some(v) => Err(Error::invalid(
+            object(),
+            "output",
+            format!("{v:e} at t = {t} (instance {b})"),
+            "finite values within f32 range (|x| <= 3.4e38)",
+        )),
+        None => Ok(()),
     }
 }

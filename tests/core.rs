@@ -750,10 +750,46 @@ fn nodes_with_input_functions_as_nengo() {
         .unwrap();
     net.connect(Connection::new(lp, lp).synapse(Some(Synapse::Lowpass(0.005))))
         .unwrap();
+    // Functions of its output on connections from it, applied on the host after it.
+    let out = net.add_node(Node::passthrough(1)).unwrap();
+    net.connect(
+        Connection::new(sq, out)
+            .function(|v| vec![v[0] * v[1] + 1.0])
+            .synapse(None),
+    )
+    .unwrap();
+    let out2 = net.add_node(Node::passthrough(1)).unwrap();
+    net.connect(
+        Connection::new(sq, out2)
+            .function(|v| vec![v[0] - v[1]])
+            .synapse(Some(Synapse::Lowpass(0.005))),
+    )
+    .unwrap();
     let probes = [sq, f2, lp].map(|n| net.probe(Probe::decoded(n)).unwrap());
+    let fp = [out, out2].map(|n| net.probe(Probe::decoded(n)).unwrap());
     let mut sim = Simulator::new(&net, cfg()).unwrap();
     assert!(sim.plan().to_string().contains("host_call"));
     sim.run_steps(6).unwrap();
+    let fn_nengo: [&[f64]; 2] = [
+        &[
+            1.0000219995666706,
+            1.0000959914670506,
+            1.0002339487059528,
+            1.0004478123089846,
+            1.0007494793619247,
+        ],
+        &[
+            0.0,
+            -0.003425928948268716,
+            -0.009620163364262302,
+            -0.018043945935295,
+            -0.02825585329728276,
+        ],
+    ];
+    for (probe, want) in fp.iter().zip(fn_nengo) {
+        let y = sim.data_instance(*probe, 0).unwrap().column(0).to_vec();
+        assert_close(&y[..5], want, 1e-6, 1e-9, "function of a node with input");
+    }
     let nengo: [&[[f64; 2]]; 1] = [&[
         [0.0010999966667111108, 0.01999966666833333],
         [0.00239994666951103, 0.03999733338666616],
@@ -882,7 +918,10 @@ fn nodes_with_input_route_like_passthrough_and_report_bad_outputs() {
     assert!(whole.unwrap_err().to_string().contains("host_call"));
     let err = sim.run_steps(10).unwrap_err().to_string();
     assert!(
-        err.contains("Node 1 \"bad\"") && err.contains("output") && err.contains("NaN"),
+        err.contains("Node 1 \"bad\"")
+            && err.contains("output")
+            && err.contains("NaN")
+            && err.contains("instance 0"),
         "{err}"
     );
     assert_eq!(sim.n_steps(), 4);
@@ -900,6 +939,46 @@ fn nodes_with_input_route_like_passthrough_and_report_bad_outputs() {
     sim.run_steps(3).unwrap();
     let ramp: Vec<f64> = [0.001f32, 0.002, 0.003].map(f64::from).to_vec();
     assert_eq!(sim.data_instance(p, 0).unwrap().column(0).to_vec(), ramp);
+
+    // A function that panics (caught by the caller) leaves its step part-run, as a bad value.
+    let mut net = Network::new(0);
+    let stim = net.add_node(Node::function(1, |t| vec![t])).unwrap();
+    let ens = net.add_ensemble(Ensemble::new(5, 1)).unwrap();
+    net.connect(Connection::new(stim, ens)).unwrap();
+    let boom = net
+        .add_node(Node::with_input(1, 1, |t, x| {
+            assert!(t < 0.0025, "boom");
+            x.to_vec()
+        }))
+        .unwrap();
+    net.connect(Connection::new(ens, boom).synapse(None))
+        .unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.run_steps(5)));
+    assert!(caught.is_err());
+    assert_eq!(sim.n_steps(), 2);
+    let again = sim.run_steps(1).unwrap_err().to_string();
+    assert!(again.contains("part-run"), "{again}");
+
+    // A sink has no output: not a probe's target nor a connection's source (as in Nengo).
+    let mut net = Network::new(0);
+    let sink = net
+        .add_node(Node::with_input(1, 0, |_, _| vec![]).label("sink"))
+        .unwrap();
+    let ens = net.add_ensemble(Ensemble::new(5, 1)).unwrap();
+    for probe in [Probe::decoded(sink), Probe::spike_count(sink)] {
+        let err = net.probe(probe).unwrap_err().to_string();
+        assert!(
+            err.contains("\"sink\"") && err.contains("size_out 0"),
+            "{err}"
+        );
+    }
+    let dense = Transform::Dense(Array2::zeros((1, 0)));
+    let err = net
+        .connect(Connection::new(sink, ens).transform(dense))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("pre") && err.contains("sink"), "{err}");
 
     // A wrong length; a zero-delay loop through nodes with input; a function on a connection
     // from one; size_in 0.
@@ -927,10 +1006,36 @@ fn nodes_with_input_route_like_passthrough_and_report_bad_outputs() {
         "{err}"
     );
     let err = net
-        .connect(Connection::new(a, b).function(|x| x.to_vec()))
+        .connect(Connection::new(b, a).function(|x| x.to_vec()))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("function") && err.contains("fold"), "{err}");
+    assert!(
+        err.contains("function") && err.contains("passthrough"),
+        "{err}"
+    );
+    // A function of a node with input whose output does not fit.
+    let mut net = Network::new(0);
+    let a = net
+        .add_node(Node::with_input(1, 1, |_, x| x.to_vec()).label("a"))
+        .unwrap();
+    let p = net.add_node(Node::passthrough(1)).unwrap();
+    net.connect(
+        Connection::new(a, p)
+            .function(|x| if x[0] > 0.5 { vec![] } else { vec![x[0]] })
+            .synapse(None),
+    )
+    .unwrap();
+    let one = net.add_node(Node::constant(vec![1.0])).unwrap();
+    net.connect(Connection::new(one, a).synapse(None)).unwrap();
+    let err = Simulator::new(&net, cfg())
+        .unwrap()
+        .run_steps(2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Connection 0's function of Node 0 \"a\"") && err.contains("length 0"),
+        "{err}"
+    );
     let err = net
         .add_node(Node::with_input(0, 1, |_, _| vec![0.0]))
         .unwrap_err()

@@ -601,8 +601,8 @@ fn passthrough_and_node_functions_agree() {
 
 /// Nodes with an input function (`Node::with_input`) on both backends, in a batch of two: an
 /// ensemble's decoded value squared on the host in the same step (synapse None) drives a second
-/// ensemble, a sink sees the same values on both, and a node loops into itself through a
-/// synapse. The host computes the same f64 function of the same f32 sums, so the node outputs
+/// ensemble through a function on the connection (also on the host), and a node loops into
+/// itself through a synapse. The host computes the same f64 function of the same f32 sums, so the node outputs
 /// agree as the ensembles' decoded values do (the first ensemble's spikes agree bit for bit up
 /// to the f32 rounding of the LIF update; counts within one spike).
 #[test]
@@ -623,7 +623,12 @@ fn nodes_with_input_functions_agree() {
         .unwrap();
     net.connect(Connection::new(a, sq).synapse(None)).unwrap();
     let b = net.add_ensemble(Ensemble::new(19, 1)).unwrap();
-    net.connect(Connection::new(sq, b).synapse(None)).unwrap();
+    net.connect(
+        Connection::new(sq, b)
+            .function(|v| vec![2.0 * v[0] - 0.2])
+            .synapse(None),
+    )
+    .unwrap();
     let lp = net
         .add_node(Node::with_input(1, 1, |t, v| vec![t + 0.5 * v[0]]))
         .unwrap();

@@ -634,8 +634,6 @@ fn show_training(bar: &Option<ProgressBar>, done: usize, acc: Option<f64>) -> bo
     true
 }
 
-/// Trains one network (`cfg.seed`) into `out` and evaluates it: the checkpoint, weights.npy,
-/// theta.npy, pictures, and the metrics object (written by the caller).
 /// The backend `--backend auto` trains on, where `resolved` is the one it chose for the
 /// evaluation (a hardware GPU when there is one): one network of up to 1,600 excitatory neurons
 /// trains faster on one CPU core than on a GPU (H200 and its host's Xeon core, BENCHMARKS.md:
@@ -657,6 +655,8 @@ fn auto_train_backend(
     }
 }
 
+/// Trains one network (`cfg.seed`) into `out` and evaluates it: the checkpoint, weights.npy,
+/// theta.npy, pictures, and the metrics object (written by the caller).
 fn train_instance(
     a: &TrainArgs,
     cfg: &TrainConfig,

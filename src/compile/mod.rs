@@ -571,6 +571,8 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
     }
     let mut decoders_out: Vec<Option<Array2<f64>>> = vec![None; net.connections.len()];
     let mut conns: Vec<ConnLowered> = Vec::new();
+    // Per node with an input function: its outgoing connections' functions (connection, buffer).
+    let mut node_functions: Vec<Vec<(usize, BufId)>> = vec![Vec::new(); net.nodes.len()];
     let mut decoder_cache: HashMap<(usize, String), Array2<f64>> = HashMap::new();
     for (ci, conn) in net.connections.iter().enumerate() {
         let object = format!(
@@ -584,6 +586,14 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             }
             Endpoint::Node(id) => match &conn.function {
                 None => (node_out[id.index], net.source_size(&conn.pre), None),
+                // From a node with an input function: evaluated by the host right after the
+                // node's own function (see `Op::HostCall`).
+                Some(f) if node_in[id.index].is_some() => {
+                    let size = f(&vec![0.0; net.nodes[id.index].size_out()]).len();
+                    let dst = b.zeros(format!("conn{ci}.function_of_node"), size, BufferKind::Temp);
+                    node_functions[id.index].push((ci, dst));
+                    (dst, size, None)
+                }
                 Some(f) => {
                     // The function of the node's output, evaluated on the host every step (the
                     // model allows it only from a node whose output is computed there).
@@ -1161,6 +1171,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                     node,
                     input: sum,
                     output: node_out[node],
+                    functions: node_functions[node].clone(),
                 });
             }
             continue;

@@ -559,6 +559,9 @@ pub enum Op {
         input: BufId,
         /// The node's output (written by the host; empty for a sink).
         output: BufId,
+        /// The functions of the node's output on its outgoing connections, evaluated by the
+        /// host right after the node: (connection index, the buffer it writes).
+        functions: Vec<(usize, BufId)>,
     },
     /// Records `src` into probe `probe` when `(step + 1) % every == 0`.
     Probe {
@@ -582,7 +585,16 @@ impl Op {
                 vec![*out]
             }
             Op::Broadcast { src, dst } => vec![*src, *dst],
-            Op::HostCall { input, output, .. } => vec![*input, *output],
+            Op::HostCall {
+                input,
+                output,
+                functions,
+                ..
+            } => {
+                let mut v = vec![*input, *output];
+                v.extend(functions.iter().map(|(_, b)| *b));
+                v
+            }
             Op::AddInc { x, y } | Op::Lowpass { x, y, .. } => vec![*x, *y],
             Op::ScaleInc { s, x, y } | Op::AllButSelfInc { s, x, y } => vec![*s, *x, *y],
             Op::MatVecInc { m, x, y, .. } => vec![*m, *x, *y],
@@ -1135,11 +1147,18 @@ impl Plan {
                 node,
                 input,
                 output,
-            } => format!(
-                "{} = node{node}(t, {}) [host, between parts]",
-                n(output),
-                n(input)
-            ),
+                functions,
+            } => {
+                let mut d = format!(
+                    "{} = node{node}(t, {}) [host, between parts]",
+                    n(output),
+                    n(input)
+                );
+                for (ci, b) in functions {
+                    d.push_str(&format!("; {} = conn{ci}.function({})", n(b), n(output)));
+                }
+                d
+            }
             Op::PoissonSpikes { rates, out, stream } => {
                 format!("{} = poisson({}) stream {stream}", n(out), n(rates))
             }

@@ -689,9 +689,10 @@ impl Node {
     }
 
     /// True when a connection from the node may apply a function on the host: the node's
-    /// values are computed ahead on the host (not by the device, not in the step).
-    fn computed_ahead(&self) -> bool {
-        !(self.on_device() || self.takes_input())
+    /// values are computed there (ahead of the step, or by its input function in the step),
+    /// not by the device (random sources, passthrough nodes).
+    fn computed_on_host(&self) -> bool {
+        !(self.on_device() || self.is_passthrough())
     }
 
     /// True when the node's values are generated on the device (random sources), not on the host.
@@ -1839,6 +1840,16 @@ impl Network {
                 ));
             }
         }
+        if let Endpoint::Node(id) = conn.pre
+            && self.nodes[id.index].size_out() == 0
+        {
+            return Err(Error::invalid(
+                &object,
+                "pre",
+                self.endpoint_name(&conn.pre),
+                "a source with an output (this node is a sink, size_out 0)",
+            ));
+        }
         if let Endpoint::LearningRule(_) = conn.pre {
             return Err(Error::invalid(
                 &object,
@@ -1857,7 +1868,7 @@ impl Network {
         // the host, as Nengo does).
         let function_input = match conn.pre {
             Endpoint::Ensemble(id) => Some(self.ensembles[id.index].dimensions),
-            Endpoint::Node(id) if self.nodes[id.index].computed_ahead() => {
+            Endpoint::Node(id) if self.nodes[id.index].computed_on_host() => {
                 Some(self.nodes[id.index].size_out())
             }
             _ => None,
@@ -1880,7 +1891,7 @@ impl Network {
                     &object,
                     "function",
                     "a function",
-                    "a function only on connections from an ensemble (decoded) or from a node whose output is computed ahead on the host (not a Poisson, noise or passthrough node, nor one with input: fold the function into the node's own); use a transform otherwise",
+                    "a function only on connections from an ensemble (decoded) or from a node whose output is computed on the host (not a Poisson, noise or passthrough node); use a transform otherwise",
                 ));
             }
             (_, None) => self.source_size(&conn.pre),
@@ -2288,6 +2299,19 @@ impl Network {
     pub fn probe(&mut self, probe: Probe) -> Result<ProbeId> {
         let index = self.probes.len();
         let object = format!("Probe {index}");
+        if let ProbeTarget::Decoded(e @ Endpoint::Node(id))
+        | ProbeTarget::SpikeCount(e @ Endpoint::Node(id)) = &probe.target
+        {
+            self.check_endpoint(&object, e)?;
+            if self.nodes[id.index].size_out() == 0 {
+                return Err(Error::invalid(
+                    &object,
+                    "target",
+                    self.endpoint_name(e),
+                    "a target with an output (this node is a sink, size_out 0: probe what feeds it)",
+                ));
+            }
+        }
         match &probe.target {
             ProbeTarget::Decoded(e) => {
                 self.check_endpoint(&object, e)?;

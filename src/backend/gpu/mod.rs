@@ -1713,6 +1713,9 @@ impl Backend for GpuBackend {
             .ok_or_else(|| Error::Other(format!("no buffer {buf} in this plan")))?;
         let copies = if b.batched() { self.plan.batch } else { 1 };
         let bytes = (b.len * copies * 4) as u64;
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
         let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("read"),
             size: bytes.max(4),
