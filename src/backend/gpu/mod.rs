@@ -1401,10 +1401,13 @@ impl GpuBackend {
                 r.start - calls_before(r.start)..r.end - calls_before(r.end)
             }
         };
-        for (i, slot) in self.plan.host_inputs.iter().enumerate() {
-            if !starts {
-                break;
-            }
+        // The step's node values, uploaded by the part that starts it.
+        let uploads = if starts {
+            self.plan.host_inputs.len()
+        } else {
+            0
+        };
+        for (i, slot) in self.plan.host_inputs.iter().enumerate().take(uploads) {
             let per_step = slot.size * batch;
             let src = &host.values[i][host_offset * per_step..(host_offset + n) * per_step];
             if !src.is_empty() {
