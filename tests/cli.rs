@@ -55,6 +55,7 @@ fn numeric_flags_refuse_zero_negative_and_non_numbers() {
         ("train", "--checkpoint-every"),
         ("train", "--input-delay-max-ms"),
         ("train", "--min-interval-ms"),
+        ("train", "--theta-offset-mv"),
         ("train", "--seed"),
         ("eval", "--test-images"),
         ("eval", "--label-images"),
@@ -519,6 +520,72 @@ fn resume_accepts_a_min_interval_with_the_same_gate() {
         &["--epochs", "2", "--min-interval-ms", "0"],
     ));
     assert_same_network(&resumed, &straight);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `--theta-offset-mv 0` (the paper's threshold `v_thresh + theta`) trains another network
+/// than the default 20 (Diehl & Cook's code), is recorded in the run (a resume with another
+/// offset is refused naming the flag), and evaluation rebuilds the network with it: from the
+/// checkpoint, and from the .npy files with the same flag (with the default offset instead the
+/// same thresholds lie 20 mV lower, below rest: every neuron counts as self-firing).
+#[test]
+fn theta_offset_is_trained_recorded_and_evaluated_with() {
+    let out = scratch("theta-offset");
+    let data = out.join("data");
+    tiny_dataset(&data);
+    let args = |dir: &Path, extra: &[&str]| tiny_train(&data, dir, "5", extra);
+    let (zero, code) = (out.join("zero"), out.join("code"));
+    let trained = last_json(&run_ok(&args(&zero, &["--theta-offset-mv", "0"])));
+    run_ok(&args(&code, &[]));
+    assert_eq!(trained["theta_offset_mv"], 0.0, "{trained}");
+    assert_eq!(trained["self_firing_neurons"], 0, "{trained}");
+    let theta = |dir: &Path| -> Vec<f32> {
+        let t: ndarray::Array1<f32> = ndarray_npy::read_npy(dir.join("theta.npy")).unwrap();
+        t.to_vec()
+    };
+    assert_ne!(
+        theta(&zero),
+        theta(&code),
+        "the offset changes the training"
+    );
+    let err = run_err(&args(&zero, &["--epochs", "2", "--resume"]));
+    assert!(
+        err.contains("--theta-offset-mv 0 in the checkpoint, 20 here"),
+        "{err}"
+    );
+    let again = last_json(&run_ok(&tiny_eval(&data, &zero, &["--json"])));
+    for key in [
+        "accuracy",
+        "accuracy_proportion",
+        "neurons_per_class",
+        "theta_offset_mv",
+    ] {
+        assert_eq!(again[key], trained[key], "{key}: {again} vs {trained}");
+    }
+    let (w, t) = (zero.join("weights.npy"), zero.join("theta.npy"));
+    let (w, t) = (w.to_str().unwrap(), t.to_str().unwrap());
+    let npy = |name: &str, extra: &[&str]| {
+        let mut v = vec!["--json", "--seed", "0", "--weights", w, "--theta", t];
+        v.extend(extra);
+        last_json(&run_ok(&tiny_eval(&data, &out.join(name), &v)))
+    };
+    let same = npy("npy0", &["--theta-offset-mv", "0"]);
+    for key in [
+        "accuracy",
+        "accuracy_proportion",
+        "neurons_per_class",
+        "theta_offset_mv",
+    ] {
+        assert_eq!(same[key], trained[key], "{key}: {same} vs {trained}");
+    }
+    assert_eq!(npy("npy20", &[])["self_firing_neurons"], 5);
+    for value in ["101", "inf"] {
+        let err = run_err(&args(&out.join("bad"), &["--theta-offset-mv", value]));
+        assert!(
+            err.contains("--theta-offset-mv") && err.contains("from 0 to 100"),
+            "{err}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -104,6 +104,13 @@ pub struct TrainArgs {
     /// gate off, as in BindsNET.
     #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_MIN_INTERVAL_MS)]
     min_interval_ms: f64,
+    /// The excitatory neurons' threshold offset in mV: a neuron fires when v exceeds v_thresh +
+    /// theta minus the offset, and theta starts at the offset and decays towards 0. 20 is Diehl & Cook's code
+    /// (a neuron that seldom fires ends with a threshold up to 20 mV below v_thresh, below
+    /// rest at 6,400 neurons); 0 is the paper's text (v_thresh + theta, theta from 0: the
+    /// threshold never falls below v_thresh). docs/RESULTS.md compares them.
+    #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_THETA_OFFSET_MV)]
+    theta_offset_mv: f64,
     /// Check every state variable, weight and threshold for NaN/Inf after every image; the run
     /// stops with an error naming the variable before anything non-finite is saved.
     #[arg(long)]
@@ -137,10 +144,18 @@ pub struct EvalArgs {
     /// With --weights: random input delays, as `mnist train --input-delay-max-ms` [default: 0].
     #[arg(long, allow_negative_numbers = true, requires = "weights")]
     input_delay_max_ms: Option<f64>,
+    /// With --weights: the threshold offset in mV that --theta goes with, as `mnist train
+    /// --theta-offset-mv` [default: 20, Diehl & Cook's code].
+    #[arg(long, allow_negative_numbers = true, requires = "weights")]
+    theta_offset_mv: Option<f64>,
 }
 
 /// Diehl & Cook's spike gate, the default of `--min-interval-ms`.
 const DEFAULT_MIN_INTERVAL_MS: f64 = 50.0;
+/// Diehl & Cook's code's threshold offset (`DcParams::excitatory().theta_offset`).
+const DEFAULT_THETA_OFFSET_MV: f64 = 20.0;
+/// The largest `--theta-offset-mv`.
+const MAX_THETA_OFFSET_MV: f64 = 100.0;
 
 /// The most networks one `--instances` run trains (each is a network and a directory of its
 /// own).
@@ -192,13 +207,22 @@ pub fn run(cmd: MnistCommand) -> Result<()> {
     }
 }
 
-/// The network of `n_exc` excitatory neurons with the spike gate and input delays of
-/// `--min-interval-ms` and `--input-delay-max-ms`, both checked.
+/// The network of `n_exc` excitatory neurons with the spike gate, input delays and threshold
+/// offset of `--min-interval-ms`, `--input-delay-max-ms` and `--theta-offset-mv`, all checked.
 fn network_config(
     n_exc: usize,
     min_interval_ms: f64,
     input_delay_max_ms: f64,
+    theta_offset_mv: f64,
 ) -> Result<DiehlCookConfig> {
+    if !(theta_offset_mv.is_finite() && (0.0..=MAX_THETA_OFFSET_MV).contains(&theta_offset_mv)) {
+        return Err(Error::invalid(
+            "volley mnist",
+            "--theta-offset-mv",
+            theta_offset_mv,
+            format!("a number of millivolts from 0 to {MAX_THETA_OFFSET_MV}"),
+        ));
+    }
     let input_delays = input_delays("volley mnist", input_delay_max_ms)?;
     let step_ms = Protocol::default().dt * 1e3;
     // The gate's timer counts at most MAX_TIMER_STEPS steps.
@@ -217,6 +241,7 @@ fn network_config(
         ..Default::default()
     };
     network.exc.min_interval = min_interval_ms / 1000.0;
+    network.exc.theta_offset = theta_offset_mv;
     network.check_size()?;
     Ok(network)
 }
@@ -254,7 +279,12 @@ fn run_train(a: TrainArgs) -> Result<()> {
             ),
         ));
     }
-    let network = network_config(a.neurons, a.min_interval_ms, a.input_delay_max_ms)?;
+    let network = network_config(
+        a.neurons,
+        a.min_interval_ms,
+        a.input_delay_max_ms,
+        a.theta_offset_mv,
+    )?;
     let dir = find_data_dir(a.common.data.as_deref())?;
     // Every output directory is checked before any is created or written.
     let seeds: Vec<u64> = (0..a.instances as u64).map(|k| seed + k).collect();
@@ -742,6 +772,7 @@ fn report_instance(
         "epochs": cfg.epochs,
         "presentations": trained.state.presentations,
         "seed": cfg.seed,
+        "theta_offset_mv": cfg.network.exc.theta_offset,
         "backend": trained.backend.0,
         "adapter": trained.backend.1,
         "train_wall_s": trained.state.train_wall_s,
@@ -775,6 +806,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
                 weights.nrows(),
                 a.min_interval_ms.unwrap_or(DEFAULT_MIN_INTERVAL_MS),
                 a.input_delay_max_ms.unwrap_or(0.0),
+                a.theta_offset_mv.unwrap_or(DEFAULT_THETA_OFFSET_MV),
             )?;
             // A checkpoint's --out exists already; this one may not.
             writable_out(&a.common.out)?;
@@ -815,6 +847,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
                 ..Default::default()
             };
             network.exc.min_interval = state.exc_min_interval;
+            network.exc.theta_offset = state.exc_theta_offset;
             let seed = a.common.seed.or(state.training_seed()).unwrap_or(0);
             (network, weights, theta, Some(state.images_done), seed)
         }
@@ -850,6 +883,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         let delay = network.input_delays.map_or(0.0, |d| d.1 * 1e3);
         obj.insert("input_delay_max_ms".into(), json!(delay));
     }
+    m["theta_offset_mv"] = json!(network.exc.theta_offset);
     add_evaluation(
         Some(&eval),
         &mut m,

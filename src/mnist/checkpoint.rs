@@ -241,6 +241,12 @@ fn check_state(s: &TrainState) -> std::result::Result<(), String> {
             s.exc_min_interval
         ));
     }
+    if !s.exc_theta_offset.is_finite() {
+        return Err(format!(
+            "excitatory theta_offset {} mV (a finite number)",
+            s.exc_theta_offset
+        ));
+    }
     if let Some((intensity, repeats)) = s.pending
         && !(intensity.is_finite() && intensity > 0.0 && repeats >= 1)
     {

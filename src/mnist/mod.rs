@@ -91,6 +91,11 @@ pub struct TrainState {
     /// Checkpoints written before it existed had no such gate, hence the default 0.
     #[serde(default)]
     pub exc_min_interval: f64,
+    /// The excitatory neurons' threshold offset (mV, see
+    /// [`crate::model::DcParams::theta_offset`]); evaluation rebuilds the network with it.
+    /// Checkpoints written before it was recorded had Diehl & Cook's 20 mV.
+    #[serde(default = "code_theta_offset")]
+    pub exc_theta_offset: f64,
     /// Images to present in all (train_images x epochs).
     pub total_images: usize,
     /// Images presented so far.
@@ -315,6 +320,7 @@ fn fresh_state(cfg: &TrainConfig, total: usize) -> TrainState {
         n_exc: cfg.network.n_exc,
         input_delays: cfg.network.input_delays,
         exc_min_interval: cfg.network.exc.min_interval,
+        exc_theta_offset: cfg.network.exc.theta_offset,
         total_images: total,
         images_done: 0,
         presentations: 0,
@@ -399,7 +405,13 @@ fn resumed(
     saved.total_images = total;
     saved.fingerprint = cfg.fingerprint();
     saved.exc_min_interval = cfg.network.exc.min_interval;
+    saved.exc_theta_offset = cfg.network.exc.theta_offset;
     Ok((saved, snap))
+}
+
+/// Diehl & Cook's code's threshold offset, that of checkpoints that do not record one.
+fn code_theta_offset() -> f64 {
+    crate::model::DcParams::excitatory().theta_offset
 }
 
 /// The flags of `volley mnist train` whose value differs between the run that wrote the
@@ -439,6 +451,11 @@ fn changed_flags(saved: &TrainState, cfg: &TrainConfig) -> Vec<String> {
             (cfg.network.exc.min_interval * 1e3).to_string(),
         );
     }
+    differ(
+        "--theta-offset-mv",
+        saved.exc_theta_offset.to_string(),
+        cfg.network.exc.theta_offset.to_string(),
+    );
     if let Some(s) = field("seed") {
         differ("--seed", s, cfg.seed.to_string());
     }
