@@ -294,6 +294,14 @@ impl Simulator {
         Ok(())
     }
 
+    /// How errors name connection `ci`'s function of node `node`'s output.
+    fn function_name(&self, ci: usize, node: usize) -> String {
+        format!(
+            "Connection {ci}'s function of {}",
+            self.network.node_name(node)
+        )
+    }
+
     /// Refuses to go on from a step left part-run by a node's failed input function.
     fn check_whole_step(&self, object: &str) -> Result<()> {
         match self.broken_step {
@@ -366,12 +374,7 @@ impl Simulator {
                 let mut z = Vec::with_capacity(batch * len);
                 for (b, yb) in ys.iter().enumerate() {
                     let zb = g(yb);
-                    checked_output(&zb, len, t, b, || {
-                        format!(
-                            "Connection {ci}'s function of {}",
-                            self.network.node_name(node)
-                        )
-                    })?;
+                    checked_output(&zb, len, t, b, || self.function_name(ci, node))?;
                     z.extend(zb.iter().map(|&v| v as f32));
                 }
                 self.backend.write(buf, &z)?;
@@ -430,7 +433,10 @@ impl Simulator {
                                 | NodeOutput::UniformNoise { .. }
                                 | NodeOutput::Passthrough { .. }
                                 | NodeOutput::WithInput { .. } => {
-                                    unreachable!("device-computed nodes have no host slot")
+                                    unreachable!(
+                                        "nodes computed on the device or in the step have no \
+                                         host slot"
+                                    )
                                 }
                             };
                             if read_by_function[slot.node] && y.len() == size_out {
@@ -451,10 +457,7 @@ impl Simulator {
                     // Named only when there is an error (not for every step and instance).
                     let object = || match slot.function {
                         None => self.network.node_name(slot.node),
-                        Some(ci) => format!(
-                            "Connection {ci}'s function of {}",
-                            self.network.node_name(slot.node)
-                        ),
+                        Some(ci) => self.function_name(ci, slot.node),
                     };
                     // Checked as f32, the precision the backends run at: 1e300 is finite in
                     // f64 but infinite on the backend.

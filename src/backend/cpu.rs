@@ -272,6 +272,30 @@ impl CpuBackend {
         self.bufs[id.0] = v;
     }
 
+    /// Runs the step ops `ops` of `n_steps` steps from `first_step` (the whole step, or a part
+    /// of one that the host interrupts: `Backend::run_part`).
+    fn run_ops(
+        &mut self,
+        first_step: u64,
+        n_steps: usize,
+        ops: std::ops::Range<usize>,
+        host: &HostInputs,
+        records: &mut ProbeRecords,
+    ) {
+        if records.values.len() < self.plan.probes.len() {
+            records.values.resize(self.plan.probes.len(), Vec::new());
+        }
+        let _flush = FlushSubnormals::new();
+        let all = std::mem::take(&mut self.plan.step);
+        for k in 0..n_steps {
+            let step = first_step + k as u64;
+            for op in &all[ops.clone()] {
+                self.exec(op, step, k, host, records);
+            }
+        }
+        self.plan.step = all;
+    }
+
     fn exec(&mut self, op: &Op, step: u64, k: usize, host: &HostInputs, rec: &mut ProbeRecords) {
         let batch = self.plan.batch;
         let dt = self.plan.dt as f32;
@@ -990,18 +1014,7 @@ impl Backend for CpuBackend {
         if self.plan.has_host_calls() {
             return Err(super::whole_steps_refused("cpu"));
         }
-        if records.values.len() < self.plan.probes.len() {
-            records.values.resize(self.plan.probes.len(), Vec::new());
-        }
-        let _flush = FlushSubnormals::new();
-        let ops = std::mem::take(&mut self.plan.step);
-        for k in 0..n_steps {
-            let step = first_step + k as u64;
-            for op in &ops {
-                self.exec(op, step, k, host, records);
-            }
-        }
-        self.plan.step = ops;
+        self.run_ops(first_step, n_steps, 0..self.plan.step.len(), host, records);
         Ok(())
     }
 
@@ -1012,15 +1025,7 @@ impl Backend for CpuBackend {
         host: &HostInputs,
         records: &mut ProbeRecords,
     ) -> Result<()> {
-        if records.values.len() < self.plan.probes.len() {
-            records.values.resize(self.plan.probes.len(), Vec::new());
-        }
-        let _flush = FlushSubnormals::new();
-        let all = std::mem::take(&mut self.plan.step);
-        for op in &all[ops] {
-            self.exec(op, step, 0, host, records);
-        }
-        self.plan.step = all;
+        self.run_ops(step, 1, ops, host, records);
         Ok(())
     }
 

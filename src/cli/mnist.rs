@@ -105,11 +105,11 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_MIN_INTERVAL_MS)]
     min_interval_ms: f64,
     /// The excitatory neurons' threshold offset in mV: a neuron fires when v exceeds v_thresh +
-    /// theta minus the offset, and theta starts at the offset and decays towards 0. 20 is Diehl & Cook's code
-    /// (a neuron that seldom fires ends with a threshold up to 20 mV below v_thresh, below
-    /// rest at 6,400 neurons); 0 is the paper's text (v_thresh + theta, theta from 0: the
-    /// threshold never falls below v_thresh). docs/RESULTS.md compares them.
-    #[arg(long, allow_negative_numbers = true, default_value_t = DEFAULT_THETA_OFFSET_MV)]
+    /// theta minus the offset, and theta starts at the offset and decays towards 0. 20 is
+    /// Diehl & Cook's code (a neuron that seldom fires ends with a threshold up to 20 mV below
+    /// v_thresh, below rest at 6,400 neurons); 0 is the paper's text (v_thresh + theta, theta
+    /// from 0: the threshold never falls below v_thresh). docs/RESULTS.md compares them.
+    #[arg(long, allow_negative_numbers = true, default_value_t = code_theta_offset_mv())]
     theta_offset_mv: f64,
     /// Check every state variable, weight and threshold for NaN/Inf after every image; the run
     /// stops with an error naming the variable before anything non-finite is saved.
@@ -152,8 +152,10 @@ pub struct EvalArgs {
 
 /// Diehl & Cook's spike gate, the default of `--min-interval-ms`.
 const DEFAULT_MIN_INTERVAL_MS: f64 = 50.0;
-/// Diehl & Cook's code's threshold offset (`DcParams::excitatory().theta_offset`).
-const DEFAULT_THETA_OFFSET_MV: f64 = 20.0;
+/// Diehl & Cook's code's threshold offset, the default of `--theta-offset-mv`.
+fn code_theta_offset_mv() -> f64 {
+    volley::model::DcParams::excitatory().theta_offset
+}
 /// The largest `--theta-offset-mv`.
 const MAX_THETA_OFFSET_MV: f64 = 100.0;
 
@@ -806,7 +808,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
                 weights.nrows(),
                 a.min_interval_ms.unwrap_or(DEFAULT_MIN_INTERVAL_MS),
                 a.input_delay_max_ms.unwrap_or(0.0),
-                a.theta_offset_mv.unwrap_or(DEFAULT_THETA_OFFSET_MV),
+                a.theta_offset_mv.unwrap_or_else(code_theta_offset_mv),
             )?;
             // A checkpoint's --out exists already; this one may not.
             writable_out(&a.common.out)?;

@@ -586,30 +586,28 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             }
             Endpoint::Node(id) => match &conn.function {
                 None => (node_out[id.index], net.source_size(&conn.pre), None),
-                // From a node with an input function: evaluated by the host right after the
-                // node's own function (see `Op::HostCall`).
-                Some(f) if node_in[id.index].is_some() => {
-                    let size = f(&vec![0.0; net.nodes[id.index].size_out()]).len();
-                    let dst = b.zeros(format!("conn{ci}.function_of_node"), size, BufferKind::Temp);
-                    node_functions[id.index].push((ci, dst));
-                    (dst, size, None)
-                }
                 Some(f) => {
                     // The function of the node's output, evaluated on the host every step (the
                     // model allows it only from a node whose output is computed there).
                     let size = f(&vec![0.0; net.nodes[id.index].size_out()]).len();
                     let dst = b.zeros(format!("conn{ci}.function_of_node"), size, BufferKind::Temp);
-                    host_inputs.push(HostInputSlot {
-                        node: id.index,
-                        size,
-                        function: Some(ci),
-                    });
-                    // Among the node ops at the start of the step (no ensemble op is in
-                    // `step` yet).
-                    step.push(Op::HostInput {
-                        slot: host_inputs.len() - 1,
-                        dst,
-                    });
+                    if node_in[id.index].is_some() {
+                        // Of a node with an input function: right after the node's own
+                        // function, in its host call (see `Op::HostCall`).
+                        node_functions[id.index].push((ci, dst));
+                    } else {
+                        host_inputs.push(HostInputSlot {
+                            node: id.index,
+                            size,
+                            function: Some(ci),
+                        });
+                        // Among the node ops at the start of the step (no ensemble op is in
+                        // `step` yet).
+                        step.push(Op::HostInput {
+                            slot: host_inputs.len() - 1,
+                            dst,
+                        });
+                    }
                     (dst, size, None)
                 }
             },
@@ -1155,10 +1153,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             if !net.nodes[node].takes_input() {
                 continue;
             }
-            let (sum, call) = match node_in[node] {
-                Some(input) => (input, true),
-                None => (node_out[node], false),
-            };
+            let sum = node_in[node].unwrap_or(node_out[node]);
             step.push(Op::Zero { dst: sum });
             for &ci in &incoming {
                 step.push(Op::AddInc {
@@ -1166,12 +1161,12 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                     y: sum,
                 });
             }
-            if call {
+            if let Some(input) = node_in[node] {
                 step.push(Op::HostCall {
                     node,
-                    input: sum,
+                    input,
                     output: node_out[node],
-                    functions: node_functions[node].clone(),
+                    functions: std::mem::take(&mut node_functions[node]),
                 });
             }
             continue;

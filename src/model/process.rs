@@ -54,22 +54,13 @@ impl WhiteSignal {
     pub(crate) fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
         check_positive(object, "period", self.period)?;
         check_positive(object, "high", self.high)?;
-        check_non_negative(object, "rms", self.rms)?;
-        if !self.high.is_finite() || !self.rms.is_finite() || !self.period.is_finite() {
-            return Err(Error::invalid(
-                object,
-                "white signal",
-                format!("{self:?}"),
-                "finite period, high and rms",
-            ));
-        }
-        Ok(())
+        check_non_negative(object, "rms", self.rms)
     }
 
     /// One period of the signal at time step `dt`: `(samples, dims)`, sample `i` for time
     /// `i dt` (Nengo's `signal[round(t / dt) % samples]`). `samples` is `2 ceil(period / dt /
-    /// 2)`. Refuses (naming `object`) a period of fewer than two steps or more samples than
-    /// this machine can hold.
+    /// 2)` (at least 2). Refuses (naming `object`) a `high` above the Nyquist frequency and
+    /// more samples than this machine can hold.
     pub fn samples(
         &self,
         object: &dyn fmt::Display,
@@ -78,6 +69,14 @@ impl WhiteSignal {
         rng: &mut impl Rng,
     ) -> Result<Array2<f64>> {
         self.validate(object)?;
+        if self.high > 0.5 / dt {
+            return Err(Error::invalid(
+                object,
+                "high",
+                self.high,
+                format!("at most the Nyquist frequency 0.5 / dt = {} Hz", 0.5 / dt),
+            ));
+        }
         let half = (self.period / dt / 2.0).ceil();
         if !(1.0..=(1u64 << 40) as f64).contains(&half) {
             return Err(Error::invalid(
@@ -104,21 +103,14 @@ impl WhiteSignal {
                 ),
             ));
         }
-        if self.high > 0.5 / dt {
-            return Err(Error::invalid(
-                object,
-                "high",
-                self.high,
-                format!("at most the Nyquist frequency 0.5 / dt = {} Hz", 0.5 / dt),
-            ));
-        }
-        let high = self.high;
         let sigma = self.rms * 0.5f64.sqrt();
-        // Coefficient k is frequency k / (n dt); those above `high` are dropped, and the others
-        // scaled up so that the expected power stays rms^2 (Nengo's power correction).
-        let kept = (0..=n_coef).filter(|&k| k as f64 / (n as f64 * dt) <= high);
-        let kept: Vec<usize> = kept.collect();
-        let dropped = (n_coef + 1 - kept.len()) as f64;
+        // Coefficient k is frequency k / (n dt); those above `high` (the last ones) are
+        // dropped, and the others scaled up so that the expected power stays rms^2 (Nengo's
+        // power correction).
+        let kept = (0..=n_coef)
+            .take_while(|&k| k as f64 / (n as f64 * dt) <= self.high)
+            .count();
+        let dropped = (n_coef + 1 - kept) as f64;
         let correction = (1.0 - dropped / n_coef as f64).max(0.0).sqrt();
         let scale = (n as f64).sqrt() / if correction > 0.0 { correction } else { 1.0 };
         let normal = Normal::new(0.0, sigma).map_err(|e| {
@@ -139,10 +131,7 @@ impl WhiteSignal {
                     (normal.sample(rng), im)
                 })
                 .collect();
-            for &k in &kept {
-                if k == 0 {
-                    continue;
-                }
+            for k in 1..kept {
                 let (re, im) = draws[k];
                 let im = if k == n_coef { 0.0 } else { im };
                 spectrum[k] = Complex::new(re * scale, im * scale);
