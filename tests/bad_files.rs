@@ -529,6 +529,48 @@ fn resealed_but_inconsistent_checkpoint_is_refused() {
     }
 }
 
+#[test]
+fn a_checkpoint_without_its_threshold_offset_field_is_read_with_its_fingerprints() {
+    // Checkpoints written by the library between `DcParams::theta_offset` and
+    // `TrainState::exc_theta_offset` lack the field; its default is the code's 20 mV, but the
+    // fingerprint records what the run trained with (here 0, the paper's text), and evaluating
+    // such a run with 20 would put its thresholds 20 mV too low.
+    let mut cfg = quick_config(784, 100);
+    cfg.network.exc.theta_offset = 0.0;
+    let tmp = TempDir::new("ckpt-offset");
+    let path = tmp.path().join("checkpoint.bin");
+    train_checkpoint(&cfg, 28, &path);
+    let full = fs::read(&path).unwrap();
+    let (state, _) = checkpoint::decode(&path, &full).unwrap();
+    assert_eq!(state.exc_theta_offset, 0.0);
+    assert!(
+        state.fingerprint.contains("theta_offset: 0.0"),
+        "{}",
+        state.fingerprint
+    );
+    let hend = header_end(&full);
+    let n = full.len();
+    let mut header: serde_json::Value = serde_json::from_slice(&full[20..hend]).unwrap();
+    let removed = header["state"]
+        .as_object_mut()
+        .unwrap()
+        .remove("exc_theta_offset");
+    assert_eq!(removed, Some(serde_json::json!(0.0)));
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut body = full[..20].to_vec();
+    body[12..20].copy_from_slice(&(header.len() as u64).to_le_bytes());
+    body.extend_from_slice(&header);
+    body.extend_from_slice(&full[hend..n - 32]);
+    let (state, _) = checkpoint::decode(&path, &reseal(&body)).unwrap();
+    assert_eq!(
+        state.exc_theta_offset, 0.0,
+        "read from the fingerprint, not defaulted"
+    );
+    // And a checkpoint of the code's offset stays at 20.
+    let (state, _) = checkpoint::decode(&path, checkpoint_100()).unwrap();
+    assert_eq!(state.exc_theta_offset, 20.0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // IDX files (what tests/idx.rs does not cover)
 

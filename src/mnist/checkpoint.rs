@@ -158,7 +158,7 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<(TrainState, Snapshot)> {
             "checksum mismatch (SHA-256): the file is corrupt or was edited",
         ));
     }
-    let header = header.map_err(|e| bad(path, format!("header is not valid: {e}")))?;
+    let mut header = header.map_err(|e| bad(path, format!("header is not valid: {e}")))?;
     let mut at = hend;
     let mut buffers = Vec::with_capacity(header.buffers.len());
     for (name, len) in header.buffers {
@@ -177,6 +177,12 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<(TrainState, Snapshot)> {
     if at != body.len() {
         return Err(bad(path, "unexpected bytes after the last buffer"));
     }
+    if let Some(offset) = fingerprint_exc_theta_offset(&header.state.fingerprint) {
+        // The fingerprint records the network the run trained with. Checkpoints written by
+        // the library between `DcParams::theta_offset` and this field lack the field, whose
+        // default (the code's 20 mV) would then evaluate such a run with the wrong threshold.
+        header.state.exc_theta_offset = offset;
+    }
     check_state(&header.state).map_err(|why| {
         bad(
             path,
@@ -190,6 +196,15 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<(TrainState, Snapshot)> {
             buffers,
         },
     ))
+}
+
+/// The excitatory `theta_offset` that a checkpoint's fingerprint (the `Debug` of its
+/// configuration) records, if it records one.
+fn fingerprint_exc_theta_offset(fingerprint: &str) -> Option<f64> {
+    let exc = fingerprint.split_once("exc: DcParams {")?.1;
+    let exc = &exc[..exc.find('}')?];
+    let v = exc.split_once("theta_offset: ")?.1;
+    v[..v.find(',').unwrap_or(v.len())].trim().parse().ok()
 }
 
 /// What training indexes with after a resume (found by the fuzz target `checkpoint`: a re-sealed

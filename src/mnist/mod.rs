@@ -93,7 +93,8 @@ pub struct TrainState {
     pub exc_min_interval: f64,
     /// The excitatory neurons' threshold offset (mV, see
     /// [`crate::model::DcParams::theta_offset`]); evaluation rebuilds the network with it.
-    /// Checkpoints written before it was recorded had Diehl & Cook's 20 mV.
+    /// Checkpoints that lack it are read with the offset their fingerprint records, else
+    /// Diehl & Cook's 20 mV (checkpoints from before `DcParams::theta_offset`).
     #[serde(default = "code_theta_offset")]
     pub exc_theta_offset: f64,
     /// Images to present in all (train_images x epochs).
