@@ -165,6 +165,17 @@ fn reseal(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Checkpoint `full` with its JSON header replaced by `header`, re-sealed.
+fn with_header(full: &[u8], header: &serde_json::Value) -> Vec<u8> {
+    let hend = header_end(full);
+    let header = serde_json::to_vec(header).unwrap();
+    let mut body = full[..20].to_vec();
+    body[12..20].copy_from_slice(&(header.len() as u64).to_le_bytes());
+    body.extend_from_slice(&header);
+    body.extend_from_slice(&full[hend..full.len() - 32]);
+    reseal(&body)
+}
+
 #[test]
 fn truncated_checkpoints_are_refused_and_left_as_they_are() {
     let full = checkpoint_100();
@@ -496,9 +507,7 @@ fn resealed_but_inconsistent_checkpoint_is_refused() {
         ),
     ];
     let full = checkpoint_100();
-    let hend = header_end(full);
-    let n = full.len();
-    let json: serde_json::Value = serde_json::from_slice(&full[20..hend]).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&full[20..header_end(full)]).unwrap();
     let tmp = TempDir::new("ckpt-reseal");
     for (name, edit, expected) in edits {
         let mut header = json.clone();
@@ -507,12 +516,7 @@ fn resealed_but_inconsistent_checkpoint_is_refused() {
             header["state"]["images_done"] = serde_json::json!(1);
         }
         edit(&mut header);
-        let header = serde_json::to_vec(&header).unwrap();
-        let mut body = full[..20].to_vec();
-        body[12..20].copy_from_slice(&(header.len() as u64).to_le_bytes());
-        body.extend_from_slice(&header);
-        body.extend_from_slice(&full[hend..n - 32]);
-        let ck = Guarded::new(&tmp, &format!("{name}.bin"), &reseal(&body));
+        let ck = Guarded::new(&tmp, &format!("{name}.bin"), &with_header(full, &header));
         let msg = ck.load_err();
         assert_contains(&msg, &["inconsistent training state", expected]);
         // A resumed run refuses it too, and leaves it as it is.
@@ -548,20 +552,14 @@ fn a_checkpoint_without_its_threshold_offset_field_is_read_with_its_fingerprints
         "{}",
         state.fingerprint
     );
-    let hend = header_end(&full);
-    let n = full.len();
-    let mut header: serde_json::Value = serde_json::from_slice(&full[20..hend]).unwrap();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&full[20..header_end(&full)]).unwrap();
     let removed = header["state"]
         .as_object_mut()
         .unwrap()
         .remove("exc_theta_offset");
     assert_eq!(removed, Some(serde_json::json!(0.0)));
-    let header = serde_json::to_vec(&header).unwrap();
-    let mut body = full[..20].to_vec();
-    body[12..20].copy_from_slice(&(header.len() as u64).to_le_bytes());
-    body.extend_from_slice(&header);
-    body.extend_from_slice(&full[hend..n - 32]);
-    let (state, _) = checkpoint::decode(&path, &reseal(&body)).unwrap();
+    let (state, _) = checkpoint::decode(&path, &with_header(&full, &header)).unwrap();
     assert_eq!(
         state.exc_theta_offset, 0.0,
         "read from the fingerprint, not defaulted"
