@@ -103,6 +103,20 @@ fn resume_after_interruption_equals_an_uninterrupted_run() {
     assert_eq!(resumed.theta, whole.theta, "theta differs after resuming");
     assert_eq!(resumed.state.presentations, whole.state.presentations);
     assert_eq!(resumed.state.history, whole.state.history);
+    // Each session's images, from the checkpoints it wrote (at 14, then at 21).
+    let sessions = |t: &volley::mnist::Trained| -> Vec<(String, usize, usize)> {
+        t.state
+            .train_segments
+            .iter()
+            .map(|s| (s.backend.clone(), s.first_image, s.images))
+            .collect()
+    };
+    let cpu = || "cpu".to_string();
+    assert_eq!(sessions(&whole), [(cpu(), 0, 30)]);
+    assert_eq!(
+        sessions(&resumed),
+        [(cpu(), 0, 14), (cpu(), 14, 7), (cpu(), 21, 9)]
+    );
     // A resumed run with other settings is refused.
     let mut other = cfg.clone();
     other.seed = 12;

@@ -778,6 +778,7 @@ fn report_instance(
         "backend": trained.backend.0,
         "adapter": trained.backend.1,
         "train_wall_s": trained.state.train_wall_s,
+        "train_segments": trained.state.train_segments,
         "train_images_per_s": train_images as f64 / trained.state.train_wall_s.max(1e-9),
         "history": trained.state.history,
         "finite_values_checked": trained.state.finite_values_checked,

@@ -122,6 +122,26 @@ pub struct TrainState {
     /// the retries of an image; a lone run saves between images only.
     #[serde(default)]
     pub pending: Option<(f64, u32)>,
+    /// Which backend trained which images: one entry per training session (the first run and
+    /// each `--resume` whose progress reached a checkpoint), in order. A checkpoint written before
+    /// this field existed gives one entry with backend `unknown` for the images it had done.
+    #[serde(default)]
+    pub train_segments: Vec<TrainSegment>,
+}
+
+/// One training session of a run: its backend and adapter, and the images it trained.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainSegment {
+    /// Backend name (`cpu`, `gpu`; `unknown` for images a checkpoint did not attribute).
+    pub backend: String,
+    /// The adapter or CPU it ran on.
+    pub adapter: String,
+    /// Images done when the session started.
+    pub first_image: usize,
+    /// Images the session trained.
+    pub images: usize,
+    /// The session's training wall time (s).
+    pub wall_s: f64,
 }
 
 impl TrainState {
@@ -332,6 +352,7 @@ fn fresh_state(cfg: &TrainConfig, total: usize) -> TrainState {
         train_wall_s: 0.0,
         finite_values_checked: 0,
         pending: None,
+        train_segments: Vec::new(),
     }
 }
 
@@ -559,6 +580,10 @@ fn lockstep(
     let n_input = w.n_input;
     let started = Instant::now();
     let base_wall: Vec<f64> = members.iter().map(|m| m.state.train_wall_s).collect();
+    let (backend_name, adapter) = sim.backend_name();
+    for m in members.iter_mut() {
+        open_segment(&mut m.state, backend_name, &adapter, total);
+    }
     let mut rates = vec![0.0f32; members.len() * n_input];
     let zeros = rates.clone();
     let finish = |sim: &mut Simulator, m: &mut Member, b: usize, snap: &crate::sim::Snapshot| {
@@ -642,7 +667,12 @@ fn lockstep(
             let counts_b = counts.row(b).to_vec();
             record(&mut m.state, cfg, data.train.label(index), &counts_b);
             m.state.images_done += 1;
-            m.state.train_wall_s = base_wall[b] + started.elapsed().as_secs_f64();
+            let wall_s = started.elapsed().as_secs_f64();
+            m.state.train_wall_s = base_wall[b] + wall_s;
+            if let Some(seg) = m.state.train_segments.last_mut() {
+                seg.images += 1;
+                seg.wall_s = wall_s;
+            }
             if m.state.images_done == total {
                 finished.push(b);
             } else if cfg.checkpoint_every > 0
@@ -686,6 +716,30 @@ fn lockstep(
             }
         }
     }
+}
+
+/// Starts the record of this training session in `state` (nothing for a finished run). The
+/// images of a checkpoint without a record are attributed to backend `unknown`.
+fn open_segment(state: &mut TrainState, backend: &str, adapter: &str, total: usize) {
+    if state.images_done >= total {
+        return;
+    }
+    if state.train_segments.is_empty() && state.images_done > 0 {
+        state.train_segments.push(TrainSegment {
+            backend: "unknown".into(),
+            adapter: "(a checkpoint from before train_segments)".into(),
+            first_image: 0,
+            images: state.images_done,
+            wall_s: state.train_wall_s,
+        });
+    }
+    state.train_segments.push(TrainSegment {
+        backend: backend.into(),
+        adapter: adapter.into(),
+        first_image: state.images_done,
+        images: 0,
+        wall_s: 0.0,
+    });
 }
 
 /// In a batch of several networks, a non-finite value's error names the network (its seed) and
@@ -960,6 +1014,30 @@ mod tests {
             update_interval: 10,
             check_finite: false,
         }
+    }
+
+    /// A session's record starts where the checkpoint left off; images of a checkpoint from
+    /// before the record are `unknown`, and a finished run gets no new session.
+    #[test]
+    fn training_sessions_are_recorded_in_order() {
+        let c = cfg(0.0);
+        let mut state = fresh_state(&c, 10);
+        open_segment(&mut state, "cpu", "x86", 10);
+        assert_eq!(state.train_segments.len(), 1);
+        assert_eq!(state.train_segments[0].first_image, 0);
+        let mut old = fresh_state(&c, 10);
+        old.images_done = 4;
+        old.train_wall_s = 2.5;
+        open_segment(&mut old, "gpu", "lavapipe", 10);
+        let got: Vec<_> = old
+            .train_segments
+            .iter()
+            .map(|s| (s.backend.as_str(), s.first_image, s.images, s.wall_s))
+            .collect();
+        assert_eq!(got, [("unknown", 0, 4, 2.5), ("gpu", 4, 0, 0.0)]);
+        old.images_done = 10;
+        open_segment(&mut old, "cpu", "x86", 10);
+        assert_eq!(old.train_segments.len(), 2, "a finished run trains no more");
     }
 
     /// The fingerprint's `min_interval` values come excitatory first (what `same_gates` pairs
