@@ -502,10 +502,14 @@ fn resume_accepts_a_min_interval_with_the_same_gate() {
     tiny_dataset(&data);
     let args = |dir: &Path, extra: &[&str]| tiny_train(&data, dir, "5", extra);
     let (resumed, straight) = (out.join("resumed"), out.join("straight"));
-    run_ok(&args(
+    let first = last_json(&run_ok(&args(
         &resumed,
         &["--epochs", "1", "--min-interval-ms", "5"],
-    ));
+    )));
+    assert_eq!(
+        first["min_interval_ms"], 5.0,
+        "recorded in metrics: {first}"
+    );
     let err = run_err(&args(&resumed, &["--epochs", "2", "--resume"]));
     assert!(
         err.contains("--min-interval-ms 5 in the checkpoint, 50 here"),
@@ -539,6 +543,17 @@ fn theta_offset_is_trained_recorded_and_evaluated_with() {
     run_ok(&args(&code, &[]));
     assert_eq!(trained["theta_offset_mv"], 0.0, "{trained}");
     assert_eq!(trained["self_firing_neurons"], 0, "{trained}");
+    // The rest of the model is in the metrics too (the defaults: the spike gate, no delays).
+    assert_eq!(trained["min_interval_ms"], 50.0, "{trained}");
+    assert_eq!(trained["input_delay_max_ms"], 0.0, "{trained}");
+    let delayed = out.join("delayed");
+    let d = last_json(&run_ok(&args(&delayed, &["--input-delay-max-ms", "10"])));
+    assert_eq!(d["input_delay_max_ms"], 10.0, "{d}");
+    let d = last_json(&run_ok(&tiny_eval(&data, &delayed, &["--json"])));
+    assert_eq!(
+        d["input_delay_max_ms"], 10.0,
+        "evaluated with the run's delays: {d}"
+    );
     let theta = |dir: &Path| -> Vec<f32> {
         let t: ndarray::Array1<f32> = ndarray_npy::read_npy(dir.join("theta.npy")).unwrap();
         t.to_vec()
@@ -559,6 +574,8 @@ fn theta_offset_is_trained_recorded_and_evaluated_with() {
         "accuracy_proportion",
         "neurons_per_class",
         "theta_offset_mv",
+        "min_interval_ms",
+        "input_delay_max_ms",
     ] {
         assert_eq!(again[key], trained[key], "{key}: {again} vs {trained}");
     }

@@ -775,6 +775,8 @@ fn report_instance(
         "presentations": trained.state.presentations,
         "seed": cfg.seed,
         "theta_offset_mv": cfg.network.exc.theta_offset,
+        "min_interval_ms": cfg.network.exc.min_interval * 1e3,
+        "input_delay_max_ms": cfg.network.input_delays.map_or(0.0, |d| d.1 * 1e3),
         "backend": trained.backend.0,
         "adapter": trained.backend.1,
         "train_wall_s": trained.state.train_wall_s,
@@ -879,14 +881,10 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         let obj = m.as_object_mut().expect("an object");
         obj.insert("weights".into(), json!(w.display().to_string()));
         obj.insert("theta".into(), json!(t.display().to_string()));
-        obj.insert(
-            "min_interval_ms".into(),
-            json!(network.exc.min_interval * 1e3),
-        );
-        let delay = network.input_delays.map_or(0.0, |d| d.1 * 1e3);
-        obj.insert("input_delay_max_ms".into(), json!(delay));
     }
     m["theta_offset_mv"] = json!(network.exc.theta_offset);
+    m["min_interval_ms"] = json!(network.exc.min_interval * 1e3);
+    m["input_delay_max_ms"] = json!(network.input_delays.map_or(0.0, |d| d.1 * 1e3));
     add_evaluation(
         Some(&eval),
         &mut m,
