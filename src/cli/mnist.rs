@@ -774,9 +774,6 @@ fn report_instance(
         "epochs": cfg.epochs,
         "presentations": trained.state.presentations,
         "seed": cfg.seed,
-        "theta_offset_mv": cfg.network.exc.theta_offset,
-        "min_interval_ms": cfg.network.exc.min_interval * 1e3,
-        "input_delay_max_ms": cfg.network.input_delays.map_or(0.0, |d| d.1 * 1e3),
         "backend": trained.backend.0,
         "adapter": trained.backend.1,
         "train_wall_s": trained.state.train_wall_s,
@@ -785,6 +782,7 @@ fn report_instance(
         "history": trained.state.history,
         "finite_values_checked": trained.state.finite_values_checked,
     });
+    add_model(&mut m, &cfg.network);
     add_evaluation(eval.as_ref(), &mut m, &out.join("confusion.png"));
     Ok(m)
 }
@@ -882,9 +880,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         obj.insert("weights".into(), json!(w.display().to_string()));
         obj.insert("theta".into(), json!(t.display().to_string()));
     }
-    m["theta_offset_mv"] = json!(network.exc.theta_offset);
-    m["min_interval_ms"] = json!(network.exc.min_interval * 1e3);
-    m["input_delay_max_ms"] = json!(network.input_delays.map_or(0.0, |d| d.1 * 1e3));
+    add_model(&mut m, &network);
     add_evaluation(
         Some(&eval),
         &mut m,
@@ -1029,6 +1025,14 @@ fn run_evaluation(
 
 /// Adds an evaluation's figures to the metrics object and draws its confusion matrix as the
 /// PNG `picture`.
+/// The excitatory model a run trained or evaluated: threshold offset, spike gate and input
+/// delays (what `metrics.json` and `eval.json` need to say which network they describe).
+fn add_model(m: &mut serde_json::Value, network: &DiehlCookConfig) {
+    m["theta_offset_mv"] = json!(network.exc.theta_offset);
+    m["min_interval_ms"] = json!(network.exc.min_interval * 1e3);
+    m["input_delay_max_ms"] = json!(network.input_delays.map_or(0.0, |d| d.1 * 1e3));
+}
+
 fn add_evaluation(eval: Option<&Evaluation>, m: &mut serde_json::Value, picture: &Path) {
     let obj = m.as_object_mut().expect("an object");
     if let Some(e) = eval {

@@ -597,12 +597,11 @@ fn lockstep(
             &sim.neuron_state(dc.exc, "theta")?.row(b).to_vec(),
             &sim.neuron_state(dc.exc, "theta_decay")?.row(b).to_vec(),
         );
-        let (name, device) = sim.backend_name();
         m.done = Some(Trained {
             state: m.state.clone(),
             weights,
             theta,
-            backend: (name.to_string(), device),
+            backend: (backend_name.to_string(), adapter.clone()),
         });
         Ok::<(), Error>(())
     };
