@@ -10,6 +10,7 @@
 //!include common/ring.wgsl
 //!include common/stdp_arrival.wgsl
 //!include common/pre_history_one.wgsl
+//!include common/probe_sample.wgsl
 // fused_steps: a step interpreter that runs a whole chunk of timesteps in one dispatch. One
 // workgroup per instance (b = workgroup index); for each step, each op of the plan (a
 // descriptor in `ops`) loops over its elements with stride FUSED_WG; a storage + workgroup
@@ -82,7 +83,8 @@ struct FusedParams {
 }
 @group(0) @binding(0) var<uniform> fp: FusedParams;
 @group(0) @binding(1) var<storage, read> ops: array<u32>;
-// ctrl[1], ctrl[2]: the chunk's first step (lo, hi); ctrl[3 + slot]: probe first-sample offsets.
+// ctrl[1], ctrl[2]: the chunk's first step (lo, hi); from ctrl[3]: the probes' sample tables
+// (common/probe_sample.wgsl).
 @group(0) @binding(2) var<storage, read> ctrl: array<u32>;
 @group(0) @binding(3) var<storage, read> host: array<f32>;
 @group(0) @binding(4) var<storage, read_write> arena: array<f32>;
@@ -455,11 +457,9 @@ fn run_op(o: u32, b: u32, k: u32, step: vec2<u32>, lid: u32, mk: u32) {
             }
         }
         case OP_PROBE: {
-            // Records when k >= first_k and (k - first_k) % every == 0 (twin: probe.wgsl).
-            let every = pu(o, 1u);
-            let first_k = ctrl[3u + pu(o, 2u)];
-            if (k >= first_k && (k - first_k) % every == 0u) {
-                let sample = (k - first_k) / every;
+            // u: ring offset, sample table in ctrl (twin: probe.wgsl).
+            let sample = probe_sample(pu(o, 1u), k);
+            if (sample != NO_SAMPLE) {
                 let s = at(o, 0u, b);
                 let dst = pu(o, 0u) + sample * fp.batch * n + b * n;
                 for (var e = lid; e < n; e = e + FUSED_WG) { rings[dst + e] = arena[s + e]; }

@@ -767,10 +767,12 @@ impl Simulator {
     /// or `restore`): one per row of [`Simulator::data`].
     pub fn probe_trange(&self, probe: ProbeId) -> Result<Array1<f64>> {
         self.network.check_probe(probe)?;
-        let every = self.plan.probes[probe.index()].every;
-        let first = self.records_from[probe.index()] / every + 1;
+        let sampling = self.plan.probes[probe.index()].sampling;
+        let dt = self.config.dt;
         Ok(Array1::from_iter(
-            (first..=self.n_steps / every).map(|k| (k * every) as f64 * self.config.dt),
+            (self.records_from[probe.index()] + 1..=self.n_steps)
+                .filter(|&k| sampling.records(k))
+                .map(|k| k as f64 * dt),
         ))
     }
 

@@ -51,6 +51,54 @@ per_backend!(sample_every_and_trange, |be| {
     assert_eq!(sim.trange().len(), 500);
 });
 
+per_backend!(fractional_sample_every_follows_nengo, |be| {
+    // Nengo records after step n when n % (sample_every / dt) < 1: 1.5 ms at dt 1 ms gives
+    // steps 2, 3, 5, 6, ... and 0.4 ms every step (times from Nengo 4.1.0's `trange`).
+    let mut net = Network::new(5);
+    let u = net
+        .add_node(Node::batched(1, |t, b| vec![(9.0 * t).sin() + b as f64]))
+        .unwrap();
+    let every = net.probe(Probe::decoded(u)).unwrap();
+    let p15 = net.probe(Probe::decoded(u).sample_every(0.0015)).unwrap();
+    let p25 = net.probe(Probe::decoded(u).sample_every(0.0025)).unwrap();
+    let p04 = net.probe(Probe::decoded(u).sample_every(0.0004)).unwrap();
+    // Odd chunks and a run in three parts: samples fall across chunk and run boundaries.
+    let mut sim = sim(&net, be, 2, 7);
+    sim.run_steps(11).unwrap();
+    let t = sim.probe_trange(p15).unwrap().to_vec();
+    let ms: Vec<f64> = t.iter().map(|s| (s * 1000.0).round()).collect();
+    assert_eq!(ms, [2.0, 3.0, 5.0, 6.0, 8.0, 9.0, 11.0]);
+    let t = sim.probe_trange(p25).unwrap().to_vec();
+    let ms: Vec<f64> = t.iter().map(|s| (s * 1000.0).round()).collect();
+    assert_eq!(ms, [3.0, 5.0, 8.0, 10.0]);
+    // After take_data, samples and times start again from the next step.
+    let first = sim.take_data(p15).unwrap();
+    assert_eq!(first.dim(), (2, 7, 1));
+    sim.run_steps(20).unwrap();
+    sim.run_steps(9).unwrap();
+    assert_eq!(sim.probe_trange(p04).unwrap(), sim.trange());
+    let all = sim.data(every).unwrap();
+    for (p, period, from) in [(p15, 1.5, 11u64), (p25, 2.5, 0), (p04, 0.4, 0)] {
+        let steps: Vec<u64> = (from + 1..=40)
+            .filter(|&k| k as f64 % period < 1.0)
+            .collect();
+        let t = sim.probe_trange(p).unwrap();
+        assert_eq!(t.len(), steps.len(), "period {period}");
+        let d = sim.data(p).unwrap();
+        assert_eq!(d.dim(), (2, steps.len(), 1), "period {period}");
+        for (i, &k) in steps.iter().enumerate() {
+            assert!((t[i] - k as f64 * 0.001).abs() < 1e-12, "period {period}");
+            for b in 0..2 {
+                assert_eq!(
+                    d[[b, i, 0]],
+                    all[[b, k as usize - 1, 0]],
+                    "period {period} step {k}"
+                );
+            }
+        }
+    }
+});
+
 per_backend!(chunking_does_not_change_results, |be| {
     // Odd chunk sizes and a run split in two give the same data as one run in one chunk.
     let (net, p, s) = net(signal);

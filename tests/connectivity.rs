@@ -17,7 +17,8 @@ use volley::backend::cpu::CpuBackend;
 use volley::backend::gpu::{AdapterPolicy, GpuBackend};
 use volley::backend::{Backend, HostInputs, ProbeRecords};
 use volley::compile::{
-    BufId, Buffer, BufferKind, Op, Plan, ProbeSlot, StdpConsts, f32_to_index, index_to_f32,
+    BufId, Buffer, BufferKind, Op, Plan, ProbeSlot, Sampling, StdpConsts, f32_to_index,
+    index_to_f32,
 };
 use volley::model::{Delays, MAX_DELAY_STEPS, Sparse};
 use volley::prelude::*;
@@ -359,27 +360,27 @@ fn sparse_and_delay_ops_agree() {
         Op::Probe {
             probe: 0,
             src: BufId(7),
-            every: 1,
+            sampling: Sampling::EVERY_STEP,
         },
         Op::Probe {
             probe: 1,
             src: BufId(14),
-            every: 1,
+            sampling: Sampling::EVERY_STEP,
         },
         Op::Probe {
             probe: 2,
             src: BufId(16),
-            every: 1,
+            sampling: Sampling::EVERY_STEP,
         },
         Op::Probe {
             probe: 3,
             src: BufId(6),
-            every: 1,
+            sampling: Sampling::EVERY_STEP,
         },
         Op::Probe {
             probe: 4,
             src: BufId(20),
-            every: 1,
+            sampling: Sampling::EVERY_STEP,
         },
     ];
     let probes = [7, 14, 16, 6, 20]
@@ -389,7 +390,7 @@ fn sparse_and_delay_ops_agree() {
             probe,
             src: BufId(src),
             len: rows,
-            every: 1,
+            sampling: Sampling::EVERY_STEP,
         })
         .collect();
     let p = plan(buffers, step, probes);
@@ -885,7 +886,7 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
             step.push(Op::Probe {
                 probe,
                 src: BufId(src),
-                every: 1,
+                sampling: Sampling::EVERY_STEP,
             });
         }
         let probes = probed
@@ -895,7 +896,7 @@ fn stdp_delayed_is_stdp_at_arrival_on_dense_and_sparse_weights() {
                 probe,
                 src: BufId(src),
                 len: rows,
-                every: 1,
+                sampling: Sampling::EVERY_STEP,
             })
             .collect();
         let p = plan(buffers, step, probes);

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use volley::backend::cpu::CpuBackend;
 use volley::backend::gpu::{AdapterPolicy, GpuBackend, GpuPath};
 use volley::backend::{Backend, HostInputs, ProbeRecords};
-use volley::compile::{BufId, Buffer, BufferKind, Op, Plan, ProbeSlot};
+use volley::compile::{BufId, Buffer, BufferKind, Op, Plan, ProbeSlot, Sampling};
 use volley::model::{LifParams, NeuronType};
 use volley::prelude::*;
 
@@ -384,12 +384,12 @@ fn draws_plan(rates_kind: BufferKind, rates: Vec<f32>, low: f32, high: f32) -> P
         Op::Probe {
             probe: 0,
             src: BufId(0),
-            every: 1,
+            sampling: Sampling::EVERY_STEP,
         },
         Op::Probe {
             probe: 1,
             src: BufId(2),
-            every: 1,
+            sampling: Sampling::EVERY_STEP,
         },
     ];
     let probes = (0..2)
@@ -397,7 +397,7 @@ fn draws_plan(rates_kind: BufferKind, rates: Vec<f32>, low: f32, high: f32) -> P
             probe: k,
             src: BufId(2 * k),
             len: n,
-            every: 1,
+            sampling: Sampling::EVERY_STEP,
         })
         .collect();
     plan(buffers, step, probes)

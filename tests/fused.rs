@@ -14,7 +14,7 @@ use volley::backend::gpu::{
     AdapterPolicy, FusedOptions, GpuBackend, GpuPath, fused_unsupported_reason,
 };
 use volley::backend::{Backend, HostInputs, ProbeRecords};
-use volley::compile::{BufId, Buffer, BufferKind, Op, Plan, compile_with};
+use volley::compile::{BufId, Buffer, BufferKind, Op, Plan, Sampling, compile_with};
 use volley::model::NeuronType;
 use volley::prelude::*;
 
@@ -151,7 +151,7 @@ fn spike_counts(plan: &Plan, r: &Run) -> Vec<Vec<f32>> {
     plan.probes
         .iter()
         .zip(&r.records.values)
-        .filter(|(p, _)| spiking.contains(&p.src) && p.every == 1)
+        .filter(|(p, _)| spiking.contains(&p.src) && p.sampling == Sampling::EVERY_STEP)
         .map(|(p, v)| {
             let per = plan.batch * p.len;
             let mut c = vec![0.0f32; per];
@@ -464,6 +464,9 @@ fn short_poisson_plan_fused_matches_per_op() {
         kind,
         init,
     };
+    // Besides every step, Nengo's fractional sample periods (irregular samples, across the
+    // chunk boundaries of `run`) and one under a step (every step).
+    let periods = [1.5, 2.5, 0.4, 7.0, 33.3];
     for n in [5usize, 200, 2000] {
         let plan = Plan {
             dt: 0.001,
@@ -488,18 +491,29 @@ fn short_poisson_plan_fused_matches_per_op() {
                 Op::Probe {
                     probe: 0,
                     src: BufId(0),
-                    every: 1,
+                    sampling: Sampling::EVERY_STEP,
                 },
-            ],
+            ]
+            .into_iter()
+            .chain(periods.iter().enumerate().map(|(i, &period)| Op::Probe {
+                probe: i + 1,
+                src: BufId(0),
+                sampling: Sampling { period },
+            }))
+            .collect(),
             boundary: vec![],
             learn: None,
             host_inputs: vec![],
-            probes: vec![volley::compile::ProbeSlot {
-                probe: 0,
-                src: BufId(0),
-                len: n,
-                every: 1,
-            }],
+            probes: std::iter::once(1.0)
+                .chain(periods)
+                .enumerate()
+                .map(|(probe, period)| volley::compile::ProbeSlot {
+                    probe,
+                    src: BufId(0),
+                    len: n,
+                    sampling: Sampling { period },
+                })
+                .collect(),
         };
         assert_eq!(fused_unsupported_reason(&plan), None);
         let f = run(&plan, Engine::Gpu(GpuPath::Fused), 150, &[]);
@@ -507,6 +521,16 @@ fn short_poisson_plan_fused_matches_per_op() {
         assert_bit_identical(&plan, &f, &p);
         let c = run(&plan, Engine::Cpu, 150, &[]);
         assert_bit_identical(&plan, &f, &c);
+        // Each sampled probe holds the rows of the every-step probe at the steps k (from 1)
+        // with k % period < 1 (Nengo's rule).
+        let per = plan.batch * n;
+        for (i, &period) in periods.iter().enumerate() {
+            let rows: Vec<&[f32]> = (1..=150u64)
+                .filter(|&k| (k as f64) % period < 1.0)
+                .map(|k| &f.records.values[0][(k as usize - 1) * per..k as usize * per])
+                .collect();
+            assert_eq!(f.records.values[i + 1], rows.concat(), "period {period}");
+        }
     }
 }
 

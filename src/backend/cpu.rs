@@ -924,8 +924,12 @@ impl CpuBackend {
                 self.put(*z, zv);
                 self.put(*y, yv);
             }
-            Op::Probe { probe, src, every } => {
-                if (step + 1).is_multiple_of(*every) {
+            Op::Probe {
+                probe,
+                src,
+                sampling,
+            } => {
+                if sampling.records(step + 1) {
                     rec.values[*probe].extend_from_slice(&self.bufs[src.0]);
                 }
             }

@@ -15,8 +15,8 @@
 mod plan;
 
 pub use plan::{
-    BufId, Buffer, BufferKind, HostInputSlot, Op, Plan, ProbeSlot, StdpConsts, f32_to_index,
-    index_to_f32,
+    BufId, Buffer, BufferKind, HostInputSlot, Op, Plan, ProbeSlot, Sampling, StdpConsts,
+    f32_to_index, index_to_f32,
 };
 
 use crate::error::{Error, Result, check_positive};
@@ -1250,20 +1250,13 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
     let mut probes = Vec::new();
     for (pi, p) in net.probes.iter().enumerate() {
         let object = format!("Probe {pi}");
-        let every = match p.sample_every {
-            None => 1,
-            Some(s) => {
-                let k = (s / dt).round();
-                if k < 1.0 || ((k * dt) - s).abs() > 1e-6 * s.max(dt) {
-                    return Err(Error::invalid(
-                        &object,
-                        "sample_every",
-                        s,
-                        format!("a positive whole multiple of dt ({dt} s)"),
-                    ));
-                }
-                k as u64
-            }
+        // Nengo's period (`Simulator._probe`): any positive `sample_every` (checked by
+        // `Network::probe`), whole multiple of dt or not (kept positive where s / dt would
+        // underflow to 0, which would never record).
+        let sampling = Sampling {
+            period: p
+                .sample_every
+                .map_or(1.0, |s| (s / dt).max(f64::MIN_POSITIVE)),
         };
         let (mut src, len) = match p.target {
             ProbeTarget::Decoded(Endpoint::LearningRule(_)) => {
@@ -1339,7 +1332,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                     probe: pi,
                     src: count,
                     len: n,
-                    every: u64::MAX,
+                    sampling: Sampling::NEVER,
                 });
                 continue;
             }
@@ -1371,14 +1364,14 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         step.push(Op::Probe {
             probe: pi,
             src,
-            every,
+            sampling,
         });
         step.extend(filter);
         probes.push(ProbeSlot {
             probe: pi,
             src,
             len,
-            every,
+            sampling,
         });
     }
 
@@ -1713,7 +1706,7 @@ fn per_synapse_unsupported(object: &str) -> Error {
     )
 }
 
-/// `seconds` as a whole number of steps of `dt` (within 1e-6, like `sample_every`), at most
+/// `seconds` as a whole number of steps of `dt` (within 1e-6), at most
 /// [`MAX_DELAY_STEPS`].
 fn whole_steps(object: &str, param: &str, seconds: f64, dt: f64) -> Result<u32> {
     let k = (seconds / dt).round();

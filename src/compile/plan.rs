@@ -563,14 +563,14 @@ pub enum Op {
         /// host right after the node: (connection index, the buffer it writes).
         functions: Vec<(usize, BufId)>,
     },
-    /// Records `src` into probe `probe` when `(step + 1) % every == 0`.
+    /// Records `src` into probe `probe` after the steps `sampling` picks.
     Probe {
         /// Index of the probe in the network.
         probe: usize,
         /// Recorded buffer.
         src: BufId,
-        /// Period in steps (>= 1).
-        every: u64,
+        /// Which steps record.
+        sampling: Sampling,
     },
 }
 
@@ -853,8 +853,46 @@ pub struct ProbeSlot {
     pub src: BufId,
     /// Values per instance per sample.
     pub len: usize,
-    /// Period in steps.
-    pub every: u64,
+    /// Which steps record.
+    pub sampling: Sampling,
+}
+
+/// Which steps a probe records, by Nengo's rule: after step `n` (counted from 1) when
+/// `n % period < 1` in f64, with `period = sample_every / dt` (1 without `sample_every`). A whole
+/// period `k` records every k-th step; a fractional one records about once per `period` steps, at
+/// irregular steps (1.5: steps 2, 3, 5, 6, 8, ...); a period under 1 records every step. The
+/// period is Nengo's own quotient, so where it is a whole number give or take rounding (e.g.
+/// 4001.0000000000005 for 4.001 s at 1 ms) the samples fall where Nengo's do.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sampling {
+    /// Steps per sample (> 0; infinite: never).
+    pub period: f64,
+}
+
+impl Sampling {
+    /// Every step.
+    pub const EVERY_STEP: Sampling = Sampling { period: 1.0 };
+    /// Never (a probe whose values are read another way, e.g. spike counts).
+    pub const NEVER: Sampling = Sampling {
+        period: f64::INFINITY,
+    };
+
+    /// Whether step `n` (counted from 1: the step that ends at time `n dt`) records.
+    pub fn records(&self, n: u64) -> bool {
+        (n as f64) % self.period < 1.0
+    }
+
+    /// The most samples any `steps` consecutive steps record: the steps that record are the
+    /// integers in `[j p, j p + 1)`, `j = 1, 2, ...`, so a window of `steps` holds at most
+    /// `floor(steps / p) + 1` of them (and never more than `steps`).
+    pub fn max_samples(&self, steps: usize) -> usize {
+        let by_period = (steps as f64 / self.period).floor() + 1.0;
+        if by_period >= steps as f64 {
+            steps
+        } else {
+            by_period as usize
+        }
+    }
 }
 
 /// A compiled network.
@@ -1466,8 +1504,16 @@ impl Plan {
             Op::Alpha { a, x, z, y, .. } => {
                 format!("{} = alpha(a={a}, stage {}) <- {}", n(y), n(z), n(x))
             }
-            Op::Probe { probe, src, every } => {
-                format!("probe{probe} <- {} every {every} step(s)", n(src))
+            Op::Probe {
+                probe,
+                src,
+                sampling,
+            } => {
+                format!(
+                    "probe{probe} <- {} every {} step(s)",
+                    n(src),
+                    sampling.period
+                )
             }
         }
     }
@@ -1512,5 +1558,44 @@ impl fmt::Display for Plan {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sampling;
+
+    fn steps(s: Sampling, to: u64) -> Vec<u64> {
+        (1..=to).filter(|&n| s.records(n)).collect()
+    }
+
+    #[test]
+    fn sampling_follows_nengo() {
+        // Nengo 4.1.0: `Probe(u, sample_every=S)` at dt 1 ms, `sim.trange(sample_every=S)`.
+        let dt = 0.001;
+        let at = |s: f64, to| steps(Sampling { period: s / dt }, to);
+        assert_eq!(at(0.0015, 11), [2, 3, 5, 6, 8, 9, 11]);
+        assert_eq!(at(0.0025, 11), [3, 5, 8, 10]);
+        assert_eq!(at(0.0004, 5), [1, 2, 3, 4, 5]);
+        assert_eq!(at(0.003, 10), [3, 6, 9]);
+        // 4.001 / 0.001 = 4001.0000000000005: Nengo's samples are at 4.002 s and 8.003 s.
+        assert_eq!(at(4.001, 8010), [4002, 8003]);
+        assert!(steps(Sampling::NEVER, 1000).is_empty());
+    }
+
+    #[test]
+    fn max_samples_bounds_every_window() {
+        for period in [0.4, 1.0, 1.5, 2.5, 3.0, 7.0, 33.3, 4001.0000000000005] {
+            let s = Sampling { period };
+            for len in [1usize, 2, 3, 7, 32, 97] {
+                let most = (0..500u64)
+                    .map(|a| (a + 1..=a + len as u64).filter(|&n| s.records(n)).count())
+                    .max()
+                    .unwrap();
+                assert!(most <= s.max_samples(len), "period {period} len {len}");
+            }
+        }
+        assert_eq!(Sampling::EVERY_STEP.max_samples(97), 97);
+        assert_eq!(Sampling { period: 3.0 }.max_samples(97), 33);
     }
 }

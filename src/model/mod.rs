@@ -1487,7 +1487,11 @@ pub struct Probe {
     /// of delay, as a connection's synapse does: the sample of step k is the filter's state
     /// after step k-1 (for a lowpass, `y[k] = a y[k-1] + (1 - a) x[k-1]`, `a = exp(-dt/tau)`).
     pub synapse: Option<Synapse>,
-    /// Record every this many seconds (default every step); a positive whole multiple of dt.
+    /// Record every this many seconds (default every step), by Nengo's rule: after step `n`
+    /// when `n % (sample_every / dt) < 1`, so a value that is not a whole multiple of dt gives
+    /// irregularly spaced samples (1.5 dt: steps 2, 3, 5, 6, ...) and one under dt every step
+    /// (see [`Sampling`](crate::compile::Sampling)); [`Simulator::probe_trange`](crate::Simulator::probe_trange)
+    /// gives their times.
     pub sample_every: Option<f64>,
 }
 

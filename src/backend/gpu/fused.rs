@@ -217,6 +217,8 @@ pub(crate) struct Layout<'a> {
     pub arena: &'a [u64],
     pub host: &'a [u64],
     pub rings: &'a [u64],
+    /// The most steps of a chunk (sets where each probe's sample table lies in ctrl).
+    pub max_chunk: usize,
 }
 
 /// One descriptor being filled in.
@@ -479,7 +481,7 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
             .f(*c1)
             .f(*c2)
             .slots(l, &[*x, *z, *y]),
-        Op::Probe { probe, src, every } => {
+        Op::Probe { probe, src, .. } => {
             let slot = plan
                 .probes
                 .iter()
@@ -487,8 +489,7 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
                 .expect("every probe op has a slot");
             Desc::new(Code::Probe, blen(src))
                 .u(l.rings[slot] as u32)
-                .u(*every as u32)
-                .u(slot as u32)
+                .u(super::sample_table_at(slot, l.max_chunk))
                 .slots(l, &[*src])
         }
         Op::NormalizeRows {

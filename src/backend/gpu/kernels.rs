@@ -116,6 +116,10 @@ const COMMON: &[(&str, &str)] = &[
         include_str!("../../../shaders/common/pre_history_one.wgsl"),
     ),
     (
+        "common/probe_sample.wgsl",
+        include_str!("../../../shaders/common/probe_sample.wgsl"),
+    ),
+    (
         "common/dc_one.wgsl",
         include_str!("../../../shaders/common/dc_one.wgsl"),
     ),

@@ -19,7 +19,7 @@ pub use context::{AdapterSummary, NO_ADAPTER_HELP, list_adapters};
 pub use fused::{FUSED_WG, unsupported_reason as fused_unsupported_reason};
 
 use super::{Backend, HostInputs, ProbeRecords};
-use crate::compile::{BufId, Op, Plan, StdpConsts};
+use crate::compile::{BufId, Op, Plan, Sampling, StdpConsts};
 use crate::error::{Error, Result};
 use crate::model::NeuronType;
 use context::Gpu;
@@ -328,7 +328,7 @@ impl GpuBackend {
         let ring_sizes: Vec<u64> = plan
             .probes
             .iter()
-            .map(|p| max_chunk.div_ceil(p.every as usize) as u64 * batch * p.len as u64 * 4)
+            .map(|p| p.sampling.max_samples(max_chunk) as u64 * batch * p.len as u64 * 4)
             .collect();
         for (p, &s) in plan.probes.iter().zip(&ring_sizes) {
             check(&format!("probe{}.ring", p.probe), s)?;
@@ -459,7 +459,7 @@ impl GpuBackend {
         };
         let ctrl = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("ctrl"),
-            size: 4 * (3 + plan.probes.len() as u64),
+            size: 4 * sample_table_at(plan.probes.len(), max_chunk) as u64,
             usage: storage,
             mapped_at_creation: false,
         });
@@ -507,6 +507,7 @@ impl GpuBackend {
                 arena: &arena_offs.iter().map(|o| o / 4).collect::<Vec<_>>(),
                 host: &host_offs.iter().map(|o| o / 4).collect::<Vec<_>>(),
                 rings: &ring_offs.iter().map(|o| o / 4).collect::<Vec<_>>(),
+                max_chunk,
             };
             backend.build_fused(&layout, fused_width)?;
         } else {
@@ -1264,7 +1265,7 @@ impl GpuBackend {
                     vec![&self.bufs[x.0], &self.bufs[z.0], &self.bufs[y.0]],
                 ),
                 Op::HostCall { .. } => unreachable!("host calls have no dispatch (skipped above)"),
-                Op::Probe { probe, src, every } => {
+                Op::Probe { probe, src, .. } => {
                     let slot = self
                         .plan
                         .probes
@@ -1272,7 +1273,12 @@ impl GpuBackend {
                         .position(|p| p.probe == *probe)
                         .ok_or_else(|| backend_err(format!("probe {probe} has no slot")))?;
                     (
-                        p4(blen(src) * batch, *every as u32, slot as u32, 0),
+                        p4(
+                            blen(src) * batch,
+                            sample_table_at(slot, self.max_chunk),
+                            0,
+                            0,
+                        ),
                         vec![&self.ctrl, &self.bufs[src.0], &self.rings[slot]],
                     )
                 }
@@ -1416,18 +1422,12 @@ impl GpuBackend {
             }
         }
         let mut ctrl = vec![0u32, first_step as u32, (first_step >> 32) as u32];
-        let mut counts = Vec::new();
-        for p in &self.plan.probes {
-            let e = p.every;
-            let first_k = (e - (first_step + 1) % e) % e;
-            let count = if (first_k as usize) < n {
-                (n - 1 - first_k as usize) / e as usize + 1
-            } else {
-                0
-            };
-            ctrl.push(first_k.min(u32::MAX as u64) as u32);
-            counts.push(count);
-        }
+        let counts: Vec<usize> = self
+            .plan
+            .probes
+            .iter()
+            .map(|p| sample_table(p.sampling, first_step, n, self.max_chunk, &mut ctrl))
+            .collect();
         if starts {
             queue.write_buffer(&self.ctrl, 0, bytemuck::cast_slice(&ctrl));
         }
@@ -1530,6 +1530,37 @@ impl GpuBackend {
         }
         self.check_error("running a chunk of steps")
     }
+}
+
+/// Words of ctrl before probe slot `slot`'s sample table (the step counter, the chunk's first
+/// step, and the tables of the slots before it), for chunks of up to `max_chunk` steps.
+pub(crate) fn sample_table_at(slot: usize, max_chunk: usize) -> u32 {
+    (3 + slot * 2 * max_chunk.div_ceil(32)) as u32
+}
+
+/// Appends to `ctrl` the sample table of a probe for the `n` steps from `first_step` (table
+/// space for `max_chunk` steps; see `shaders/common/probe_sample.wgsl`, its twin) and returns
+/// how many samples the chunk records: per 32 steps, the bits of the steps that record
+/// ([`Sampling::records`], the CPU backend's rule) and the samples before them.
+fn sample_table(
+    sampling: Sampling,
+    first_step: u64,
+    n: usize,
+    max_chunk: usize,
+    ctrl: &mut Vec<u32>,
+) -> usize {
+    let mut count = 0;
+    for w in 0..max_chunk.div_ceil(32) {
+        let mut bits = 0u32;
+        for (i, k) in (w * 32..(w * 32 + 32).min(n)).enumerate() {
+            if sampling.records(first_step + k as u64 + 1) {
+                bits |= 1 << i;
+            }
+        }
+        ctrl.extend([bits, count as u32]);
+        count += bits.count_ones() as usize;
+    }
+    count
 }
 
 /// The 16-word parameters of `stdp` and `stdp_sparse` (twin: `Params` in `shaders/stdp.wgsl`);
