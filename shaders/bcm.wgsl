@@ -1,8 +1,7 @@
 //!include common/index.wgsl
 // bcm: Nengo's BCM weight change,
-// delta[b, i, j] = (alpha * scale[i] * post[b, i] * (post[b, i] - theta[b, i])) * pre[b, j]
-// with alpha = learning_rate * dt and scale the post gain folded into the weights (or 1); 0 while
-// the learning switch is off. One invocation per weight (instance, row, column): each delta
+// delta[b, i, j] = (alpha * post[b, i] * (post[b, i] - theta[b, i])) * pre[b, j]
+// with alpha = learning_rate * dt; 0 while the learning switch is off. One invocation per weight (instance, row, column): each delta
 // element is written by exactly one invocation.
 // Twin: backend::cpu::bcm. Twin struct: kernels::LearnParams.
 struct Params { total: u32, rows: u32, cols: u32, alpha: f32, beta: f32, _p0: u32, _p1: u32, _p2: u32 }
@@ -10,9 +9,8 @@ struct Params { total: u32, rows: u32, cols: u32, alpha: f32, beta: f32, _p0: u3
 @group(0) @binding(1) var<storage, read> pre: array<f32>;
 @group(0) @binding(2) var<storage, read> post: array<f32>;
 @group(0) @binding(3) var<storage, read> theta: array<f32>;
-@group(0) @binding(4) var<storage, read> scale: array<f32>;
-@group(0) @binding(5) var<storage, read> learn: array<f32>;
-@group(0) @binding(6) var<storage, read_write> delta: array<f32>;
+@group(0) @binding(4) var<storage, read> learn: array<f32>;
+@group(0) @binding(5) var<storage, read_write> delta: array<f32>;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -28,6 +26,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let i = r / p.cols;
     let j = r - i * p.cols;
     let po = post[b * p.rows + i];
-    let row = p.alpha * scale[i] * po * (po - theta[b * p.rows + i]);
+    let row = p.alpha * po * (po - theta[b * p.rows + i]);
     delta[k] = row * pre[b * p.cols + j];
 }

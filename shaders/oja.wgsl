@@ -1,18 +1,16 @@
 //!include common/index.wgsl
 // oja: Nengo's Oja weight change,
-// delta[b, i, j] = (alpha * scale[i] * post[b, i]) * pre[b, j] - beta * (alpha * post[b, i]^2) * w[b, i, j]
-// with alpha = learning_rate * dt and scale the post gain folded into the weights (or 1); 0 while
-// the learning switch is off. Reads the weights, writes only the delta. One invocation per weight
+// delta[b, i, j] = (alpha * post[b, i]) * pre[b, j] - beta * (alpha * post[b, i]^2) * w[b, i, j]
+// with alpha = learning_rate * dt; 0 while the learning switch is off. Reads the weights, writes only the delta. One invocation per weight
 // (instance, row, column): each delta element is written by exactly one invocation.
 // Twin: backend::cpu::oja. Twin struct: kernels::LearnParams.
 struct Params { total: u32, rows: u32, cols: u32, alpha: f32, beta: f32, _p0: u32, _p1: u32, _p2: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> pre: array<f32>;
 @group(0) @binding(2) var<storage, read> post: array<f32>;
-@group(0) @binding(3) var<storage, read> scale: array<f32>;
-@group(0) @binding(4) var<storage, read> w: array<f32>;
-@group(0) @binding(5) var<storage, read> learn: array<f32>;
-@group(0) @binding(6) var<storage, read_write> delta: array<f32>;
+@group(0) @binding(3) var<storage, read> w: array<f32>;
+@group(0) @binding(4) var<storage, read> learn: array<f32>;
+@group(0) @binding(5) var<storage, read_write> delta: array<f32>;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -28,7 +26,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let i = r / p.cols;
     let j = r - i * p.cols;
     let po = post[b * p.rows + i];
-    let hebb = p.alpha * scale[i] * po;
+    let hebb = p.alpha * po;
     let forget = p.beta * (p.alpha * po * po);
     delta[k] = hebb * pre[b * p.cols + j] - forget * w[k];
 }

@@ -420,7 +420,7 @@ impl Simulator {
                                 NodeOutput::Constant(c) => c.clone(),
                                 NodeOutput::Function { f, .. } => f(t),
                                 NodeOutput::Batched { f, .. } => f(t, b),
-                                NodeOutput::Present(p) => p.value(t),
+                                NodeOutput::Present(p) => p.value(t, self.config.dt),
                                 // Nengo's `signal[round(t / dt) % samples]`.
                                 NodeOutput::WhiteSignal { .. } => {
                                     let s = self.signals[slot.node]
@@ -583,7 +583,9 @@ impl Simulator {
     }
 
     /// The weights of a connection with a Dense transform, shape `(instances, post, pre)`;
-    /// one instance when they are shared.
+    /// one instance when they are shared. As Nengo's, they exclude the post neurons' gain,
+    /// which multiplies their input after the weights (a decoded connection's are its decoders
+    /// times its transform).
     pub fn weights(&mut self, conn: ConnectionId) -> Result<Array3<f32>> {
         let object = "Simulator::weights";
         let id = self.weights_id(conn, object)?;
@@ -621,10 +623,10 @@ impl Simulator {
                 "a connection with a Sparse transform; read a weight matrix with Simulator::weights",
             ));
         }
-        let nnz = self.plan.buffers[id.0].len;
+        let b = &self.plan.buffers[id.0];
+        let (nnz, copies) = (b.len, if b.batched() { self.config.batch } else { 1 });
         let v = self.backend.read(id)?;
-        Array2::from_shape_vec((v.len() / nnz.max(1), nnz), v)
-            .map_err(|e| Error::Other(e.to_string()))
+        Array2::from_shape_vec((copies, nnz), v).map_err(|e| Error::Other(e.to_string()))
     }
 
     /// Sets a connection's weights: `(post, pre)` values for every instance, or
@@ -896,7 +898,10 @@ impl Simulator {
 
     /// Restores a [`Snapshot`] taken from a simulator of the same network and batch size: its
     /// state and its time. Probe data recorded so far is dropped; the probes record again from
-    /// the snapshot's time ([`Simulator::probe_trange`] gives their samples' times).
+    /// the snapshot's time ([`Simulator::probe_trange`] gives their samples' times). A snapshot
+    /// must hold every state buffer (else an error names the first missing); a network of the
+    /// same structure whose buffers have the same names and sizes cannot be told apart, and its
+    /// parameters in the snapshot are taken as they are.
     pub fn restore(&mut self, snap: &Snapshot) -> Result<()> {
         // Every buffer is checked before any is written: a refused snapshot changes nothing.
         let mut ids = Vec::with_capacity(snap.buffers.len());
@@ -914,6 +919,29 @@ impl Simulator {
             }
             self.plan.check_write(id, data)?;
             ids.push(id);
+        }
+        // Every state buffer must be there: one left out would keep this simulator's value
+        // while the time jumps to the snapshot's. (Parameters and indices are the network's
+        // own; a snapshot may leave them out.)
+        let missing: Vec<&str> = (self.plan.buffers.iter().enumerate())
+            .filter(|(i, b)| {
+                b.kind == crate::compile::BufferKind::State && !ids.contains(&BufId(*i))
+            })
+            .map(|(_, b)| b.name.as_str())
+            .collect();
+        if let Some(first) = missing.first() {
+            return Err(Error::invalid(
+                "Simulator::restore",
+                "snapshot",
+                format!(
+                    "no buffer {first}{}",
+                    match missing.len() {
+                        1 => String::new(),
+                        n => format!(" (and {} more state buffers)", n - 1),
+                    }
+                ),
+                "every state buffer of this network (a Simulator::snapshot of the same network and batch)",
+            ));
         }
         for (id, (_, data)) in ids.into_iter().zip(&snap.buffers) {
             self.backend.write(id, data)?;

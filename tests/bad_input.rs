@@ -997,11 +997,11 @@ fn weights_of_every_kind_of_connection() {
         "conn",
         "Connection 2",
     );
-    // The stored values carry the post neurons' gain (folded in, as Nengo does): entries 1
-    // and 2 share row 2, so their ratio is the transform's.
+    // The stored values are the transform's, without the post neurons' gain (applied to their
+    // input, as Nengo does).
     let w = sim.sparse_weights(sparse).unwrap();
     assert_eq!(w.dim(), (1, 3));
-    assert!((w[[0, 2]] / w[[0, 1]] - 1.5).abs() < 1e-6, "{w}");
+    assert_eq!(w.row(0).to_vec(), [0.1, 0.2, 0.3]);
     sim.set_weights(sparse, &[1.0, 2.0, 3.0]).unwrap();
     assert_eq!(
         sim.sparse_weights(sparse).unwrap().row(0).to_vec(),
@@ -1134,6 +1134,50 @@ fn sizes_beyond_memory_are_errors() {
 
 // ------------------------------------------------------------------------------------------
 // Probes, simulator settings, runs
+
+/// A snapshot must hold every state buffer: restoring a partial (or empty) one would move the
+/// time to the snapshot's while keeping this simulator's state. Parameters may be left out
+/// (they are the network's own). A refused snapshot changes nothing.
+#[test]
+fn restore_refuses_a_snapshot_without_every_state_buffer() {
+    let (net, _, _) = small_net();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    sim.run_steps(7).unwrap();
+    let snap = sim.snapshot().unwrap();
+    sim.run_steps(5).unwrap();
+    let now = sim.snapshot().unwrap();
+    let empty = volley::Snapshot {
+        n_steps: 1000,
+        buffers: vec![],
+    };
+    expect_invalid(
+        sim.restore(&empty),
+        "Simulator::restore",
+        "snapshot",
+        "no buffer ens0.voltage (and 1 more state buffers)",
+    );
+    let mut partial = snap.clone();
+    partial
+        .buffers
+        .retain(|(name, _)| name != "ens0.refractory_time");
+    expect_invalid(
+        sim.restore(&partial),
+        "Simulator::restore",
+        "snapshot",
+        "no buffer ens0.refractory_time",
+    );
+    assert_eq!(sim.n_steps(), 12);
+    assert_eq!(sim.snapshot().unwrap().buffers, now.buffers);
+    // Without its parameters it restores (and runs on as the whole snapshot does).
+    let mut states = snap.clone();
+    states
+        .buffers
+        .retain(|(name, _)| name.starts_with("ens0.v") || name.starts_with("ens0.r"));
+    assert_eq!(states.buffers.len(), 2);
+    sim.restore(&states).unwrap();
+    sim.run_steps(5).unwrap();
+    assert_eq!(sim.snapshot().unwrap().buffers, now.buffers);
+}
 
 #[test]
 fn sample_every_must_be_positive_and_finite() {

@@ -707,6 +707,10 @@ fn white_signal_nodes_are_band_limited_with_the_given_rms() {
         (WhiteSignal::new(1.0, f64::INFINITY), "high"),
         (WhiteSignal::new(1e12, 5.0), "period"),
         (WhiteSignal::new(1.0, 501.0), "Nyquist"),
+        // Below 1 / period the signal would be zero (Nengo 4.1 refuses it too).
+        (WhiteSignal::new(1.0, 0.5), "1 / period"),
+        (WhiteSignal::new(0.01, 50.0), "1 / period"),
+        (WhiteSignal::new(0.0005, 400.0), "1 / period"),
     ] {
         let mut net = Network::new(0);
         let err = net
@@ -1139,6 +1143,35 @@ fn neuron_state_probes_record_any_state_variable() {
     }
 }
 
+/// Izhikevich neurons start as Nengo 4.1's do (`Izhikevich.state`): voltage Uniform(0, 1) mV,
+/// recovery 0, so every neuron spikes on the first step and is at the reset voltage after it
+/// (Nengo 4.1, 13 neurons, no input: 13 spikes on step 1, none on step 2, voltages -65).
+#[test]
+fn izhikevich_starts_as_in_nengo() {
+    let mut net = Network::new(3);
+    let ens = net
+        .add_ensemble(Ensemble::new(13, 1).neuron_type(NeuronType::izhikevich()))
+        .unwrap();
+    let spikes = net.probe(Probe::spikes(ens)).unwrap();
+    let voltage = net.probe(Probe::voltage(ens)).unwrap();
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    let v0 = sim.neuron_state(ens, "voltage").unwrap();
+    assert!(v0.iter().all(|&v| (0.0..1.0).contains(&v)), "{v0:?}");
+    assert!(v0.iter().any(|&v| v != v0[[0, 0]]), "{v0:?}");
+    assert!(
+        sim.neuron_state(ens, "recovery")
+            .unwrap()
+            .iter()
+            .all(|&u| u == 0.0)
+    );
+    sim.run_steps(2).unwrap();
+    let s = sim.data_instance(spikes, 0).unwrap();
+    assert!(s.row(0).iter().all(|&x| x > 0.0), "{s:?}");
+    assert!(s.row(1).iter().all(|&x| x == 0.0), "{s:?}");
+    let v = sim.data_instance(voltage, 0).unwrap();
+    assert!(v.row(0).iter().all(|&x| x == -65.0), "{v:?}");
+}
+
 /// A connection from a node may compute a function of the node's output, on the host, as in
 /// Nengo (`Connection(node, x, function=f)`): the target gets `transform . f(node(t))` in the
 /// same step without synapse; the node itself is evaluated once per step and instance however
@@ -1404,6 +1437,34 @@ fn presented_inputs_last_exactly_their_presentation_and_pause() {
             0.0
         };
         assert_eq!(x, expected, "step {k}");
+    }
+}
+
+/// A presentation time that is not a whole number of steps: the vectors change where Nengo
+/// 4.1.0's `PresentInput` changes them (`int((t - dt) / presentation_time + 1e-7)`; Nengo's
+/// output for the same inputs, dt 1 ms).
+#[test]
+fn presented_inputs_between_steps_change_where_nengo_changes_them() {
+    for (time, expected) in [
+        (0.0015, &[0.0, 0.0, 1.0, 2.0, 2.0, 0.0, 1.0, 1.0, 2.0][..]),
+        (
+            0.0025,
+            &[0.0, 0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 2.0, 0.0, 0.0, 1.0, 1.0][..],
+        ),
+    ] {
+        let mut net = Network::new(0);
+        let n = net
+            .add_node(Node::present(
+                vec![vec![0.0], vec![1.0], vec![2.0]],
+                time,
+                0.0,
+            ))
+            .unwrap();
+        let p = net.probe(Probe::decoded(n)).unwrap();
+        let mut sim = Simulator::new(&net, cfg()).unwrap();
+        sim.run_steps(expected.len() as u64).unwrap();
+        let d = sim.data_instance(p, 0).unwrap();
+        assert_eq!(d.column(0).to_vec(), expected, "presentation_time {time}");
     }
 }
 

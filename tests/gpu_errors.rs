@@ -35,6 +35,23 @@ fn gpu_errors_name_the_problem() {
         "message names the limit: {msg}"
     );
 
+    // A chunk too long for the probe's ring (and its sample table): the error says that the
+    // chunk, not the network, is too big.
+    let mut net2 = Network::new(0);
+    let a = net2.add_ensemble(Ensemble::new(3, 1)).unwrap();
+    net2.probe(Probe::spikes(a)).unwrap();
+    let mut cfg = SimConfig::default().backend(BackendChoice::Gpu);
+    cfg.chunk_steps = 1 << 40;
+    let msg = Simulator::new(&net2, cfg)
+        .err()
+        .expect("a ring of 2^40 samples must be refused")
+        .to_string();
+    eprintln!("{msg}");
+    assert!(
+        msg.contains("probe0.ring") && msg.contains("chunk_steps"),
+        "{msg}"
+    );
+
     // An adapter name that matches nothing.
     // SAFETY: this binary has a single test, so no other thread reads the environment.
     unsafe { std::env::set_var("WGPU_ADAPTER_NAME", "no-such-adapter-xyz") };

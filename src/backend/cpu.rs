@@ -765,7 +765,6 @@ impl CpuBackend {
                 pre,
                 post,
                 theta,
-                scale,
                 delta,
                 learn,
             } => {
@@ -777,7 +776,6 @@ impl CpuBackend {
                     &self.bufs[pre.0],
                     &self.bufs[post.0],
                     &self.bufs[theta.0],
-                    &self.bufs[scale.0],
                     self.bufs[learn.0][0],
                     &mut d,
                 );
@@ -790,7 +788,6 @@ impl CpuBackend {
                 cols,
                 pre,
                 post,
-                scale,
                 w,
                 delta,
                 learn,
@@ -803,7 +800,6 @@ impl CpuBackend {
                     *cols,
                     &self.bufs[pre.0],
                     &self.bufs[post.0],
-                    &self.bufs[scale.0],
                     &self.bufs[w.0],
                     self.bufs[learn.0][0],
                     &mut d,
@@ -2696,9 +2692,8 @@ pub fn pes(
 }
 
 /// BCM weight change (Nengo's `SimBCM`):
-/// `delta[b, i, j] = (alpha * scale[i] * post[b, i] * (post[b, i] - theta[b, i])) * pre[b, j]`
-/// with `alpha = learning_rate * dt` and `scale` the post gain folded into the weights (or 1);
-/// all 0 when `learn` is 0.
+/// `delta[b, i, j] = (alpha * post[b, i] * (post[b, i] - theta[b, i])) * pre[b, j]`
+/// with `alpha = learning_rate * dt`; all 0 when `learn` is 0.
 #[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
 pub fn bcm(
     alpha: f32,
@@ -2707,14 +2702,13 @@ pub fn bcm(
     pre: &[f32],
     post: &[f32],
     theta: &[f32],
-    scale: &[f32],
     learn: f32,
     delta: &mut [f32],
 ) {
     for (b, db) in delta.chunks_mut(rows * cols).enumerate() {
         for i in 0..rows {
             let p = post[b * rows + i];
-            let row = alpha * scale[i] * p * (p - theta[b * rows + i]);
+            let row = alpha * p * (p - theta[b * rows + i]);
             for j in 0..cols {
                 db[i * cols + j] = if learn == 0.0 {
                     0.0
@@ -2727,9 +2721,8 @@ pub fn bcm(
 }
 
 /// Oja weight change (Nengo's `SimOja`):
-/// `delta[b, i, j] = (alpha * scale[i] * post[b, i]) * pre[b, j] - beta * (alpha * post[b, i]^2) * w[b, i, j]`
-/// with `alpha = learning_rate * dt` and `scale` the post gain folded into the weights (the
-/// forgetting term uses the stored weights, which already carry it); all 0 when `learn` is 0.
+/// `delta[b, i, j] = (alpha * post[b, i]) * pre[b, j] - beta * (alpha * post[b, i]^2) * w[b, i, j]`
+/// with `alpha = learning_rate * dt`; all 0 when `learn` is 0.
 #[expect(clippy::too_many_arguments, reason = "mirrors the kernel's bindings")]
 pub fn oja(
     alpha: f32,
@@ -2738,7 +2731,6 @@ pub fn oja(
     cols: usize,
     pre: &[f32],
     post: &[f32],
-    scale: &[f32],
     w: &[f32],
     learn: f32,
     delta: &mut [f32],
@@ -2746,7 +2738,7 @@ pub fn oja(
     for (b, db) in delta.chunks_mut(rows * cols).enumerate() {
         for i in 0..rows {
             let p = post[b * rows + i];
-            let hebb = alpha * scale[i] * p;
+            let hebb = alpha * p;
             let forget = beta * (alpha * p * p);
             for j in 0..cols {
                 let k = i * cols + j;

@@ -518,21 +518,11 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         let mut state = Vec::new();
         for s in ens.neuron_type.state_names() {
             let init: Vec<f32> = match (*s, &ens.neuron_type) {
-                // Nengo >= 3.1: LIF-family and spiking ReLU voltages start Uniform(0, 1).
-                ("voltage", NeuronType::Izhikevich { reset_voltage, .. }) => {
-                    vec![*reset_voltage as f32; n]
-                }
+                // Nengo >= 3.1: LIF-family, spiking ReLU and Izhikevich voltages start
+                // Uniform(0, 1) (Izhikevich's in mV, with recovery 0).
                 ("voltage", NeuronType::DiehlCook(p)) => vec![p.v_rest as f32; n],
                 ("theta", NeuronType::DiehlCook(p)) => vec![p.theta_offset as f32; n],
                 ("voltage", _) => to_f32((0..n).map(|_| rand::Rng::random::<f64>(&mut init_rng))),
-                (
-                    "recovery",
-                    NeuronType::Izhikevich {
-                        reset_voltage,
-                        coupling,
-                        ..
-                    },
-                ) => vec![(reset_voltage * coupling) as f32; n],
                 _ => vec![0.0; n],
             };
             state.push(b.add(format!("ens{i}.{s}"), n, BufferKind::State, init));
@@ -653,16 +643,10 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             }
         };
         let post_len = net.target_size(&conn.post);
-        // Neuron targets get the post gain folded in, as Nengo does.
-        let post_gain: Option<&[f64]> = match conn.post {
-            Endpoint::Neurons(id) => Some(&built_ens[id.index].gain),
-            _ => None,
-        };
         let conductance = conn.port != Port::Current;
         // The target ensemble (none for a connection into a learning rule).
         let post_index = post_ensemble(conn);
-        // Conductance ports: spikes of 1/dt become counts (scale dt), no gain.
-        let post_gain = if conductance { None } else { post_gain };
+        // Conductance ports: spikes of 1/dt become counts (scale dt).
         let unit = if conductance { dt } else { 1.0 };
         // Delays in whole steps; `None` when every delay is 0 (exactly the undelayed ops).
         let delays = resolve_delays(net, ci, conn, &object, dt)?;
@@ -748,9 +732,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         let mut matrix = None;
         match (&decoders, &conn.transform) {
             (None, Transform::AllButSelf(w)) => {
-                let s: Vec<f64> = (0..post_len)
-                    .map(|i| w * unit * post_gain.map_or(1.0, |g| g[i]))
-                    .collect();
+                let s = vec![w * unit; post_len];
                 let s = b.param(
                     format!("conn{ci}.scale"),
                     param_f32(&object, "transform", s)?,
@@ -767,10 +749,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                     Transform::Diagonal(v) => v.clone(),
                     _ => unreachable!("matched above"),
                 };
-                let s: Vec<f64> = match post_gain {
-                    Some(g) => s.iter().zip(g).map(|(s, g)| s * g * unit).collect(),
-                    None => s.iter().map(|s| s * unit).collect(),
-                };
+                let s: Vec<f64> = s.iter().map(|s| s * unit).collect();
                 let s = b.param(
                     format!("conn{ci}.scale"),
                     param_f32(&object, "transform", s)?,
@@ -782,17 +761,9 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 });
             }
             (None, Transform::Sparse(sp)) => {
-                // CSR weights, rows = post: the post gain folds into each row's entries.
+                // CSR weights, rows = post.
                 let (rows, cols, nnz) = (sp.rows, sp.cols, sp.nnz());
-                let mut values = sp.data.clone();
-                if let Some(g) = post_gain {
-                    for (i, g) in g.iter().enumerate().take(rows) {
-                        for v in &mut values[sp.indptr[i]..sp.indptr[i + 1]] {
-                            *v *= g;
-                        }
-                    }
-                }
-                let values = param_f32(&object, "transform", values)?;
+                let values = param_f32(&object, "transform", sp.data.iter().copied())?;
                 let indptr = b.add(
                     format!("conn{ci}.indptr"),
                     rows + 1,
@@ -907,15 +878,10 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                     // On a decoded connection a sparse transform is the matrix it stands for.
                     Transform::Sparse(s) => s.to_dense(),
                 };
-                let mut w = match &decoders {
+                let w = match &decoders {
                     Some(d) => t.dot(&d.t()),
                     None => t,
                 };
-                if let Some(g) = post_gain {
-                    for (mut row, g) in w.rows_mut().into_iter().zip(g) {
-                        row *= *g;
-                    }
-                }
                 let (rows, cols) = w.dim();
                 let w = param_f32(&object, "transform", w.iter().copied())?;
                 let m = if plastic {
@@ -1202,10 +1168,26 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 scale: 1.0,
             });
         }
+        // Input to the neurons directly gets the gain here, per connection, as Nengo's
+        // `ElementwiseInc(gains, ...)` does: the weights stay the user's (and the learning
+        // rules' own), unscaled.
+        let mut gain = None;
         for &ci in &incoming {
             if let (Endpoint::Neurons(_), false) = (net.connections[ci].post, conns[ci].conductance)
             {
-                step.push(Op::AddInc {
+                let s = match gain {
+                    Some(s) => s,
+                    None => {
+                        let g = param_f32(
+                            &net.ensemble_name(i),
+                            "gain",
+                            built_ens[i].gain.iter().copied(),
+                        )?;
+                        *gain.insert(b.param(format!("ens{i}.gain"), g))
+                    }
+                };
+                step.push(Op::ScaleInc {
+                    s,
                     x: conns[ci].output,
                     y: eb.j,
                 });
@@ -1268,6 +1250,9 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             ProbeTarget::Decoded(Endpoint::Ensemble(id))
             | ProbeTarget::Decoded(Endpoint::Neurons(id)) => {
                 let i = id.index;
+                // Errors name the ensemble too: its activities decide the solve, its radius
+                // the decoders' scale.
+                let object = format!("{object} (decoding {})", net.ensemble_name(i));
                 let solver = nef::Solver::default();
                 let key = (i, format!("{solver:?}"));
                 let dec = match decoder_cache.get(&key) {
@@ -1282,7 +1267,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 let buf = b.zeros(format!("probe{pi}.decoded"), d, BufferKind::Temp);
                 let m = b.param(
                     format!("probe{pi}.decoders"),
-                    to_f32(dec.t().iter().copied()),
+                    param_f32(&object, "decoders", dec.t().iter().copied())?,
                 );
                 step.push(Op::Zero { dst: buf });
                 step.push(Op::MatVecInc {
@@ -1446,30 +1431,12 @@ fn lower_delta_rules(
         );
         let post_ens = &net.ensembles[post_i];
         let post_built = &built_ens[post_i];
-        // Nengo's weights exclude the post gain, which volley folds into the weights of
-        // connections to current-driven neurons: every delta is scaled by it per row.
-        let gain_folded =
-            matches!(conn.post, Endpoint::Neurons(_)) && conn.port == crate::model::Port::Current;
-        let mut post_scale: Option<BufId> = None;
         let mut applies: Vec<(u8, Op)> = Vec::new();
         let rank = |r: &LearningRule| match r {
             LearningRule::Stdp(_) => 0u8,
             LearningRule::Pes(_) => 1,
             LearningRule::Bcm(_) => 2,
             LearningRule::Oja(_) => 3,
-        };
-        let mut scale_buf = |b: &mut Builder| -> Result<BufId> {
-            if let Some(s) = post_scale {
-                return Ok(s);
-            }
-            let v = if gain_folded {
-                param_f32(&object, "gain", post_built.gain.iter().copied())?
-            } else {
-                vec![1.0; rows]
-            };
-            let s = b.param(format!("conn{ci}.post_gain"), v);
-            post_scale = Some(s);
-            Ok(s)
         };
         for (ri, rule) in conn.learning.iter().enumerate() {
             let kind = rule.name().to_lowercase();
@@ -1512,13 +1479,12 @@ fn lower_delta_rules(
                     }
                     let row_error = if let Endpoint::Neurons(_) = conn.post {
                         // Nengo's local error: the post ensemble's scaled encoders
-                        // (encoders * gain / radius) times the error; times the gain folded
-                        // into these weights.
+                        // (encoders * gain / radius) times the error.
                         let mut m = Vec::with_capacity(rows * d);
                         for i in 0..rows {
                             let g = post_built.gain[i];
                             for k in 0..d {
-                                m.push(post_built.encoders[[i, k]] * g * g / post_ens.radius);
+                                m.push(post_built.encoders[[i, k]] * g / post_ens.radius);
                             }
                         }
                         let m = b.param(format!("{base}.encoders"), param_f32(&object, "gain", m)?);
@@ -1554,7 +1520,6 @@ fn lower_delta_rules(
                     let post = filtered(b, &mut rule_ops, "post", r.post_synapse, rows, post_out);
                     let theta =
                         filtered(b, &mut rule_ops, "theta", r.theta_synapse, rows, post_out);
-                    let scale = scale_buf(b)?;
                     let delta = b.zeros(format!("{base}.delta"), rows * cols, BufferKind::State);
                     rule_ops.push(Op::Bcm {
                         alpha: (r.learning_rate * dt) as f32,
@@ -1563,7 +1528,6 @@ fn lower_delta_rules(
                         pre,
                         post,
                         theta,
-                        scale,
                         delta,
                         learn,
                     });
@@ -1573,7 +1537,6 @@ fn lower_delta_rules(
                     let pre = filtered(b, &mut rule_ops, "pre", r.pre_synapse, cols, conns[ci].src);
                     let post_out = ens_out[post_i];
                     let post = filtered(b, &mut rule_ops, "post", r.post_synapse, rows, post_out);
-                    let scale = scale_buf(b)?;
                     let delta = b.zeros(format!("{base}.delta"), rows * cols, BufferKind::State);
                     rule_ops.push(Op::Oja {
                         alpha: (r.learning_rate * dt) as f32,
@@ -1582,7 +1545,6 @@ fn lower_delta_rules(
                         cols,
                         pre,
                         post,
-                        scale,
                         w,
                         delta,
                         learn,

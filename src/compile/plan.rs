@@ -424,9 +424,8 @@ pub enum Op {
         learn: BufId,
     },
     /// BCM weight change (Nengo's `SimBCM`):
-    /// `delta[b, i, j] = alpha * scale[i] * post[b, i] * (post[b, i] - theta[b, i]) * pre[b, j]`
-    /// with `alpha = learning_rate * dt` and `scale` the post gain folded into the weights (or 1);
-    /// 0 while the learning switch is off.
+    /// `delta[b, i, j] = alpha * post[b, i] * (post[b, i] - theta[b, i]) * pre[b, j]`
+    /// with `alpha = learning_rate * dt`; 0 while the learning switch is off.
     Bcm {
         /// `learning_rate * dt`.
         alpha: f32,
@@ -440,15 +439,13 @@ pub enum Op {
         post: BufId,
         /// Modification threshold (filtered post activities), batched.
         theta: BufId,
-        /// Shared per-row scale.
-        scale: BufId,
         /// Output: weight change, batched, rows x cols.
         delta: BufId,
         /// Shared learning switch.
         learn: BufId,
     },
     /// Oja weight change (Nengo's `SimOja`):
-    /// `delta[b, i, j] = alpha * scale[i] * post[b, i] * pre[b, j] - beta * (alpha * post[b, i]^2) * w[b, i, j]`
+    /// `delta[b, i, j] = alpha * post[b, i] * pre[b, j] - beta * (alpha * post[b, i]^2) * w[b, i, j]`
     /// with `alpha = learning_rate * dt`; 0 while the learning switch is off.
     Oja {
         /// `learning_rate * dt`.
@@ -463,8 +460,6 @@ pub enum Op {
         pre: BufId,
         /// (Filtered) post activities, batched.
         post: BufId,
-        /// Shared per-row scale (post gain folded into the weights, or 1).
-        scale: BufId,
         /// Weights, batched (read only).
         w: BufId,
         /// Output: weight change, batched, rows x cols.
@@ -696,20 +691,18 @@ impl Op {
                 pre,
                 post,
                 theta,
-                scale,
                 delta,
                 learn,
                 ..
-            } => vec![*pre, *post, *theta, *scale, *delta, *learn],
+            } => vec![*pre, *post, *theta, *delta, *learn],
             Op::Oja {
                 pre,
                 post,
-                scale,
                 w,
                 delta,
                 learn,
                 ..
-            } => vec![*pre, *post, *scale, *w, *delta, *learn],
+            } => vec![*pre, *post, *w, *delta, *learn],
             Op::Trace { x, spikes, .. } => vec![*x, *spikes],
             Op::NormalizeRows { w, .. } => vec![*w],
             Op::NormalizeRowsSparse { indptr, w, .. } => vec![*indptr, *w],
@@ -1436,13 +1429,11 @@ impl Plan {
                 pre,
                 post,
                 theta,
-                scale,
                 delta,
                 ..
             } => format!(
-                "{} [{rows}x{cols}] = {alpha:e} * outer({} * {p} * ({p} - {}), {})",
+                "{} [{rows}x{cols}] = {alpha:e} * outer({p} * ({p} - {}), {})",
                 n(delta),
-                n(scale),
                 n(theta),
                 n(pre),
                 p = n(post)
@@ -1454,14 +1445,12 @@ impl Plan {
                 cols,
                 pre,
                 post,
-                scale,
                 w,
                 delta,
                 ..
             } => format!(
-                "{} [{rows}x{cols}] = {alpha:e} * (outer({} * {p}, {}) - {beta} * {p}^2 * {})",
+                "{} [{rows}x{cols}] = {alpha:e} * (outer({p}, {}) - {beta} * {p}^2 * {})",
                 n(delta),
-                n(scale),
                 n(pre),
                 n(w),
                 p = n(post)

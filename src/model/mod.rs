@@ -434,15 +434,18 @@ pub struct PresentInput {
 }
 
 impl PresentInput {
-    /// The value at time `t` (Nengo's convention: step `k` is at `t = (k + 1) dt`; a vector is
-    /// shown for `t` in `(i*period, i*period + presentation_time]`).
-    pub fn value(&self, t: f64) -> Vec<f64> {
+    /// The value at time `t` with time step `dt` (step `k` is at `t = (k + 1) dt`), by
+    /// Nengo's `PresentInput`: vector `i = int((t - dt) / period + 1e-7)` (mod the number of
+    /// vectors), `period = presentation_time + pause_time`, shown while `t - dt` is less than
+    /// `presentation_time` into its period and zeros for the rest. With a presentation time
+    /// that is not a whole number of steps a vector may get one step more or less than the
+    /// next, where Nengo gives it.
+    pub fn value(&self, t: f64, dt: f64) -> Vec<f64> {
         let period = self.presentation_time + self.pause_time;
-        // The small offset makes t = k * period land in the previous presentation, as in Nengo.
-        let k = ((t - 1e-9 * period) / period).floor().max(0.0);
+        let x = (t - dt) / period + 1e-7;
+        let k = x.floor().max(0.0);
         let i = (k as usize) % self.inputs.len();
-        let phase = t - k * period;
-        if phase <= self.presentation_time + 1e-9 * period {
+        if (x - k) * period < self.presentation_time {
             self.inputs[i].clone()
         } else {
             vec![0.0; self.inputs[i].len()]
@@ -1211,10 +1214,10 @@ impl Oja {
 /// weights; every delta is added to the weights at the start of the next step, before anything
 /// reads them. Several rules on one connection therefore do not depend on their order.
 ///
-/// The formulas are Nengo's, on Nengo's weights. Where volley folds the post neurons' gains into
-/// the stored weights (connections to the `.neurons()` of a current-driven ensemble), each
-/// delta is scaled by the gain of its row, so that the network learns exactly as in Nengo;
-/// [`crate::Simulator::weights`] returns the stored (gain-folded) weights.
+/// The formulas are Nengo's, on Nengo's weights: a connection to the `.neurons()` of a
+/// current-driven ensemble keeps its weights without the post gain, which multiplies the
+/// connection's output on its way into the neurons, as in Nengo, so
+/// [`crate::Simulator::weights`] gives what Nengo's `Probe(conn, "weights")` records.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LearningRule {
     /// Spike-timing-dependent plasticity (pair, triplet, Diehl & Cook); event-driven, applied

@@ -161,6 +161,10 @@ pub enum NeuronType {
         amplitude: f64,
     },
     /// Izhikevich (2003) neuron with Nengo's parameterisation (time in ms inside the equations).
+    /// As in Nengo 4.1 (`Izhikevich.state`), a simulation starts with voltages drawn from
+    /// Uniform(0, 1) mV and recovery 0, so most neurons spike on the first step; for the resting
+    /// state instead, set `voltage` to `reset_voltage` and `recovery` to `coupling *
+    /// reset_voltage` with [`Simulator::set_neuron_state`](crate::Simulator::set_neuron_state).
     Izhikevich {
         /// `a`: time scale of the recovery variable (default 0.02).
         tau_recovery: f64,

@@ -54,6 +54,19 @@ impl WhiteSignal {
     pub(crate) fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
         check_positive(object, "period", self.period)?;
         check_positive(object, "high", self.high)?;
+        // Nengo's check: only frequencies k / period with k >= 1 carry signal, so below
+        // 1 / period every coefficient but the (zeroed) constant one is cut.
+        if self.high < 1.0 / self.period {
+            return Err(Error::invalid(
+                object,
+                "high",
+                self.high,
+                format!(
+                    "at least 1 / period = {} Hz (below it the signal is zero)",
+                    1.0 / self.period
+                ),
+            ));
+        }
         check_non_negative(object, "rms", self.rms)
     }
 

@@ -489,7 +489,7 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
                 .expect("every probe op has a slot");
             Desc::new(Code::Probe, blen(src))
                 .u(l.rings[slot] as u32)
-                .u(super::sample_table_at(slot, l.max_chunk))
+                .u(super::sample_table_at(slot, l.max_chunk) as u32)
                 .slots(l, &[*src])
         }
         Op::NormalizeRows {

@@ -297,16 +297,20 @@ impl GpuBackend {
         let batch = plan.batch as u64;
         let max_binding = gpu.limits.max_storage_buffer_binding_size as u64;
         let max_buffer = gpu.limits.max_buffer_size;
-        let check = |name: &str, bytes: u64| -> Result<()> {
+        // `fix`: what makes the buffer smaller.
+        let check = |name: &str, bytes: u64, fix: &str| -> Result<()> {
             let limit = max_binding.min(max_buffer);
             if bytes > limit {
                 return Err(backend_err(format!(
-                    "buffer {name} needs {bytes} bytes but adapter {} allows at most {limit} bytes per storage buffer (max_storage_buffer_binding_size {max_binding}, max_buffer_size {max_buffer}); use a smaller network or batch",
+                    "buffer {name} needs {bytes} bytes but adapter {} allows at most {limit} bytes per storage buffer (max_storage_buffer_binding_size {max_binding}, max_buffer_size {max_buffer}); {fix}",
                     gpu.summary.name
                 )));
             }
             Ok(())
         };
+        let per_chunk = format!(
+            "it holds a chunk of {max_chunk} steps: use fewer steps per chunk (SimConfig::chunk_steps) or a smaller batch"
+        );
         // Check every size before allocating anything.
         let mut sizes = Vec::new();
         for b in &plan.buffers {
@@ -314,7 +318,7 @@ impl GpuBackend {
             let bytes = (b.len as u64)
                 .checked_mul(copies * 4)
                 .ok_or_else(|| backend_err(format!("buffer {} size overflows", b.name)))?;
-            check(&b.name, bytes)?;
+            check(&b.name, bytes, "use a smaller network or batch")?;
             sizes.push(bytes);
         }
         let host_sizes: Vec<u64> = plan
@@ -323,7 +327,7 @@ impl GpuBackend {
             .map(|h| max_chunk as u64 * batch * h.size as u64 * 4)
             .collect();
         for (h, &s) in plan.host_inputs.iter().zip(&host_sizes) {
-            check(&format!("node{}.host_values", h.node), s)?;
+            check(&format!("node{}.host_values", h.node), s, &per_chunk)?;
         }
         let ring_sizes: Vec<u64> = plan
             .probes
@@ -331,8 +335,10 @@ impl GpuBackend {
             .map(|p| p.sampling.max_samples(max_chunk) as u64 * batch * p.len as u64 * 4)
             .collect();
         for (p, &s) in plan.probes.iter().zip(&ring_sizes) {
-            check(&format!("probe{}.ring", p.probe), s)?;
+            check(&format!("probe{}.ring", p.probe), s, &per_chunk)?;
         }
+        let ctrl_bytes = 4 * sample_table_at(plan.probes.len(), max_chunk);
+        check("ctrl", ctrl_bytes, &per_chunk)?;
 
         // The fused path packs the buffers, the host values and the rings into one buffer each.
         let limit = max_binding.min(max_buffer);
@@ -459,7 +465,7 @@ impl GpuBackend {
         };
         let ctrl = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("ctrl"),
-            size: 4 * sample_table_at(plan.probes.len(), max_chunk) as u64,
+            size: ctrl_bytes,
             usage: storage,
             mapped_at_creation: false,
         });
@@ -1138,7 +1144,6 @@ impl GpuBackend {
                     pre,
                     post,
                     theta,
-                    scale,
                     delta,
                     learn,
                 } => (
@@ -1147,7 +1152,6 @@ impl GpuBackend {
                         &self.bufs[pre.0],
                         &self.bufs[post.0],
                         &self.bufs[theta.0],
-                        &self.bufs[scale.0],
                         &self.bufs[learn.0],
                         &self.bufs[delta.0],
                     ],
@@ -1159,7 +1163,6 @@ impl GpuBackend {
                     cols,
                     pre,
                     post,
-                    scale,
                     w,
                     delta,
                     learn,
@@ -1168,7 +1171,6 @@ impl GpuBackend {
                     vec![
                         &self.bufs[pre.0],
                         &self.bufs[post.0],
-                        &self.bufs[scale.0],
                         &self.bufs[w.0],
                         &self.bufs[learn.0],
                         &self.bufs[delta.0],
@@ -1275,7 +1277,7 @@ impl GpuBackend {
                     (
                         p4(
                             blen(src) * batch,
-                            sample_table_at(slot, self.max_chunk),
+                            sample_table_at(slot, self.max_chunk) as u32,
                             0,
                             0,
                         ),
@@ -1421,15 +1423,18 @@ impl GpuBackend {
                 queue.write_buffer(&self.host_bufs[b], off, bytemuck::cast_slice(src));
             }
         }
-        let mut ctrl = vec![0u32, first_step as u32, (first_step >> 32) as u32];
-        let counts: Vec<usize> = self
-            .plan
-            .probes
-            .iter()
-            .map(|p| sample_table(p.sampling, first_step, n, self.max_chunk, &mut ctrl))
-            .collect();
+        let ctrl = [0u32, first_step as u32, (first_step >> 32) as u32];
+        let mut table = Vec::new();
+        let mut counts = Vec::with_capacity(self.plan.probes.len());
         if starts {
             queue.write_buffer(&self.ctrl, 0, bytemuck::cast_slice(&ctrl));
+        }
+        for (slot, p) in self.plan.probes.iter().enumerate() {
+            counts.push(sample_table(p.sampling, first_step, n, &mut table));
+            if starts {
+                let at = 4 * sample_table_at(slot, self.max_chunk);
+                queue.write_buffer(&self.ctrl, at, bytemuck::cast_slice(&table));
+            }
         }
         // The fused path runs the chunk in one dispatch, except on software adapters: llvmpipe
         // ends every loop of an invocation after 65,535 iterations in all (Mesa gallivm's
@@ -1534,30 +1539,25 @@ impl GpuBackend {
 
 /// Words of ctrl before probe slot `slot`'s sample table (the step counter, the chunk's first
 /// step, and the tables of the slots before it), for chunks of up to `max_chunk` steps.
-pub(crate) fn sample_table_at(slot: usize, max_chunk: usize) -> u32 {
-    (3 + slot * 2 * max_chunk.div_ceil(32)) as u32
+pub(crate) fn sample_table_at(slot: usize, max_chunk: usize) -> u64 {
+    3 + slot as u64 * 2 * max_chunk.div_ceil(32) as u64
 }
 
-/// Appends to `ctrl` the sample table of a probe for the `n` steps from `first_step` (table
-/// space for `max_chunk` steps; see `shaders/common/probe_sample.wgsl`, its twin) and returns
-/// how many samples the chunk records: per 32 steps, the bits of the steps that record
-/// ([`Sampling::records`], the CPU backend's rule) and the samples before them.
-fn sample_table(
-    sampling: Sampling,
-    first_step: u64,
-    n: usize,
-    max_chunk: usize,
-    ctrl: &mut Vec<u32>,
-) -> usize {
+/// Fills `table` with a probe's sample table for the `n` steps from `first_step` (see
+/// `shaders/common/probe_sample.wgsl`, its twin) and returns how many samples the chunk
+/// records: per 32 steps, the bits of the steps that record ([`Sampling::records`], the CPU
+/// backend's rule) and the samples before them.
+fn sample_table(sampling: Sampling, first_step: u64, n: usize, table: &mut Vec<u32>) -> usize {
+    table.clear();
     let mut count = 0;
-    for w in 0..max_chunk.div_ceil(32) {
+    for w in 0..n.div_ceil(32) {
         let mut bits = 0u32;
         for (i, k) in (w * 32..(w * 32 + 32).min(n)).enumerate() {
             if sampling.records(first_step + k as u64 + 1) {
                 bits |= 1 << i;
             }
         }
-        ctrl.extend([bits, count as u32]);
+        table.extend([bits, count as u32]);
         count += bits.count_ones() as usize;
     }
     count
