@@ -1179,6 +1179,38 @@ fn restore_refuses_a_snapshot_without_every_state_buffer() {
     assert_eq!(sim.snapshot().unwrap().buffers, now.buffers);
 }
 
+/// A decoded probe of an ensemble whose decoders leave f32 range (a huge radius) is refused
+/// when the simulator is built, naming the probe and the ensemble, instead of recording inf.
+#[test]
+fn decoded_probe_decoders_must_fit_f32() {
+    let mut net = Network::new(0);
+    let a = net
+        .add_ensemble(Ensemble::new(5, 1).radius(1e300).label("huge"))
+        .unwrap();
+    net.probe(Probe::decoded(a)).unwrap();
+    let msg = expect_invalid(
+        Simulator::new(&net, cfg()),
+        "Probe 0 (decoding Ensemble 0 \"huge\")",
+        "decoders",
+        "e",
+    );
+    assert!(msg.contains("f32 range"), "{msg}");
+}
+
+/// `sparse_weights` of a Sparse connection without stored entries: one row per copy, none
+/// per entry.
+#[test]
+fn sparse_weights_without_entries_keep_their_copies() {
+    let mut net = Network::new(0);
+    let a = net.add_ensemble(Ensemble::new(3, 1)).unwrap();
+    let empty = Sparse::new(3, 3, vec![0, 0, 0, 0], vec![], vec![]).unwrap();
+    let c = net
+        .connect(Connection::new(a.neurons(), a.neurons()).transform(Transform::Sparse(empty)))
+        .unwrap();
+    let mut sim = Simulator::new(&net, cfg().batch(2)).unwrap();
+    assert_eq!(sim.sparse_weights(c).unwrap().dim(), (1, 0));
+}
+
 #[test]
 fn sample_every_must_be_positive_and_finite() {
     let (mut net, a, _) = small_net();
