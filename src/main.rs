@@ -24,9 +24,10 @@ enum Command {
         /// Which network: nef-minimal, communication-channel or diehl-cook (100 neurons).
         #[arg(default_value = "nef-minimal")]
         network: String,
-        /// Timestep in seconds.
-        #[arg(long, allow_negative_numbers = true, default_value_t = 0.001)]
-        dt: f64,
+        /// Timestep in seconds [default: 0.001; 0.0005 for diehl-cook, the step `mnist train`
+        /// runs it at].
+        #[arg(long, allow_negative_numbers = true)]
+        dt: Option<f64>,
         /// Batch size.
         #[arg(long, allow_negative_numbers = true, value_parser = cli::count::<1, { usize::MAX }>, default_value_t = 1)]
         batch: usize,
@@ -59,6 +60,11 @@ fn run(cli: Cli) -> volley::Result<()> {
                     ));
                 }
             };
+            let dt = dt.unwrap_or(if network == "diehl-cook" {
+                volley::mnist::protocol::Protocol::default().dt
+            } else {
+                0.001
+            });
             let (plan, _) = volley::compile::compile(&net, dt, batch)?;
             print!("{plan}");
         }

@@ -868,6 +868,20 @@ fn a_missing_command_shows_the_commands_and_a_closed_pipe_is_no_panic() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// `volley plan` shows the Diehl & Cook network at the step `mnist train` runs it at (0.5 ms)
+/// and the others at 1 ms, unless --dt says otherwise.
+#[test]
+fn plan_uses_each_network_s_own_step() {
+    for (args, dt) in [
+        (&["plan", "diehl-cook"][..], "dt = 0.0005 s"),
+        (&["plan"][..], "dt = 0.001 s"),
+        (&["plan", "diehl-cook", "--dt", "0.001"][..], "dt = 0.001 s"),
+    ] {
+        let out = run_ok(&strings(args));
+        assert!(out.contains(dt), "{args:?}: {out}");
+    }
+}
+
 /// Counts beyond the data use all of it, say so on stderr, and the JSON reports what was used.
 #[test]
 fn counts_beyond_the_data_use_all_of_it_and_say_so() {

@@ -134,14 +134,17 @@ pub struct EvalArgs {
     #[arg(long, requires = "theta")]
     weights: Option<PathBuf>,
     /// The adaptive thresholds that go with --weights: a .npy file with one value per excitatory
-    /// neuron, in mV (the layout of a run's theta.npy).
+    /// neuron, in mV (the layout of a run's theta.npy). Diehl & Cook's code saves theta_A.npy
+    /// in volts (multiply by 1000); BindsNET's theta has no 20 mV offset (add
+    /// --theta-offset-mv 0).
     #[arg(long, requires = "weights")]
     theta: Option<PathBuf>,
     /// With --weights: the excitatory neurons' shortest time between spikes in milliseconds,
     /// as `mnist train --min-interval-ms` [default: 50, Diehl & Cook's gate].
     #[arg(long, allow_negative_numbers = true, requires = "weights")]
     min_interval_ms: Option<f64>,
-    /// With --weights: random input delays, as `mnist train --input-delay-max-ms` [default: 0].
+    /// With --weights: random input delays, as `mnist train --input-delay-max-ms` [default: 0],
+    /// drawn from --seed: give the seed the network trained with to get its delays.
     #[arg(long, allow_negative_numbers = true, requires = "weights")]
     input_delay_max_ms: Option<f64>,
     /// With --weights: the threshold offset in mV that --theta goes with, as `mnist train
@@ -743,7 +746,10 @@ fn report_instance(
     if hist_x.len() >= 2 {
         warn_on_err(volley::plot::line_plot(
             out.join("accuracy_over_training.png"),
-            "running accuracy during training (last 1000 images)",
+            &format!(
+                "running accuracy during training (last {} images)",
+                cfg.update_interval
+            ),
             "training images",
             "accuracy (%)",
             &[("running accuracy", &hist_x, &hist_y)],

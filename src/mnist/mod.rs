@@ -107,7 +107,8 @@ pub struct TrainState {
     pub window: Vec<(u8, Vec<u16>)>,
     /// Current running assignments.
     pub assignments: Vec<Option<u8>>,
-    /// Whether each of the recent images was classified right by the running assignments.
+    /// Whether each of the recent images was classified right by the running assignments
+    /// (none before the first assignment).
     pub recent_correct: Vec<bool>,
     /// (images done, running accuracy) every update interval.
     pub history: Vec<(usize, f64)>,
@@ -787,15 +788,18 @@ pub fn effective_theta(theta: &[f32], unfolded_decay: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// Records one training image's response for the running accuracy.
+/// Records one training image's response for the running accuracy. Images shown before the
+/// first assignment (the first `update_interval`) have no prediction and do not count.
 fn record(state: &mut TrainState, cfg: &TrainConfig, label: u8, counts: &[f64]) {
-    let c = ndarray::ArrayView1::from(counts);
-    let a = Assignments {
-        class: state.assignments.clone(),
-        proportions: Array2::zeros((counts.len(), N_CLASSES)),
-    };
-    let predicted = predict_all_activity(c, &a, N_CLASSES);
-    state.recent_correct.push(predicted == Some(label));
+    if state.assignments.iter().any(Option::is_some) {
+        let c = ndarray::ArrayView1::from(counts);
+        let a = Assignments {
+            class: state.assignments.clone(),
+            proportions: Array2::zeros((counts.len(), N_CLASSES)),
+        };
+        let predicted = predict_all_activity(c, &a, N_CLASSES);
+        state.recent_correct.push(predicted == Some(label));
+    }
     let keep = cfg.update_interval;
     if state.recent_correct.len() > keep {
         let drop = state.recent_correct.len() - keep;
@@ -1037,6 +1041,32 @@ mod tests {
         old.images_done = 10;
         open_segment(&mut old, "cpu", "x86", 10);
         assert_eq!(old.train_segments.len(), 2, "a finished run trains no more");
+    }
+
+    /// The running accuracy counts only images classified with running labels: the first
+    /// interval (no labels yet) gives no point, and the next point is the vote of the labels
+    /// from the first interval on the second interval's images.
+    #[test]
+    fn running_accuracy_starts_after_the_first_labels() {
+        let c = cfg(0.0);
+        let mut state = fresh_state(&c, 30);
+        // Neuron k fires only for digit k % 2 (labels alternate 0, 1).
+        let n = state.assignments.len();
+        let counts = |label: u8| -> Vec<f64> {
+            (0..n)
+                .map(|k| if k % 2 == label as usize { 3.0 } else { 0.0 })
+                .collect()
+        };
+        for i in 0..30usize {
+            let label = (i % 2) as u8;
+            let x = counts(label);
+            record(&mut state, &c, label, &x);
+            state.images_done += 1;
+            if i < 10 {
+                assert!(state.recent_correct.is_empty(), "image {i}: no labels yet");
+            }
+        }
+        assert_eq!(state.history, [(20, 1.0), (30, 1.0)]);
     }
 
     /// The fingerprint's `min_interval` values come excitatory first (what `same_gates` pairs

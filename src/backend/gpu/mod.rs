@@ -1430,6 +1430,11 @@ impl GpuBackend {
             queue.write_buffer(&self.ctrl, 0, bytemuck::cast_slice(&ctrl));
         }
         for (slot, p) in self.plan.probes.iter().enumerate() {
+            if p.sampling == Sampling::NEVER {
+                // Read another way (spike counts): no probe op reads its table.
+                counts.push(0);
+                continue;
+            }
             counts.push(sample_table(p.sampling, first_step, n, &mut table));
             if starts {
                 let at = 4 * sample_table_at(slot, self.max_chunk);
