@@ -3,9 +3,10 @@
 //! The step order follows Nengo's operator scheduling:
 //! 1. nodes write their output for this step's time `t = (k + 1) dt` (and the functions of it
 //!    that connections from them compute on the host);
-//! 2. ensembles, in dependency order, sum their inputs, compute `J = bias + E x + J_in`
-//!    (`E` = encoders * gain / radius) and advance their neurons; passthrough nodes take
-//!    their place in the same order and sum their inputs;
+//! 2. ensembles, in dependency order, sum their inputs, compute `J = bias + E x + g J_in`
+//!    (`E` = encoders * gain / radius, `g` the gain, `J_in` what connections to the neurons
+//!    deliver, through weights without the gain as Nengo's) and advance their neurons;
+//!    passthrough nodes take their place in the same order and sum their inputs;
 //! 3. every connection with a synapse computes its weighted source (decoders and transform folded
 //!    into one matrix) and updates its filter, whose output the target reads in the next step;
 //!    a connection without synapse is computed inside phase 2, just before its target, so it

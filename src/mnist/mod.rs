@@ -779,7 +779,8 @@ fn name_network(e: Error, sim: &Simulator, members: &[Member]) -> Error {
 
 /// The effective threshold adaptation of the Diehl & Cook excitatory neurons: the state `theta`
 /// minus its accumulated, not yet folded-in decay `theta_decay` (missing entries count as 0, as
-/// in checkpoints written before that state existed).
+/// in checkpoints written before that state existed: `mnist eval` reads them; they cannot be
+/// resumed, since `Simulator::restore` needs every state buffer).
 pub fn effective_theta(theta: &[f32], unfolded_decay: &[f32]) -> Vec<f32> {
     theta
         .iter()

@@ -339,6 +339,14 @@ impl GpuBackend {
         }
         let ctrl_bytes = 4 * sample_table_at(plan.probes.len(), max_chunk);
         check("ctrl", ctrl_bytes, &per_chunk)?;
+        // Every ring's samples of a chunk are read back through one staging buffer.
+        if max_buffer < ring_sizes.iter().sum::<u64>() {
+            return Err(backend_err(format!(
+                "the probes' readback needs {} bytes but adapter {} allows at most {max_buffer} bytes per buffer (max_buffer_size); {per_chunk}",
+                ring_sizes.iter().sum::<u64>(),
+                gpu.summary.name
+            )));
+        }
 
         // The fused path packs the buffers, the host values and the rings into one buffer each.
         let limit = max_binding.min(max_buffer);
@@ -1545,7 +1553,9 @@ impl GpuBackend {
 /// Words of ctrl before probe slot `slot`'s sample table (the step counter, the chunk's first
 /// step, and the tables of the slots before it), for chunks of up to `max_chunk` steps.
 pub(crate) fn sample_table_at(slot: usize, max_chunk: usize) -> u64 {
-    3 + slot as u64 * 2 * max_chunk.div_ceil(32) as u64
+    (slot as u64)
+        .saturating_mul(2 * max_chunk.div_ceil(32) as u64)
+        .saturating_add(3)
 }
 
 /// Fills `table` with a probe's sample table for the `n` steps from `first_step` (see
