@@ -1319,3 +1319,166 @@ fn bad_error_connections_are_refused() {
         .connect(Connection::new(m.input, learned.learning_rule()))
         .unwrap();
 }
+
+// A weights probe (Nengo's `Probe(conn, "weights")`) records the weights each step used, in
+// Nengo's order: BCM between the neurons of two LIFRate ensembles, W0 2x3, against Nengo 4.1
+// (the same network: gains, biases and encoders given, input 0.5, learning rate 1e-6, dt 1 ms;
+// `sim.data[p][k]`): sample 1 is W0 (nothing learned before step 1), and samples 2, 3 and 10 are
+// Nengo's. Tolerance 1e-6 relative to the change and 1e-7 absolute (f32 weights near 0.5 are
+// spaced 6e-8). Also: `sample_every` 2.5 ms picks steps 3, 5, 8, 10 of the same series; the
+// last sample is what `Simulator::weights` reads; a batch of two has two equal series.
+per_backend!(weights_probe_matches_nengo, |be| {
+    let mut net = Network::new(0);
+    let u = net.add_node(Node::constant(vec![0.5])).unwrap();
+    let ens = |net: &mut Network, g: Vec<f64>, b: Vec<f64>, e: Vec<f64>| {
+        let n = g.len();
+        net.add_ensemble(
+            Ensemble::new(n, 1)
+                .neuron_type(NeuronType::lif_rate())
+                .gain_bias(g, b)
+                .encoders(Encoders::Exact(Array2::from_shape_vec((n, 1), e).unwrap())),
+        )
+        .unwrap()
+    };
+    let a = ens(
+        &mut net,
+        vec![1.5, 2.0, 2.5],
+        vec![1.2, 1.4, 1.6],
+        vec![1.0, 1.0, -1.0],
+    );
+    let b = ens(&mut net, vec![1.1, 1.3], vec![1.3, 1.5], vec![1.0, -1.0]);
+    net.connect(Connection::new(u, a)).unwrap();
+    let w0 = [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]];
+    let c = net
+        .connect(
+            Connection::new(a.neurons(), b.neurons())
+                .transform(Transform::Dense(Array2::from_shape_fn((2, 3), |(i, j)| {
+                    w0[i][j]
+                })))
+                .learning(Bcm::new().learning_rate(1e-6)),
+        )
+        .unwrap();
+    let every = net.probe(Probe::weights(c)).unwrap();
+    let sampled = net.probe(Probe::weights(c).sample_every(0.0025)).unwrap();
+    let mut sim = Simulator::new(&net, SimConfig::default().backend(be).batch(2))
+        .unwrap_or_else(|e| panic!("{e}\n(to run the CPU tests only: VOLLEY_TEST_BACKENDS=cpu)"));
+    sim.run_steps(10).unwrap();
+    let d = sim.data(every).unwrap();
+    assert_eq!(d.dim(), (2, 10, 6));
+    let nengo: [(usize, [f64; 6]); 4] = [
+        (1, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]),
+        (
+            2,
+            [
+                0.100000159531,
+                0.200000223095,
+                0.300000279225,
+                0.400000272432,
+                0.50000038098,
+                0.600000476833,
+            ],
+        ),
+        (
+            3,
+            [
+                0.10001390569,
+                0.200018997766,
+                0.300018519284,
+                0.400035813369,
+                0.500048923225,
+                0.600047636829,
+            ],
+        ),
+        (
+            10,
+            [
+                0.107016915845,
+                0.209185414991,
+                0.30181188305,
+                0.413680538466,
+                0.517914393348,
+                0.603644165006,
+            ],
+        ),
+    ];
+    for (k, want) in nengo {
+        for (i, &x) in want.iter().enumerate() {
+            let init = w0[i / 3][i % 3];
+            let ours = d[[0, k - 1, i]];
+            assert!(
+                (ours - x).abs() <= 1e-7 + 1e-6 * (x - init).abs(),
+                "sample {k} weight {i}: volley {ours} nengo {x}"
+            );
+            assert_eq!(d[[1, k - 1, i]], ours, "instance 1, sample {k}");
+        }
+    }
+    let s = sim.data(sampled).unwrap();
+    let t: Vec<f64> = sim
+        .probe_trange(sampled)
+        .unwrap()
+        .iter()
+        .map(|t| (t * 1e3).round())
+        .collect();
+    assert_eq!(t, [3.0, 5.0, 8.0, 10.0]);
+    for (j, k) in [3usize, 5, 8, 10].into_iter().enumerate() {
+        assert_eq!(
+            s.slice(ndarray::s![.., j, ..]),
+            d.slice(ndarray::s![.., k - 1, ..])
+        );
+    }
+    let now = sim.weights(c).unwrap();
+    let last: Vec<f32> = d
+        .slice(ndarray::s![0, 9, ..])
+        .iter()
+        .map(|&x| x as f32)
+        .collect();
+    assert_eq!(
+        now.slice(ndarray::s![0, .., ..])
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        last
+    );
+});
+
+/// Weights probes of connections without learning (one shared copy: every instance's sample
+/// holds it), of a Sparse transform (its stored values), and a refusal for a transform without
+/// weights, naming the connection.
+#[test]
+fn weights_probes_of_shared_sparse_and_weightless_connections() {
+    let mut net = Network::new(0);
+    let a = net.add_ensemble(Ensemble::new(3, 1)).unwrap();
+    let dense = net
+        .connect(
+            Connection::new(a.neurons(), a.neurons())
+                .transform(Transform::Dense(Array2::from_elem((3, 3), 0.25))),
+        )
+        .unwrap();
+    let sp =
+        volley::model::Sparse::new(3, 3, vec![0, 1, 1, 2], vec![2, 0], vec![0.5, -0.5]).unwrap();
+    let sparse = net
+        .connect(Connection::new(a.neurons(), a.neurons()).transform(Transform::Sparse(sp)))
+        .unwrap();
+    let scalar = net
+        .connect(Connection::new(a.neurons(), a.neurons()).transform(Transform::Scalar(0.1)))
+        .unwrap();
+    let pd = net.probe(Probe::weights(dense)).unwrap();
+    let ps = net.probe(Probe::weights(sparse)).unwrap();
+    let err = net.probe(Probe::weights(scalar)).unwrap_err().to_string();
+    assert!(
+        err.contains("Connection 2") && err.contains("Scalar"),
+        "{err}"
+    );
+    let mut sim = Simulator::new(
+        &net,
+        SimConfig::default().backend(BackendChoice::Cpu).batch(2),
+    )
+    .unwrap();
+    sim.run_steps(3).unwrap();
+    let d = sim.data(pd).unwrap();
+    assert_eq!(d.dim(), (2, 3, 9));
+    assert!(d.iter().all(|&x| x == 0.25));
+    let s = sim.data(ps).unwrap();
+    assert_eq!(s.dim(), (2, 3, 2));
+    assert_eq!(s.slice(ndarray::s![1, 2, ..]).to_vec(), [0.5, -0.5]);
+}

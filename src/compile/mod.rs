@@ -1325,6 +1325,26 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
             ProbeTarget::InputCurrent(id) => {
                 (ens_bufs[id.index].j, net.ensembles[id.index].n_neurons)
             }
+            ProbeTarget::Weights(id) => {
+                let name = format!("conn{}.weights", id.index);
+                let w = (b.buffers.iter().position(|x| x.name == name))
+                    .map(BufId)
+                    .ok_or_else(|| {
+                        Error::build(
+                            &object,
+                            format!("{} has no weights", net.connection_name(id.index)),
+                        )
+                    })?;
+                let len = b.buffers[w.0].len;
+                if b.buffers[w.0].batched() {
+                    (w, len)
+                } else {
+                    // One copy shared by the instances: each instance's sample holds it.
+                    let t = b.zeros(format!("probe{pi}.weights"), len, BufferKind::Temp);
+                    step.push(Op::Broadcast { src: w, dst: t });
+                    (t, len)
+                }
+            }
             ProbeTarget::State(id, var) => {
                 let k = net.ensembles[id.index]
                     .neuron_type

@@ -1479,6 +1479,13 @@ pub enum ProbeTarget {
     /// to 2^24 spikes per neuron between reads); a rate neuron's or another node's output
     /// counts as value x dt, rounded when read.
     SpikeCount(Endpoint),
+    /// A connection's weights (Nengo's `Probe(conn, "weights")`), as
+    /// [`crate::Simulator::weights`] reads them: `post x pre` values, row-major, for a Dense
+    /// transform or a connection decoded from an ensemble (decoders times transform), or a
+    /// Sparse transform's stored values. Sample `k` holds the weights the connection used in
+    /// step `k`, as Nengo's does: a PES, BCM or Oja change computed in step `k` shows in sample
+    /// `k + 1`; STDP changes the weights in place, so its change of step `k` is in sample `k`.
+    Weights(ConnectionId),
 }
 
 /// Records a signal during simulation (Nengo's `Probe`).
@@ -1535,6 +1542,15 @@ impl Probe {
     pub fn state(ens: EnsembleId, var: &'static str) -> Self {
         Probe {
             target: ProbeTarget::State(ens, var),
+            synapse: None,
+            sample_every: None,
+        }
+    }
+    /// Weights of a connection over time (Nengo's `Probe(conn, "weights")`; see
+    /// [`ProbeTarget::Weights`]), e.g. with `sample_every` to watch a learning rule.
+    pub fn weights(conn: ConnectionId) -> Self {
+        Probe {
+            target: ProbeTarget::Weights(conn),
             synapse: None,
             sample_every: None,
         }
@@ -1597,6 +1613,7 @@ impl Clone for Network {
                 ProbeTarget::State(e, var) => ProbeTarget::State(e.in_network(uid), var),
                 ProbeTarget::InputCurrent(e) => ProbeTarget::InputCurrent(e.in_network(uid)),
                 ProbeTarget::SpikeCount(e) => ProbeTarget::SpikeCount(e.in_network(uid)),
+                ProbeTarget::Weights(c) => ProbeTarget::Weights(c.in_network(uid)),
             };
         }
         copy
@@ -2351,6 +2368,23 @@ impl Network {
             }
             ProbeTarget::Spikes(id) | ProbeTarget::State(id, _) | ProbeTarget::InputCurrent(id) => {
                 self.check_endpoint(&object, &Endpoint::Ensemble(*id))?
+            }
+            ProbeTarget::Weights(id) => {
+                self.check_connection(&object, *id)?;
+                let c = &self.connections[id.index];
+                let decoded = matches!(c.pre, Endpoint::Ensemble(_));
+                if !decoded && !matches!(c.transform, Transform::Dense(_) | Transform::Sparse(_)) {
+                    return Err(Error::invalid(
+                        &object,
+                        "target",
+                        format!(
+                            "Weights({}, a {} transform)",
+                            self.connection_name(id.index),
+                            transform_kind(&c.transform)
+                        ),
+                        "Weights(a connection with weights: a Dense or Sparse transform, or decoded from an ensemble)",
+                    ));
+                }
             }
             ProbeTarget::SpikeCount(e) => {
                 self.check_endpoint(&object, e)?;
