@@ -63,7 +63,7 @@ fn run(cli: Cli) -> volley::Result<()> {
             let dt = dt.unwrap_or(if network == "diehl-cook" {
                 volley::mnist::protocol::Protocol::default().dt
             } else {
-                0.001
+                volley::SimConfig::default().dt
             });
             let (plan, _) = volley::compile::compile(&net, dt, batch)?;
             print!("{plan}");

@@ -1029,8 +1029,6 @@ fn run_evaluation(
     )
 }
 
-/// Adds an evaluation's figures to the metrics object and draws its confusion matrix as the
-/// PNG `picture`.
 /// The excitatory model a run trained or evaluated: threshold offset, spike gate and input
 /// delays (what `metrics.json` and `eval.json` need to say which network they describe).
 fn add_model(m: &mut serde_json::Value, network: &DiehlCookConfig) {
@@ -1039,6 +1037,8 @@ fn add_model(m: &mut serde_json::Value, network: &DiehlCookConfig) {
     m["input_delay_max_ms"] = json!(network.input_delays.map_or(0.0, |d| d.1 * 1e3));
 }
 
+/// Adds an evaluation's figures to the metrics object and draws its confusion matrix as the
+/// PNG `picture`.
 fn add_evaluation(eval: Option<&Evaluation>, m: &mut serde_json::Value, picture: &Path) {
     let obj = m.as_object_mut().expect("an object");
     if let Some(e) = eval {

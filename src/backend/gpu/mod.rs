@@ -340,10 +340,10 @@ impl GpuBackend {
         let ctrl_bytes = 4 * sample_table_at(plan.probes.len(), max_chunk);
         check("ctrl", ctrl_bytes, &per_chunk)?;
         // Every ring's samples of a chunk are read back through one staging buffer.
-        if max_buffer < ring_sizes.iter().sum::<u64>() {
+        let staging_size = ring_sizes.iter().sum::<u64>().max(4);
+        if staging_size > max_buffer {
             return Err(backend_err(format!(
-                "the probes' readback needs {} bytes but adapter {} allows at most {max_buffer} bytes per buffer (max_buffer_size); {per_chunk}",
-                ring_sizes.iter().sum::<u64>(),
+                "the probes' readback needs {staging_size} bytes but adapter {} allows at most {max_buffer} bytes per buffer (max_buffer_size); {per_chunk}",
                 gpu.summary.name
             )));
         }
@@ -477,7 +477,6 @@ impl GpuBackend {
             usage: storage,
             mapped_at_creation: false,
         });
-        let staging_size = ring_sizes.iter().sum::<u64>().max(4);
         let staging = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("probe_staging"),
             size: staging_size,
