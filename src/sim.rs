@@ -651,24 +651,22 @@ impl Simulator {
     /// Scalar, Diagonal or AllButSelf transform is a fixed parameter, not a weight matrix).
     fn weights_id(&self, conn: ConnectionId, object: &str) -> Result<BufId> {
         self.network.check_connection(object, conn)?;
-        let name = format!("conn{}.weights", conn.index());
-        match self.find_buffer(&name) {
-            Some(id) => Ok(id),
-            None => {
-                let kind = crate::model::transform_kind(
-                    &self.network.connections()[conn.index()].transform,
-                );
-                Err(Error::invalid(
-                    object,
-                    "conn",
-                    format!(
-                        "{} (a {kind} transform: no weights)",
-                        self.network.connection_name(conn.index())
-                    ),
-                    "a connection with weights: a Dense or Sparse transform, or decoded from an ensemble",
-                ))
-            }
+        let c = &self.network.connections()[conn.index()];
+        if !c.has_weights() {
+            return Err(Error::invalid(
+                object,
+                "conn",
+                format!(
+                    "{} (a {} transform: no weights)",
+                    self.network.connection_name(conn.index()),
+                    crate::model::transform_kind(&c.transform)
+                ),
+                crate::model::WITH_WEIGHTS,
+            ));
         }
+        let name = crate::model::weights_buffer_name(conn.index());
+        self.find_buffer(&name)
+            .ok_or_else(|| Error::Other(format!("{object}: the plan has no buffer {name}")))
     }
 
     /// A per-neuron state variable of an ensemble (`voltage`, `theta`, ...), shape

@@ -778,9 +778,14 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                     sp.indices.iter().map(|&k| index_to_f32(k as u32)).collect(),
                 );
                 let w = if plastic {
-                    b.add(format!("conn{ci}.weights"), nnz, BufferKind::State, values)
+                    b.add(
+                        crate::model::weights_buffer_name(ci),
+                        nnz,
+                        BufferKind::State,
+                        values,
+                    )
                 } else {
-                    b.param(format!("conn{ci}.weights"), values)
+                    b.param(crate::model::weights_buffer_name(ci), values)
                 };
                 match (y, ring, per_synapse_delays) {
                     _ if let Some((delays, hist, slots)) = arrival => {
@@ -887,13 +892,13 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 let w = param_f32(&object, "transform", w.iter().copied())?;
                 let m = if plastic {
                     b.add(
-                        format!("conn{ci}.weights"),
+                        crate::model::weights_buffer_name(ci),
                         rows * cols,
                         BufferKind::State,
                         w,
                     )
                 } else {
-                    b.param(format!("conn{ci}.weights"), w)
+                    b.param(crate::model::weights_buffer_name(ci), w)
                 };
                 match (y, ring, per_synapse_delays) {
                     _ if let Some((delays, hist, slots)) = arrival => {
@@ -1326,7 +1331,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 (ens_bufs[id.index].j, net.ensembles[id.index].n_neurons)
             }
             ProbeTarget::Weights(id) => {
-                let name = format!("conn{}.weights", id.index);
+                let name = crate::model::weights_buffer_name(id.index);
                 let w = (b.buffers.iter().position(|x| x.name == name))
                     .map(BufId)
                     .ok_or_else(|| {

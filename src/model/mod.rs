@@ -1320,6 +1320,16 @@ impl ConnectionId {
     }
 }
 
+/// The name of the buffer that holds connection `index`'s weights, when it has any
+/// (`Connection::has_weights`).
+pub(crate) fn weights_buffer_name(index: usize) -> String {
+    format!("conn{index}.weights")
+}
+
+/// What `Connection::has_weights` allows, for error messages.
+pub(crate) const WITH_WEIGHTS: &str =
+    "a connection with weights: a Dense or Sparse transform, or decoded from an ensemble";
+
 /// Short name of a transform's kind for messages.
 pub(crate) fn transform_kind(t: &Transform) -> &'static str {
     match t {
@@ -1378,6 +1388,15 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
+    /// Whether the connection keeps a weight matrix, which `Probe::weights`,
+    /// `Simulator::weights` and `Simulator::set_weights` read and write: it is decoded from an
+    /// ensemble, or its transform is Dense or Sparse. A Scalar, Diagonal or AllButSelf
+    /// transform from neurons or a node is a fixed parameter, not a matrix.
+    pub fn has_weights(&self) -> bool {
+        matches!(self.pre, Endpoint::Ensemble(_))
+            || matches!(self.transform, Transform::Dense(_) | Transform::Sparse(_))
+    }
+
     /// A connection with Nengo's defaults: identity function, transform 1, `Lowpass(0.005)`.
     pub fn new(pre: impl Into<Endpoint>, post: impl Into<Endpoint>) -> Self {
         Connection {
@@ -2372,8 +2391,7 @@ impl Network {
             ProbeTarget::Weights(id) => {
                 self.check_connection(&object, *id)?;
                 let c = &self.connections[id.index];
-                let decoded = matches!(c.pre, Endpoint::Ensemble(_));
-                if !decoded && !matches!(c.transform, Transform::Dense(_) | Transform::Sparse(_)) {
+                if !c.has_weights() {
                     return Err(Error::invalid(
                         &object,
                         "target",
@@ -2382,7 +2400,7 @@ impl Network {
                             self.connection_name(id.index),
                             transform_kind(&c.transform)
                         ),
-                        "Weights(a connection with weights: a Dense or Sparse transform, or decoded from an ensemble)",
+                        format!("Weights({WITH_WEIGHTS})"),
                     ));
                 }
             }
