@@ -1,9 +1,10 @@
 //! Pictures: line plots and multi-panel figures written as PNG files (plotters).
 //!
-//! Every function writes its file atomically: the picture is rendered to a hidden temporary file
-//! in the same directory (`.NAME.PID.tmp.EXT`) and renamed over `path` only once it is complete,
-//! so a reader never sees half a picture. The parent directory is created if missing. Text is drawn
-//! with the system's fonts (fontconfig + freetype; Debian: `fonts-dejavu-core`).
+//! Every function renders the picture in memory, encodes it as PNG and writes it atomically
+//! (`fsutil::write_atomic`: a hidden temporary file in the same directory, renamed over `path`
+//! once complete), so a reader never sees half a picture. The parent directory is created if
+//! missing. Text is drawn with the system's fonts (fontconfig + freetype; Debian:
+//! `fonts-dejavu-core`).
 //!
 //! ```no_run
 //! let t: Vec<f64> = (0..100).map(|k| k as f64 * 0.01).collect();
@@ -15,7 +16,7 @@
 use crate::error::{Error, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Colours given to series in order (a colour-blind-friendly qualitative palette, Tableau 10).
 const PALETTE: [RGBColor; 10] = [
@@ -197,37 +198,70 @@ fn write_figure(
     rows: &[Vec<Panel<'_>>],
     size: (u32, u32),
 ) -> Result<()> {
-    check(path, rows, size)?;
-    let tmp = temp_path(path)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-    }
-    if let Err(e) = render(&tmp, title, rows, size) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(draw_error(path, e));
-    }
-    // On disk before the rename, so a crash cannot leave an empty file under the final name.
-    if let Err(e) = std::fs::File::open(&tmp).and_then(|f| f.sync_all()) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_error(&tmp, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_error(path, e)
+    check(path, rows)?;
+    write_png(path, size, |root| {
+        let body = match title {
+            Some(t) => root.titled(t, ("sans-serif", 28))?,
+            None => root.clone(),
+        };
+        for (row_area, row) in body.split_evenly((rows.len(), 1)).iter().zip(rows) {
+            for (area, panel) in row_area.split_evenly((1, row.len())).iter().zip(row) {
+                draw_panel(area, panel)?;
+            }
+        }
+        Ok(())
     })
 }
 
-/// Rejects what plotters would draw wrongly or panic on.
-fn check(path: &Path, rows: &[Vec<Panel<'_>>], size: (u32, u32)) -> Result<()> {
+/// The largest side of a picture, in pixels.
+const MAX_SIDE: u32 = 32_768;
+
+/// Renders `draw` on a white RGB canvas of `size` in memory and writes it to `path` as a PNG,
+/// atomically. `path` must end in `.png`.
+pub(crate) fn write_png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> DrawResult,
+) -> Result<()> {
     let object = format!("plot {}", path.display());
-    if size.0 == 0 || size.1 == 0 {
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return Err(Error::invalid(
+            &object,
+            "path",
+            path.display(),
+            "a file name ending in .png, e.g. out/plot.png",
+        ));
+    }
+    if !(1..=MAX_SIDE).contains(&size.0) || !(1..=MAX_SIDE).contains(&size.1) {
         return Err(Error::invalid(
             &object,
             "size",
             format!("{size:?}"),
-            "both sides >= 1 pixel",
+            format!("1 to {MAX_SIDE} pixels a side"),
         ));
     }
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        root.fill(&WHITE)
+            .and_then(|()| draw(&root))
+            .and_then(|()| root.present())
+            .map_err(|e| draw_error(path, e))?;
+    }
+    let img = image::RgbImage::from_raw(size.0, size.1, rgb)
+        .ok_or_else(|| Error::Other(format!("{object}: the canvas has the wrong size")))?;
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| Error::Other(format!("{object}: encoding the PNG failed: {e}")))?;
+    crate::fsutil::write_atomic(path, png.get_ref())
+}
+
+/// Rejects what plotters would draw wrongly or panic on.
+fn check(path: &Path, rows: &[Vec<Panel<'_>>]) -> Result<()> {
+    let object = format!("plot {}", path.display());
     if rows.is_empty() || rows.iter().any(|r| r.is_empty()) {
         return Err(Error::invalid(
             &object,
@@ -261,46 +295,8 @@ fn check(path: &Path, rows: &[Vec<Panel<'_>>], size: (u32, u32)) -> Result<()> {
     Ok(())
 }
 
-/// `.NAME.PID.tmp.EXT` next to `path` (the process id keeps concurrent writers apart; the
-/// extension is kept because it picks the image format).
-fn temp_path(path: &Path) -> Result<PathBuf> {
-    let (Some(stem), Some(ext)) = (path.file_stem(), path.extension()) else {
-        return Err(Error::invalid(
-            "plot",
-            "path",
-            path.display(),
-            "a file name with an image extension, e.g. out/plot.png",
-        ));
-    };
-    let mut name = std::ffi::OsString::from(".");
-    name.push(stem);
-    name.push(format!(".{}.tmp.", std::process::id()));
-    name.push(ext);
-    Ok(path.with_file_name(name))
-}
-
 /// What plotters' drawing calls return with the bitmap backend.
 type DrawResult = plotters::prelude::DrawResult<(), BitMapBackend<'static>>;
-
-fn render(
-    tmp: &Path,
-    title: Option<&str>,
-    rows: &[Vec<Panel<'_>>],
-    size: (u32, u32),
-) -> DrawResult {
-    let root = BitMapBackend::new(tmp, size).into_drawing_area();
-    root.fill(&WHITE)?;
-    let body = match title {
-        Some(t) => root.titled(t, ("sans-serif", 28))?,
-        None => root.clone(),
-    };
-    for (row_area, row) in body.split_evenly((rows.len(), 1)).iter().zip(rows) {
-        for (area, panel) in row_area.split_evenly((1, row.len())).iter().zip(row) {
-            draw_panel(area, panel)?;
-        }
-    }
-    root.present()
-}
 
 fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, Shift>, panel: &Panel<'_>) -> DrawResult {
     let finite = |s: &Series<'_>| {
@@ -381,13 +377,6 @@ fn span(values: impl Iterator<Item = f64>, margin: f64) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-fn io_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 fn draw_error(
     path: &Path,
     e: DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>,
@@ -410,11 +399,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn temp_path_keeps_the_extension_and_directory() {
-        let t = temp_path(Path::new("out/a/fig.png")).unwrap();
-        let want = format!("out/a/.fig.{}.tmp.png", std::process::id());
-        assert_eq!(t, Path::new(&want));
-        assert!(temp_path(Path::new("out/fig")).is_err());
+    fn only_png_paths_and_sane_sizes_are_accepted() {
+        let series: [(&str, &[f64], &[f64]); 1] = [("a", &[0.0, 1.0], &[0.0, 1.0])];
+        for bad in ["out/fig", "out/fig.jpg"] {
+            let err = line_plot(bad, "t", "x", "y", &series)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(bad) && err.contains(".png"), "{err}");
+        }
+        let panel = Panel::new("p", "x", "y");
+        let err = figure("big.png", "", &[vec![panel]], (40_000, 10))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("size") && err.contains("32768"), "{err}");
     }
 
     #[test]

@@ -138,16 +138,7 @@ pub fn confusion_png(path: &Path, m: &Array2<u64>) -> Result<()> {
     let (rows, cols) = m.dim();
     let cell = 48i32;
     let (w, h) = ((cols as i32 + 2) * cell, (rows as i32 + 2) * cell);
-    // plotters picks the format from the extension: render to a hidden .png beside the target.
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.partial.png",
-        path.file_name()
-            .map_or("plot".into(), |n| n.to_string_lossy()),
-        std::process::id()
-    ));
-    {
-        let root = BitMapBackend::new(&tmp, (w as u32, h as u32)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| other(path, e))?;
+    crate::plot::write_png(path, (w as u32, h as u32), |root| {
         let style = ("sans-serif", 14).into_font();
         for r in 0..rows {
             let total: u64 = m.row(r).sum();
@@ -162,22 +153,19 @@ pub fn confusion_png(path: &Path, m: &Array2<u64>) -> Result<()> {
                 root.draw(&Rectangle::new(
                     [(x0, y0), (x0 + cell, y0 + cell)],
                     RGBColor(shade, shade, 255).filled(),
-                ))
-                .map_err(|e| other(path, e))?;
+                ))?;
                 let color = if frac > 0.5 { WHITE } else { BLACK };
                 root.draw(&Text::new(
                     m[[r, c]].to_string(),
                     (x0 + 6, y0 + cell / 2 - 7),
                     style.clone().color(&color),
-                ))
-                .map_err(|e| other(path, e))?;
+                ))?;
             }
             root.draw(&Text::new(
                 r.to_string(),
                 (cell / 2, (r as i32 + 1) * cell + cell / 2 - 7),
                 style.clone(),
-            ))
-            .map_err(|e| other(path, e))?;
+            ))?;
         }
         for c in 0..cols {
             let label = if c + 1 == cols {
@@ -189,18 +177,13 @@ pub fn confusion_png(path: &Path, m: &Array2<u64>) -> Result<()> {
                 label,
                 ((c as i32 + 1) * cell + 8, cell / 2 - 7),
                 style.clone(),
-            ))
-            .map_err(|e| other(path, e))?;
+            ))?;
         }
         root.draw(&Text::new(
             "true class (rows) vs predicted (columns)",
             (cell, h - cell / 2 - 7),
             style.clone(),
-        ))
-        .map_err(|e| other(path, e))?;
-        root.present().map_err(|e| other(path, e))?;
-    }
-    let bytes = std::fs::read(&tmp).map_err(|e| other(path, e))?;
-    let _ = std::fs::remove_file(&tmp);
-    write_atomic(path, &bytes)
+        ))?;
+        Ok(())
+    })
 }
