@@ -173,50 +173,46 @@ fn summarise(name: &str, l: &Learned, labels: &[u8], means: &[Vec<f64>; 2]) {
 
 /// Draws the weight images (rows: cases; columns: neuron 0, neuron 1) and the two digits' mean
 /// images as a last row.
-fn draw(path: &Path, rows: &[(String, [&[f64]; 2])]) -> std::result::Result<(), String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
+fn draw(path: &Path, rows: &[(String, [&[f64]; 2])]) -> Result<()> {
     let cell = 300u32;
     let title_h = 50u32;
     let size = (2 * cell, title_h + rows.len() as u32 * (cell + 30));
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
-    root.fill(&WHITE).map_err(e)?;
-    let (top, body) = root.split_vertically(title_h);
-    top.titled(
-        "Input weights of the two excitatory neurons",
-        ("sans-serif", 24),
-    )
-    .map_err(e)?;
-    for (area_row, (label, images)) in body.split_evenly((rows.len(), 1)).iter().zip(rows.iter()) {
-        for (area, (i, img)) in area_row
-            .split_evenly((1, 2))
-            .iter()
-            .zip(images.iter().enumerate())
+    volley::plot::write_png(path, size, |root| {
+        let (top, body) = root.split_vertically(title_h);
+        top.titled(
+            "Input weights of the two excitatory neurons",
+            ("sans-serif", 24),
+        )?;
+        for (area_row, (label, images)) in
+            body.split_evenly((rows.len(), 1)).iter().zip(rows.iter())
         {
-            let caption = if label.starts_with("mean") {
-                format!("{label} {}", DIGITS[i])
-            } else {
-                format!("{label}: neuron {i}")
-            };
-            let area = area.titled(&caption, ("sans-serif", 17)).map_err(e)?;
-            let (w, h) = area.dim_in_pixel();
-            let px = ((w.min(h) - 10) / SIDE as u32) as i32;
-            let x0 = (w as i32 - px * SIDE as i32) / 2;
-            let max = img.iter().cloned().fold(f64::MIN_POSITIVE, f64::max);
-            for (k, v) in img.iter().enumerate() {
-                let (r, c) = ((k / SIDE) as i32, (k % SIDE) as i32);
-                let g = (255.0 * (1.0 - v / max).clamp(0.0, 1.0)) as u8;
-                area.draw(&Rectangle::new(
-                    [(x0 + c * px, r * px), (x0 + (c + 1) * px, (r + 1) * px)],
-                    RGBColor(g, g, g).filled(),
-                ))
-                .map_err(e)?;
+            for (area, (i, img)) in area_row
+                .split_evenly((1, 2))
+                .iter()
+                .zip(images.iter().enumerate())
+            {
+                let caption = if label.starts_with("mean") {
+                    format!("{label} {}", DIGITS[i])
+                } else {
+                    format!("{label}: neuron {i}")
+                };
+                let area = area.titled(&caption, ("sans-serif", 17))?;
+                let (w, h) = area.dim_in_pixel();
+                let px = ((w.min(h) - 10) / SIDE as u32) as i32;
+                let x0 = (w as i32 - px * SIDE as i32) / 2;
+                let max = img.iter().cloned().fold(f64::MIN_POSITIVE, f64::max);
+                for (k, &v) in img.iter().enumerate() {
+                    let (r, c) = ((k / SIDE) as i32, (k % SIDE) as i32);
+                    let g = (255.0 * (1.0 - v / max).clamp(0.0, 1.0)) as u8;
+                    area.draw(&Rectangle::new(
+                        [(x0 + c * px, r * px), (x0 + (c + 1) * px, (r + 1) * px)],
+                        RGBColor(g, g, g).filled(),
+                    ))?;
+                }
             }
         }
-    }
-    root.present().map_err(e)
+        Ok(())
+    })
 }
 
 fn run(args: Args) -> Result<()> {
@@ -298,7 +294,7 @@ fn run(args: Args) -> Result<()> {
         ),
         ("mean training".to_string(), [&means[0][..], &means[1][..]]),
     ];
-    draw(&path, &rows).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    draw(&path, &rows)?;
     println!("wrote {}", path.display());
     println!("corr_with_inhibition: {x:.4}");
     println!("corr_without_inhibition: {y:.4}");

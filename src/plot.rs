@@ -216,9 +216,10 @@ fn write_figure(
 /// The largest side of a picture, in pixels.
 const MAX_SIDE: u32 = 32_768;
 
-/// Renders `draw` on a white RGB canvas of `size` in memory and writes it to `path` as a PNG,
-/// atomically. `path` must end in `.png`.
-pub(crate) fn write_png(
+/// Renders `draw` on a white RGB canvas of `size` (width, height in pixels) in memory and
+/// writes it to `path` as a PNG, atomically; for pictures of one's own drawn with plotters.
+/// `path` must end in `.png`.
+pub fn write_png(
     path: &Path,
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> DrawResult,
@@ -296,7 +297,7 @@ fn check(path: &Path, rows: &[Vec<Panel<'_>>]) -> Result<()> {
 }
 
 /// What plotters' drawing calls return with the bitmap backend.
-type DrawResult = plotters::prelude::DrawResult<(), BitMapBackend<'static>>;
+pub type DrawResult = plotters::prelude::DrawResult<(), BitMapBackend<'static>>;
 
 fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, Shift>, panel: &Panel<'_>) -> DrawResult {
     let finite = |s: &Series<'_>| {
