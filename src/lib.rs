@@ -40,8 +40,8 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::model::{
         Bcm, Connection, ConnectionId, DcParams, Delays, Dist, Encoders, Endpoint, Ensemble,
-        EnsembleId, LearningRule, Network, NeuronType, Node, NodeId, Oja, Pes, Port, Probe,
-        ProbeId, Sparse, Stdp, Synapse, Transform, WhiteSignal,
+        EnsembleId, EvalPoints, LearningRule, Network, NeuronType, Node, NodeId, Oja, Pes, Port,
+        Probe, ProbeId, Sparse, Stdp, Synapse, Transform, WhiteSignal,
     };
     pub use crate::nef::Solver;
     pub use crate::sim::{BackendChoice, Keying, SimConfig, Simulator, Snapshot};

@@ -633,6 +633,115 @@ fn ball_points_fill_the_ball_uniformly() {
     }
 }
 
+/// Nengo 4.1's `ScatteredHypersphere.spherical_coords_ppf(dims, y, approx=True)` (its default
+/// `sct-approx`, a table interpolating the exact inverse, here to within 1e-4 at 40 dimensions
+/// and 2e-5 below; 4e-5 at dims 1, where the last angle is scaled by 2 pi, so 5e-4 for the
+/// transform's coordinates) and
+/// `spherical_transform_sct` on two fixed points, printed by Nengo 4.1.0.
+#[test]
+fn scattered_hypersphere_transform_matches_nengo() {
+    let ppf = [
+        (1, 0.3, 0.29999971394856145),
+        (2, 0.1, 0.20483182900436972),
+        (3, 0.25, 0.36762750100618025),
+        (3, 0.9, 0.7410948080376711),
+        (5, 0.01, 0.18668580838945167),
+        (10, 0.4, 0.4738572185025125),
+        (10, 0.999, 0.7925235969240328),
+        (40, 0.2, 0.4573398788410358),
+    ];
+    for (dims, y, nengo) in ppf {
+        let x = nef::spherical_coords_ppf(dims, y);
+        assert!(
+            (x - nengo).abs() < 2e-4,
+            "dims {dims}, y {y}: {x} vs Nengo's {nengo}"
+        );
+    }
+    // The exact values where they are known in closed form: uniform angles in 1-D, and the
+    // median at a right angle.
+    assert!((nef::spherical_coords_ppf(1, 0.3) - 0.3).abs() < 1e-12);
+    assert!((nef::spherical_coords_ppf(7, 0.5) - 0.5).abs() < 1e-12);
+    // dims 5: int_0^t sin^4 = 3t/8 - sin 2t / 4 + sin 4t / 32 over 3 pi / 8, solved for 0.01 by
+    // bisection in f64 (Nengo's table gives 0.18668580838945167).
+    assert!((nef::spherical_coords_ppf(5, 0.01) - 0.1866938236021588).abs() < 1e-13);
+    // dims 40 by the trapezoid rule on 2,000,001 points (Nengo's table: 0.4573398788410358).
+    assert!((nef::spherical_coords_ppf(40, 0.2) - 0.4574405).abs() < 2e-6);
+    let samples = Array2::from_shape_vec((2, 3), vec![0.1, 0.7, 0.3, 0.55, 0.2, 0.95]).unwrap();
+    let nengo = [
+        [
+            0.6870502964809285,
+            -0.2906577604567487,
+            -0.20578653745225942,
+            0.6333497117668448,
+        ],
+        [
+            -0.07870038966917393,
+            0.5981431413010249,
+            0.7584176636618337,
+            -0.2466448430966849,
+        ],
+    ];
+    let mapped = nef::spherical_transform(&samples);
+    for (row, want) in mapped.rows().into_iter().zip(nengo) {
+        for (a, b) in row.iter().zip(want) {
+            assert!((a - b).abs() < 5e-4, "{row} vs Nengo's {want:?}");
+        }
+    }
+}
+
+#[test]
+fn scattered_hypersphere_points_are_spread_evenly() {
+    let mut rng = StdRng::seed_from_u64(5);
+    for d in [2, 3, 7] {
+        let p = nef::scattered_hypersphere(500, d, true, &mut rng);
+        assert_eq!(p.dim(), (500, d));
+        for row in p.rows() {
+            assert!((row.dot(&row).sqrt() - 1.0).abs() < 1e-9, "d = {d}: {row}");
+        }
+        // Quasirandom: each coordinate's mean is far closer to 0 than a random draw's (std
+        // 1/sqrt(500 d), about 0.02-0.03).
+        for mean in p.mean_axis(Axis(0)).unwrap() {
+            assert!(mean.abs() < 0.01, "d = {d}: mean coordinate {mean}");
+        }
+        let ball = nef::scattered_hypersphere(4000, d, false, &mut rng);
+        let inside = ball
+            .rows()
+            .into_iter()
+            .filter(|r| r.dot(r).sqrt() < 0.5)
+            .count() as f64
+            / 4000.0;
+        assert!(ball.rows().into_iter().all(|r| r.dot(&r) <= 1.0 + 1e-12));
+        assert!(
+            (inside - 0.5f64.powi(d as i32)).abs() < 0.005,
+            "d = {d}: {inside} within radius 0.5"
+        );
+    }
+    // 1-D: the surface splits evenly into +1 and -1 (never all one sign, as random draws can
+    // be for a small ensemble); the ball is two evenly tiled halves.
+    for n in [1, 5, 6, 101] {
+        let p = nef::scattered_hypersphere(n, 1, true, &mut rng);
+        let pos = p.iter().filter(|&&v| v == 1.0).count();
+        assert!(p.iter().all(|&v| v == 1.0 || v == -1.0));
+        assert!(pos.abs_diff(n - pos) <= 1, "n = {n}: {pos} positive");
+    }
+    let b = nef::scattered_hypersphere(1000, 1, false, &mut rng);
+    let mut pos: Vec<f64> = b.iter().copied().filter(|&v| v >= 0.0).collect();
+    pos.sort_by(f64::total_cmp);
+    assert_eq!(pos.len(), 500);
+    for w in pos.windows(2) {
+        assert!((w[1] - w[0] - 1.0 / 500.0).abs() < 1e-12);
+    }
+    assert_eq!(
+        nef::scattered_hypersphere(0, 3, true, &mut rng).dim(),
+        (0, 3)
+    );
+    let a = nef::scattered_hypersphere(50, 3, false, &mut StdRng::seed_from_u64(3));
+    assert_eq!(
+        a,
+        nef::scattered_hypersphere(50, 3, false, &mut StdRng::seed_from_u64(3))
+    );
+}
+
 #[test]
 fn samplers_are_deterministic_per_seed_and_handle_zero_sizes() {
     let a = nef::sample_ball(50, 3, &mut StdRng::seed_from_u64(3));

@@ -22,8 +22,8 @@ pub use plan::{
 
 use crate::error::{Error, Result, check_positive};
 use crate::model::{
-    Connection, Delays, Encoders, Endpoint, LearningRule, MAX_DELAY_STEPS, Network, NeuronType,
-    NodeOutput, Port, ProbeTarget, Stdp, Synapse, Transform,
+    Connection, Delays, Encoders, Endpoint, EvalPoints, LearningRule, MAX_DELAY_STEPS, Network,
+    NeuronType, NodeOutput, Port, ProbeTarget, Stdp, Synapse, Transform,
 };
 use crate::nef;
 use ndarray::{Array2, Axis};
@@ -167,6 +167,7 @@ fn build_ensemble(net: &Network, index: usize) -> Result<BuiltEnsemble> {
     let mut rng = object_rng(net.seed, RNG_ENSEMBLE, index);
     // Fixed draw order: encoders, max_rates, intercepts, eval points.
     let mut encoders = match &ens.encoders {
+        Encoders::ScatteredHypersphere => nef::scattered_hypersphere(n, d, true, &mut rng),
         Encoders::UniformHypersphere => nef::sample_hypersphere_surface(n, d, &mut rng),
         Encoders::Choice(options) => {
             let mut m = Array2::zeros((n, d));
@@ -208,7 +209,10 @@ fn build_ensemble(net: &Network, index: usize) -> Result<BuiltEnsemble> {
     let n_eval = ens
         .n_eval_points
         .unwrap_or_else(|| nef::default_n_eval_points(n, d));
-    let eval_points = nef::sample_ball(n_eval, d, &mut rng) * ens.radius;
+    let eval_points = match ens.eval_points {
+        EvalPoints::ScatteredHypersphere => nef::scattered_hypersphere(n_eval, d, false, &mut rng),
+        EvalPoints::UniformHypersphere => nef::sample_ball(n_eval, d, &mut rng),
+    } * ens.radius;
     Ok(BuiltEnsemble {
         encoders,
         gain,
@@ -511,8 +515,9 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
         x_in: Option<BufId>,
     }
     let mut ens_bufs = Vec::new();
-    let mut init_rng = object_rng(net.seed, RNG_INIT, 0);
     for (i, ens) in net.ensembles.iter().enumerate() {
+        // One stream per ensemble: an ensemble's initial state does not depend on the others.
+        let mut init_rng = object_rng(net.seed, RNG_INIT, i);
         let n = ens.n_neurons;
         let j = b.zeros(format!("ens{i}.J"), n, BufferKind::Temp);
         let out = b.zeros(format!("ens{i}.out"), n, BufferKind::Temp);

@@ -181,13 +181,29 @@ impl fmt::Display for Dist {
 /// How an ensemble's encoders are chosen.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Encoders {
-    /// Uniformly distributed on the surface of the unit hypersphere (Nengo's default).
+    /// Quasirandom, scattered evenly over the surface of the unit hypersphere (Nengo 4's
+    /// default, `ScatteredHypersphere(surface=True)`; `nef::scattered_hypersphere`): in 1-D,
+    /// half the neurons get `+1` and half `-1`.
+    ScatteredHypersphere,
+    /// Random, uniform on the surface of the unit hypersphere (Nengo 3's default,
+    /// `UniformHypersphere(surface=True)`).
     UniformHypersphere,
     /// Each neuron's encoder drawn uniformly from these vectors (normalised to unit length), e.g.
     /// `[[1.0], [-1.0]]` for the classic +-1 encoders.
     Choice(Vec<Vec<f64>>),
     /// One encoder per neuron, shape `(n_neurons, dimensions)`; rows are normalised.
     Exact(Array2<f64>),
+}
+
+/// How an ensemble's evaluation points (the inputs its decoders are solved on) are chosen, in
+/// the ball of its radius.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EvalPoints {
+    /// Quasirandom, scattered evenly in the ball (Nengo 4's default, `ScatteredHypersphere()`).
+    #[default]
+    ScatteredHypersphere,
+    /// Random, uniform in the ball (Nengo 3's default, `UniformHypersphere()`).
+    UniformHypersphere,
 }
 
 /// A population of neurons representing a vector of `dimensions` values (Nengo's `Ensemble`).
@@ -201,7 +217,7 @@ pub struct Ensemble {
     pub dimensions: usize,
     /// The neuron model (default LIF).
     pub neuron_type: NeuronType,
-    /// Encoders (default uniform on the hypersphere).
+    /// Encoders (default Nengo 4's: scattered over the hypersphere's surface).
     pub encoders: Encoders,
     /// Intercepts in `[-1, 1)` (default Uniform(-1, 0.9)).
     pub intercepts: Dist,
@@ -213,6 +229,8 @@ pub struct Ensemble {
     pub radius: f64,
     /// Number of evaluation points for decoder solving (default: Nengo's rule).
     pub n_eval_points: Option<usize>,
+    /// How the evaluation points are drawn (default Nengo 4's: scattered in the ball).
+    pub eval_points: EvalPoints,
 }
 
 impl Ensemble {
@@ -223,12 +241,13 @@ impl Ensemble {
             n_neurons,
             dimensions,
             neuron_type: NeuronType::lif(),
-            encoders: Encoders::UniformHypersphere,
+            encoders: Encoders::ScatteredHypersphere,
             intercepts: Dist::uniform(-1.0, 0.9),
             max_rates: Dist::uniform(200.0, 400.0),
             gain_bias: None,
             radius: 1.0,
             n_eval_points: None,
+            eval_points: EvalPoints::ScatteredHypersphere,
         }
     }
     /// Sets the label.
@@ -269,6 +288,11 @@ impl Ensemble {
     /// Sets the number of evaluation points.
     pub fn n_eval_points(mut self, n: usize) -> Self {
         self.n_eval_points = Some(n);
+        self
+    }
+    /// Sets how the evaluation points are drawn.
+    pub fn eval_points(mut self, eval_points: EvalPoints) -> Self {
+        self.eval_points = eval_points;
         self
     }
 
@@ -314,7 +338,7 @@ impl Ensemble {
         self.neuron_type.validate(object)?;
         check_positive(object, "radius", self.radius)?;
         match &self.encoders {
-            Encoders::UniformHypersphere => {}
+            Encoders::ScatteredHypersphere | Encoders::UniformHypersphere => {}
             Encoders::Choice(options) => {
                 if options.is_empty() {
                     return Err(Error::invalid(

@@ -17,6 +17,9 @@ mod izhikevich;
 mod solvers;
 mod tuning;
 
-pub use dists::{default_n_eval_points, sample_ball, sample_hypersphere_surface};
+pub use dists::{
+    default_n_eval_points, quasirandom_sequence, sample_ball, sample_hypersphere_surface,
+    scattered_hypersphere, spherical_coords_ppf, spherical_transform,
+};
 pub use solvers::Solver;
 pub use tuning::{activities, gain_bias, max_rates_intercepts, rates};
