@@ -86,6 +86,12 @@ pub struct SimConfig {
     /// `network seed + b`; with [`Simulator::restore_instances`] a batch then trains K
     /// independent networks, each bit-identical to its seed run alone.
     pub keying: Keying,
+    /// Seed of the random draws made while running (Poisson inputs; the key of the
+    /// counter-based generator), default the network's seed. What is drawn when the network is
+    /// built (encoders, initial weights and states, delays, noise signals) always comes from the
+    /// network's seed, so one network can be run with several seeds, as Nengo's
+    /// `Simulator(seed=...)` runs its processes.
+    pub seed: Option<u64>,
 }
 
 impl Default for SimConfig {
@@ -97,6 +103,7 @@ impl Default for SimConfig {
             chunk_steps: 1000,
             learning: true,
             keying: Keying::Shared,
+            seed: None,
         }
     }
 }
@@ -125,6 +132,11 @@ impl SimConfig {
     /// Sets how the instances draw random numbers.
     pub fn keying(mut self, keying: Keying) -> Self {
         self.keying = keying;
+        self
+    }
+    /// Sets the seed of the random draws made while running (see [`SimConfig::seed`]).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
         self
     }
 }
@@ -172,6 +184,9 @@ impl Simulator {
         let (mut plan, built) = compile_with(network, config.dt, config.batch, config.learning)?;
         let signals = crate::compile::node_signals(network, config.dt)?;
         plan.keying = config.keying;
+        if let Some(seed) = config.seed {
+            plan.seed = seed;
+        }
         let backend: Box<dyn Backend> = match config.backend {
             BackendChoice::Cpu => Box::new(CpuBackend::new(&plan)?),
             BackendChoice::Gpu => Box::new(GpuBackend::new(

@@ -204,6 +204,7 @@ fn learns_above_chance(backend: BackendChoice, train_images: usize, eval_images:
             test_images: eval_images,
             batch: 50,
             backend,
+            network_seed: cfg.seed,
             seed: 1,
         },
     )
@@ -426,6 +427,7 @@ fn neurons_whose_frozen_threshold_is_below_rest_are_counted() {
             test_images: 3,
             batch: 3,
             backend: BackendChoice::Cpu,
+            network_seed: 0,
             seed: 1,
         },
     )

@@ -1024,6 +1024,7 @@ fn run_evaluation(
             test_images: c.test_images,
             batch: c.eval_batch,
             backend,
+            network_seed: seed,
             seed: seed.wrapping_add(1),
         },
     )

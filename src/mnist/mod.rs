@@ -849,7 +849,10 @@ pub struct EvalConfig {
     pub batch: usize,
     /// Backend.
     pub backend: BackendChoice,
-    /// Seed of the evaluation's random draws.
+    /// Seed the network was built and trained with: its input delays (`input_delays`) are
+    /// drawn from it, so evaluation presents the images through the delays it learned with.
+    pub network_seed: u64,
+    /// Seed of the evaluation's random draws (the Poisson input).
     pub seed: u64,
 }
 
@@ -920,6 +923,37 @@ fn responses(
     Ok(out)
 }
 
+/// The network `evaluate` runs, `batch` instances with learning off: the Diehl & Cook network of
+/// `ec.network_seed` (so with the input delays it trained with), `weights` and `theta` loaded,
+/// drawing its Poisson input with `ec.seed`.
+fn evaluate_simulator(
+    network: &DiehlCookConfig,
+    protocol: &Protocol,
+    weights: &Array2<f32>,
+    theta: &[f32],
+    ec: &EvalConfig,
+    batch: usize,
+) -> Result<(Simulator, DiehlCook)> {
+    let dc = diehl_cook(network, ec.network_seed)?;
+    let mut sim = Simulator::new(
+        &dc.net,
+        SimConfig::default()
+            .dt(protocol.dt)
+            .backend(ec.backend)
+            .batch(batch)
+            .learning(false)
+            .seed(ec.seed),
+    )?;
+    sim.set_weights(
+        dc.conn_input,
+        weights
+            .as_slice()
+            .ok_or_else(|| Error::Other("weights not contiguous".into()))?,
+    )?;
+    sim.set_neuron_state(dc.exc, "theta", theta)?;
+    Ok((sim, dc))
+}
+
 /// Evaluates learned weights and thresholds: a labelling pass on training images, then the test
 /// set, both with learning off and theta frozen, many images at once.
 pub fn evaluate(
@@ -945,24 +979,9 @@ pub fn evaluate(
             "an integer >= 1",
         ));
     }
-    let dc = diehl_cook(network, ec.seed)?;
     // No more instances than images: idle instances cost as much as busy ones.
     let batch = ec.batch.min(label_images.max(test_images));
-    let mut sim = Simulator::new(
-        &dc.net,
-        SimConfig::default()
-            .dt(protocol.dt)
-            .backend(ec.backend)
-            .batch(batch)
-            .learning(false),
-    )?;
-    sim.set_weights(
-        dc.conn_input,
-        weights
-            .as_slice()
-            .ok_or_else(|| Error::Other("weights not contiguous".into()))?,
-    )?;
-    sim.set_neuron_state(dc.exc, "theta", theta)?;
+    let (mut sim, dc) = evaluate_simulator(network, protocol, weights, theta, ec, batch)?;
     let w = wiring(&dc, network);
     let t0 = Instant::now();
     let label_counts = responses(&mut sim, &w, protocol, &data.train, label_images)?;
@@ -1003,6 +1022,40 @@ pub fn default_out() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Evaluation must present the images through the delays the network learned with (drawn
+    /// from the training seed), while drawing its own Poisson input.
+    #[test]
+    fn evaluation_runs_the_delays_the_network_trained_with() {
+        let network = DiehlCookConfig {
+            n_exc: 3,
+            input_delays: Some((0.0, 0.01)),
+            ..Default::default()
+        };
+        let protocol = Protocol::default();
+        let delays = |seed: u64| {
+            let dc = diehl_cook(&network, seed).unwrap();
+            let config = SimConfig::default()
+                .dt(protocol.dt)
+                .backend(BackendChoice::Cpu);
+            let mut sim = Simulator::new(&dc.net, config).unwrap();
+            sim.read_buffer("conn0.delays").unwrap()
+        };
+        let (trained, other) = (delays(5), delays(6));
+        assert_ne!(trained, other, "two seeds draw different delays");
+        let ec = EvalConfig {
+            label_images: 1,
+            test_images: 1,
+            batch: 2,
+            backend: BackendChoice::Cpu,
+            network_seed: 5,
+            seed: 6,
+        };
+        let weights = Array2::from_elem((3, network.n_input), 0.1f32);
+        let (mut sim, _) =
+            evaluate_simulator(&network, &protocol, &weights, &[20.0; 3], &ec, 2).unwrap();
+        assert_eq!(sim.read_buffer("conn0.delays").unwrap(), trained);
+    }
 
     fn cfg(exc_min_interval: f64) -> TrainConfig {
         let mut network = DiehlCookConfig::default();
