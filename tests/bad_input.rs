@@ -98,7 +98,7 @@ fn zero_neurons_or_dimensions() {
 }
 
 #[test]
-fn intercepts_outside_minus_one_one() {
+fn intercepts_of_one_or_more() {
     let mut net = Network::new(0);
     expect_invalid(
         net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::Exact(vec![0.0, 1.5, 0.2]))),
@@ -107,10 +107,14 @@ fn intercepts_outside_minus_one_one() {
         "1.5",
     );
     expect_invalid(
-        net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::Exact(vec![-1.01, 0.0, 0.2]))),
+        net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::Exact(vec![
+            f64::NEG_INFINITY,
+            0.0,
+            0.2,
+        ]))),
         "Ensemble 0",
         "intercepts",
-        "-1.01",
+        "-inf",
     );
     // An intercept of exactly 1 needs an infinite gain.
     expect_invalid(
@@ -118,12 +122,6 @@ fn intercepts_outside_minus_one_one() {
         "Ensemble 0",
         "intercepts",
         "1",
-    );
-    expect_invalid(
-        net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::uniform(-1.5, 0.5))),
-        "Ensemble 0",
-        "intercepts",
-        "-1.5",
     );
     expect_invalid(
         net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::uniform(0.0, 2.0))),
@@ -152,6 +150,16 @@ fn intercepts_outside_minus_one_one() {
     // Uniform(-1, 1) samples from [-1, 1) and is fine.
     net.add_ensemble(Ensemble::new(3, 1).intercepts(Dist::uniform(-1.0, 1.0)))
         .unwrap();
+    // Below -1, as Nengo allows: the neurons fire across the whole radius.
+    let e = net
+        .add_ensemble(Ensemble::new(3, 1).intercepts(Dist::Exact(vec![-1.5, -1.01, 0.2])))
+        .unwrap();
+    let sim = Simulator::new(&net, cfg()).unwrap();
+    let built = &sim.built().ensembles[e.index()];
+    assert!(built.gain.iter().all(|&g| g > 0.0 && g.is_finite()));
+    for (&x, want) in built.intercepts.iter().zip([-1.5, -1.01, 0.2]) {
+        assert!((x - want).abs() < 1e-9, "intercept {x}, want {want}");
+    }
 }
 
 #[test]
@@ -244,29 +252,55 @@ fn bad_neuron_parameters() {
         "amplitude",
         "-1",
     );
-    expect_invalid(
-        net.add_ensemble(Ensemble::new(5, 1).neuron_type(NeuronType::Izhikevich {
-            tau_recovery: 0.02,
-            coupling: f64::NAN,
-            reset_voltage: -65.0,
-            reset_recovery: 8.0,
-        })),
-        "Ensemble 0",
-        "coupling",
-        "NaN",
-    );
-    // dt larger than tau_rc breaks the discretisation: caught at Simulator::new.
+    for coupling in [f64::NAN, -0.2] {
+        expect_invalid(
+            net.add_ensemble(Ensemble::new(5, 1).neuron_type(NeuronType::Izhikevich {
+                tau_recovery: 0.02,
+                coupling,
+                reset_voltage: -65.0,
+                reset_recovery: 8.0,
+            })),
+            "Ensemble 0",
+            "coupling",
+            &coupling.to_string(),
+        );
+    }
+    // As in Nengo: tau_rc below dt (LIF voltages are integrated exactly), a voltage without a
+    // lower bound, and an adaptation time constant of one step.
+    let mut net = Network::new(0);
+    for neuron_type in [
+        NeuronType::lif_with(0.0005, 0.0),
+        NeuronType::Lif(LifParams {
+            min_voltage: f64::NEG_INFINITY,
+            ..LifParams::default()
+        }),
+        NeuronType::AdaptiveLif {
+            lif: LifParams::default(),
+            tau_n: 0.001,
+            inc_n: 0.01,
+        },
+    ] {
+        net.add_ensemble(Ensemble::new(5, 1).neuron_type(neuron_type))
+            .unwrap();
+    }
+    let mut sim = Simulator::new(&net, cfg()).unwrap();
+    sim.run_steps(20).unwrap();
+    // Forward Euler on the adaptation diverges from tau_n = dt / 2 down.
     let mut net = Network::new(0);
     net.add_ensemble(
         Ensemble::new(5, 1)
-            .label("slow")
-            .neuron_type(NeuronType::lif_with(0.0005, 0.0)),
+            .label("fast")
+            .neuron_type(NeuronType::AdaptiveLif {
+                lif: LifParams::default(),
+                tau_n: 0.0005,
+                inc_n: 0.01,
+            }),
     )
     .unwrap();
     expect_invalid(
         Simulator::new(&net, cfg()),
-        "Ensemble 0 \"slow\"",
-        "tau_rc",
+        "Ensemble 0 \"fast\"",
+        "tau_n",
         "0.0005",
     );
     // A Diehl & Cook gate or refractory period longer than the timer counts (2^23 steps of
@@ -549,7 +583,8 @@ fn transforms_of_the_wrong_shape_or_with_nan() {
 #[test]
 fn bad_synapses_and_solvers() {
     let (mut net, a, _) = small_net();
-    for tau in [0.0, -0.005, f64::NAN] {
+    // (0 is Nengo's synapse=0, no synapse: tests/core.rs a_synapse_of_tau_zero_is_no_synapse.)
+    for tau in [-0.005, f64::NAN] {
         expect_invalid(
             net.connect(Connection::new(a, a).synapse(Some(Synapse::Lowpass(tau)))),
             "Connection 0 (Ensemble 0 \"a\" -> Ensemble 0 \"a\")",

@@ -1743,3 +1743,75 @@ fn cpu_results_do_not_depend_on_the_thread_count() {
     let bits = |a: &ndarray::Array2<f32>| a.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&v1), bits(&v3));
 }
+
+/// An ensemble's initial state comes from its own stream: resizing or retyping one ensemble
+/// leaves the next one's initial voltages as they were (as in Nengo, where each ensemble's
+/// state is drawn from its own seed).
+#[test]
+fn an_ensembles_initial_state_does_not_depend_on_the_others() {
+    let second = |first: Ensemble| {
+        let mut net = Network::new(7);
+        net.add_ensemble(first).unwrap();
+        let e = net.add_ensemble(Ensemble::new(5, 1)).unwrap();
+        let mut sim = Simulator::new(&net, cfg()).unwrap();
+        sim.neuron_state(e, "voltage").unwrap()
+    };
+    let a = second(Ensemble::new(10, 1));
+    assert_eq!(a, second(Ensemble::new(20, 1)));
+    assert_eq!(
+        a,
+        second(Ensemble::new(10, 1).neuron_type(NeuronType::LifRate(LifParams::default())))
+    );
+}
+
+/// Nengo's `synapse=0` is no filter: a time constant of 0 on a connection or probe runs as
+/// `None` (no step of delay), where any other time constant below dt/100 is refused.
+#[test]
+fn a_synapse_of_tau_zero_is_no_synapse() {
+    let run = |synapse: Option<Synapse>| {
+        let mut net = Network::new(3);
+        let x = net.add_node(Node::function(1, |t| vec![t.sin()])).unwrap();
+        let a = net.add_ensemble(Ensemble::new(20, 1)).unwrap();
+        net.connect(Connection::new(x, a).synapse(synapse)).unwrap();
+        let mut p = Probe::spikes(a);
+        if let Some(s) = synapse {
+            p = p.synapse(s);
+        }
+        let p = net.probe(p).unwrap();
+        let mut sim = Simulator::new(&net, cfg()).unwrap();
+        sim.run_steps(50).unwrap();
+        sim.data_instance(p, 0).unwrap()
+    };
+    let none = run(None);
+    assert!(none.iter().any(|&v| v > 0.0), "some spikes");
+    assert_eq!(run(Some(Synapse::Lowpass(0.0))), none);
+    assert_eq!(run(Some(Synapse::Alpha(0.0))), none);
+    assert_ne!(run(Some(Synapse::Lowpass(0.005))), none);
+}
+
+/// `min_voltage: -inf` never clips the voltage (Nengo's LIF: "If -np.inf, the voltage is
+/// never clipped"); the default clips at 0.
+#[test]
+fn lif_min_voltage_minus_infinity_is_no_bound() {
+    let voltages = |min_voltage: f64| {
+        let mut net = Network::new(0);
+        let x = net.add_node(Node::constant(vec![-1.0])).unwrap();
+        let e = net
+            .add_ensemble(
+                Ensemble::new(4, 1)
+                    .encoders(Encoders::Choice(vec![vec![1.0]]))
+                    .gain_bias(vec![1.0; 4], vec![0.0; 4])
+                    .neuron_type(NeuronType::Lif(LifParams {
+                        min_voltage,
+                        ..LifParams::default()
+                    })),
+            )
+            .unwrap();
+        net.connect(Connection::new(x, e).synapse(None)).unwrap();
+        let mut sim = Simulator::new(&net, cfg()).unwrap();
+        sim.run_steps(100).unwrap();
+        sim.neuron_state(e, "voltage").unwrap()
+    };
+    assert!(voltages(0.0).iter().all(|&v| v == 0.0));
+    assert!(voltages(f64::NEG_INFINITY).iter().all(|&v| v < -0.5));
+}

@@ -3096,7 +3096,7 @@ impl LifConsts {
         LifConsts {
             tau_rc: p.tau_rc as f32,
             tau_ref: p.tau_ref as f32,
-            min_voltage: p.min_voltage as f32,
+            min_voltage: p.min_voltage_f32(),
             amplitude: p.amplitude as f32,
         }
     }

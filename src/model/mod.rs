@@ -219,7 +219,8 @@ pub struct Ensemble {
     pub neuron_type: NeuronType,
     /// Encoders (default Nengo 4's: scattered over the hypersphere's surface).
     pub encoders: Encoders,
-    /// Intercepts in `[-1, 1)` (default Uniform(-1, 0.9)).
+    /// Intercepts below 1 (default Uniform(-1, 0.9); below -1 the neuron fires across the
+    /// whole radius).
     pub intercepts: Dist,
     /// Maximum firing rates in Hz at the radius (default Uniform(200, 400)).
     pub max_rates: Dist,
@@ -390,10 +391,10 @@ impl Ensemble {
                 "intercepts",
                 self.n_neurons,
                 |x| {
-                    (-1.0..1.0).contains(&x)
+                    (x.is_finite() && x < 1.0)
                         || (x == 1.0 && matches!(self.intercepts, Dist::Uniform { .. }))
                 },
-                "values in [-1, 1) (an intercept of 1 would need infinite gain)",
+                "finite values below 1 (an intercept of 1 would need infinite gain)",
             )?;
             self.max_rates.validate(
                 object,
@@ -842,7 +843,14 @@ impl Synapse {
         }
     }
     pub(crate) fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
-        check_positive(object, "synapse tau", self.tau())
+        check_positive(object, "synapse tau", self.tau()).map_err(|_| {
+            Error::invalid(
+                object,
+                "synapse tau",
+                self.tau(),
+                "a finite number > 0 (a connection's or probe's tau 0, Nengo's synapse=0, is no synapse: `synapse(None)`)",
+            )
+        })
     }
 }
 
@@ -1490,7 +1498,8 @@ impl Connection {
         self.transform = t;
         self
     }
-    /// Sets the synapse (`None` for no filtering).
+    /// Sets the synapse (`None`, or a time constant of 0 as Nengo's `synapse=0`, for no
+    /// filtering).
     pub fn synapse(mut self, s: Option<Synapse>) -> Self {
         self.synapse = s;
         self
@@ -1606,7 +1615,8 @@ impl Probe {
             sample_every: None,
         }
     }
-    /// Sets the probe's filter (one step of delay, as Nengo's; see [`Probe::synapse`](Probe#structfield.synapse)).
+    /// Sets the probe's filter (one step of delay, as Nengo's; see [`Probe::synapse`](Probe#structfield.synapse));
+    /// a time constant of 0 is none, as Nengo's `synapse=0`.
     pub fn synapse(mut self, s: Synapse) -> Self {
         self.synapse = Some(s);
         self
@@ -1879,7 +1889,8 @@ impl Network {
     }
 
     /// Adds a connection after checking endpoints, shapes and parameters.
-    pub fn connect(&mut self, conn: Connection) -> Result<ConnectionId> {
+    pub fn connect(&mut self, mut conn: Connection) -> Result<ConnectionId> {
+        conn.synapse = conn.synapse.filter(|s| s.tau() != 0.0);
         let index = self.connections.len();
         let base = format!("Connection {index}");
         self.check_endpoint(&base, &conn.pre)?;
@@ -2363,7 +2374,8 @@ impl Network {
     }
 
     /// Adds a probe.
-    pub fn probe(&mut self, probe: Probe) -> Result<ProbeId> {
+    pub fn probe(&mut self, mut probe: Probe) -> Result<ProbeId> {
+        probe.synapse = probe.synapse.filter(|s| s.tau() != 0.0);
         let index = self.probes.len();
         let object = format!("Probe {index}");
         if let ProbeTarget::Decoded(e @ Endpoint::Node(id))

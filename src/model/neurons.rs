@@ -18,10 +18,18 @@ pub struct LifParams {
     pub tau_rc: f64,
     /// Absolute refractory period in seconds (Nengo default 0.002).
     pub tau_ref: f64,
-    /// Lower bound on the voltage (Nengo default 0).
+    /// Lower bound on the voltage (Nengo default 0; `f64::NEG_INFINITY`: never clipped).
     pub min_voltage: f64,
     /// Scale of the output (spikes are `amplitude / dt`; default 1).
     pub amplitude: f64,
+}
+
+impl LifParams {
+    /// `min_voltage` as the kernels use it: in f32, with no bound (`-inf`) as the lowest finite
+    /// f32, which no voltage falls below (WGSL need not handle infinities).
+    pub fn min_voltage_f32(&self) -> f32 {
+        (self.min_voltage as f32).max(f32::MIN)
+    }
 }
 
 impl Default for LifParams {
@@ -300,12 +308,12 @@ impl NeuronType {
         let check_lif = |p: &LifParams| -> Result<()> {
             check_positive(object, "tau_rc", p.tau_rc)?;
             check_non_negative(object, "tau_ref", p.tau_ref)?;
-            if !p.min_voltage.is_finite() || p.min_voltage > 0.0 {
+            if p.min_voltage.is_nan() || p.min_voltage > 0.0 {
                 return Err(Error::invalid(
                     object,
                     "min_voltage",
                     p.min_voltage,
-                    "a finite number <= 0 (the reset voltage)",
+                    "a number <= 0 (the reset voltage), or -inf for no bound",
                 ));
             }
             check_positive(object, "amplitude", p.amplitude)
@@ -328,7 +336,7 @@ impl NeuronType {
                 reset_recovery,
             } => {
                 check_positive(object, "tau_recovery", *tau_recovery)?;
-                crate::error::check_finite(object, "coupling", *coupling)?;
+                check_non_negative(object, "coupling", *coupling)?;
                 crate::error::check_finite(object, "reset_voltage", *reset_voltage)?;
                 crate::error::check_finite(object, "reset_recovery", *reset_recovery)
             }
@@ -356,16 +364,7 @@ impl NeuronType {
 
     /// Checks that `dt` does not break this type's discretisation.
     pub fn validate_dt(&self, object: &dyn fmt::Display, dt: f64) -> Result<()> {
-        if let Some(p) = self.lif_params()
-            && dt > p.tau_rc
-        {
-            return Err(Error::invalid(
-                object,
-                "tau_rc",
-                p.tau_rc,
-                format!("a time constant >= the simulator's dt ({dt} s)"),
-            ));
-        }
+        // LIF voltages are integrated exactly (`expm1`), so any tau_rc works, as in Nengo.
         if let NeuronType::DiehlCook(p) = self {
             for (name, tau) in [("tau_ge", p.tau_ge), ("tau_gi", p.tau_gi)] {
                 if dt > tau {
@@ -395,14 +394,15 @@ impl NeuronType {
             }
         }
         if let NeuronType::AdaptiveLif { tau_n, .. } = self
-            && dt >= *tau_n
+            && dt >= 2.0 * *tau_n
         {
             return Err(Error::invalid(
                 object,
                 "tau_n",
                 tau_n,
                 format!(
-                    "a time constant > the simulator's dt ({dt} s); forward Euler on n is unstable otherwise"
+                    "a time constant > dt / 2 = {} s; forward Euler on n (Nengo's) diverges otherwise",
+                    dt / 2.0
                 ),
             ));
         }

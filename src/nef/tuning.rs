@@ -61,7 +61,8 @@ pub fn rates(neuron: &NeuronType, j: &[f64]) -> Vec<f64> {
 ///
 /// [`Error::InvalidParameter`] if the neuron type's parameters are invalid, the slices differ in
 /// length (param `intercepts`), a max rate is not finite and > 0 (param `max_rates`), an
-/// intercept is outside `[-1, 1)` or NaN (param `intercepts`), or a max rate is unreachable:
+/// intercept is not a finite number below 1 (param `intercepts`; below -1 is allowed, as in
+/// Nengo), or a max rate is unreachable:
 /// `>= 1/tau_ref` for the LIF family, above the saturation rate for Izhikevich.
 /// [`Error::Build`] if an Izhikevich parameter set has no firing threshold.
 pub fn gain_bias(
@@ -90,12 +91,12 @@ pub fn gain_bias(
             "a finite rate > 0 Hz",
         ));
     }
-    if let Some(&x) = intercepts.iter().find(|x| !(**x >= -1.0 && **x < 1.0)) {
+    if let Some(&x) = intercepts.iter().find(|x| !(x.is_finite() && **x < 1.0)) {
         return Err(Error::invalid(
             object,
             "intercepts",
             x,
-            "a number in [-1, 1) (an intercept of 1 needs an infinite gain)",
+            "a finite number < 1 (an intercept of 1 needs an infinite gain)",
         ));
     }
     match *neuron {

@@ -448,7 +448,7 @@ fn descriptor(l: &Layout, op: &Op) -> ([u32; OP_WORDS], Vec<BufId>) {
                     .f(dt)
                     .f(p.tau_rc as f32)
                     .f(p.tau_ref as f32)
-                    .f(p.min_voltage as f32)
+                    .f(p.min_voltage_f32())
                     .f(p.amplitude as f32)
                     .f(tau_n)
                     .f(inc_n)

@@ -1625,7 +1625,7 @@ fn lif_params(total: u32, dt: f32, l: &crate::model::LifParams, tau_n: f32, inc_
         dt,
         tau_rc: l.tau_rc as f32,
         tau_ref: l.tau_ref as f32,
-        min_voltage: l.min_voltage as f32,
+        min_voltage: l.min_voltage_f32(),
         amplitude: l.amplitude as f32,
         tau_n,
         inc_n,
