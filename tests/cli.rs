@@ -922,3 +922,102 @@ fn counts_beyond_the_data_use_all_of_it_and_say_so() {
     assert!(ok && stderr.contains("--test-images 9: "), "{stderr}");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Mixed-up output directories and flags are refused before anything trains or is written:
+/// an `--instances` run and a single run never share a directory, `eval --weights` never
+/// replaces a training run's evaluation, a workload name is checked before the first
+/// workload runs, epochs that overflow are named, `--out` naming a file is said so, and bad
+/// data leaves no output directory.
+#[test]
+fn mixed_up_directories_and_flags_are_refused_up_front() {
+    let (out, data, dir, _) = tiny_seed4_run("mixed-up");
+    // A single run into an --instances run's directory, and the reverse.
+    let inst = out.join("inst");
+    run_ok(&tiny_train(&data, &inst, "5", &["--instances", "2"]));
+    for extra in [&[][..], &["--resume"][..]] {
+        let err = run_err(&tiny_train(&data, &inst, "5", extra));
+        assert!(err.contains("--instances run of seeds 0 to 1"), "{err}");
+    }
+    assert!(!inst.join("checkpoint.bin").exists() && !inst.join("metrics.json").exists());
+    let err = run_err(&tiny_train(
+        &data,
+        &dir,
+        "5",
+        &["--instances", "2", "--resume", "--seed", "4"],
+    ));
+    assert!(err.contains("single run"), "{err}");
+    assert!(!dir.join("seed-4").exists());
+    // --instances --resume with other flags: refused before any seed trains (seed 2 is new).
+    let err = run_err(&tiny_train(
+        &data,
+        &inst,
+        "6",
+        &["--instances", "3", "--resume"],
+    ));
+    assert!(
+        err.contains("seed 0") && err.contains("--neurons 5"),
+        "{err}"
+    );
+    assert!(!inst.join("seed-2").exists(), "no seed trained");
+    // eval --weights into a training run's directory.
+    let (w, t) = (dir.join("weights.npy"), dir.join("theta.npy"));
+    let (w, t) = (w.to_str().unwrap(), t.to_str().unwrap());
+    let before = std::fs::read(dir.join("metrics.json")).unwrap();
+    let err = run_err(&tiny_eval(&data, &dir, &["--weights", w, "--theta", t]));
+    assert!(err.contains("training run"), "{err}");
+    assert!(!dir.join("eval.json").exists());
+    assert_eq!(std::fs::read(dir.join("metrics.json")).unwrap(), before);
+    // ... and over another network's evaluation; the same network's is re-evaluated.
+    let ev = out.join("ev");
+    run_ok(&tiny_eval(&data, &ev, &["--weights", w, "--theta", t]));
+    run_ok(&tiny_eval(&data, &ev, &["--weights", w, "--theta", t]));
+    let w2 = out.join("w2.npy");
+    std::fs::copy(w, &w2).unwrap();
+    let err = run_err(&tiny_eval(
+        &data,
+        &ev,
+        &["--weights", w2.to_str().unwrap(), "--theta", t],
+    ));
+    assert!(err.contains("another network"), "{err}");
+    // A bad workload name, after a good one: nothing runs.
+    let (ok, stdout, err) = run(&strings(&[
+        "bench",
+        "lif-step-1k",
+        "no-such-workload",
+        "--steps",
+        "10",
+    ]));
+    assert!(
+        !ok && err.contains("no-such-workload") && stdout.is_empty(),
+        "{err}"
+    );
+    // Epochs whose product with the images overflows.
+    let err = run_err(&tiny_train(
+        &data,
+        &out.join("e"),
+        "5",
+        &["--epochs", "9223372036854775809"],
+    ));
+    assert!(
+        err.contains("--epochs") && err.contains("--train-images 2"),
+        "{err}"
+    );
+    assert!(!out.join("e").exists());
+    // --out naming a file.
+    let file = out.join("a-file");
+    std::fs::write(&file, b"keep").unwrap();
+    let err = run_err(&tiny_train(&data, &file, "5", &[]));
+    assert!(err.contains("a file, not a directory"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+    // Truncated data: the error names the file, and no output directory is made.
+    let bad = out.join("bad-data");
+    tiny_dataset(&bad);
+    let images = bad.join("train-images-idx3-ubyte");
+    let bytes = std::fs::read(&images).unwrap();
+    std::fs::write(&images, &bytes[..bytes.len() - 10]).unwrap();
+    let fresh = out.join("fresh");
+    let err = run_err(&tiny_train(&bad, &fresh, "5", &[]));
+    assert!(err.contains("train-images-idx3-ubyte"), "{err}");
+    assert!(!fresh.exists());
+    let _ = std::fs::remove_dir_all(&out);
+}

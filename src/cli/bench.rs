@@ -3,7 +3,6 @@
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Instant;
 use volley::mnist::protocol::{Protocol, Wiring, present};
 use volley::networks::{DiehlCookConfig, diehl_cook};
@@ -90,7 +89,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let backends: Vec<BackendChoice> = a
         .backend
         .split(',')
-        .map(|b| BackendChoice::from_str(b.trim()))
+        .map(|b| super::parse_backend("volley bench", b))
         .collect::<Result<_>>()?;
     for (name, v) in [
         ("train-images", a.train_images),
@@ -120,42 +119,55 @@ pub fn run(a: BenchArgs) -> Result<()> {
         .into_iter()
         .map(super::resolve_backend)
         .collect::<Result<Vec<_>>>()?;
-    let mut data = None;
-    for w in expand(&a.workloads) {
-        for &be in &backends {
-            let mut line = if let Some(n) = w.strip_prefix("lif-step-").and_then(parse_count) {
-                lif_step(&w, n, be, a.steps)?
-            } else if let Some(n) = w.strip_prefix("dc-train-").and_then(parse_count) {
-                let d = load(&mut data, &a)?;
-                let k = a.train_instances;
-                let images = a.train_images.checked_mul(k).ok_or_else(|| {
+    // Every name is checked before the first workload runs.
+    let workloads = expand(&a.workloads)
+        .into_iter()
+        .map(|w| {
+            ["lif-step-", "dc-train-", "dc-eval-"]
+                .into_iter()
+                .find_map(|p| w.strip_prefix(p).and_then(parse_count).map(|n| (p, n)))
+                .map(|(kind, n)| (w.clone(), kind, n))
+                .ok_or_else(|| {
                     Error::invalid(
                         "volley bench",
-                        "--train-instances",
-                        k,
-                        "a count whose product with --train-images fits in usize",
+                        "workload",
+                        format!("\"{w}\""),
+                        "lif-step-<n>, dc-train-<n>, dc-eval-<n>, all or mnist",
                     )
-                })?;
-                dc(&w, n, be, d, images, k, true, input_delays)?
-            } else if let Some(n) = w.strip_prefix("dc-eval-").and_then(parse_count) {
-                let d = load(&mut data, &a)?;
-                dc(
-                    &w,
-                    n,
-                    be,
-                    d,
-                    a.eval_images,
-                    a.eval_batch,
-                    false,
-                    input_delays,
-                )?
-            } else {
-                return Err(Error::invalid(
-                    "volley bench",
-                    "workload",
-                    format!("\"{w}\""),
-                    "lif-step-<n>, dc-train-<n>, dc-eval-<n>, all or mnist",
-                ));
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut data = None;
+    for (w, kind, n) in workloads {
+        for &be in &backends {
+            let mut line = match kind {
+                "lif-step-" => lif_step(&w, n, be, a.steps)?,
+                "dc-train-" => {
+                    let d = load(&mut data, &a)?;
+                    let k = a.train_instances;
+                    let images = a.train_images.checked_mul(k).ok_or_else(|| {
+                        Error::invalid(
+                            "volley bench",
+                            "--train-instances",
+                            k,
+                            "a count whose product with --train-images fits in usize",
+                        )
+                    })?;
+                    dc(&w, n, be, d, images, k, true, input_delays)?
+                }
+                _ => {
+                    let d = load(&mut data, &a)?;
+                    dc(
+                        &w,
+                        n,
+                        be,
+                        d,
+                        a.eval_images,
+                        a.eval_batch,
+                        false,
+                        input_delays,
+                    )?
+                }
             };
             if w.starts_with("dc-") {
                 line["input_delay_max_ms"] = json!(a.input_delay_max_ms);

@@ -4,7 +4,6 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Instant;
 use volley::data::{find_data_dir, load_dir};
 use volley::mnist::{
@@ -201,8 +200,11 @@ fn kept_checkpoint_hint(e: Error, ckpt: &Path) -> Error {
     }
 }
 
+/// A run's checkpoint, in its `--out`.
+const CHECKPOINT: &str = "checkpoint.bin";
+
 fn checkpoint_path(out: &Path) -> PathBuf {
-    out.join("checkpoint.bin")
+    out.join(CHECKPOINT)
 }
 
 pub fn run(cmd: MnistCommand) -> Result<()> {
@@ -269,7 +271,7 @@ pub(crate) fn input_delays(command: &str, max_ms: f64) -> Result<Option<(f64, f6
 
 fn run_train(a: TrainArgs) -> Result<()> {
     let t0 = Instant::now();
-    let backend = BackendChoice::from_str(&a.common.backend)?;
+    let backend = super::parse_backend("volley mnist train", &a.common.backend)?;
     // The counts' ranges are checked by their parsers (`super::count`).
     let seed = a.common.seed.unwrap_or(0);
     if seed.checked_add(a.instances as u64 - 1).is_none() {
@@ -284,6 +286,20 @@ fn run_train(a: TrainArgs) -> Result<()> {
             ),
         ));
     }
+    if a.train_images.checked_mul(a.epochs).is_none() {
+        return Err(Error::invalid(
+            "volley mnist train",
+            "--epochs",
+            a.epochs,
+            format!(
+                "at most {} with --train-images {} (the images presented in all must fit in \
+                 {} bits)",
+                usize::MAX / a.train_images,
+                a.train_images,
+                usize::BITS
+            ),
+        ));
+    }
     let network = network_config(
         a.neurons,
         a.min_interval_ms,
@@ -294,8 +310,32 @@ fn run_train(a: TrainArgs) -> Result<()> {
     // Every output directory is checked before any is created or written.
     let seeds: Vec<u64> = (0..a.instances as u64).map(|k| seed + k).collect();
     let dirs: Vec<PathBuf> = if a.instances == 1 {
+        let earlier = instance_seeds(&a.common.out)?;
+        if !earlier.is_empty() {
+            return Err(Error::Other(format!(
+                "--out {} holds an --instances run of seeds {}; continue it with its --seed \
+                 and --instances, or choose another --out",
+                a.common.out.display(),
+                seed_list(&earlier)
+            )));
+        }
         vec![a.common.out.clone()]
     } else {
+        if let Some(f) = std::iter::once(CHECKPOINT)
+            .chain(
+                RUN_OUTPUTS
+                    .iter()
+                    .copied()
+                    .filter(|f| *f != "instances.json"),
+            )
+            .find(|f| a.common.out.join(f).exists())
+        {
+            return Err(Error::Other(format!(
+                "--out {} holds a single run ({f}); --instances keeps its runs in seed-<seed>/ \
+                 directories beside their summary: choose another --out",
+                a.common.out.display()
+            )));
+        }
         let summary = a.common.out.join("instances.json");
         if !a.resume && summary.exists() {
             return Err(Error::Other(format!(
@@ -313,9 +353,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
     for d in &dirs {
         refuse_existing_run(d, a.resume)?;
     }
-    for d in std::iter::once(&a.common.out).chain(&dirs) {
-        writable_out(d)?;
-    }
+    // Bad data is found before any directory is created.
     let data = load_dir(&dir)?;
     note_capped(&data, &dir, Some(a.train_images), &a.common);
     let requested = backend;
@@ -340,12 +378,28 @@ fn run_train(a: TrainArgs) -> Result<()> {
         update_interval: 1000.min(a.train_images.min(data.train.len())),
         check_finite: a.check_finite,
     };
+    // Every checkpoint is checked against these flags before any network trains (or any
+    // directory is made); what they have done is not this session's.
+    let mut done_before = vec![0usize; seeds.len()];
+    if a.resume && a.instances > 1 {
+        for (k, d) in dirs.iter().enumerate() {
+            let ckpt = checkpoint_path(d);
+            if ckpt.exists() {
+                let cfg_k = TrainConfig {
+                    seed: seeds[k],
+                    ..cfg.clone()
+                };
+                done_before[k] = volley::mnist::check_resumable(&cfg_k, &ckpt)
+                    .map_err(|e| Error::Other(format!("seed {}: {e}", seeds[k])))?;
+            }
+        }
+    }
+    for d in std::iter::once(&a.common.out).chain(&dirs) {
+        writable_out(d)?;
+    }
+    let _lock = lock_out(&a.common.out)?;
     if a.instances == 1 {
-        let bar = progress_bar(
-            a.common.quiet,
-            (cfg.train_images * cfg.epochs) as u64,
-            "training",
-        );
+        let bar = progress_bar(a.common.quiet, cfg.total_images() as u64, "training");
         let mut m = train_instance(&a, &cfg, backend, &a.common.out, &data, bar)?;
         save_metrics(&mut m, t0, &dir, &a.common.out.join("metrics.json"))?;
         return print_result(&a.common, &m);
@@ -355,9 +409,10 @@ fn run_train(a: TrainArgs) -> Result<()> {
     // driver). On the CPU one instance per core.
     let on_gpu = backend == BackendChoice::Gpu;
     let bars = (!a.common.quiet).then(indicatif::MultiProgress::new);
+    let total = cfg.total_images() as u64;
     let bar_for = |k: usize| {
         bars.as_ref().map(|mp| {
-            let len = (cfg.train_images * cfg.epochs) as u64;
+            let len = total;
             let what = format!("seed {}", seeds[k]);
             mp.add(progress_bar(false, len, &what).expect("not quiet"))
         })
@@ -397,7 +452,7 @@ fn run_train(a: TrainArgs) -> Result<()> {
             save_metrics(&mut m, t, &dir, &dirs[k].join("metrics.json"))?;
             per.push(m);
         }
-        return finish_instances(&a, &per, 1, "one GPU batch", t0);
+        return finish_instances(&a, &per, &done_before, 1, "one GPU batch", t0);
     }
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -448,18 +503,25 @@ fn run_train(a: TrainArgs) -> Result<()> {
             failed.join("; ")
         )));
     }
-    finish_instances(&a, &per, threads, "one per thread", t0)
+    finish_instances(&a, &per, &done_before, threads, "one per thread", t0)
 }
 
 /// Writes `instances.json` and prints the instances' results.
 fn finish_instances(
     a: &TrainArgs,
     per: &[serde_json::Value],
+    done_before: &[usize],
     threads: usize,
     concurrency: &str,
     t0: Instant,
 ) -> Result<()> {
-    let m = instances_summary(per, threads, concurrency, t0.elapsed().as_secs_f64());
+    let m = instances_summary(
+        per,
+        done_before,
+        threads,
+        concurrency,
+        t0.elapsed().as_secs_f64(),
+    );
     report::write_json(&a.common.out.join("instances.json"), &m)?;
     if a.common.json {
         println!("{}", without(&m, &["per_instance"]));
@@ -513,6 +575,23 @@ fn refuse_existing_run(out: &Path, resume: bool) -> Result<()> {
 /// all of its seeds (more may be added): without some of them, the new summary would leave
 /// them out.
 fn earlier_seeds_kept(out: &Path, seeds: &[u64], seed: u64, instances: usize) -> Result<()> {
+    let earlier = instance_seeds(out)?;
+    if earlier.iter().all(|s| seeds.contains(s)) {
+        return Ok(());
+    }
+    Err(Error::Other(format!(
+        "--out {} holds an --instances run of seeds {}; --seed {seed} --instances {instances} \
+         gives seeds {}, without some of them: continue it with its --seed and --instances (or \
+         more instances), or choose another --out",
+        out.display(),
+        seed_list(&earlier),
+        seed_list(seeds)
+    )))
+}
+
+/// The seeds of the `--instances` run in `out`: those of its summary, and of every
+/// `seed-<n>` directory with a checkpoint (a run killed before its summary); sorted.
+fn instance_seeds(out: &Path) -> Result<Vec<u64>> {
     let mut earlier: Vec<u64> = Vec::new();
     let summary = out.join("instances.json");
     if summary.exists() {
@@ -542,17 +621,7 @@ fn earlier_seeds_kept(out: &Path, seeds: &[u64], seed: u64, instances: usize) ->
     }
     earlier.sort_unstable();
     earlier.dedup();
-    if earlier.iter().all(|s| seeds.contains(s)) {
-        return Ok(());
-    }
-    Err(Error::Other(format!(
-        "--out {} holds an --instances run of seeds {}; --seed {seed} --instances {instances} \
-         gives seeds {}, without some of them: continue it with its --seed and --instances (or \
-         more instances), or choose another --out",
-        out.display(),
-        seed_list(&earlier),
-        seed_list(seeds)
-    )))
+    Ok(earlier)
 }
 
 /// Seeds for a message: `4 to 6` when consecutive, else the list.
@@ -567,9 +636,20 @@ fn seed_list(s: &[u64]) -> String {
     }
 }
 
+/// Locks `--out` for this process (`fsutil::lock_dir`), with an error that names the flag.
+fn lock_out(dir: &Path) -> Result<volley::fsutil::DirLock> {
+    volley::fsutil::lock_dir(dir).map_err(|e| Error::Other(format!("--out: {e}")))
+}
+
 /// Creates `--out` (or an instance's directory in it) and checks that it can be written, with
 /// an error that names the flag.
 fn writable_out(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Other(format!(
+            "--out {}: a file, not a directory; give a directory (created if missing)",
+            dir.display()
+        )));
+    }
     volley::fsutil::ensure_writable_dir(dir)
         .map_err(|e| Error::Other(format!("--out {}: {e}", dir.display())))
 }
@@ -622,6 +702,7 @@ fn mean_sd(xs: &[f64]) -> (Option<f64>, Option<f64>) {
 /// `instances.json`: the instances' metrics and their accuracies' mean, sd, min and max.
 fn instances_summary(
     per: &[serde_json::Value],
+    done_before: &[usize],
     threads: usize,
     concurrency: &str,
     wall_s: f64,
@@ -631,7 +712,18 @@ fn instances_summary(
     let (m, sd) = mean_sd(&acc);
     let (mp, sdp) = mean_sd(&acc_p);
     let fold = |xs: &[f64], f: fn(f64, f64) -> f64| xs.iter().copied().reduce(f);
-    let images: f64 = get("train_images").iter().sum();
+    // Images trained in this session (a resumed run's earlier images took other sessions).
+    let images: u64 = per
+        .iter()
+        .zip(done_before.iter().chain(std::iter::repeat(&0)))
+        .map(|(m, &before)| {
+            m["train_images"]
+                .as_u64()
+                .unwrap_or(0)
+                .saturating_sub(before as u64)
+        })
+        .sum::<u64>();
+    let first = |key: &str| per.first().map(|p| p[key].clone());
     let slim: Vec<serde_json::Value> = per.iter().map(|p| without(p, BULKY)).collect();
     json!({
         "command": "mnist train",
@@ -639,11 +731,19 @@ fn instances_summary(
         "threads": threads,
         "concurrency": concurrency,
         "seeds": per.iter().map(|p| p["seed"].clone()).collect::<Vec<_>>(),
-        "n_exc": per.first().map(|p| p["n_exc"].clone()),
-        "train_images": per.first().map(|p| p["train_images"].clone()),
-        "test_images": per.first().map(|p| p["test_images"].clone()),
-        "backend": per.first().map(|p| p["backend"].clone()),
-        "adapter": per.first().map(|p| p["adapter"].clone()),
+        "n_exc": first("n_exc"),
+        "train_images": first("train_images"),
+        "train_images_per_epoch": first("train_images_per_epoch"),
+        "epochs": first("epochs"),
+        "label_images": first("label_images"),
+        "test_images": first("test_images"),
+        "theta_offset_mv": first("theta_offset_mv"),
+        "min_interval_ms": first("min_interval_ms"),
+        "input_delay_max_ms": first("input_delay_max_ms"),
+        "backend": first("backend"),
+        "adapter": first("adapter"),
+        "eval_backend": first("eval_backend"),
+        "eval_adapter": first("eval_adapter"),
         "accuracy": m,
         "accuracy_sd": sd,
         "accuracy_min": fold(&acc, f64::min),
@@ -653,7 +753,8 @@ fn instances_summary(
         "accuracy_proportion_min": fold(&acc_p, f64::min),
         "accuracy_proportion_max": fold(&acc_p, f64::max),
         "wall_s": wall_s,
-        "train_images_per_s_total": images / wall_s.max(1e-9),
+        "session_train_images": images,
+        "train_images_per_s_total": images as f64 / wall_s.max(1e-9),
         "per_instance": slim,
     })
 }
@@ -777,6 +878,7 @@ fn report_instance(
         "command": "mnist train",
         "n_exc": cfg.network.n_exc,
         "train_images": train_images,
+        "train_images_per_epoch": cfg.train_images,
         "epochs": cfg.epochs,
         "presentations": trained.state.presentations,
         "seed": cfg.seed,
@@ -795,7 +897,7 @@ fn report_instance(
 
 fn run_eval(a: EvalArgs) -> Result<()> {
     let t0 = Instant::now();
-    let backend = BackendChoice::from_str(&a.common.backend)?;
+    let backend = super::parse_backend("volley mnist eval", &a.common.backend)?;
     // --test-images 0 skips the evaluation of a training run; here there is nothing else.
     if a.common.test_images == 0 {
         return Err(Error::invalid(
@@ -817,8 +919,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
                 a.input_delay_max_ms.unwrap_or(0.0),
                 a.theta_offset_mv.unwrap_or_else(code_theta_offset_mv),
             )?;
-            // A checkpoint's --out exists already; this one may not.
-            writable_out(&a.common.out)?;
+            foreign_eval_refused(&a.common.out, wpath)?;
             (network, weights, theta, None, a.common.seed.unwrap_or(0))
         }
         _ => {
@@ -863,6 +964,9 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     };
     let dir = find_data_dir(a.common.data.as_deref())?;
     let data = load_dir(&dir)?;
+    // Checked (and, for --weights, created) before the evaluation runs. Not locked: a
+    // training run may go on there (eval writes only eval.json and eval_confusion.png).
+    writable_out(&a.common.out)?;
     note_capped(&data, &dir, None, &a.common);
     let backend = super::resolve_backend(backend)?;
     let eval = run_evaluation(
@@ -894,6 +998,36 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     );
     save_metrics(&mut m, t0, &dir, &a.common.out.join("eval.json"))?;
     print_result(&a.common, &m)
+}
+
+/// `mnist eval --weights W` writes `eval.json` and `eval_confusion.png` into `--out`: refused
+/// where they would replace a training run's evaluation (a checkpoint is there) or another
+/// network's (an `eval.json` of other weights).
+fn foreign_eval_refused(out: &Path, weights: &Path) -> Result<()> {
+    if checkpoint_path(out).exists() {
+        return Err(Error::Other(format!(
+            "--out {} holds a training run (checkpoint.bin): its eval.json evaluates that run's \
+             network, not {}; choose another --out",
+            out.display(),
+            weights.display()
+        )));
+    }
+    let eval = out.join("eval.json");
+    if eval.exists() {
+        let earlier = std::fs::read_to_string(&eval)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["weights"].as_str().map(str::to_owned));
+        if earlier.as_deref() != Some(&*weights.display().to_string()) {
+            return Err(Error::Other(format!(
+                "--out {} holds eval.json of another network ({}); choose another --out, or \
+                 remove it",
+                out.display(),
+                earlier.unwrap_or_else(|| "not one given by --weights".into())
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Reads a network given as NumPy files for `mnist eval --weights --theta`: weights

@@ -4,6 +4,20 @@ pub mod mnist;
 use volley::backend::gpu::{AdapterPolicy, GpuBackend};
 use volley::{BackendChoice, Result};
 
+/// A command's `--backend` value (`cpu`, `gpu` or `auto`, in any case), with an error that
+/// names the command and the flag.
+pub fn parse_backend(command: &str, value: &str) -> Result<BackendChoice> {
+    use std::str::FromStr;
+    BackendChoice::from_str(&value.trim().to_ascii_lowercase()).map_err(|_| {
+        volley::Error::invalid(
+            command,
+            "--backend",
+            format!("\"{value}\""),
+            "one of: cpu, gpu, auto",
+        )
+    })
+}
+
 /// What `auto` runs on, said on stderr, by the library's rule (a hardware GPU adapter if there
 /// is one, else the CPU), looked up once: `Cpu` or `Gpu` (for which the simulator then picks
 /// the same adapter: the best by type, so the hardware one), `Cpu` and `Gpu` as they are.

@@ -62,7 +62,25 @@ impl TrainConfig {
                 return Err(Error::invalid(o, name, 0, "an integer >= 1"));
             }
         }
+        if self.train_images.checked_mul(self.epochs).is_none() {
+            return Err(Error::invalid(
+                o,
+                "epochs",
+                self.epochs,
+                format!(
+                    "at most {} with --train-images {} (images presented in all must fit in {} bits)",
+                    usize::MAX / self.train_images,
+                    self.train_images,
+                    usize::BITS
+                ),
+            ));
+        }
         self.protocol.validate()
+    }
+
+    /// Images presented in all: `train_images * epochs` (checked by `validate`).
+    pub fn total_images(&self) -> usize {
+        self.train_images.saturating_mul(self.epochs)
     }
 
     /// A string that changes when anything that affects the learned weights changes; a resumed
@@ -259,7 +277,7 @@ pub fn train_batch(
             "at least 1, with one checkpoint path (or None) each",
         ));
     }
-    let total = cfg.train_images * cfg.epochs;
+    let total = cfg.total_images();
     let n_train = cfg.train_images.min(data.train.len());
     let sim_cfg = SimConfig::default()
         .dt(cfg.protocol.dt)
@@ -355,6 +373,14 @@ fn fresh_state(cfg: &TrainConfig, total: usize) -> TrainState {
         pending: None,
         train_segments: Vec::new(),
     }
+}
+
+/// Checks that `cfg` can continue the run saved in `path` (the checks `train` makes when it
+/// resumes), without training, and returns the images it has done: a caller that starts
+/// several runs checks them all first.
+pub fn check_resumable(cfg: &TrainConfig, path: &Path) -> Result<usize> {
+    cfg.validate()?;
+    resumed(cfg, cfg.total_images(), path).map(|(state, _)| state.images_done)
 }
 
 /// The progress and state saved in `path`, checked against `cfg`.
@@ -557,7 +583,7 @@ fn lockstep(
     offset: usize,
     progress: &mut dyn FnMut(usize, usize, usize, Option<f64>) -> bool,
 ) -> Result<()> {
-    let total = cfg.train_images * cfg.epochs;
+    let total = cfg.total_images();
     let p = &cfg.protocol;
     let dc = diehl_cook(&cfg.network, members[0].seed)?;
     let mut sim = Simulator::new(&dc.net, sim_cfg.batch(members.len()))?;
