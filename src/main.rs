@@ -65,6 +65,14 @@ fn run(cli: Cli) -> volley::Result<()> {
             } else {
                 volley::SimConfig::default().dt
             });
+            if !(dt.is_finite() && dt > 0.0) {
+                return Err(Error::invalid(
+                    "volley plan",
+                    "--dt",
+                    dt,
+                    "a finite step > 0 s",
+                ));
+            }
             let (plan, _) = volley::compile::compile(&net, dt, batch)?;
             print!("{plan}");
         }

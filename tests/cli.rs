@@ -126,6 +126,14 @@ fn unknown_backend_workload_and_network_are_named() {
     assert!(!ok && err.contains("no-such-workload"), "{err}");
     let (ok, err) = volley(&["plan", "no-such-network"], &out);
     assert!(!ok && err.contains("no-such-network"), "{err}");
+    let (ok, err) = volley(&["plan", "diehl-cook", "--dt", "0"], &out);
+    assert!(!ok && err.contains("--dt") && err.contains("> 0"), "{err}");
+    // Backend names in any case.
+    let (ok, err) = volley(
+        &["bench", "lif-step-1k", "--backend", "CPU", "--steps", "1"],
+        &out,
+    );
+    assert!(ok, "{err}");
     let o = out.join("out");
     let (ok, err) = volley(
         &[
