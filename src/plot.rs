@@ -214,7 +214,7 @@ fn write_figure(
 }
 
 /// The largest side of a picture, in pixels.
-const MAX_SIDE: u32 = 32_768;
+const MAX_SIDE: u32 = 16_384;
 
 /// Renders `draw` on a white RGB canvas of `size` (width, height in pixels) in memory and
 /// writes it to `path` as a PNG, atomically; for pictures of one's own drawn with plotters.
@@ -244,7 +244,17 @@ pub fn write_png(
             format!("1 to {MAX_SIDE} pixels a side"),
         ));
     }
-    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    let bytes = size.0 as usize * size.1 as usize * 3;
+    let mut rgb = Vec::new();
+    rgb.try_reserve_exact(bytes).map_err(|_| {
+        Error::invalid(
+            &object,
+            "size",
+            format!("{size:?}"),
+            format!("a picture whose {bytes} bytes fit in this machine's memory"),
+        )
+    })?;
+    rgb.resize(bytes, 0);
     {
         let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
         root.fill(&WHITE)
@@ -412,7 +422,7 @@ mod tests {
         let err = figure("big.png", "", &[vec![panel]], (40_000, 10))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("size") && err.contains("32768"), "{err}");
+        assert!(err.contains("size") && err.contains("16384"), "{err}");
     }
 
     #[test]

@@ -265,8 +265,9 @@ fn bad_neuron_parameters() {
             &coupling.to_string(),
         );
     }
-    // As in Nengo: tau_rc below dt (LIF voltages are integrated exactly), a voltage without a
-    // lower bound, and an adaptation time constant of one step.
+    // As in Nengo: tau_rc below dt (LIF voltages are integrated exactly; down to dt / 8 in
+    // f32, below), a voltage without a lower bound, and an adaptation time constant of one
+    // step.
     let mut net = Network::new(0);
     for neuron_type in [
         NeuronType::lif_with(0.0005, 0.0),
@@ -285,6 +286,19 @@ fn bad_neuron_parameters() {
     }
     let mut sim = Simulator::new(&net, cfg()).unwrap();
     sim.run_steps(20).unwrap();
+    let mut net = Network::new(0);
+    net.add_ensemble(
+        Ensemble::new(5, 1)
+            .label("leaky")
+            .neuron_type(NeuronType::lif_with(0.0001, 0.002)),
+    )
+    .unwrap();
+    expect_invalid(
+        Simulator::new(&net, cfg()),
+        "Ensemble 0 \"leaky\"",
+        "tau_rc",
+        "0.0001",
+    );
     // Forward Euler on the adaptation diverges from tau_n = dt / 2 down.
     let mut net = Network::new(0);
     net.add_ensemble(
@@ -583,7 +597,7 @@ fn transforms_of_the_wrong_shape_or_with_nan() {
 #[test]
 fn bad_synapses_and_solvers() {
     let (mut net, a, _) = small_net();
-    // (0 is Nengo's synapse=0, no synapse: tests/core.rs a_synapse_of_tau_zero_is_no_synapse.)
+    // (0 is Nengo's synapse=0, a one-step delay: tests/core.rs a_synapse_of_tau_zero_delays_one_step.)
     for tau in [-0.005, f64::NAN] {
         expect_invalid(
             net.connect(Connection::new(a, a).synapse(Some(Synapse::Lowpass(tau)))),

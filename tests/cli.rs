@@ -653,7 +653,11 @@ fn eval_reuses_the_training_seed_unless_told_otherwise() {
     for key in ["accuracy", "accuracy_proportion", "neurons_per_class"] {
         assert_eq!(again[key], trained[key], "{key}: {again} vs {trained}");
     }
-    assert_eq!(eval(&["--seed", "7"])["seed"], 7);
+    // --seed changes the evaluation's own draws; the network (its input delays) stays the
+    // one trained with seed 4.
+    let other = eval(&["--seed", "7"]);
+    assert_eq!(other["seed"], 7);
+    assert_eq!(other["network_seed"], 4, "{other}");
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -978,7 +982,17 @@ fn mixed_up_directories_and_flags_are_refused_up_front() {
     // ... and over another network's evaluation; the same network's is re-evaluated.
     let ev = out.join("ev");
     run_ok(&tiny_eval(&data, &ev, &["--weights", w, "--theta", t]));
-    run_ok(&tiny_eval(&data, &ev, &["--weights", w, "--theta", t]));
+    // The same file by another name is the same network.
+    let w_again = dir.join(".").join("weights.npy");
+    run_ok(&tiny_eval(
+        &data,
+        &ev,
+        &["--weights", w_again.to_str().unwrap(), "--theta", t],
+    ));
+    // Nor into an --instances run's directory.
+    let err = run_err(&tiny_eval(&data, &inst, &["--weights", w, "--theta", t]));
+    assert!(err.contains("--instances run"), "{err}");
+    assert!(!inst.join("eval.json").exists());
     let w2 = out.join("w2.npy");
     std::fs::copy(w, &w2).unwrap();
     let err = run_err(&tiny_eval(

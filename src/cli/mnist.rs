@@ -286,20 +286,6 @@ fn run_train(a: TrainArgs) -> Result<()> {
             ),
         ));
     }
-    if a.train_images.checked_mul(a.epochs).is_none() {
-        return Err(Error::invalid(
-            "volley mnist train",
-            "--epochs",
-            a.epochs,
-            format!(
-                "at most {} with --train-images {} (the images presented in all must fit in \
-                 {} bits)",
-                usize::MAX / a.train_images,
-                a.train_images,
-                usize::BITS
-            ),
-        ));
-    }
     let network = network_config(
         a.neurons,
         a.min_interval_ms,
@@ -356,26 +342,30 @@ fn run_train(a: TrainArgs) -> Result<()> {
     // Bad data is found before any directory is created.
     let data = load_dir(&dir)?;
     note_capped(&data, &dir, Some(a.train_images), &a.common);
-    let requested = backend;
-    // The evaluation's backend; one network may train elsewhere (`auto_train_backend`).
-    let backend = super::resolve_backend(backend)?;
-    let train_backend = auto_train_backend(requested, backend, a.neurons, a.instances);
-    if train_backend != backend {
-        eprintln!(
-            "volley: backend auto -> training on cpu (one network of {} neurons trains faster \
-             on one CPU core than on a GPU: BENCHMARKS.md), labelling and testing on gpu",
-            a.neurons
-        );
+    let train_images = a.train_images.min(data.train.len());
+    if train_images.checked_mul(a.epochs).is_none() {
+        return Err(Error::invalid(
+            "volley mnist train",
+            "--epochs",
+            a.epochs,
+            format!(
+                "at most {} with --train-images {} (the images presented in all must fit in \
+                 {} bits)",
+                usize::MAX / train_images,
+                train_images,
+                usize::BITS
+            ),
+        ));
     }
-    let cfg = TrainConfig {
+    let mut cfg = TrainConfig {
         network,
         protocol: Protocol::default(),
         seed,
-        train_images: a.train_images.min(data.train.len()),
+        train_images,
         epochs: a.epochs,
-        backend: train_backend,
+        backend,
         checkpoint_every: a.checkpoint_every,
-        update_interval: 1000.min(a.train_images.min(data.train.len())),
+        update_interval: 1000.min(train_images),
         check_finite: a.check_finite,
     };
     // Every checkpoint is checked against these flags before any network trains (or any
@@ -397,7 +387,24 @@ fn run_train(a: TrainArgs) -> Result<()> {
     for d in std::iter::once(&a.common.out).chain(&dirs) {
         writable_out(d)?;
     }
-    let _lock = lock_out(&a.common.out)?;
+    // Each run's directory is locked (an instance's too: another process may be given it
+    // as its --out).
+    let _locks = std::iter::once(&a.common.out)
+        .chain(if a.instances > 1 { &dirs[..] } else { &[] })
+        .map(|d| lock_out(d))
+        .collect::<Result<Vec<_>>>()?;
+    let requested = backend;
+    // The evaluation's backend; one network may train elsewhere (`auto_train_backend`).
+    let backend = super::resolve_backend(backend)?;
+    let train_backend = auto_train_backend(requested, backend, a.neurons, a.instances);
+    if train_backend != backend {
+        eprintln!(
+            "volley: backend auto -> training on cpu (one network of {} neurons trains faster \
+             on one CPU core than on a GPU: BENCHMARKS.md), labelling and testing on gpu",
+            a.neurons
+        );
+    }
+    cfg.backend = train_backend;
     if a.instances == 1 {
         let bar = progress_bar(a.common.quiet, cfg.total_images() as u64, "training");
         let mut m = train_instance(&a, &cfg, backend, &a.common.out, &data, bar)?;
@@ -861,6 +868,7 @@ fn report_instance(
         Some(run_evaluation(
             &a.common,
             cfg.seed,
+            cfg.seed,
             !a.common.quiet && a.instances == 1,
             eval_backend,
             &cfg.network,
@@ -910,7 +918,8 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     // The network's input size; `evaluate` checks the images against it.
     let n_input = DiehlCookConfig::default().n_input;
     // clap makes --weights and --theta come together.
-    let (network, weights, theta, train_images, seed) = match (&a.weights, &a.theta) {
+    let (network, weights, theta, train_images, (network_seed, seed)) = match (&a.weights, &a.theta)
+    {
         (Some(wpath), Some(tpath)) => {
             let (weights, theta) = read_network_npy(wpath, tpath, n_input)?;
             let network = network_config(
@@ -920,7 +929,8 @@ fn run_eval(a: EvalArgs) -> Result<()> {
                 a.theta_offset_mv.unwrap_or_else(code_theta_offset_mv),
             )?;
             foreign_eval_refused(&a.common.out, wpath)?;
-            (network, weights, theta, None, a.common.seed.unwrap_or(0))
+            let seed = a.common.seed.unwrap_or(0);
+            (network, weights, theta, None, (seed, seed))
         }
         _ => {
             let ckpt = checkpoint_path(&a.common.out);
@@ -958,8 +968,17 @@ fn run_eval(a: EvalArgs) -> Result<()> {
             };
             network.exc.min_interval = state.exc_min_interval;
             network.exc.theta_offset = state.exc_theta_offset;
-            let seed = a.common.seed.or(state.training_seed()).unwrap_or(0);
-            (network, weights, theta, Some(state.images_done), seed)
+            // The network (its input delays) is always the one trained; --seed changes only
+            // the evaluation's own draws.
+            let trained_with = state.training_seed();
+            let seed = a.common.seed.or(trained_with).unwrap_or(0);
+            (
+                network,
+                weights,
+                theta,
+                Some(state.images_done),
+                (trained_with.unwrap_or(seed), seed),
+            )
         }
     };
     let dir = find_data_dir(a.common.data.as_deref())?;
@@ -971,6 +990,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
     let backend = super::resolve_backend(backend)?;
     let eval = run_evaluation(
         &a.common,
+        network_seed,
         seed,
         !a.common.quiet,
         backend,
@@ -984,6 +1004,7 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         "n_exc": network.n_exc,
         "train_images": train_images,
         "seed": seed,
+        "network_seed": network_seed,
     });
     if let (Some(w), Some(t)) = (&a.weights, &a.theta) {
         let obj = m.as_object_mut().expect("an object");
@@ -991,6 +1012,10 @@ fn run_eval(a: EvalArgs) -> Result<()> {
         obj.insert("theta".into(), json!(t.display().to_string()));
     }
     add_model(&mut m, &network);
+    if let Some(w) = &a.weights {
+        // Again, now that the evaluation is done: a training run may have started there since.
+        foreign_eval_refused(&a.common.out, w)?;
+    }
     add_evaluation(
         Some(&eval),
         &mut m,
@@ -1004,6 +1029,14 @@ fn run_eval(a: EvalArgs) -> Result<()> {
 /// where they would replace a training run's evaluation (a checkpoint is there) or another
 /// network's (an `eval.json` of other weights).
 fn foreign_eval_refused(out: &Path, weights: &Path) -> Result<()> {
+    let seeds = instance_seeds(out)?;
+    if !seeds.is_empty() {
+        return Err(Error::Other(format!(
+            "--out {} holds an --instances run of seeds {}; choose another --out",
+            out.display(),
+            seed_list(&seeds)
+        )));
+    }
     if checkpoint_path(out).exists() {
         return Err(Error::Other(format!(
             "--out {} holds a training run (checkpoint.bin): its eval.json evaluates that run's \
@@ -1018,7 +1051,12 @@ fn foreign_eval_refused(out: &Path, weights: &Path) -> Result<()> {
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v["weights"].as_str().map(str::to_owned));
-        if earlier.as_deref() != Some(&*weights.display().to_string()) {
+        // The same file however it was named (`w.npy`, `./w.npy`, an absolute path).
+        let same = |p: &str| {
+            let canon = |p: &Path| std::fs::canonicalize(p).ok();
+            canon(Path::new(p)).is_some_and(|c| Some(c) == canon(weights))
+        };
+        if !earlier.as_deref().is_some_and(same) {
             return Err(Error::Other(format!(
                 "--out {} holds eval.json of another network ({}); choose another --out, or \
                  remove it",
@@ -1116,8 +1154,11 @@ fn note_capped(data: &volley::data::Dataset, dir: &Path, train: Option<usize>, c
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Evaluates a network trained with `network_seed` (which draws its input delays), drawing
+/// the evaluation's Poisson input with `seed + 1` (`--seed`: by default the training seed).
 fn run_evaluation(
     c: &Common,
+    network_seed: u64,
     seed: u64,
     say: bool,
     backend: BackendChoice,
@@ -1158,7 +1199,7 @@ fn run_evaluation(
             test_images: c.test_images,
             batch: c.eval_batch,
             backend,
-            network_seed: seed,
+            network_seed,
             seed: seed.wrapping_add(1),
         },
     )

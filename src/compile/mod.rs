@@ -419,6 +419,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
     }
     for (object, param, synapse) in synapses {
         if let Some(s) = synapse
+            && s.tau() != 0.0
             && s.tau() < dt / 100.0
         {
             return Err(Error::invalid(
@@ -426,7 +427,7 @@ pub fn compile_with(net: &Network, dt: f64, batch: usize, learning: bool) -> Res
                 format!("{param} tau"),
                 s.tau(),
                 format!(
-                    "a time constant >= dt/100 = {} s, or no synapse",
+                    "a time constant >= dt/100 = {} s, 0 (a one-step delay) or no synapse",
                     dt / 100.0
                 ),
             ));

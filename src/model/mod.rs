@@ -842,15 +842,30 @@ impl Synapse {
             Synapse::Lowpass(t) | Synapse::Alpha(t) => *t,
         }
     }
-    pub(crate) fn validate(&self, object: &dyn fmt::Display) -> Result<()> {
+    /// A connection's or probe's synapse: tau 0 is Nengo's `synapse=0`, a filter without
+    /// memory that delays by one step (`Lowpass(0)`: `y[k] = x[k - 1]`); `None` is no delay.
+    pub(crate) fn validate_allowing_zero(&self, object: &dyn fmt::Display) -> Result<()> {
+        if self.tau() == 0.0 {
+            return Ok(());
+        }
         check_positive(object, "synapse tau", self.tau()).map_err(|_| {
             Error::invalid(
                 object,
                 "synapse tau",
                 self.tau(),
-                "a finite number > 0 (a connection's or probe's tau 0, Nengo's synapse=0, is no synapse: `synapse(None)`)",
+                "a finite number >= 0 (0: Nengo's synapse=0, a one-step delay)",
             )
         })
+    }
+
+    /// `Alpha(0)` as `Lowpass(0)`: both are Nengo's filter without memory (its transfer
+    /// function reduces to 1), a one-step delay.
+    pub(crate) fn zero_as_lowpass(self) -> Synapse {
+        if self.tau() == 0.0 {
+            Synapse::Lowpass(0.0)
+        } else {
+            self
+        }
     }
 }
 
@@ -1498,8 +1513,8 @@ impl Connection {
         self.transform = t;
         self
     }
-    /// Sets the synapse (`None`, or a time constant of 0 as Nengo's `synapse=0`, for no
-    /// filtering).
+    /// Sets the synapse (`None` for no filtering and no delay; a time constant of 0 is Nengo's
+    /// `synapse=0`, no filtering but one step of delay).
     pub fn synapse(mut self, s: Option<Synapse>) -> Self {
         self.synapse = s;
         self
@@ -1616,7 +1631,7 @@ impl Probe {
         }
     }
     /// Sets the probe's filter (one step of delay, as Nengo's; see [`Probe::synapse`](Probe#structfield.synapse));
-    /// a time constant of 0 is none, as Nengo's `synapse=0`.
+    /// a time constant of 0 is Nengo's `synapse=0`, one step of delay without filtering.
     pub fn synapse(mut self, s: Synapse) -> Self {
         self.synapse = Some(s);
         self
@@ -1890,7 +1905,7 @@ impl Network {
 
     /// Adds a connection after checking endpoints, shapes and parameters.
     pub fn connect(&mut self, mut conn: Connection) -> Result<ConnectionId> {
-        conn.synapse = conn.synapse.filter(|s| s.tau() != 0.0);
+        conn.synapse = conn.synapse.map(Synapse::zero_as_lowpass);
         let index = self.connections.len();
         let base = format!("Connection {index}");
         self.check_endpoint(&base, &conn.pre)?;
@@ -1940,7 +1955,7 @@ impl Network {
             self.check_error_connection(&conn, target, &object)?;
         }
         if let Some(s) = &conn.synapse {
-            s.validate(&object)?;
+            s.validate_allowing_zero(&object)?;
         }
         // A function's input: an ensemble's decoded value, or a host node's output (applied on
         // the host, as Nengo does).
@@ -2375,7 +2390,7 @@ impl Network {
 
     /// Adds a probe.
     pub fn probe(&mut self, mut probe: Probe) -> Result<ProbeId> {
-        probe.synapse = probe.synapse.filter(|s| s.tau() != 0.0);
+        probe.synapse = probe.synapse.map(Synapse::zero_as_lowpass);
         let index = self.probes.len();
         let object = format!("Probe {index}");
         if let ProbeTarget::Decoded(e @ Endpoint::Node(id))
@@ -2494,7 +2509,7 @@ impl Network {
             }
         }
         if let Some(s) = &probe.synapse {
-            s.validate(&object)?;
+            s.validate_allowing_zero(&object)?;
         }
         if let Some(se) = probe.sample_every {
             check_positive(&object, "sample_every", se)?;

@@ -364,7 +364,23 @@ impl NeuronType {
 
     /// Checks that `dt` does not break this type's discretisation.
     pub fn validate_dt(&self, object: &dyn fmt::Display, dt: f64) -> Result<()> {
-        // LIF voltages are integrated exactly (`expm1`), so any tau_rc works, as in Nengo.
+        // Spiking LIF voltages are integrated exactly (`expm1`), but in f32: from about
+        // dt / tau_rc = 17 the voltage reaches its target exactly and the spike time within
+        // the step is lost (the refractory period with it). Nengo, in f64, takes any tau_rc;
+        // dt / 8 keeps a wide margin. LIFRate does not integrate.
+        if let NeuronType::Lif(p) | NeuronType::AdaptiveLif { lif: p, .. } = self
+            && p.tau_rc < dt / 8.0
+        {
+            return Err(Error::invalid(
+                object,
+                "tau_rc",
+                p.tau_rc,
+                format!(
+                    "a time constant >= dt / 8 = {} s (the f32 voltage integration keeps the spike time)",
+                    dt / 8.0
+                ),
+            ));
+        }
         if let NeuronType::DiehlCook(p) = self {
             for (name, tau) in [("tau_ge", p.tau_ge), ("tau_gi", p.tau_gi)] {
                 if dt > tau {
