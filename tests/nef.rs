@@ -347,15 +347,20 @@ fn max_rate_at_or_above_one_over_tau_ref_is_rejected() {
 }
 
 #[test]
-fn intercepts_outside_minus_one_to_one_are_rejected() {
+fn intercepts_of_one_or_more_are_rejected() {
     for neuron in [NeuronType::lif(), NeuronType::rectified_linear()] {
-        for bad in [1.0, 1.5, -1.0000001, -3.0] {
+        for bad in [1.0, 1.5, f64::NAN, f64::NEG_INFINITY] {
             let result = nef::gain_bias(&neuron, &[200.0, 300.0], &[0.0, bad], &OBJ);
             assert_invalid(result, "intercepts", &bad.to_string());
         }
-        // The closed end of the range is allowed.
-        let (gain, _) = nef::gain_bias(&neuron, &[200.0], &[-1.0], &OBJ).unwrap();
-        assert!(gain[0].is_finite() && gain[0] > 0.0);
+        // Below -1 is allowed, as in Nengo (whose gain formula holds there): the neuron fires
+        // across the whole radius, at max_rate at x = 1.
+        for x0 in [-1.0, -1.0000001, -3.0] {
+            let (gain, bias) = nef::gain_bias(&neuron, &[200.0], &[x0], &OBJ).unwrap();
+            assert!(gain[0].is_finite() && gain[0] > 0.0);
+            let (rates, intercepts) = nef::max_rates_intercepts(&neuron, &gain, &bias);
+            assert!((intercepts[0] - x0).abs() < 1e-9 && (rates[0] - 200.0).abs() < 1e-6);
+        }
     }
 }
 
