@@ -227,6 +227,8 @@ impl AngleCdfs {
         let h = std::f64::consts::FRAC_PI_2 / Self::GRID as f64;
         let norms: Vec<f64> = (0..=max_m).map(sin_power_norm).collect();
         let mut cdf = vec![vec![0.0; Self::GRID + 1]; max_m + 1];
+        // Column g of every power's row: the recurrence runs across powers at one angle.
+        #[allow(clippy::needless_range_loop)]
         for g in 0..=Self::GRID {
             // The recurrence gives every power at this angle in one pass.
             let t = g as f64 * h;
