@@ -30,8 +30,10 @@ pub enum MnistCommand {
             "Test images to evaluate (from the start of the test set)"
         )),
         mut_arg("seed", |a| a.help(
-            "Seed of the evaluation's random draws [default: the seed the checkpoint was \
-             trained with, so that it reproduces the training run's evaluation; 0 with --weights]"
+            "Seed of the evaluation's random draws (its input spikes) [default: the seed the \
+             checkpoint was trained with, so that it reproduces the training run's evaluation; \
+             0 with --weights]; the network, its input delays included, stays the one trained \
+             (with --weights, --seed also names the seed it trained with, which draws its delays)"
         ))
     )]
     Eval(EvalArgs),
@@ -143,7 +145,8 @@ pub struct EvalArgs {
     #[arg(long, allow_negative_numbers = true, requires = "weights")]
     min_interval_ms: Option<f64>,
     /// With --weights: random input delays, as `mnist train --input-delay-max-ms` [default: 0],
-    /// drawn from --seed: give the seed the network trained with to get its delays.
+    /// drawn from --seed: give the seed the network trained with to get its delays (the
+    /// evaluation's input spikes then draw from --seed + 1, as after training).
     #[arg(long, allow_negative_numbers = true, requires = "weights")]
     input_delay_max_ms: Option<f64>,
     /// With --weights: the threshold offset in mV that --theta goes with, as `mnist train
